@@ -1,0 +1,198 @@
+"""Typed desired config: what `leadsync.yaml` says, each value with the place it came from.
+
+Every object keeps a `Pos` so that any later stage (validate, plan, sync) can point the user at
+the exact line of YAML, not just at a key name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """A place in a source file; line and column are 1-based, as editors count them."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class Secret:
+    """A value that must never be shown: repr/str mask it; only `reveal()` gives it out.
+
+    Plans and state keep `fingerprint(salt)` instead, so a changed secret still shows as changed
+    without the value (or an unsalted hash of it) ever being written anywhere.
+    """
+
+    __slots__ = ("_value", "env_var")
+
+    def __init__(self, value: str, env_var: str | None = None) -> None:
+        self._value = value
+        self.env_var = env_var
+
+    def reveal(self) -> str:
+        return self._value
+
+    def fingerprint(self, salt: str) -> str:
+        digest = hmac.new(salt.encode(), self._value.encode(), hashlib.sha256).hexdigest()
+        return f"hmac-sha256:{digest}"
+
+    def __repr__(self) -> str:
+        return "Secret('(sensitive)')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+
+class Direction(StrEnum):
+    TWO_WAY = "two-way"
+    DOTDIGITAL_TO_SALESFORCE = "dotdigital-to-salesforce"
+    SALESFORCE_TO_DOTDIGITAL = "salesforce-to-dotdigital"
+
+    @property
+    def writes_to_salesforce(self) -> bool:
+        return self is not Direction.SALESFORCE_TO_DOTDIGITAL
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    salesforce: str
+    datafield: str
+    direction: Direction
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBookConfig:
+    name: str
+    create_leads: bool
+    campaign: str | None  # Campaign Name or 15/18-char Id
+    backfill: bool
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class DotdigitalConnection:
+    """Either `endpoint` or `region` is set (region r1|r2|r3 maps to https://{region}-api...)."""
+
+    endpoint: str | None
+    region: str | None
+    username: Secret
+    password: Secret
+    pos: Pos
+
+    @property
+    def base_url(self) -> str:
+        if self.endpoint:
+            return self.endpoint.rstrip("/")
+        return f"https://{self.region or 'r1'}-api.dotdigital.com"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    name: str
+    dotdigital: DotdigitalConnection
+    clear_address_books: bool
+    create_missing_datafields: bool
+    lead_mapping: tuple[MappingRow, ...]
+    address_books: tuple[AddressBookConfig, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenAuth:
+    access_token: Secret
+    kind: Literal["access_token"] = "access_token"
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordAuth:
+    username: str
+    password: Secret
+    security_token: Secret | None = None
+    domain: str = "login"  # login | test | <mydomain>.my
+    consumer_key: str | None = None  # with consumer_secret: OAuth username-password flow
+    consumer_secret: Secret | None = None
+    login_url: str | None = None  # overrides https://{domain}.salesforce.com (emulator, proxies)
+    kind: Literal["password"] = "password"
+
+
+@dataclass(frozen=True, slots=True)
+class JwtAuth:
+    username: str
+    consumer_key: str
+    private_key_file: str
+    domain: str = "login"
+    login_url: str | None = None
+    kind: Literal["jwt"] = "jwt"
+
+
+SalesforceAuth = AccessTokenAuth | PasswordAuth | JwtAuth
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceConfig:
+    instance_url: str
+    auth: SalesforceAuth
+    ca_bundle: str | None  # None/empty: system trust store
+    api_version: str
+    pos: Pos
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    lead_status: str = "New"
+    campaign_member_status: str = "Sent"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    bulk_threshold: int = 2000  # >= this many Leads in one book: Bulk API 2.0
+    max_api_share: float = 0.5  # stop when the org's daily API usage reaches this share
+    allow_duplicate_save: bool = False  # Sforce-Duplicate-Rule-Header allowSave
+    overlap_seconds: int = 300  # re-read window behind the watermark (clock skew, late commits)
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    backend: Literal["sqlite", "postgres"]
+    path: str | None = None  # sqlite: file path, relative to the config file's directory
+    dsn: Secret | None = None  # postgres
+    schema: str = "leadsync"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    version: int
+    source: str  # path of the YAML file as the user named it
+    source_sha256: str  # hash of the file's bytes (plan files refuse a changed config)
+    state: StateConfig
+    salesforce: SalesforceConfig
+    defaults: Defaults
+    sync: SyncSettings
+    accounts: dict[str, AccountConfig]
+    # YAML path (e.g. "accounts.uk.lead_mapping[1].direction") -> where it is in the file.
+    positions: dict[str, Pos] = field(default_factory=dict, compare=False, repr=False)
+
+    def pos(self, yaml_path: str) -> Pos:
+        """Best position for a YAML path: the path itself, else its nearest ancestor."""
+        probe = yaml_path
+        while probe:
+            if probe in self.positions:
+                return self.positions[probe]
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return Pos(self.source, 1, 1)

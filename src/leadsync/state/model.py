@@ -1,0 +1,159 @@
+"""What the state store holds, and the interface every backend (sqlite, postgres) implements.
+
+The store is the only durable memory of leadsync: the applied integration (serial + lineage, as
+Terraform does), its history, the sync ledger (one row per address-book member ever seen) and
+the run reports. Backends differ only in transport; behaviour is defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+LedgerStateName = Literal["created", "excluded", "skipped", "failed", "pending", "baseline"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedState:
+    lineage: (
+        str  # uuid4, fixed when the state is first created; plans for another lineage are refused
+    )
+    serial: int  # +1 on every successful apply
+    config: dict[str, Any]  # canonical applied config (JSON-able); secrets as salted fingerprints
+    resolved: dict[str, Any]  # ids resolved at apply time (book ids, campaign ids, ...)
+    fingerprints: dict[str, str]  # observed schema fingerprints at apply time
+    config_sha256: str
+    applied_at: str  # ISO 8601 UTC
+    applied_by: str
+    salt: str  # per-lineage salt for secret fingerprints; never leaves the store
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    serial: int
+    lineage: str
+    applied_at: str
+    applied_by: str  # OS user
+    host: str
+    git_commit: str | None  # commit of the config file when it is in a git repo
+    config_sha256: str
+    summary: dict[str, int]  # {"create": n, "update": n, "delete": n, "no-op": n}
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    name: str
+    purpose: str  # "apply", "sync", ...
+    pid: int
+    host: str
+    user: str
+    since: str  # ISO 8601 UTC
+
+
+class LockHeld(Exception):
+    """Raised when a lock is still held after --lock-timeout; names who holds it."""
+
+    def __init__(self, info: LockInfo) -> None:
+        self.info = info
+        super().__init__(
+            f"state lock {info.name!r} is held by {info.user}@{info.host} (pid {info.pid}, "
+            f"{info.purpose}) since {info.since}"
+        )
+
+
+class StaleState(Exception):
+    """The state changed (serial or lineage) between reading it and committing a new one."""
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """One address-book member as the sync knows it. Key: (account, book_id, contact_id)."""
+
+    account: str
+    book_id: int
+    contact_id: int
+    email: str  # normalised: trimmed, lower-cased
+    state: LedgerStateName
+    attempt: str | None = (
+        None  # id of a write in flight (run/batch or bulk job id): outcome in doubt
+    )
+    lead_id: str | None = None  # Salesforce Lead created for this member
+    matched_id: str | None = None  # existing Lead/Contact that excluded it
+    reason_code: str | None = (
+        None  # e.g. MISSING_FIELDS, REQUIRED_FIELD_MISSING, DUPLICATES_DETECTED
+    )
+    reason: str | None = None  # human sentence (names fields, never secrets)
+    fields: tuple[str, ...] = ()
+    data_hash: str | None = (
+        None  # hash of mapped values + mapping: permanent failures retry on change
+    )
+    campaign_id: str | None = None
+    campaign_member_id: str | None = None  # set once the CampaignMember exists (or DUPLICATE_VALUE)
+    origin: Literal["dotdigital", "salesforce"] = "dotdigital"
+    tries: int = 0
+    first_run: str | None = None
+    last_run: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StateStore(Protocol):
+    """Every method is atomic; multi-row writes happen in one transaction."""
+
+    def close(self) -> None: ...
+
+    # --- applied state -------------------------------------------------------------------
+    def read_applied(self) -> AppliedState | None: ...
+
+    def commit_apply(
+        self,
+        new: AppliedState,
+        entry: HistoryEntry,
+        *,
+        expected_lineage: str | None,
+        expected_serial: int,
+        baseline: Iterable[LedgerEntry] = (),
+        watermarks: dict[tuple[str, int], str] | None = None,
+    ) -> None:
+        """Write state, history, baseline ledger rows and watermarks in ONE transaction.
+
+        Raises StaleState when the stored lineage/serial differ from the expected ones.
+        """
+        ...
+
+    def history(self, limit: int | None = None) -> list[HistoryEntry]: ...
+
+    # --- locks (released by the OS / server when the holder dies) -------------------------
+    def lock(
+        self, names: Sequence[str], *, timeout: float, purpose: str
+    ) -> AbstractContextManager[None]:
+        """Take all named locks or none; wait up to `timeout` seconds, then raise LockHeld."""
+        ...
+
+    def lock_holders(self) -> list[LockInfo]: ...
+
+    # --- ledger ---------------------------------------------------------------------------
+    def ledger_get(
+        self, account: str, book_id: int, contact_ids: Iterable[int]
+    ) -> dict[int, LedgerEntry]: ...
+
+    def ledger_iter(
+        self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
+    ) -> Iterator[LedgerEntry]: ...
+
+    def ledger_in_doubt(self, account: str) -> list[LedgerEntry]:
+        """Entries whose `attempt` is set: a write was in flight when a run stopped."""
+        ...
+
+    def ledger_put(self, entries: Sequence[LedgerEntry]) -> None: ...
+
+    def watermark(self, account: str, book_id: int) -> str | None: ...
+
+    def set_watermark(self, account: str, book_id: int, value: str) -> None: ...
+
+    # --- run reports ----------------------------------------------------------------------
+    def save_run(self, run_id: str, report: dict[str, Any]) -> None: ...
+
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]: ...

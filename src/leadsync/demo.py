@@ -1,0 +1,125 @@
+"""`make demo`: the whole job on a fresh machine, against the local emulators.
+
+It drives the real `leadsync` command exactly as a user would (validate, plan, apply, then new
+signups arrive in Dotdigital, then sync twice), so the demo can never show something the CLI
+cannot do. Nothing here imports the emulator: it runs `leadsync emulator` as a process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+ROOT = Path.cwd()
+WORK = ROOT / ".demo"
+EXAMPLE = ROOT / "leadsync.yaml.example"
+
+# People who sign up after the integration is applied: the sync turns them into Leads.
+SIGNUPS = [
+    {"email": "margaret@example.com", "FIRSTNAME": "Margaret", "LASTNAME": "Hamilton",
+     "COMPANY": "MIT Instrumentation Lab", "REGION": "AMER"},
+    {"email": "sean.o'brien@example.com", "FIRSTNAME": "Seán", "LASTNAME": "O'Brien",
+     "COMPANY": "Ó Briain & Sons", "REGION": "EMEA"},
+    {"email": "katherine@example.com", "FIRSTNAME": "Katherine", "LASTNAME": "Johnson",
+     "COMPANY": "NASA Langley", "REGION": "AMER"},
+    {"email": "no.company@example.com", "FIRSTNAME": "Nadia", "LASTNAME": "Nocompany",
+     "REGION": "APAC"},
+    {"email": "GRACE@example.com", "FIRSTNAME": "Grace", "LASTNAME": "Hopper",
+     "COMPANY": "Navy", "REGION": "AMER"},
+]
+
+
+def banner(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
+
+
+def leadsync(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int:
+    cmd = [sys.executable, "-m", "leadsync.cli", *args]
+    print("$ leadsync " + " ".join(args), flush=True)
+    code = subprocess.run(cmd, env=env, cwd=WORK, check=False).returncode
+    if code not in ok:
+        raise SystemExit(f"demo: `leadsync {' '.join(args)}` exited {code}")
+    return code
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leadsync.cli", "emulator", "--ready-file",
+         str(WORK / "emulator.json")],
+        stdout=subprocess.PIPE, text=True, cwd=WORK,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit("demo: the emulator did not start")
+    return proc, json.loads(line)
+
+
+def env_for(info: dict) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "SF_INSTANCE_URL": info["salesforce"]["instance_url"],
+        "SF_ACCESS_TOKEN": info["salesforce"]["access_token"],
+        "SF_CA_BUNDLE": info["salesforce"]["ca_bundle"],
+    })
+    for name, creds in info["dotdigital"]["accounts"].items():
+        prefix = f"DD_{name.upper()}_"
+        env[prefix + "ENDPOINT"] = info["dotdigital"]["endpoint"]
+        env[prefix + "USERNAME"] = creds["username"]
+        env[prefix + "PASSWORD"] = creds["password"]
+    return env
+
+
+def add_signups(info: dict, book_name: str) -> None:
+    """New people arrive in Dotdigital, as a signup form would add them (v2 API)."""
+    dd = info["dotdigital"]
+    creds = dd["accounts"]["uk"]
+    auth = (creds["username"], creds["password"])
+    books = requests.get(f"{dd['endpoint']}/v2/address-books", auth=auth, timeout=10).json()
+    book_id = next(b["id"] for b in books if b["name"] == book_name)
+    for person in SIGNUPS:
+        fields = [{"key": k, "value": v} for k, v in person.items() if k != "email"]
+        body = {"email": person["email"], "optInType": "Single", "emailType": "Html",
+                "dataFields": fields}
+        r = requests.post(f"{dd['endpoint']}/v2/address-books/{book_id}/contacts",
+                          json=body, auth=auth, timeout=10)
+        r.raise_for_status()
+        print(f"  + {person['email']} joined {book_name!r}")
+
+
+def main() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
+    shutil.copy(EXAMPLE, WORK / "leadsync.yaml")
+    proc, info = start_emulator()
+    try:
+        env = env_for(info)
+        banner("1. validate leadsync.yaml (offline)")
+        leadsync("validate", "leadsync.yaml", env=env)
+        banner("2. plan: what apply would change")
+        leadsync("plan", "-c", "leadsync.yaml", env=env)
+        banner("3. apply")
+        leadsync("apply", "-c", "leadsync.yaml", "--auto-approve", env=env)
+        banner("4. five people sign up in Dotdigital")
+        add_signups(info, "Webinar signups")
+        banner("5. sync: new members become Leads (exit 4 = some were skipped, see report)")
+        leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
+        banner("6. sync again: nothing new, nothing duplicated")
+        leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
+        banner("7. status")
+        leadsync("status", "-c", "leadsync.yaml", env=env)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    print("\ndemo finished: state in .demo/.leadsync/state.db")
+
+
+if __name__ == "__main__":
+    main()

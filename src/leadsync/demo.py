@@ -23,16 +23,40 @@ EXAMPLE = ROOT / "leadsync.yaml.example"
 
 # People who sign up after the integration is applied: the sync turns them into Leads.
 SIGNUPS = [
-    {"email": "margaret@example.com", "FIRSTNAME": "Margaret", "LASTNAME": "Hamilton",
-     "COMPANY": "MIT Instrumentation Lab", "REGION": "AMER"},
-    {"email": "sean.o'brien@example.com", "FIRSTNAME": "Seán", "LASTNAME": "O'Brien",
-     "COMPANY": "Ó Briain & Sons", "REGION": "EMEA"},
-    {"email": "katherine@example.com", "FIRSTNAME": "Katherine", "LASTNAME": "Johnson",
-     "COMPANY": "NASA Langley", "REGION": "AMER"},
-    {"email": "no.company@example.com", "FIRSTNAME": "Nadia", "LASTNAME": "Nocompany",
-     "REGION": "APAC"},
-    {"email": "GRACE@example.com", "FIRSTNAME": "Grace", "LASTNAME": "Hopper",
-     "COMPANY": "Navy", "REGION": "AMER"},
+    {
+        "email": "margaret@example.com",
+        "FIRSTNAME": "Margaret",
+        "LASTNAME": "Hamilton",
+        "COMPANY": "MIT Instrumentation Lab",
+        "REGION": "AMER",
+    },
+    {
+        "email": "sean.o'brien@example.com",
+        "FIRSTNAME": "Seán",
+        "LASTNAME": "O'Brien",
+        "COMPANY": "Ó Briain & Sons",
+        "REGION": "EMEA",
+    },
+    {
+        "email": "katherine@example.com",
+        "FIRSTNAME": "Katherine",
+        "LASTNAME": "Johnson",
+        "COMPANY": "NASA Langley",
+        "REGION": "AMER",
+    },
+    {
+        "email": "no.company@example.com",
+        "FIRSTNAME": "Nadia",
+        "LASTNAME": "Nocompany",
+        "REGION": "APAC",
+    },
+    {
+        "email": "GRACE@example.com",
+        "FIRSTNAME": "Grace",
+        "LASTNAME": "Hopper",
+        "COMPANY": "Navy",
+        "REGION": "AMER",
+    },
 ]
 
 
@@ -51,9 +75,17 @@ def leadsync(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int
 
 def start_emulator() -> tuple[subprocess.Popen[str], dict]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "leadsync.cli", "emulator", "--ready-file",
-         str(WORK / "emulator.json")],
-        stdout=subprocess.PIPE, text=True, cwd=WORK,
+        [
+            sys.executable,
+            "-m",
+            "leadsync.cli",
+            "emulator",
+            "--ready-file",
+            str(WORK / "emulator.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=WORK,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -64,11 +96,13 @@ def start_emulator() -> tuple[subprocess.Popen[str], dict]:
 
 def env_for(info: dict) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "SF_INSTANCE_URL": info["salesforce"]["instance_url"],
-        "SF_ACCESS_TOKEN": info["salesforce"]["access_token"],
-        "SF_CA_BUNDLE": info["salesforce"]["ca_bundle"],
-    })
+    env.update(
+        {
+            "SF_INSTANCE_URL": info["salesforce"]["instance_url"],
+            "SF_ACCESS_TOKEN": info["salesforce"]["access_token"],
+            "SF_CA_BUNDLE": info["salesforce"]["ca_bundle"],
+        }
+    )
     for name, creds in info["dotdigital"]["accounts"].items():
         prefix = f"DD_{name.upper()}_"
         env[prefix + "ENDPOINT"] = info["dotdigital"]["endpoint"]
@@ -86,10 +120,18 @@ def add_signups(info: dict, book_name: str) -> None:
     book_id = next(b["id"] for b in books if b["name"] == book_name)
     for person in SIGNUPS:
         fields = [{"key": k, "value": v} for k, v in person.items() if k != "email"]
-        body = {"email": person["email"], "optInType": "Single", "emailType": "Html",
-                "dataFields": fields}
-        r = requests.post(f"{dd['endpoint']}/v2/address-books/{book_id}/contacts",
-                          json=body, auth=auth, timeout=10)
+        body = {
+            "email": person["email"],
+            "optInType": "Single",
+            "emailType": "Html",
+            "dataFields": fields,
+        }
+        r = requests.post(
+            f"{dd['endpoint']}/v2/address-books/{book_id}/contacts",
+            json=body,
+            auth=auth,
+            timeout=10,
+        )
         r.raise_for_status()
         print(f"  + {person['email']} joined {book_name!r}")
 

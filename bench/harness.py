@@ -1,0 +1,133 @@
+"""Plumbing shared by the benchmarks: emulator process, env, control calls, measured commands.
+
+Every figure the bench prints is measured here in the same run: API calls come from the
+emulators' own request logs, CPU and peak RSS from the kernel's rusage of the measured process
+alone (os.wait4), wall time from a monotonic clock around it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+LEADSYNC = [sys.executable, "-m", "leadsync.cli"]
+
+
+@dataclass
+class Measured:
+    code: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_measured(args: list[str], *, env: dict[str, str], cwd: Path) -> Measured:
+    """Run one process and read its own rusage: the emulator's work is not counted."""
+    out_path, err_path = cwd / "stdout.txt", cwd / "stderr.txt"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        code=proc.returncode,
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        stdout=out_path.read_text(),
+        stderr=err_path.read_text(),
+    )
+
+
+class Emulator:
+    """`leadsync emulator` as its own process, so its CPU never counts against leadsync."""
+
+    def __init__(self, seed: dict[str, Any], workdir: Path, latency_ms: int = 0) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        seed_path = workdir / "seed.yaml"
+        seed_path.write_text(yaml.safe_dump(seed, sort_keys=False))
+        self.proc = subprocess.Popen(
+            [*LEADSYNC, "emulator", "--data", str(seed_path), "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=workdir,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("bench: the emulator did not start")
+        self.info: dict[str, Any] = json.loads(line)
+        self.dd = self.info["dotdigital"]["endpoint"]
+        self.sf = self.info["salesforce"]["instance_url"]
+        self.sf_session = requests.Session()
+        self.sf_session.trust_env = False
+        self.sf_session.verify = self.info["salesforce"]["ca_bundle"]
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        sf = self.info["salesforce"]
+        env.update(
+            SF_INSTANCE_URL=sf["instance_url"],
+            SF_ACCESS_TOKEN=sf["access_token"],
+            SF_CA_BUNDLE=sf["ca_bundle"],
+        )
+        for name, creds in self.info["dotdigital"]["accounts"].items():
+            prefix = f"DD_{name.upper()}_"
+            env[prefix + "ENDPOINT"] = self.dd
+            env[prefix + "USERNAME"] = creds["username"]
+            env[prefix + "PASSWORD"] = creds["password"]
+        return env
+
+    # --- control routes (not part of the real APIs, never counted) ---------------------------
+    def _control(self, service: str, method: str, path: str, body: Any = None) -> Any:
+        if service == "dotdigital":
+            r = requests.request(method, self.dd + path, json=body, timeout=600)
+        else:
+            r = self.sf_session.request(method, self.sf + path, json=body, timeout=600)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def reset_logs(self) -> None:
+        for service in ("dotdigital", "salesforce"):
+            self._control(service, "POST", "/__emulator/reset-log")
+
+    def calls(self, service: str) -> int:
+        log = self._control(service, "GET", "/__emulator/requests")
+        return sum(log["counts"].values())
+
+    def book_id(self, account: str, name: str) -> int:
+        creds = self.info["dotdigital"]["accounts"][account]
+        auth = (creds["username"], creds["password"])
+        books = requests.get(f"{self.dd}/v2/address-books", auth=auth, timeout=60).json()
+        return next(b["id"] for b in books if b["name"] == name)
+
+    def add_generated_members(self, account: str, book_id: int, block: dict[str, Any]) -> None:
+        self._control(
+            "dotdigital",
+            "POST",
+            f"/__emulator/accounts/{account}/address-books/{book_id}/generate",
+            block,
+        )

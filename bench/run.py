@@ -1,0 +1,383 @@
+"""leadsync benchmarks: API calls, wall time, CPU and memory of a sync, beside the naive approach.
+
+`make bench-quick` (under a minute) or `make bench` (full set). Each scenario starts its own
+emulator process with generated data, applies a config, lets new members join the book, then
+runs `leadsync sync` as a measured process. The naive baseline runs on a fresh emulator with the
+same data. Every number in the table is measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import LEADSYNC, Emulator, Measured, run_measured
+
+MAPPED = {"FIRSTNAME": "First{n}", "LASTNAME": "Last{n}", "COMPANY": "Company {n}"}
+CAMPAIGN = "Bench Campaign"
+BOOK = "Bench book"
+ACCOUNT = "bench"
+
+
+@dataclass
+class Scenario:
+    name: str
+    existing: int
+    new: int
+    latency_ms: int
+    naive_limit: int  # the naive run is capped to stay under ~2 minutes; figures are per lead
+
+
+@dataclass
+class Row:
+    scenario: str
+    leads: int
+    dd_calls: int
+    sf_calls: int
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+    note: str = ""
+
+    @property
+    def per_1000(self) -> float:
+        return (self.dd_calls + self.sf_calls) * 1000 / max(self.leads, 1)
+
+    @property
+    def leads_per_s(self) -> float:
+        return self.leads / self.wall_s if self.wall_s else 0.0
+
+
+def seed(existing: int, extra_books: int = 0) -> dict[str, Any]:
+    book: dict[str, Any] = {"name": BOOK}
+    if existing:
+        book["generate"] = {
+            "count": existing,
+            "email": "existing{n}@bench.example",
+            "datafields": MAPPED,
+            "added_at": "2026-01-01T00:00:00Z",
+        }
+    return {
+        "dotdigital": {
+            "accounts": [
+                {
+                    "name": ACCOUNT,
+                    "username": "apiuser-bench@apiconnector.com",
+                    "password": "bench-password",
+                    "datafields": [{"name": "COMPANY", "type": "String"}],
+                    "address_books": [book],
+                }
+            ]
+        },
+        "salesforce": {
+            "lead_statuses": ["New", "Working", "Closed - Converted"],
+            "duplicate_rule_on_lead_email": False,
+            "daily_api_limit": 100_000_000,
+            "records": {"Campaign": [{"Name": CAMPAIGN}]},
+        },
+    }
+
+
+def config_text() -> str:
+    return f"""version: 1
+state: {{backend: sqlite, path: state.db}}
+salesforce:
+  instance_url: ${{SF_INSTANCE_URL}}
+  auth: {{access_token: ${{SF_ACCESS_TOKEN}}}}
+  ca_bundle: ${{SF_CA_BUNDLE}}
+  api_version: "61.0"
+defaults: {{lead_status: New, campaign_member_status: Sent}}
+accounts:
+  {ACCOUNT}:
+    dotdigital:
+      endpoint: ${{DD_BENCH_ENDPOINT}}
+      username: ${{DD_BENCH_USERNAME}}
+      password: ${{DD_BENCH_PASSWORD}}
+    clear_address_books: false
+    create_missing_datafields: false
+    lead_mapping:
+      - {{salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}}
+      - {{salesforce: LastName, datafield: LASTNAME, direction: dotdigital-to-salesforce}}
+      - {{salesforce: Company, datafield: COMPANY, direction: two-way}}
+    address_books:
+      - {{name: {BOOK}, create_leads: true, campaign: {CAMPAIGN}}}
+"""
+
+
+def check(m: Measured, what: str, ok: tuple[int, ...] = (0,)) -> None:
+    if m.code not in ok:
+        raise SystemExit(f"bench: {what} exited {m.code}\n{m.stdout[-2000:]}\n{m.stderr[-2000:]}")
+
+
+def new_members(emu: Emulator, book_id: int, count: int) -> None:
+    emu.add_generated_members(
+        ACCOUNT, book_id, {"count": count, "email": "new{n}@bench.example", "datafields": MAPPED}
+    )
+
+
+def server_time(emu: Emulator) -> str:
+    creds = emu.info["dotdigital"]["accounts"][ACCOUNT]
+    r = requests.get(
+        f"{emu.dd}/v2/server-time", auth=(creds["username"], creds["password"]), timeout=30
+    )
+    return r.json()
+
+
+def run_leadsync(sc: Scenario, work: Path) -> Row:
+    work.mkdir(parents=True)
+    (work / "leadsync.yaml").write_text(config_text())
+    with Emulator(seed(sc.existing), work / "emulator", sc.latency_ms) as emu:
+        env = emu.env()
+        apply = run_measured(
+            [*LEADSYNC, "apply", "-c", "leadsync.yaml", "--auto-approve"], env=env, cwd=work
+        )
+        check(apply, "leadsync apply")
+        new_members(emu, emu.book_id(ACCOUNT, BOOK), sc.new)
+        emu.reset_logs()
+        m = run_measured([*LEADSYNC, "sync", "-c", "leadsync.yaml", "--json"], env=env, cwd=work)
+        check(m, "leadsync sync")
+        report = json.loads(m.stdout)
+        created = sum(b["created"] for b in report["books"])
+        if created != sc.new:
+            raise SystemExit(f"bench: expected {sc.new} Leads, sync created {created}")
+        return Row(
+            sc.name,
+            created,
+            emu.calls("dotdigital"),
+            emu.calls("salesforce"),
+            m.wall_s,
+            m.cpu_s,
+            m.peak_rss_mb,
+        )
+
+
+def run_naive(sc: Scenario, work: Path) -> Row:
+    work.mkdir(parents=True)
+    count = min(sc.new, sc.naive_limit)
+    with Emulator(seed(sc.existing), work / "emulator", sc.latency_ms) as emu:
+        env = emu.env()
+        book_id = emu.book_id(ACCOUNT, BOOK)
+        since = server_time(emu)
+        new_members(emu, book_id, count)
+        q = emu.sf_session.get(
+            f"{emu.sf}/services/data/v61.0/query/",
+            params={"q": f"SELECT Id FROM Campaign WHERE Name = '{CAMPAIGN}'"},
+            headers={"Authorization": f"Bearer {emu.info['salesforce']['access_token']}"},
+            timeout=30,
+        ).json()
+        campaign_id = q["records"][0]["Id"]
+        emu.reset_logs()
+        naive = str(Path(__file__).resolve().parent / "naive.py")
+        m = run_measured(
+            [
+                sys.executable,
+                naive,
+                "--account",
+                ACCOUNT,
+                "--book-id",
+                str(book_id),
+                "--since",
+                since,
+                "--campaign-id",
+                campaign_id,
+                "--limit",
+                str(count),
+            ],
+            env=env,
+            cwd=work,
+        )
+        check(m, "naive baseline")
+        note = "" if count == sc.new else f"ran on {count:,} leads; per-lead figures"
+        return Row(
+            f"naive {sc.name}",
+            count,
+            emu.calls("dotdigital"),
+            emu.calls("salesforce"),
+            m.wall_s,
+            m.cpu_s,
+            m.peak_rss_mb,
+            note,
+        )
+
+
+def plan_seed(accounts: int, books: int) -> dict[str, Any]:
+    fields = [{"name": f"FIELD{i}", "type": "String"} for i in range(7)]
+    fields.append({"name": "COMPANY", "type": "String"})
+    return {
+        "dotdigital": {
+            "accounts": [
+                {
+                    "name": f"a{a}",
+                    "username": f"apiuser-a{a}@apiconnector.com",
+                    "password": f"pw-{a}",
+                    "datafields": fields,
+                    "address_books": [{"name": f"Book {b}"} for b in range(books)],
+                }
+                for a in range(accounts)
+            ]
+        },
+        "salesforce": {
+            "lead_statuses": ["New", "Working"],
+            "daily_api_limit": 100_000_000,
+            "lead_fields": [{"name": f"Bench{i}__c", "type": "string"} for i in range(7)],
+            "records": {"Campaign": [{"Name": f"Campaign {b}"} for b in range(books)]},
+        },
+    }
+
+
+def plan_config(accounts: int, books: int) -> str:
+    rows = [
+        "      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}",
+        "      - {salesforce: LastName, datafield: LASTNAME, direction: two-way}",
+        "      - {salesforce: Company, datafield: COMPANY, direction: two-way}",
+    ] + [
+        f"      - {{salesforce: Bench{i}__c, datafield: FIELD{i}, direction: two-way}}"
+        for i in range(7)
+    ]
+    out = [
+        "version: 1",
+        "state: {backend: sqlite, path: state.db}",
+        "salesforce:",
+        "  instance_url: ${SF_INSTANCE_URL}",
+        "  auth: {access_token: ${SF_ACCESS_TOKEN}}",
+        "  ca_bundle: ${SF_CA_BUNDLE}",
+        '  api_version: "61.0"',
+        "accounts:",
+    ]
+    for a in range(accounts):
+        up = f"A{a}"
+        out += [
+            f"  a{a}:",
+            "    dotdigital:",
+            f"      endpoint: ${{DD_{up}_ENDPOINT}}",
+            f"      username: ${{DD_{up}_USERNAME}}",
+            f"      password: ${{DD_{up}_PASSWORD}}",
+            "    clear_address_books: false",
+            "    lead_mapping:",
+            *rows,
+            "    address_books:",
+            *[
+                f"      - {{name: Book {b}, create_leads: true, campaign: Campaign {b}}}"
+                for b in range(books)
+            ],
+        ]
+    return "\n".join(out) + "\n"
+
+
+def run_plan(accounts: int, books: int, work: Path) -> dict[str, Any]:
+    work.mkdir(parents=True)
+    (work / "leadsync.yaml").write_text(plan_config(accounts, books))
+    with Emulator(plan_seed(accounts, books), work / "emulator") as emu:
+        emu.reset_logs()
+        m = run_measured(
+            [*LEADSYNC, "plan", "-c", "leadsync.yaml", "--detailed-exitcode"],
+            env=emu.env(),
+            cwd=work,
+        )
+        check(m, "leadsync plan", ok=(0, 2))
+        return {
+            "accounts": accounts,
+            "books": accounts * books,
+            "dd_calls": emu.calls("dotdigital"),
+            "sf_calls": emu.calls("salesforce"),
+            "wall_s": m.wall_s,
+        }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small scenarios, under a minute")
+    args = ap.parse_args()
+    if args.quick:
+        scenarios = [
+            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 1_000),
+            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 100),
+        ]
+        plan_shape = (10, 5)
+    else:
+        scenarios = [
+            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 1_000),
+            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 300),
+            Scenario("10,000 new, campaign, 0 ms", 0, 10_000, 0, 2_000),
+            Scenario("10,000 new, campaign, 50 ms", 0, 10_000, 50, 300),
+            Scenario("100,000 new in 1,000,000, 0 ms", 900_000, 100_000, 0, 2_000),
+            Scenario("100,000 new in 1,000,000, 50 ms", 900_000, 100_000, 50, 300),
+        ]
+        plan_shape = (50, 20)
+
+    root = Path(tempfile.mkdtemp(prefix="leadsync-bench-"))
+    console = Console()
+    rows: list[Row] = []
+    naive_rows: list[Row] = []
+    try:
+        for i, sc in enumerate(scenarios):
+            console.print(f"[dim]running {sc.name} ...[/dim]")
+            rows.append(run_leadsync(sc, root / f"s{i}"))
+            naive_rows.append(run_naive(sc, root / f"n{i}"))
+        console.print("[dim]running plan benchmark ...[/dim]")
+        plan = run_plan(*plan_shape, root / "plan")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    table = Table(
+        title=f"leadsync sync benchmark ({platform.machine()}, {platform.python_version()})"
+    )
+    for col in (
+        "scenario",
+        "new leads",
+        "DD calls",
+        "SF calls",
+        "calls/1k leads",
+        "wall s",
+        "CPU s",
+        "peak RSS MB",
+        "leads/s",
+        "note",
+    ):
+        table.add_column(col, justify="left" if col in ("scenario", "note") else "right")
+    for r in [*rows, *naive_rows]:
+        table.add_row(
+            r.scenario,
+            f"{r.leads:,}",
+            f"{r.dd_calls:,}",
+            f"{r.sf_calls:,}",
+            f"{r.per_1000:,.1f}",
+            f"{r.wall_s:.2f}",
+            f"{r.cpu_s:.2f}",
+            f"{r.rss_mb:.0f}",
+            f"{r.leads_per_s:,.0f}",
+            r.note,
+        )
+    console.print(table)
+    for r in rows:
+        console.print(f"{r.scenario}: leadsync CPU {r.cpu_s * 1000 / r.leads:.3f} ms per lead")
+    slow = [(r, n) for r, n in zip(rows, naive_rows, strict=True) if "50 ms" in r.scenario]
+    if slow:
+        # Full run: the 10,000-lead scenario at 50 ms; quick run: the only 50 ms scenario.
+        r, n = slow[0] if args.quick else slow[1]
+        console.print(
+            f"ratio at 50 ms ({r.scenario}): naive calls / leadsync calls per lead = "
+            f"{n.per_1000 / r.per_1000:,.1f}x; naive wall / leadsync wall per lead = "
+            f"{(n.wall_s / n.leads) / (r.wall_s / r.leads):,.1f}x"
+        )
+    console.print(
+        f"plan: {plan['accounts']} accounts, {plan['books']} books, 10 mapping rows each: "
+        f"Dotdigital {plan['dd_calls']} calls ({plan['dd_calls'] / plan['accounts']:.1f} per "
+        f"account), Salesforce {plan['sf_calls']} calls, {plan['wall_s']:.2f} s wall"
+    )
+
+
+if __name__ == "__main__":
+    main()

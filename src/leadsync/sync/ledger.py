@@ -1,0 +1,269 @@
+"""Ledger transitions: what a member's ledger entry becomes after each step of a sync. Pure.
+
+The ledger is what makes the sync exactly-once. Every rule about which member is new, which is
+settled for good and which must be tried again lives here, as functions from an old entry to a new
+one, so that tests can check each rule without a database or a network:
+
+- baseline, created and excluded are terminal: a member is never evaluated twice once settled;
+- skipped and failed are re-evaluated only when the member's data or the applied mapping changes
+  (the data_hash), so a permanent failure is not retried on every run (no retry storms);
+- pending means "ready, not yet written" (or a transient failure): always retried;
+- `attempt` set means a write was in flight: the outcome is in doubt until resolved from Salesforce.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from leadsync.dotdigital.model import Contact
+from leadsync.salesforce.model import SaveResult
+from leadsync.state.model import LedgerEntry
+from leadsync.sync.mapping import (
+    LeadMapping,
+    data_hash,
+    map_member,
+    missing_reason,
+    normalise_email,
+)
+
+TERMINAL = frozenset({"baseline", "created", "excluded"})
+RETRY_ON_CHANGE = frozenset({"skipped", "failed"})
+
+# Save errors that say "not now" rather than "not this record": the record stays pending.
+TRANSIENT_CODES = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",
+        "SERVER_UNAVAILABLE",
+        "REQUEST_RUNNING_TOO_LONG",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "UNKNOWN_EXCEPTION",
+        "TXN_SECURITY_METERING_ERROR",
+        "NOT_PROCESSED",  # bulk: unprocessed record (job aborted or failed before reaching it)
+    }
+)
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
+DUPLICATE_VALUE = "DUPLICATE_VALUE"
+MISSING_FIELDS = "MISSING_FIELDS"
+FROM_SALESFORCE = "FROM_SALESFORCE"
+EXISTING_LEAD = "EXISTING_LEAD"
+EXISTING_CONTACT = "EXISTING_CONTACT"
+
+
+def evaluate(
+    existing: LedgerEntry | None,
+    *,
+    account: str,
+    book_id: int,
+    contact: Contact,
+    mapping: LeadMapping,
+    run_id: str,
+    now: str,
+) -> LedgerEntry | None:
+    """The entry for a member read from the book, or None when there is nothing new to do."""
+    if existing is not None:
+        if existing.origin == "salesforce" and existing.state not in TERMINAL:
+            return _touch(
+                existing,
+                run_id,
+                now,
+                state="excluded",
+                reason_code=FROM_SALESFORCE,
+                reason="the ledger records this member as having come from Salesforce",
+            )
+        if existing.state in TERMINAL or existing.attempt is not None:
+            return None
+    email = contact.email
+    values = {df: contact.datafields.get(df) for df in mapping.datafields}
+    if (
+        existing is not None
+        and existing.state in RETRY_ON_CHANGE
+        and existing.data_hash == data_hash(email, values, mapping)
+    ):
+        return None
+    base = existing or LedgerEntry(
+        account=account,
+        book_id=book_id,
+        contact_id=contact.id,
+        email=normalise_email(email),
+        state="pending",
+        first_run=run_id,
+    )
+    base = replace(
+        base,
+        email=normalise_email(email),
+        extra={**base.extra, "values": _jsonable(values), "raw_email": email},
+    )
+    return outcome_of_mapping(base, mapping, run_id, now)
+
+
+def outcome_of_mapping(
+    entry: LedgerEntry, mapping: LeadMapping, run_id: str, now: str
+) -> LedgerEntry:
+    """Skipped (missing values), failed (unconvertible values) or pending (ready to write)."""
+    mapped = map_member(
+        entry.extra.get("raw_email", entry.email), entry.extra.get("values", {}), mapping
+    )
+    if mapped.problems:
+        first = mapped.problems[0]
+        return _touch(
+            entry,
+            run_id,
+            now,
+            state="failed",
+            reason_code=first.code,
+            reason="; ".join(p.message for p in mapped.problems),
+            fields=tuple(p.field for p in mapped.problems),
+            data_hash=mapped.data_hash,
+        )
+    if mapped.missing:
+        return _touch(
+            entry,
+            run_id,
+            now,
+            state="skipped",
+            reason_code=MISSING_FIELDS,
+            reason=missing_reason(mapped.missing, mapping),
+            fields=mapped.missing,
+            data_hash=mapped.data_hash,
+        )
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="pending",
+        reason_code=None,
+        reason=None,
+        fields=(),
+        data_hash=mapped.data_hash,
+    )
+
+
+def record_for(entry: LedgerEntry, mapping: LeadMapping) -> dict[str, Any]:
+    """The Lead record a pending entry writes (mapped afresh: the mapping may have changed)."""
+    return map_member(
+        entry.extra.get("raw_email", entry.email), entry.extra.get("values", {}), mapping
+    ).record
+
+
+def excluded(
+    entry: LedgerEntry, matched_id: str, code: str, reason: str, run_id: str, now: str
+) -> LedgerEntry:
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="excluded",
+        matched_id=matched_id,
+        reason_code=code,
+        reason=reason,
+        fields=(),
+        attempt=None,
+    )
+
+
+def with_attempt(entry: LedgerEntry, attempt: str, run_id: str, now: str) -> LedgerEntry:
+    """Marks a write in flight; stored durably BEFORE the write is sent."""
+    return _touch(entry, run_id, now, attempt=attempt, tries=entry.tries + 1)
+
+
+def created(
+    entry: LedgerEntry, lead_id: str, campaign_id: str | None, run_id: str, now: str
+) -> LedgerEntry:
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="created",
+        lead_id=lead_id,
+        campaign_id=campaign_id,
+        attempt=None,
+        reason_code=None,
+        reason=None,
+        fields=(),
+    )
+
+
+def back_to_pending(
+    entry: LedgerEntry, run_id: str, now: str, reason: str | None = None
+) -> LedgerEntry:
+    """The write did not happen (or cannot be shown to have happened): try again next time."""
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="pending",
+        attempt=None,
+        reason_code="TRANSIENT" if reason else None,
+        reason=reason,
+    )
+
+
+def after_save(
+    entry: LedgerEntry, result: SaveResult, campaign_id: str | None, run_id: str, now: str
+) -> LedgerEntry:
+    """The terminal (or pending) state a per-record save result puts the member in."""
+    if result.success and result.id:
+        return created(entry, result.id, campaign_id, run_id, now)
+    errors = result.errors
+    if not errors:
+        return back_to_pending(entry, run_id, now, "Salesforce returned no result for this record")
+    first = errors[0]
+    if first.status_code == DUPLICATES_DETECTED:
+        matched = next((m for e in errors for m in e.matched_ids), None)
+        return _touch(
+            entry,
+            run_id,
+            now,
+            state="excluded",
+            matched_id=matched,
+            reason_code=DUPLICATES_DETECTED,
+            reason=f"a Salesforce duplicate rule matched an existing record: {first.message}",
+            fields=first.fields,
+            attempt=None,
+        )
+    if first.status_code in TRANSIENT_CODES:
+        return back_to_pending(entry, run_id, now, f"{first.status_code}: {first.message}")
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="failed",
+        attempt=None,
+        reason_code=first.status_code,
+        reason="; ".join(f"{e.status_code}: {e.message}" for e in errors),
+        fields=tuple(dict.fromkeys(f for e in errors for f in e.fields)),
+    )
+
+
+def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
+    extra = {k: v for k, v in entry.extra.items() if k != "campaign_error"}
+    return _touch(entry, run_id, now, campaign_member_id=member_id, extra=extra)
+
+
+def campaign_member_failed(
+    entry: LedgerEntry, code: str, message: str, key: str, run_id: str, now: str
+) -> LedgerEntry:
+    """A permanent CampaignMember error; `key` (campaign + status) gates the next retry."""
+    extra = {**entry.extra, "campaign_error": {"code": code, "message": message, "key": key}}
+    return _touch(entry, run_id, now, extra=extra)
+
+
+def needs_campaign_member(entry: LedgerEntry, key: str) -> bool:
+    """Created, linked to a campaign, not yet a member, and not parked by the same error."""
+    if entry.state != "created" or not entry.lead_id or not entry.campaign_id:
+        return False
+    if entry.campaign_member_id:
+        return False
+    error = entry.extra.get("campaign_error")
+    return not (error and error.get("key") == key)
+
+
+def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerEntry:
+    return replace(entry, last_run=run_id, updated_at=now, **changes)
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as they survive a JSON round trip (the ledger stores them as JSON)."""
+    return json.loads(json.dumps(values, default=str))

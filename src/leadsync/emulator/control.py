@@ -1,0 +1,408 @@
+"""WSGI middleware shared by both emulated services: latency, fault injection, request log.
+
+Why a middleware and not code in each service: the same knobs must behave identically on both
+servers, and the service apps stay a faithful reading of their API. The generic control routes
+live here; service-specific ones (expire-token, clock, ...) pass through to the service app.
+
+Every delayed response (latency and/or a fault's delay_ms) carries `X-Emulator-Delay-Ms: <ms>`.
+
+Control routes (no auth, never logged, counted, delayed or faulted):
+  GET    /__emulator/requests   -> {"requests": [{"method","path","status","query"}],
+                                    "counts": {"<METHOD> <path>": n}}
+  POST   /__emulator/reset-log  -> clears the request log (faults stay)
+  POST   /__emulator/faults     -> add a fault (body below); answers {"id": n, ...}
+  GET    /__emulator/faults     -> {"faults": [...]} (active faults with `remaining`)
+  DELETE /__emulator/faults     -> remove every fault
+
+A fault: {"method": "POST" (default any), "path_regex": "composite/sobjects" (re.search on the
+path; default any), "status": 503, "times": 2 (default: unlimited), "delay_ms": 0,
+"drop_connection": false, "body": <JSON value or string; default: the service's error shape>,
+"headers": {"Retry-After": "1"}}. Faults are tried in the order they were added; the first
+matching one with times left is used, and a matching request uses up one of its times. A fault
+with only `delay_ms` slows the request down and then lets the service answer it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+CONTROL_PREFIX = "/__emulator/"
+_REQUESTS = "/__emulator/requests"
+_RESET_LOG = "/__emulator/reset-log"
+_FAULTS = "/__emulator/faults"
+
+ErrorBody = Callable[[int], Any]
+"""status -> JSON-able error body in the service's own shape."""
+
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+def salesforce_error_body(status: int) -> Any:
+    """Salesforce REST errors are a JSON list of {message, errorCode}."""
+    codes = {
+        400: "MALFORMED_REQUEST",
+        401: "INVALID_SESSION_ID",
+        403: "REQUEST_LIMIT_EXCEEDED",
+        404: "NOT_FOUND",
+        429: "REQUEST_LIMIT_EXCEEDED",
+        500: "UNKNOWN_EXCEPTION",
+        502: "SERVER_UNAVAILABLE",
+        503: "SERVER_UNAVAILABLE",
+        504: "SERVER_UNAVAILABLE",
+    }
+    code = codes.get(status, "UNKNOWN_EXCEPTION")
+    return [{"message": f"Injected fault: {_reason(status)}", "errorCode": code}]
+
+
+def dotdigital_error_body(status: int) -> Any:
+    """Dotdigital v2 errors are {"message": "<text> ERROR_CODE"}."""
+    codes = {
+        400: "ERROR_INVALID_REQUEST",
+        401: "ERROR_UNAUTHORISED",
+        403: "ERROR_FORBIDDEN",
+        404: "ERROR_RESOURCE_NOT_FOUND",
+        429: "ERROR_RATE_LIMIT_EXCEEDED",
+    }
+    code = codes.get(status, "ERROR_UNEXPECTED_ERROR")
+    return {"message": f"Injected fault: {_reason(status)} {code}"}
+
+
+DEFAULT_ERROR_BODIES: dict[str, ErrorBody] = {
+    "salesforce": salesforce_error_body,
+    "dotdigital": dotdigital_error_body,
+}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {_reason(status)}"
+
+
+class FaultError(ValueError):
+    """A fault definition the control route refuses (answered with 400)."""
+
+
+@dataclass
+class Fault:
+    """One injected fault; `remaining` None means unlimited."""
+
+    id: int
+    method: str | None
+    path_regex: re.Pattern[str] | None
+    status: int | None
+    remaining: int | None
+    delay_ms: int
+    drop_connection: bool
+    body: Any
+    has_body: bool
+    headers: dict[str, str]
+
+    @classmethod
+    def parse(cls, fault_id: int, spec: Any) -> Fault:
+        if not isinstance(spec, dict):
+            raise FaultError("a fault must be a JSON object")
+        known = {
+            "method",
+            "path_regex",
+            "status",
+            "times",
+            "delay_ms",
+            "drop_connection",
+            "body",
+            "headers",
+        }
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise FaultError(f"unknown fault keys: {', '.join(unknown)}")
+        method = spec.get("method")
+        if method is not None and not isinstance(method, str):
+            raise FaultError("method must be a string")
+        regex = spec.get("path_regex")
+        try:
+            pattern = re.compile(regex) if regex is not None else None
+        except (re.error, TypeError) as exc:
+            raise FaultError(f"path_regex is not a valid regular expression: {exc}") from exc
+        status = spec.get("status")
+        if status is not None and (
+            not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599
+        ):
+            raise FaultError("status must be an integer HTTP status (100-599)")
+        times = spec.get("times")
+        if times is not None and (
+            not isinstance(times, int) or isinstance(times, bool) or times < 1
+        ):
+            raise FaultError("times must be a positive integer (omit it for unlimited)")
+        delay = spec.get("delay_ms", 0) or 0
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+            raise FaultError("delay_ms must be a non-negative number")
+        drop = spec.get("drop_connection", False)
+        if not isinstance(drop, bool):
+            raise FaultError("drop_connection must be true or false")
+        headers = spec.get("headers") or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int) for k, v in headers.items()
+        ):
+            raise FaultError("headers must be an object of strings")
+        if status is None and not drop and not delay:
+            raise FaultError("a fault needs status, delay_ms or drop_connection")
+        return cls(
+            id=fault_id,
+            method=method.upper() if method and method != "*" else None,
+            path_regex=pattern,
+            status=status,
+            remaining=times,
+            delay_ms=int(delay),
+            drop_connection=drop,
+            body=spec.get("body"),
+            has_body="body" in spec,
+            headers={k: str(v) for k, v in headers.items()},
+        )
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.path_regex is None or self.path_regex.search(path) is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path_regex": self.path_regex.pattern if self.path_regex else None,
+            "status": self.status,
+            "remaining": self.remaining,
+            "delay_ms": self.delay_ms,
+            "drop_connection": self.drop_connection,
+        }
+
+
+class EmulatorControl:
+    """Wraps one service's WSGI app. Thread-safe: the servers handle requests on many threads."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        service: str,
+        *,
+        latency_ms: int = 0,
+        error_body: ErrorBody | None = None,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.latency_ms = latency_ms
+        self.error_body = error_body or DEFAULT_ERROR_BODIES.get(service, salesforce_error_body)
+        self._lock = threading.Lock()
+        self._log: list[dict[str, Any]] = []
+        self._counts: Counter[str] = Counter()
+        self._faults: list[Fault] = []
+        self._next_fault_id = 1
+
+    # -- public helpers (also used in-process) -------------------------------------------
+
+    def requests_log(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": [dict(r) for r in self._log], "counts": dict(self._counts)}
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+            self._counts.clear()
+
+    def add_fault(self, spec: Any) -> Fault:
+        with self._lock:
+            fault = Fault.parse(self._next_fault_id, spec)
+            self._next_fault_id += 1
+            self._faults.append(fault)
+            return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # -- WSGI ------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if path.rstrip("/") in (_REQUESTS, _RESET_LOG, _FAULTS):
+            return self._control(method, path.rstrip("/"), environ, start_response)
+        if path.startswith(CONTROL_PREFIX):
+            # Service-specific control route: no latency, no faults, no log.
+            return self.app(environ, start_response)
+
+        fault = self._take_fault(method, path)
+        delay_ms = self.latency_ms + (fault.delay_ms if fault else 0)
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        if fault is not None and fault.drop_connection:
+            self._record(method, path, environ, 0)
+            return self._drop(environ)
+        if delay_ms:
+            start_response = _with_delay_header(start_response, delay_ms)
+        if fault is not None and fault.status is not None:
+            self._record(method, path, environ, fault.status)
+            return self._fault_response(fault, start_response)
+        return self._call_logged(method, path, environ, start_response)
+
+    def _call_logged(
+        self, method: str, path: str, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
+        seen: list[int] = []
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
+            seen.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.app(environ, capture)
+        except BaseException:
+            self._record(method, path, environ, 500)
+            raise
+        if seen:
+            self._record(method, path, environ, seen[-1])
+            return result
+        # Lazy apps call start_response on first iteration: record once it has been called.
+        return self._record_when_started(result, seen, method, path, environ)
+
+    def _record_when_started(
+        self, result: Iterable[bytes], seen: list[int], method: str, path: str, environ: dict
+    ) -> Iterable[bytes]:
+        recorded = False
+        try:
+            for chunk in result:
+                if not recorded and seen:
+                    self._record(method, path, environ, seen[-1])
+                    recorded = True
+                yield chunk
+        finally:
+            if not recorded:
+                self._record(method, path, environ, seen[-1] if seen else 500)
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    def _record(self, method: str, path: str, environ: dict[str, Any], status: int) -> None:
+        # A service may name the route pattern (e.g. "/contacts/v3"); default: the literal path.
+        key_path = environ.get("leadsync.emulator.route") or path
+        entry = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "query": environ.get("QUERY_STRING", ""),
+        }
+        with self._lock:
+            self._log.append(entry)
+            self._counts[f"{method} {key_path}"] += 1
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                    return fault
+        return None
+
+    def _fault_response(self, fault: Fault, start_response: Callable) -> Iterable[bytes]:
+        assert fault.status is not None
+        body = fault.body if fault.has_body else self.error_body(fault.status)
+        if isinstance(body, str):
+            payload, ctype = body.encode("utf-8"), "text/plain; charset=utf-8"
+        elif isinstance(body, bytes):
+            payload, ctype = body, "application/octet-stream"
+        else:
+            payload, ctype = json.dumps(body).encode("utf-8"), "application/json;charset=UTF-8"
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(payload)))]
+        headers += [(k, v) for k, v in fault.headers.items() if k.lower() != "content-type"]
+        headers.append(("X-Emulator-Fault", str(fault.id)))
+        start_response(_status_line(fault.status), headers)
+        return [payload]
+
+    @staticmethod
+    def _drop(environ: dict[str, Any]) -> Iterable[bytes]:
+        """Close the TCP connection without a response.
+
+        shutdown() rather than close(): werkzeug still polls the socket after the app returns,
+        and a closed descriptor would make it log a traceback. Raising a ConnectionError is
+        what werkzeug treats as "client went away": it stays quiet and drops the connection.
+        """
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        raise ConnectionAbortedError("leadsync emulator: injected drop_connection")
+
+    # -- control routes --------------------------------------------------------------------
+
+    def _control(
+        self, method: str, path: str, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
+        if path == _REQUESTS and method == "GET":
+            return _json(start_response, 200, self.requests_log())
+        if path == _RESET_LOG and method == "POST":
+            self.reset_log()
+            return _json(start_response, 200, {"ok": True})
+        if path == _FAULTS and method == "POST":
+            try:
+                spec = _read_json(environ)
+                fault = self.add_fault(spec)
+            except FaultError as exc:
+                return _json(start_response, 400, {"error": str(exc)})
+            return _json(start_response, 201, fault.describe())
+        if path == _FAULTS and method == "GET":
+            with self._lock:
+                faults = [f.describe() for f in self._faults]
+            return _json(start_response, 200, {"faults": faults})
+        if path == _FAULTS and method == "DELETE":
+            self.clear_faults()
+            return _json(start_response, 200, {"ok": True})
+        return _json(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+
+def _with_delay_header(start_response: Callable, delay_ms: int) -> Callable:
+    """Say on the response how long it was held back, so tests can see latency without timing."""
+
+    def wrapped(status: str, headers: list, exc_info: Any = None) -> Callable:
+        return start_response(status, [*headers, ("X-Emulator-Delay-Ms", str(delay_ms))], exc_info)
+
+    return wrapped
+
+
+def _read_json(environ: dict[str, Any]) -> Any:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    if not raw.strip():
+        raise FaultError("the request body must be a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FaultError(f"the request body is not JSON: {exc}") from exc
+
+
+def _json(start_response: Callable, status: int, body: Any) -> list[bytes]:
+    payload = json.dumps(body).encode("utf-8")
+    start_response(
+        _status_line(status),
+        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]

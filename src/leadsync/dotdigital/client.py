@@ -1,0 +1,436 @@
+"""Dotdigital REST client over `requests`: v2 for address books and datafields, v3 for members.
+
+Why v3 for book members: it filters by list and by modification time on the server and pages
+with an opaque marker, so a sync reads only what changed, and a member added while we page
+cannot shift the offsets under us (v2's select/skip can skip or repeat rows then).
+
+The client knows HTTP, paging, retries and limits; it knows nothing about leads or ledgers.
+Every HTTP request it sends (retries included) is counted in `calls`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from leadsync.config.model import DotdigitalConnection
+from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
+from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
+from leadsync.dotdigital.model import AddressBook, Contact, DataField
+from leadsync.retry import RetryPolicy
+
+V2_PAGE = 1000  # v2 `select` maximum for address-book lists
+V3_MAX_PAGE = 5000  # v3 `limit` maximum
+DEFAULT_TIMEOUT = (10.0, 121.0)  # connect, read: Dotdigital suggests allowing ~121 s per call
+_EXCERPT = 160
+
+
+class DotdigitalClient:
+    """One Dotdigital account (API user) on one regional endpoint."""
+
+    def __init__(
+        self,
+        conn: DotdigitalConnection,
+        *,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        account: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        clock: Any = time.time,
+    ) -> None:
+        self.base_url = conn.base_url.rstrip("/")
+        self.account = account
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.calls = 0
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._auth = (conn.username.reveal(), conn.password.reveal())
+        self._headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": "leadsync",
+        }
+
+    # -- v2 -------------------------------------------------------------------------------------
+
+    def account_info(self) -> dict[str, str]:
+        """The account's properties (ApiEndpoint, ApiCallsRemaining, ...) as name -> value."""
+        body = self._json("GET", "/v2/account-info")
+        props = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(props, list):
+            raise self._unexpected("GET /v2/account-info", 200, body)
+        return {
+            str(p.get("name")): str(p.get("value"))
+            for p in props
+            if isinstance(p, dict) and p.get("name") is not None
+        }
+
+    def server_time(self) -> datetime:
+        """Dotdigital's clock (UTC, aware): sync windows are measured on it, not on ours."""
+        body = self._json("GET", "/v2/server-time")
+        raw = body
+        if isinstance(body, dict):
+            raw = next(
+                (v for k, v in body.items() if k.lower() in ("servertime", "time", "value")),
+                None,
+            )
+        parsed = parse_datetime(raw)
+        if parsed is None:
+            raise self._unexpected("GET /v2/server-time", 200, body)
+        return parsed
+
+    def address_books(self) -> list[AddressBook]:
+        """Every address book, paging select/skip until a short (or empty) page."""
+        books: list[AddressBook] = []
+        skip = 0
+        while True:
+            page = self._json("GET", "/v2/address-books", params={"select": V2_PAGE, "skip": skip})
+            if not isinstance(page, list):
+                raise self._unexpected("GET /v2/address-books", 200, page)
+            books.extend(_address_book(item, self) for item in page)
+            if len(page) < V2_PAGE:
+                return books
+            skip += len(page)
+
+    def datafields(self) -> list[DataField]:
+        body = self._json("GET", "/v2/data-fields")
+        if not isinstance(body, list):
+            raise self._unexpected("GET /v2/data-fields", 200, body)
+        return [_datafield(item, self) for item in body]
+
+    def create_datafield(
+        self, name: str, type: str, *, visibility: str = "Private", default: Any = None
+    ) -> DataField:
+        body = self._json(
+            "POST",
+            "/v2/data-fields",
+            json={"name": name, "type": type, "visibility": visibility, "defaultValue": default},
+        )
+        if not isinstance(body, dict):
+            # 201 with no body is allowed by the swagger; the request itself is the answer.
+            return DataField(name=name, type=type, visibility=visibility, default=default)
+        return _datafield(body, self)
+
+    def add_contact_to_book(
+        self, book_id: int, email: str, datafields: Mapping[str, Any] | None = None
+    ) -> Contact:
+        payload = {
+            "email": email,
+            "optInType": "Unknown",
+            "emailType": "Html",
+            "dataFields": [{"key": k, "value": v} for k, v in (datafields or {}).items()],
+        }
+        body = self._json("POST", f"/v2/address-books/{int(book_id)}/contacts", json=payload)
+        if not isinstance(body, dict):
+            raise self._unexpected("POST /v2/address-books/{id}/contacts", 200, body)
+        return _v2_contact(body, self)
+
+    # -- v3 -------------------------------------------------------------------------------------
+
+    def book_members(
+        self,
+        book_id: int,
+        *,
+        modified_since: datetime | None = None,
+        datafields: Iterable[str] | None = None,
+        page_size: int = V3_MAX_PAGE,
+    ) -> Iterator[list[Contact]]:
+        """Members of one address book (v3 `~listId`), one list per page, marker paging.
+
+        `modified_since` becomes `~modified=gte::...` (inclusive, truncated to the second);
+        `datafields` names the data fields to return (pipe-delimited, as the v3 spec says).
+        """
+        params: dict[str, Any] = {
+            "~listId": int(book_id),
+            "limit": max(1, min(page_size, V3_MAX_PAGE)),
+        }
+        if modified_since is not None:
+            params["~modified"] = format_v3_filter(modified_since)
+        names = [n for n in (datafields or ()) if n]
+        if names:
+            params["data-fields"] = "|".join(names)
+        seen_markers: set[str] = set()
+        while True:
+            body = self._json("GET", "/contacts/v3", params=params)
+            if not isinstance(body, dict) or not isinstance(body.get("_items", []), list):
+                raise self._unexpected("GET /contacts/v3", 200, body)
+            items = body.get("_items") or []
+            if items:
+                yield [_v3_contact(item, self) for item in items]
+            marker = _next_marker(body)
+            if not items or marker is None:
+                return
+            if marker in seen_markers:
+                raise DotdigitalError(
+                    f"{self._who()}: GET /contacts/v3 returned a paging marker it had already "
+                    "returned; stopping instead of looping"
+                )
+            seen_markers.add(marker)
+            params = {**params, "marker": marker}
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        response = self._request(method, path, params=params, json=json)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unexpected(
+                f"{method} {path}", response.status_code, response.text
+            ) from None
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """One logical call: retries transient failures within the policy, maps the rest."""
+        url = self.base_url + path
+        what = f"{method} {path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            self.calls += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    auth=self._auth,
+                    headers=self._headers,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if self.retry.allows(attempt):
+                    self.retry.pause(attempt)
+                    continue
+                raise DotdigitalError(
+                    f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
+                    transient=True,
+                ) from None
+            status = response.status_code
+            if status < 300:
+                return response
+            if status == 429:
+                wait = self._rate_limit_wait(response)
+                if self.retry.allows(attempt) and (wait is None or wait <= self.retry.max_wait):
+                    self.retry.pause(attempt, wait)
+                    continue
+                reset_at = self._clock() + wait if wait is not None else None
+                raise RateLimited(
+                    f"{self._who()}: rate limit reached on {what}"
+                    + (f"; it resets in {int(wait)} s" if wait is not None else "")
+                    + ". Re-run later; everything done so far is recorded.",
+                    reset_at=reset_at,
+                )
+            if status >= 500:
+                if self.retry.allows(attempt):
+                    self.retry.pause(attempt)
+                    continue
+                raise DotdigitalError(
+                    f"{self._who()}: {what} answered HTTP {status} after {attempt} attempts"
+                    f"{_excerpt_suffix(response.text)}",
+                    status=status,
+                    transient=True,
+                )
+            raise self._client_error(what, response)
+
+    def _client_error(self, what: str, response: requests.Response) -> Exception:
+        status = response.status_code
+        message, code = _error_message(response)
+        if status == 401:
+            return DotdigitalAuthError(
+                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}. "
+                "Check the username and password environment variables of this account.",
+                status=status,
+            )
+        if status == 403:
+            return DotdigitalAuthError(
+                f"{self._who()}: access denied (HTTP 403) on {what}; is the endpoint the "
+                "account's own region?" + (f" Dotdigital says: {message}" if message else ""),
+                status=status,
+            )
+        if code == "ERROR_APIUSAGE_EXCEEDED":
+            return RateLimited(f"{self._who()}: API usage exceeded ({message}).")
+        detail = message or _excerpt(response.text) or "(empty body)"
+        return DotdigitalError(
+            f"{self._who()}: {what} answered HTTP {status}: {detail}", status=status, code=code
+        )
+
+    def _rate_limit_wait(self, response: requests.Response) -> float | None:
+        """Seconds Dotdigital asks us to wait (Retry-After or X-RateLimit-Reset), if it says."""
+        retry_after = response.headers.get("Retry-After")
+        if retry_after:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                try:
+                    when = parsedate_to_datetime(retry_after)
+                except (TypeError, ValueError):
+                    when = None
+                if when is not None:
+                    return max(0.0, when.timestamp() - self._clock())
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                value = float(reset)
+            except ValueError:
+                parsed = parse_datetime(reset)
+                return max(0.0, parsed.timestamp() - self._clock()) if parsed else None
+            # Documented as UTC epoch seconds; small values can only be a delta.
+            return max(0.0, value - self._clock()) if value > 1e9 else max(0.0, value)
+        return None
+
+    def _who(self) -> str:
+        name = f"account {self.account!r}" if self.account else "account"
+        return f"{name} at {self.base_url}"
+
+    def _unexpected(self, what: str, status: int, body: Any) -> DotdigitalError:
+        text = body if isinstance(body, str) else repr(body)
+        return DotdigitalError(
+            f"{self._who()}: {what} returned an unexpected body (HTTP {status}): {_excerpt(text)}",
+            status=status,
+            code="UNEXPECTED_RESPONSE",
+        )
+
+
+# -- wire shapes -> model ---------------------------------------------------------------------
+
+
+def _address_book(item: Any, client: DotdigitalClient) -> AddressBook:
+    if not isinstance(item, dict) or "id" not in item:
+        raise client._unexpected("GET /v2/address-books", 200, item)
+    return AddressBook(
+        id=_int(item.get("id")),
+        name=str(item.get("name") or ""),
+        visibility=str(item.get("visibility") or ""),
+        contacts=_int(item.get("contacts")),
+    )
+
+
+def _datafield(item: Any, client: DotdigitalClient) -> DataField:
+    if not isinstance(item, dict) or not item.get("name"):
+        raise client._unexpected("GET /v2/data-fields", 200, item)
+    return DataField(
+        name=str(item["name"]),
+        type=str(item.get("type") or "String"),
+        visibility=str(item.get("visibility") or "Private"),
+        default=item.get("defaultValue"),
+    )
+
+
+def _fields(raw: Any) -> dict[str, Any]:
+    """Data fields as a dict whatever the wire shape: v3 object, or v2 list of {key, value}."""
+    if isinstance(raw, dict):
+        return {str(k): v for k, v in raw.items()}
+    if isinstance(raw, list):
+        return {
+            str(entry.get("key")): entry.get("value")
+            for entry in raw
+            if isinstance(entry, dict) and entry.get("key") is not None
+        }
+    return {}
+
+
+def _v2_contact(item: dict[str, Any], client: DotdigitalClient) -> Contact:
+    if "email" not in item:
+        raise client._unexpected("v2 contact", 200, item)
+    return Contact(
+        id=_int(item.get("id")),
+        email=str(item.get("email") or ""),
+        datafields=_fields(item.get("dataFields")),
+        status=str(item.get("status") or ""),
+    )
+
+
+def _v3_contact(item: Any, client: DotdigitalClient) -> Contact:
+    if not isinstance(item, dict):
+        raise client._unexpected("GET /contacts/v3", 200, item)
+    identifiers = item.get("identifiers") or {}
+    email_addr = identifiers.get("email") if isinstance(identifiers, dict) else None
+    status = item.get("status")
+    if not status:
+        channels = item.get("channelProperties")
+        channel = channels.get("email") if isinstance(channels, dict) else None
+        status = channel.get("status") if isinstance(channel, dict) else None
+    return Contact(
+        id=_int(item.get("contactId", item.get("id"))),
+        email=str(email_addr or item.get("email") or ""),
+        datafields=_fields(item.get("dataFields")),
+        status=str(status or ""),
+        created=parse_datetime(item.get("created")),
+        updated=parse_datetime(item.get("updated")),
+    )
+
+
+def _next_marker(body: dict[str, Any]) -> str | None:
+    links = body.get("_links")
+    if not isinstance(links, dict):
+        return None
+    nxt = links.get("next")
+    if not isinstance(nxt, dict):
+        return None
+    marker = nxt.get("marker")
+    if marker:
+        return str(marker)
+    link = nxt.get("link") or nxt.get("href")
+    if isinstance(link, str) and "marker=" in link:
+        values = parse_qs(urlsplit(link).query).get("marker")
+        return values[0] if values else None
+    return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _error_message(response: requests.Response) -> tuple[str, str | None]:
+    """(message, ERROR_CODE) from a v2 `{"message": ...}` or v3 `{"errorCode", ...}` body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", None
+    if not isinstance(body, dict):
+        return "", None
+    if "errorCode" in body:
+        code = str(body.get("errorCode"))
+        return str(body.get("description") or code), code
+    message = str(body.get("message") or "").strip()
+    code = None
+    tail = message.rsplit(" ", 1)[-1].removeprefix("Error:").strip() if message else ""
+    if tail.startswith("ERROR_"):
+        code = tail.rstrip(".")
+    return message, code
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
+
+
+def _excerpt_suffix(text: str) -> str:
+    short = _excerpt(text)
+    return f": {short}" if short else ""

@@ -1,0 +1,168 @@
+"""Getting an access token for each auth form, and knowing whether it can be renewed.
+
+- access_token: used as is; cannot be renewed (an expired token is the user's to replace).
+- password + consumer_key/consumer_secret: OAuth 2.0 username-password flow, POSTed by us so
+  that `login_url` (My Domain, a proxy, the emulator) works; simple-salesforce hard-codes
+  https://{domain}.salesforce.com for it.
+- password without a connected app: simple-salesforce's SOAP login (its `scratch_url` hook
+  carries `login_url` when one is set).
+- JWT bearer: simple-salesforce's flow, or our own signed assertion when `login_url` is set.
+
+Secrets are revealed only into the request body; no message built here contains one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from simple_salesforce import SalesforceAuthenticationFailed, SalesforceLogin
+
+from leadsync.config.model import AccessTokenAuth, JwtAuth, PasswordAuth, SalesforceConfig
+from leadsync.salesforce.errors import LoginFailed
+
+TOKEN_PATH = "/services/oauth2/token"
+DEFAULT_TIMEOUT = (10.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    access_token: str
+    instance_url: str  # https://host[:port]
+
+    def __repr__(self) -> str:  # never show the token
+        return f"Token(instance_url={self.instance_url!r})"
+
+
+def can_renew(cfg: SalesforceConfig) -> bool:
+    """Whether an INVALID_SESSION_ID can be cured by logging in again."""
+    return not isinstance(cfg.auth, AccessTokenAuth)
+
+
+def login(cfg: SalesforceConfig, session: requests.Session) -> Token:
+    """A fresh token for `cfg` (no network for the access_token form)."""
+    auth = cfg.auth
+    if isinstance(auth, AccessTokenAuth):
+        return Token(auth.access_token.reveal(), cfg.instance_url.rstrip("/"))
+    if isinstance(auth, PasswordAuth):
+        if auth.consumer_key and auth.consumer_secret:
+            return _oauth_password(cfg, auth, session)
+        return _soap_password(cfg, auth, session)
+    if isinstance(auth, JwtAuth):
+        return _jwt(cfg, auth, session)
+    raise LoginFailed(f"unsupported auth form {type(auth).__name__}")
+
+
+def _login_base(domain: str, login_url: str | None) -> str:
+    return (login_url or f"https://{domain}.salesforce.com").rstrip("/")
+
+
+def _oauth_password(cfg: SalesforceConfig, auth: PasswordAuth, session: requests.Session) -> Token:
+    secret_token = auth.security_token.reveal() if auth.security_token else ""
+    data = {
+        "grant_type": "password",
+        "client_id": auth.consumer_key,
+        "client_secret": auth.consumer_secret.reveal() if auth.consumer_secret else "",
+        "username": auth.username,
+        "password": auth.password.reveal() + secret_token,
+    }
+    return _token_request(
+        cfg, _login_base(auth.domain, auth.login_url), data, session, auth.username
+    )
+
+
+def _soap_password(cfg: SalesforceConfig, auth: PasswordAuth, session: requests.Session) -> Token:
+    try:
+        session_id, instance = SalesforceLogin(
+            username=auth.username,
+            password=auth.password.reveal(),
+            security_token=auth.security_token.reveal() if auth.security_token else "",
+            domain=auth.domain,
+            sf_version=cfg.api_version,
+            session=session,
+            scratch_url=auth.login_url.rstrip("/") if auth.login_url else None,
+        )
+    except SalesforceAuthenticationFailed as exc:
+        raise LoginFailed(
+            f"login refused for user {auth.username!r}: {exc.code} {exc.auth_message}".strip(),
+            code=str(exc.code),
+        ) from None
+    return Token(session_id, _as_url(instance))
+
+
+def _jwt(cfg: SalesforceConfig, auth: JwtAuth, session: requests.Session) -> Token:
+    if not auth.login_url:
+        try:
+            session_id, instance = SalesforceLogin(
+                username=auth.username,
+                consumer_key=auth.consumer_key,
+                privatekey_file=auth.private_key_file,
+                domain=auth.domain,
+                session=session,
+            )
+        except SalesforceAuthenticationFailed as exc:
+            raise LoginFailed(
+                f"JWT login refused for user {auth.username!r}: {exc.code} {exc.auth_message}".strip(),
+                code=str(exc.code),
+            ) from None
+        except OSError as exc:
+            raise LoginFailed(f"cannot read private_key_file: {exc.strerror}") from None
+        return Token(session_id, _as_url(instance))
+    import jwt  # pyjwt[crypto], a dependency of simple-salesforce
+
+    base = _login_base(auth.domain, auth.login_url)
+    try:
+        key = Path(auth.private_key_file).read_bytes()
+    except OSError as exc:
+        raise LoginFailed(f"cannot read private_key_file: {exc.strerror}") from None
+    claims = {
+        "iss": auth.consumer_key,
+        "sub": auth.username,
+        "aud": base,
+        "exp": int(time.time()) + 180,
+    }
+    try:
+        assertion = jwt.encode(claims, key, algorithm="RS256")
+    except Exception as exc:  # a malformed key: say so without echoing it
+        raise LoginFailed(
+            f"cannot sign the JWT with private_key_file: {type(exc).__name__}"
+        ) from None
+    data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    return _token_request(cfg, base, data, session, auth.username)
+
+
+def _token_request(
+    cfg: SalesforceConfig, base: str, data: dict[str, Any], session: requests.Session, user: str
+) -> Token:
+    """POST the token endpoint; transport errors propagate (the client's retry handles them)."""
+    response = session.post(
+        base + TOKEN_PATH,
+        data=data,
+        headers={"Accept": "application/json"},
+        timeout=DEFAULT_TIMEOUT,
+    )
+    if response.status_code >= 500:
+        response.raise_for_status()  # HTTPError: transient, retried by the caller
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
+        code = body.get("error") if isinstance(body, dict) else None
+        desc = body.get("error_description") if isinstance(body, dict) else None
+        raise LoginFailed(
+            f"OAuth login at {base} refused for user {user!r} (HTTP {response.status_code})"
+            + (f": {code}" if code else "")
+            + (f" - {desc}" if desc else ""),
+            code=str(code) if code else None,
+        )
+    instance = str(body.get("instance_url") or cfg.instance_url).rstrip("/")
+    return Token(str(body["access_token"]), instance)
+
+
+def _as_url(instance: str) -> str:
+    instance = instance.rstrip("/")
+    return instance if "://" in instance else f"https://{instance}"

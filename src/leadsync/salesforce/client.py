@@ -1,0 +1,771 @@
+"""A thin layer over unmodified simple-salesforce: auth forms, retries, escaped SOQL, writes.
+
+What it adds to simple-salesforce, and why:
+- one place that maps every failure to leadsync's errors: transient (retried with capped
+  exponential backoff + full jitter, then raised with `transient=True` so the sync leaves
+  records pending), REQUEST_LIMIT_EXCEEDED (a clean stop), INVALID_SESSION_ID (one re-login
+  where the auth form allows it), and per-record errors (returned in SaveResult, never raised);
+- an exact count of HTTP requests (`calls`) and the org's API usage from every response's
+  Sforce-Limit-Info, bulk calls included (simple-salesforce parses it only on REST calls);
+- Bulk API 2.0 driven step by step, so the job id reaches the caller before any data is
+  uploaded (crash recovery needs it) and per-record results are read back and aligned.
+
+It carries no lead rules: which records to write and what an error means for a member is the
+sync's business.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.bulk2 import JobState, Operation, ResultsType, SFBulk2Handler, _Bulk2Client
+from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceOperationError
+from simple_salesforce.util import call_salesforce
+
+from leadsync.config.model import SalesforceConfig
+from leadsync.retry import RetryPolicy
+from leadsync.salesforce import auth
+from leadsync.salesforce.errors import (
+    BULK_JOB_ABORTED,
+    BULK_JOB_FAILED,
+    BULK_UNPROCESSED,
+    RESULT_UNKNOWN,
+    UNABLE_TO_LOCK_ROW,
+    RequestLimitExceeded,
+    SalesforceError,
+    SessionExpired,
+)
+from leadsync.salesforce.model import (
+    FieldInfo,
+    ObjectDescribe,
+    PicklistValue,
+    SaveError,
+    SaveResult,
+)
+from leadsync.salesforce.soql import (
+    field_list,
+    identifier,
+    in_queries,
+    looks_like_id,
+    normalise_email,
+    normalise_emails,
+    quote,
+)
+
+T = TypeVar("T")
+
+COLLECTION_SIZE = 200  # sObject Collections maximum per call
+MAX_JOB_BYTES = 64 * 1024 * 1024  # one ingest job's CSV; Salesforce allows 100 MB (150 MB base64)
+DEFAULT_TIMEOUT = (10.0, 120.0)
+TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
+_EXCERPT = 200
+
+
+class SalesforceClient:
+    """One org, one auth form; lazily logged in on the first call."""
+
+    def __init__(
+        self,
+        cfg: SalesforceConfig,
+        *,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        bulk_poll: float = 0.25,
+        bulk_poll_max: float = 5.0,
+        bulk_timeout: float = 4 * 3600.0,
+        poll_sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.cfg = cfg
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.calls = 0
+        self._bulk_poll = bulk_poll
+        self._bulk_poll_max = bulk_poll_max
+        self._bulk_timeout = bulk_timeout
+        self._poll_sleep = poll_sleep
+        self._session = session or requests.Session()
+        if cfg.ca_bundle:
+            # With trust_env on, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE silently override
+            # session.verify; the configured bundle must win.
+            self._session.trust_env = False
+            self._session.verify = cfg.ca_bundle
+        self._instrument(self._session)
+        self._usage: tuple[int, int] | None = None
+        self._sf: Salesforce | None = None
+        self._describes: dict[str, ObjectDescribe] = {}
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def describe(self, sobject: str) -> ObjectDescribe:
+        """Field metadata, fetched once per client (a refresh describes each object once)."""
+        name = identifier(sobject)
+        if name not in self._describes:
+            raw = self._call(f"describe {name}", lambda sf: sf.restful(f"sobjects/{name}/describe"))
+            if not isinstance(raw, Mapping) or not isinstance(raw.get("fields"), list):
+                raise self._unexpected(f"describe {name}", raw)
+            self._describes[name] = _describe(name, raw)
+        return self._describes[name]
+
+    def query(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped."""
+        page = self._call("query", lambda sf: sf.query(soql))
+        while True:
+            if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
+                raise self._unexpected("query", page)
+            for record in page["records"]:
+                yield _plain(record)
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            next_url = str(page["nextRecordsUrl"])
+            page = self._call(
+                "query_more", lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True)
+            )
+
+    def find_by_emails(
+        self,
+        sobject: str,
+        emails: Iterable[str],
+        fields: Sequence[str] = ("Id", "Email"),
+        extra_where: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Records whose Email is one of `emails` (trimmed, lower-cased, de-duplicated).
+
+        Values are quoted by format_soql and split over as many queries as needed;
+        `extra_where` is the caller's own SOQL condition (no data), ANDed to each query.
+        """
+        values = normalise_emails(emails)
+        if not values:
+            return []
+        head = f"SELECT {field_list(fields)} FROM {identifier(sobject)}"
+        tail = f"AND ({extra_where})" if extra_where else ""
+        found: list[dict[str, Any]] = []
+        for soql in in_queries(head, "Email", values, tail=tail):
+            found.extend(self.query(soql))
+        return found
+
+    def find_campaigns(self, names_or_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Campaigns named (or with the Id) given, in ONE query: Id and Name of each match."""
+        wanted = [str(v).strip() for v in names_or_ids if v and str(v).strip()]
+        wanted = list(dict.fromkeys(wanted))
+        if not wanted:
+            return []
+        ids = [v for v in wanted if looks_like_id(v, "701")]
+        clauses = [f"Name IN {quote(wanted)}"]
+        if ids:
+            clauses.append(f"Id IN {quote(ids)}")
+        return list(self.query(f"SELECT Id, Name FROM Campaign WHERE {' OR '.join(clauses)}"))
+
+    def campaign_member_statuses(self, campaign_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Status labels of each campaign (one query), keyed by the id as given and as returned."""
+        ids = list(dict.fromkeys(str(i) for i in campaign_ids if i))
+        out: dict[str, list[str]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        head = "SELECT CampaignId, Label FROM CampaignMemberStatus"
+        for soql in in_queries(head, "CampaignId", ids):
+            for row in self.query(soql):
+                cid = str(row.get("CampaignId") or "")
+                label = row.get("Label")
+                if label is None:
+                    continue
+                targets = {cid} | {i for i in ids if len(i) == 15 and cid.startswith(i)}
+                for key in targets:
+                    out.setdefault(key, []).append(str(label))
+        return out
+
+    def lead_statuses(self) -> list[dict[str, Any]]:
+        """LeadStatus rows: ApiName, MasterLabel, IsDefault, IsConverted, SortOrder."""
+        return list(
+            self.query(
+                "SELECT ApiName, MasterLabel, IsDefault, IsConverted, SortOrder FROM LeadStatus"
+            )
+        )
+
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, total) daily API requests from the latest Sforce-Limit-Info, if seen yet."""
+        if self._usage is not None:
+            return self._usage
+        usage = (self._sf.api_usage or {}).get("api-usage") if self._sf else None
+        return (int(usage.used), int(usage.total)) if usage else None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        allow_duplicate_save: bool = False,
+    ) -> list[SaveResult]:
+        """Insert through sObject Collections (200 a call, allOrNone false), results in order.
+
+        Records that fail with UNABLE_TO_LOCK_ROW are resubmitted within the retry budget;
+        if still locked they come back with that code (transient: leave pending).
+        """
+        name = identifier(sobject)
+        flag = "true" if allow_duplicate_save else "false"
+        headers = {
+            "Sforce-Duplicate-Rule-Header": (
+                f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
+            )
+        }
+        results: list[SaveResult | None] = [None] * len(records)
+        for start in range(0, len(records), COLLECTION_SIZE):
+            pending = list(range(start, min(start + COLLECTION_SIZE, len(records))))
+            attempt = 0
+            while pending:
+                attempt += 1
+                body = {
+                    "allOrNone": False,
+                    "records": [
+                        {"attributes": {"type": name}, **_json_values(records[i])} for i in pending
+                    ],
+                }
+                raw = self._call(
+                    f"create {name}",
+                    lambda sf, b=body: sf.restful(
+                        "composite/sobjects", method="POST", json=b, headers=headers
+                    ),
+                )
+                if not isinstance(raw, list) or len(raw) != len(pending):
+                    # The request reached Salesforce; what it did is unknown. Transient per
+                    # record: the caller re-checks before writing again.
+                    unknown = _failure(
+                        RESULT_UNKNOWN,
+                        "sObject Collections answered with an unexpected body: "
+                        + _excerpt(repr(raw)),
+                    )
+                    for i in pending:
+                        results[i] = unknown
+                    break
+                locked: list[int] = []
+                for i, item in zip(pending, raw, strict=True):
+                    result = _save_result(item)
+                    results[i] = result
+                    if _locked(result):
+                        locked.append(i)
+                if locked and self.retry.allows(attempt):
+                    self.retry.pause(attempt)
+                    pending = locked
+                else:
+                    pending = []
+        return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
+
+    def bulk_insert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        key_field: str,
+        on_job: Callable[[str], None] | None = None,
+    ) -> list[SaveResult]:
+        """Insert through Bulk API 2.0; per-record results aligned to input order by key_field.
+
+        `on_job(job_id)` runs after the job is created and BEFORE any data is uploaded, so a
+        caller that records it can always resolve the job after a crash (bulk_job_results).
+        Several jobs are used when the data is large, or to resubmit rows that hit
+        UNABLE_TO_LOCK_ROW; `on_job` is called for each.
+        """
+        name = identifier(sobject)
+        identifier(key_field)
+        results: list[SaveResult | None] = [None] * len(records)
+        keys = [_key(key_field, r.get(key_field)) for r in records]
+        pending = list(range(len(records)))
+        attempt = 0
+        while pending:
+            attempt += 1
+            for chunk in _byte_chunks(pending, records):
+                job_id, info = self._run_job(name, [records[i] for i in chunk], on_job)
+                outcome = self._job_outcome(job_id, key_field, info)
+                by_key: dict[str, deque[SaveResult]] = {}
+                for key, result in outcome.rows:
+                    by_key.setdefault(key, deque()).append(result)
+                for i in chunk:
+                    queue = by_key.get(keys[i])
+                    results[i] = queue.popleft() if queue else outcome.missing
+            locked = [i for i in pending if _locked(results[i])]
+            if locked and self.retry.allows(attempt):
+                self.retry.pause(attempt)
+                pending = locked
+            else:
+                pending = []
+        return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
+
+    def bulk_job_results(self, job_id: str, key_field: str) -> dict[str, SaveResult]:
+        """Resolve a job left in doubt (e.g. by a crash): key -> result.
+
+        An Open job never got (all of) its data: it is aborted and nothing was written, so
+        the answer is empty. A job still processing is waited for. Keys are normalised like
+        bulk_insert's (Email fields trimmed and lower-cased). Where one key has several rows,
+        a success wins: that record exists.
+        """
+        identifier(key_field)
+        info = self._get_job(job_id)
+        state = info.get("state")
+        if state == JobState.open:
+            self._abort_quietly(job_id)
+            return {}
+        if state not in TERMINAL_STATES:
+            info = self._wait_job(job_id)
+        outcome = self._job_outcome(job_id, key_field, info)
+        resolved: dict[str, SaveResult] = {}
+        for key, result in outcome.rows:
+            if key not in resolved or (result.success and not resolved[key].success):
+                resolved[key] = result
+        return resolved
+
+    # -- bulk internals -------------------------------------------------------------------------
+
+    def _bulk(self, sf: Salesforce, sobject: str = "") -> _Bulk2Client:
+        """simple-salesforce's own Bulk 2.0 step client, built on the current session."""
+        handler = SFBulk2Handler(sf.session_id, sf.bulk2_url, session=sf.session)
+        return _Bulk2Client(sobject, sf.bulk2_url, handler.headers, sf.session)
+
+    def _run_job(
+        self,
+        sobject: str,
+        rows: Sequence[Mapping[str, Any]],
+        on_job: Callable[[str], None] | None,
+    ) -> tuple[str, Mapping[str, Any]]:
+        data = _to_csv(rows)
+        created = self._call(
+            f"bulk create job {sobject}",
+            lambda sf: self._bulk(sf, sobject).create_job(Operation.insert),
+        )
+        if not isinstance(created, Mapping) or not created.get("id"):
+            raise self._unexpected("bulk create job", created)
+        job_id = str(created["id"])
+        try:
+            if created.get("state") != JobState.open:
+                raise SalesforceError(
+                    f"bulk job {job_id} was created in state {created.get('state')!r}, not Open",
+                    code=BULK_JOB_FAILED,
+                )
+            if on_job is not None:
+                on_job(job_id)
+            self._call(
+                f"bulk upload {job_id}",
+                lambda sf: self._bulk(sf, sobject).upload_job_data(job_id, data),
+            )
+            self._call(f"bulk close {job_id}", lambda sf: self._bulk(sf, sobject).close_job(job_id))
+        except BaseException:
+            self._abort_quietly(job_id)
+            raise
+        return job_id, self._wait_job(job_id)
+
+    def _get_job(self, job_id: str) -> Mapping[str, Any]:
+        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, False))
+        if not isinstance(info, Mapping) or "state" not in info:
+            raise self._unexpected(f"bulk job {job_id}", info)
+        return info
+
+    def _wait_job(self, job_id: str) -> Mapping[str, Any]:
+        delay = self._bulk_poll
+        waited = 0.0
+        while True:
+            info = self._get_job(job_id)
+            if info.get("state") in TERMINAL_STATES:
+                return info
+            if waited >= self._bulk_timeout:
+                raise SalesforceError(
+                    f"bulk job {job_id} still {info.get('state')} after {int(waited)} s; "
+                    "a later run resolves it",
+                    code="BULK_JOB_TIMEOUT",
+                    transient=True,
+                )
+            self._poll_sleep(delay)
+            waited += delay
+            delay = min(self._bulk_poll_max, delay * 1.5)
+
+    def _abort_quietly(self, job_id: str) -> None:
+        """Abort a job that may still take data; never masks the error being handled."""
+        try:
+            info = self._get_job(job_id)
+            if info.get("state") in (JobState.open, JobState.upload_complete):
+                self._call(
+                    f"bulk abort {job_id}", lambda sf: self._bulk(sf).abort_job(job_id, False)
+                )
+        except Exception:  # best effort: the caller's error is the one to report
+            pass
+
+    def _job_outcome(self, job_id: str, key_field: str, info: Mapping[str, Any]) -> _JobOutcome:
+        state = info.get("state")
+        rows: list[tuple[str, SaveResult]] = []
+        try:
+            successful = self._result_rows(job_id, ResultsType.successful)
+            failed = self._result_rows(job_id, ResultsType.failed)
+            unprocessed = self._result_rows(job_id, ResultsType.unprocessed)
+        except SalesforceError as exc:
+            if state == JobState.aborted and not exc.transient:
+                return _JobOutcome([], _failure(BULK_JOB_ABORTED, f"bulk job {job_id} aborted"))
+            raise
+        for row in successful:
+            rows.append(
+                (_key(key_field, row.get(key_field)), SaveResult(True, row.get("sf__Id") or None))
+            )
+        for row in failed:
+            rows.append((_key(key_field, row.get(key_field)), _bulk_failure(row.get("sf__Error"))))
+        for row in unprocessed:
+            rows.append(
+                (
+                    _key(key_field, row.get(key_field)),
+                    _failure(BULK_UNPROCESSED, f"bulk job {job_id} did not process this record"),
+                )
+            )
+        if state == JobState.job_complete:
+            missing = _failure(RESULT_UNKNOWN, f"bulk job {job_id} returned no result row")
+        elif state == JobState.aborted:
+            missing = _failure(BULK_JOB_ABORTED, f"bulk job {job_id} was aborted")
+        else:
+            message = str(info.get("errorMessage") or "no error message")
+            missing = _failure(BULK_JOB_FAILED, f"bulk job {job_id} failed: {message}")
+        return _JobOutcome(rows, missing)
+
+    def _result_rows(self, job_id: str, kind: str) -> list[dict[str, str]]:
+        """One results CSV, decoded as UTF-8 whatever charset the response declares."""
+
+        def fetch(sf: Salesforce) -> bytes:
+            client = self._bulk(sf)
+            url = client._construct_request_url(job_id, False) + "/" + str(kind)
+            headers = client._get_headers(client.JSON_CONTENT_TYPE, client.CSV_CONTENT_TYPE)
+            return call_salesforce(
+                url=url, method="GET", session=sf.session, headers=headers
+            ).content
+
+        content = self._call(f"bulk {kind} {job_id}", fetch)
+        text = content.decode("utf-8-sig", errors="replace")
+        if not text.strip():
+            return []
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _instrument(self, session: requests.Session) -> None:
+        """Count every request the session sends and read Sforce-Limit-Info off every answer.
+
+        Wrapping `send` (not a response hook) counts attempts whose connection dropped too,
+        and covers login, REST and bulk alike since they all share this session.
+        """
+        original_send = session.send
+
+        def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            self.calls += 1
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = self.timeout
+            response = original_send(request, **kwargs)
+            info = response.headers.get("Sforce-Limit-Info")
+            if info:
+                usage = Salesforce.parse_api_usage(info).get("api-usage")
+                if usage is not None:
+                    self._usage = (int(usage.used), int(usage.total))
+            return response
+
+        session.send = send  # type: ignore[method-assign]
+
+    def _connect(self) -> Salesforce:
+        if self._sf is None:
+            token = self._call_raw("login", lambda: auth.login(self.cfg, self._session))
+            self._sf = Salesforce(
+                instance_url=token.instance_url,
+                session_id=token.access_token,
+                session=self._session,
+                version=self.cfg.api_version,
+            )
+        return self._sf
+
+    def _call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """Run one API step with retries, one re-login on INVALID_SESSION_ID, error mapping."""
+        renewed = False
+        while True:
+            sf = self._connect()
+            try:
+                return self._call_raw(what, lambda sf=sf: fn(sf))
+            except SessionExpired:
+                if renewed or not auth.can_renew(self.cfg):
+                    raise
+                renewed = True
+                self._sf = None  # log in again, then retry the step once
+
+    def _call_raw(self, what: str, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except requests.exceptions.SSLError as exc:
+                raise SalesforceError(
+                    f"{what}: TLS verification failed for {self.cfg.instance_url} "
+                    f"({type(exc).__name__}); set salesforce.ca_bundle if the org uses a private CA",
+                    code="TLS_ERROR",
+                ) from None
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                error = SalesforceError(
+                    f"{what}: {type(exc).__name__} after {attempt} attempts",
+                    code="CONNECTION_ERROR",
+                    transient=True,
+                )
+            except requests.HTTPError as exc:  # token endpoint 5xx
+                status = exc.response.status_code if exc.response is not None else None
+                error = SalesforceError(
+                    f"{what}: HTTP {status} after {attempt} attempts",
+                    status=status,
+                    transient=True,
+                )
+            except SalesforceExpiredSession as exc:
+                raise self._session_expired(what, exc) from None
+            except SimpleSalesforceError as exc:
+                error = self._map_error(what, exc, attempt)
+            except SalesforceOperationError as exc:
+                raise SalesforceError(
+                    f"{what}: {_excerpt(str(exc))}", code=BULK_JOB_FAILED
+                ) from None
+            except ValueError as exc:  # a 2xx body that is not JSON
+                raise SalesforceError(
+                    f"{what}: unreadable response ({type(exc).__name__}): {_excerpt(str(exc))}",
+                    code="UNEXPECTED_RESPONSE",
+                ) from None
+            if not error.transient or not self.retry.allows(attempt):
+                raise error
+            self.retry.pause(attempt)
+
+    def _map_error(self, what: str, exc: SimpleSalesforceError, attempt: int) -> SalesforceError:
+        status = int(exc.status) if exc.status else None
+        code, message, fields = _api_error(exc.content)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            raise RequestLimitExceeded(
+                f"the org's API request limit is exceeded ({message or code}) during {what}. "
+                "The run stops here with everything recorded; re-run when the allowance resets."
+            ) from None
+        transient = (status is not None and (status >= 500 or status == 429)) or code in (
+            UNABLE_TO_LOCK_ROW,
+            "SERVER_UNAVAILABLE",
+        )
+        detail = message or _excerpt(str(exc.content))
+        suffix = f" after {attempt} attempts" if transient else ""
+        return SalesforceError(
+            f"{what}: {code or 'HTTP ' + str(status)}: {detail}{suffix}",
+            code=code,
+            status=status,
+            transient=transient,
+            fields=fields,
+        )
+
+    def _session_expired(self, what: str, exc: SimpleSalesforceError) -> SessionExpired:
+        code, message, _ = _api_error(exc.content)
+        if auth.can_renew(self.cfg):
+            hint = "logging in again did not help; check the user and connected app"
+        else:
+            hint = (
+                "the configured access_token cannot be renewed by leadsync; get a new token "
+                "and set it in the environment variable salesforce.auth.access_token names"
+            )
+        return SessionExpired(
+            f"{what}: session invalid or expired ({code or 'HTTP 401'}: {message or 'no message'}); "
+            + hint
+        )
+
+    def _unexpected(self, what: str, body: Any) -> SalesforceError:
+        return SalesforceError(
+            f"{what}: unexpected response: {_excerpt(repr(body))}", code="UNEXPECTED_RESPONSE"
+        )
+
+
+class _JobOutcome:
+    """Result rows of one bulk job (key, result) and what an input row without one gets."""
+
+    __slots__ = ("missing", "rows")
+
+    def __init__(self, rows: list[tuple[str, SaveResult]], missing: SaveResult) -> None:
+        self.rows = rows
+        self.missing = missing
+
+
+# -- pure helpers -------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """OrderedDicts to dicts, top-level `attributes` dropped (callers want field values)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if k != "attributes"}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _describe(name: str, raw: Mapping[str, Any]) -> ObjectDescribe:
+    fields: dict[str, FieldInfo] = {}
+    for f in raw["fields"]:
+        if not isinstance(f, Mapping) or not f.get("name"):
+            continue
+        picklist = tuple(
+            PicklistValue(
+                value=str(p.get("value")),
+                label=str(p.get("label") or p.get("value")),
+                active=bool(p.get("active", True)),
+                default=bool(p.get("defaultValue", False)),
+            )
+            for p in (f.get("picklistValues") or [])
+            if isinstance(p, Mapping) and p.get("value") is not None
+        )
+        fields[str(f["name"])] = FieldInfo(
+            name=str(f["name"]),
+            label=str(f.get("label") or f["name"]),
+            type=str(f.get("type") or "string"),
+            nillable=bool(f.get("nillable", True)),
+            createable=bool(f.get("createable", False)),
+            defaulted_on_create=bool(f.get("defaultedOnCreate", False)),
+            length=int(f.get("length") or 0),
+            custom=bool(f.get("custom", False)),
+            restricted_picklist=bool(f.get("restrictedPicklist", False)),
+            picklist_values=picklist,
+        )
+    return ObjectDescribe(name=str(raw.get("name") or name), fields=fields)
+
+
+def _api_error(content: Any) -> tuple[str | None, str, tuple[str, ...]]:
+    """(errorCode, message, fields) from a REST error body (a JSON list, usually)."""
+    item = content[0] if isinstance(content, list) and content else content
+    if isinstance(item, Mapping):
+        code = item.get("errorCode") or item.get("statusCode") or item.get("error")
+        message = item.get("message") or item.get("error_description") or ""
+        fields = tuple(str(f) for f in (item.get("fields") or ()))
+        return (str(code) if code else None), _excerpt(str(message)), fields
+    return None, _excerpt(str(content or "")), ()
+
+
+def _save_result(raw: Any) -> SaveResult:
+    if not isinstance(raw, Mapping):
+        return _failure(RESULT_UNKNOWN, "unreadable result: " + _excerpt(repr(raw)))
+    errors = tuple(_save_error(e) for e in (raw.get("errors") or []) if isinstance(e, Mapping))
+    success = bool(raw.get("success"))
+    if not success and not errors:
+        errors = (SaveError("UNKNOWN_ERROR", "Salesforce reported a failure without errors"),)
+    return SaveResult(success=success, id=raw.get("id") or None, errors=errors)
+
+
+def _save_error(raw: Mapping[str, Any]) -> SaveError:
+    code = str(raw.get("statusCode") or raw.get("errorCode") or "UNKNOWN_ERROR")
+    matched: list[str] = []
+    duplicate = raw.get("duplicateResult")
+    if isinstance(duplicate, Mapping):
+        for match in duplicate.get("matchResults") or []:
+            if not isinstance(match, Mapping):
+                continue
+            for record in match.get("matchRecords") or []:
+                rec = record.get("record") if isinstance(record, Mapping) else None
+                rid = rec.get("Id") or rec.get("id") if isinstance(rec, Mapping) else None
+                if rid and rid not in matched:
+                    matched.append(str(rid))
+    return SaveError(
+        status_code=code,
+        message=str(raw.get("message") or ""),
+        fields=tuple(str(f) for f in (raw.get("fields") or ())),
+        matched_ids=tuple(matched),
+    )
+
+
+def _bulk_failure(error: str | None) -> SaveResult:
+    """`sf__Error` is "CODE:message", sometimes with a trailing ":Field1,Field2 --"."""
+    text = (error or "").strip()
+    code, _, message = text.partition(":")
+    fields: tuple[str, ...] = ()
+    if message.endswith("--"):
+        body = message[:-2].rstrip()
+        head, sep, tail = body.rpartition(":")
+        if (
+            sep
+            and tail.strip()
+            and all(part.strip().replace("_", "").isalnum() for part in tail.split(","))
+        ):
+            message, fields = head, tuple(p.strip() for p in tail.split(",") if p.strip())
+        else:
+            message = body.rstrip(":").rstrip()
+    if not code or not code.replace("_", "").isalnum() or code.upper() != code:
+        code, message = "UNKNOWN_ERROR", text
+    return SaveResult(False, None, (SaveError(code, message.strip(), fields),))
+
+
+def _failure(code: str, message: str) -> SaveResult:
+    return SaveResult(False, None, (SaveError(code, message),))
+
+
+def _locked(result: SaveResult | None) -> bool:
+    return (
+        result is not None
+        and not result.success
+        and any(e.status_code == UNABLE_TO_LOCK_ROW for e in result.errors)
+    )
+
+
+def _key(key_field: str, value: Any) -> str:
+    """Alignment key: trimmed; email fields also lower-cased (ids stay case-sensitive)."""
+    if key_field.lower().endswith("email"):
+        return normalise_email(value)
+    return "" if value is None else str(value).strip()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _json_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _json_value(v) for k, v in record.items() if k != "attributes"}
+
+
+def _to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """CSV with a stable, sorted header (simple-salesforce's own conversion uses a set)."""
+    columns = sorted({str(k) for row in rows for k in row if k != "attributes"})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def _byte_chunks(indexes: list[int], records: Sequence[Mapping[str, Any]]) -> list[list[int]]:
+    """Split rows so each job's CSV stays well under the ingest upload limit."""
+    chunks: list[list[int]] = [[]]
+    size = 0
+    for i in indexes:
+        approx = sum(len(_cell(v).encode()) + 3 for v in records[i].values()) + 1
+        if chunks[-1] and size + approx > MAX_JOB_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += approx
+    return [c for c in chunks if c]
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"

@@ -1,0 +1,100 @@
+"""SOQL building without string-concatenating raw values: quoting, identifiers, IN chunking.
+
+Values always go through simple-salesforce's `format_soql` (which escapes quotes, backslashes
+and control characters), so an email such as `o'brien@example.com` or `"x\\" OR Id != null`
+stays a value. Identifiers (object and field names) are checked against the API-name grammar
+instead, because they cannot be quoted in SOQL.
+
+Why chunk on the URL-encoded length: queries travel in the query string of a GET, and the
+practical limit there (about 16 KB of request line) is far below SOQL's 100,000 characters;
+non-ASCII characters triple or worse when percent-encoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import quote_plus
+
+from simple_salesforce import format_soql
+
+MAX_QUERY_CHARS = 8_000  # URL-encoded length of one query; well under every server limit
+MAX_IN_VALUES = 200  # values per IN list; keeps each query cheap for the org too
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+
+
+def identifier(name: str) -> str:
+    """An object or field API name, checked: these are the only unquoted parts of our SOQL."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ValueError(f"not a Salesforce API name: {name!r}")
+    return name
+
+
+def field_list(fields: Iterable[str]) -> str:
+    names = [identifier(f) for f in fields]
+    if not names:
+        raise ValueError("a SOQL query needs at least one field")
+    return ", ".join(dict.fromkeys(names))
+
+
+def quote(value: object) -> str:
+    """One SOQL literal (string, number, boolean, date, None) or a parenthesised list."""
+    return format_soql("{}", value)
+
+
+def looks_like_id(value: str, prefix: str | None = None) -> bool:
+    """A 15/18-character record id (optionally with the object's 3-character key prefix)."""
+    if not _RECORD_ID.match(value):
+        return False
+    return prefix is None or value.startswith(prefix)
+
+
+def normalise_email(email: object) -> str:
+    """Trimmed, lower-cased email: the comparison key Salesforce and Dotdigital both honour."""
+    return str(email or "").strip().lower()
+
+
+def normalise_emails(emails: Iterable[object]) -> list[str]:
+    """Distinct normalised emails in first-seen order, empties dropped."""
+    return [e for e in dict.fromkeys(normalise_email(x) for x in emails) if e]
+
+
+def encoded_length(soql: str) -> int:
+    return len(quote_plus(soql, safe=""))
+
+
+def in_queries(
+    head: str,
+    column: str,
+    values: Sequence[object],
+    *,
+    tail: str = "",
+    max_chars: int = MAX_QUERY_CHARS,
+    max_values: int = MAX_IN_VALUES,
+) -> Iterator[str]:
+    """Yield `{head} WHERE {column} IN (...) {tail}` queries covering `values` in order.
+
+    Each query stays within `max_chars` (URL-encoded) and `max_values`, except that a single
+    value too long for the budget still gets a query of its own rather than being dropped.
+    `head` and `tail` are the caller's SOQL (trusted, no data in them); `tail` is appended
+    as given, e.g. "AND IsConverted = false".
+    """
+    column = identifier(column)
+    opening = f"{head} WHERE {column} IN ("
+    closing = ")" + (f" {tail}" if tail else "")
+    fixed = encoded_length(opening) + encoded_length(closing)
+    batch: list[str] = []
+    size = fixed
+    for value in values:
+        literal = quote(value)
+        cost = encoded_length(literal) + (3 if batch else 0)  # "," encodes to %2C
+        if batch and (size + cost > max_chars or len(batch) >= max_values):
+            yield opening + ",".join(batch) + closing
+            batch, size = [], fixed
+            cost = encoded_length(literal)
+        batch.append(literal)
+        size += cost
+    if batch:
+        yield opening + ",".join(batch) + closing

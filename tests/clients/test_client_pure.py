@@ -1,0 +1,146 @@
+"""Pure helpers of the clients: SOQL quoting and chunking, result parsing, dates, backoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote_plus
+
+import pytest
+
+from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
+from leadsync.retry import RetryPolicy
+from leadsync.salesforce.client import _bulk_failure, _key, _save_result, _to_csv
+from leadsync.salesforce.soql import identifier, in_queries, normalise_emails, quote
+
+
+def test_quote_escapes_quotes_backslashes_and_keeps_unicode():
+    assert quote("o'brien@example.com") == "'o\\'brien@example.com'"
+    assert quote("a\\b") == "'a\\\\b'"
+    assert quote("zoë@exämple.com") == "'zoë@exämple.com'"
+    injected = "x' OR Email != '"
+    assert quote(injected) == "'x\\' OR Email != \\''"
+
+
+def test_identifier_rejects_anything_but_api_names():
+    assert identifier("Custom_Field__c") == "Custom_Field__c"
+    for bad in ("Email) OR (Id", "Lead;", "", "1abc", "a b"):
+        with pytest.raises(ValueError):
+            identifier(bad)
+
+
+def test_normalise_emails_trims_lowers_dedupes_in_order():
+    assert normalise_emails([" A@x.COM", "a@x.com", "", None, "b@x.com "]) == [
+        "a@x.com",
+        "b@x.com",
+    ]
+
+
+def test_in_queries_respect_char_and_count_budgets_and_cover_every_value():
+    values = [f"user{n}.ø'name@example.com" for n in range(1000)]
+    queries = list(
+        in_queries(
+            "SELECT Id FROM Lead",
+            "Email",
+            values,
+            tail="AND IsConverted = false",
+            max_chars=3000,
+            max_values=150,
+        )
+    )
+    assert len(queries) > 1
+    seen = []
+    for q in queries:
+        assert len(quote_plus(q, safe="")) <= 3000
+        assert q.startswith("SELECT Id FROM Lead WHERE Email IN (")
+        assert q.endswith(") AND IsConverted = false")
+        inner = q[len("SELECT Id FROM Lead WHERE Email IN (") : -len(") AND IsConverted = false")]
+        items = inner.split("','")
+        assert len(items) <= 150
+        seen.extend(items)
+    assert len(seen) == 1000
+
+
+def test_in_queries_gives_an_oversized_value_its_own_query():
+    big = "x" * 500
+    queries = list(in_queries("SELECT Id FROM Lead", "Email", ["a", big, "b"], max_chars=200))
+    assert len(queries) == 3
+
+
+def test_save_result_extracts_duplicate_matches():
+    raw = {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "DUPLICATES_DETECTED",
+                "message": "Use one of these records?",
+                "fields": [],
+                "duplicateResult": {
+                    "allowSave": False,
+                    "matchResults": [
+                        {
+                            "matchRecords": [
+                                {"record": {"attributes": {"type": "Lead"}, "Id": "00Q1"}}
+                            ]
+                        },
+                        {"matchRecords": [{"record": {"Id": "003X"}}, {"record": {"Id": "00Q1"}}]},
+                    ],
+                },
+            }
+        ],
+    }
+    result = _save_result(raw)
+    assert not result.success
+    assert result.errors[0].status_code == "DUPLICATES_DETECTED"
+    assert result.errors[0].matched_ids == ("00Q1", "003X")
+
+
+def test_bulk_failure_parses_code_message_and_fields():
+    r = _bulk_failure("REQUIRED_FIELD_MISSING:Required fields are missing: [Company]:Company --")
+    assert r.errors[0].status_code == "REQUIRED_FIELD_MISSING"
+    assert r.errors[0].message == "Required fields are missing: [Company]"
+    assert r.errors[0].fields == ("Company",)
+    r = _bulk_failure("UNABLE_TO_LOCK_ROW:locked: 001x")
+    assert (r.errors[0].status_code, r.errors[0].message) == ("UNABLE_TO_LOCK_ROW", "locked: 001x")
+    r = _bulk_failure("something odd")
+    assert r.errors[0].status_code == "UNKNOWN_ERROR"
+
+
+def test_csv_header_is_sorted_and_values_are_quoted():
+    text = _to_csv(
+        [{"LastName": 'O"Neil, Jr', "Email": "a@x.com"}, {"Company": "C\nD", "Flag": True}]
+    )
+    lines = text.split("\n")
+    assert lines[0] == "Company,Email,Flag,LastName"
+    assert lines[1] == ',a@x.com,,"O""Neil, Jr"'
+    assert '"C\nD"' in text and "true" in text
+
+
+def test_alignment_key_lowercases_emails_only():
+    assert _key("Email", " Ada@X.com ") == "ada@x.com"
+    assert _key("LeadId", "00QabcDEF") == "00QabcDEF"
+
+
+def test_parse_datetime_is_tolerant_and_always_utc():
+    assert parse_datetime("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00.1234567Z") == datetime(
+        2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC
+    )
+    assert parse_datetime("2024-05-01T12:00:00+02:00") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01") == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_datetime("garbage") is None
+    assert parse_datetime(None) is None
+
+
+def test_v3_filter_truncates_to_seconds_in_utc():
+    moment = datetime(2024, 5, 1, 12, 0, 0, 999999, tzinfo=timezone(timedelta(hours=2)))
+    assert format_v3_filter(moment) == "gte::2024-05-01T10:00:00Z"
+
+
+def test_backoff_is_capped_full_jitter():
+    policy = RetryPolicy(base=1.0, cap=8.0, rng=lambda: 1.0)
+    assert [policy.backoff(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert RetryPolicy(base=1.0, cap=8.0, rng=lambda: 0.0).backoff(5) == 0.0
+    slept = []
+    RetryPolicy(max_wait=5.0, sleep=slept.append).pause(1, requested=30.0)
+    assert slept == [5.0]

@@ -77,6 +77,25 @@ def emulator(
     )
 
 
+@cli.command()
+@click.argument("path", default="leadsync.yaml", type=click.Path(dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
+@click.pass_context
+def validate(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Check PATH (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
+
+    One diagnostic per line (file:line:col: severity CODE: message [yaml.path]). Exit 1 on any
+    error. Never touches the network or the state.
+    """
+    from leadsync.config.validate import run as run_validate
+
+    outcome = run_validate(path, as_json=as_json)
+    click.echo(outcome.stdout, nl=False)
+    if outcome.summary:
+        click.echo(outcome.summary, err=True)
+    ctx.exit(outcome.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
     try:

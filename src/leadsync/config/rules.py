@@ -1,0 +1,160 @@
+"""Offline semantic rules: what the schema cannot say about a config.
+
+They read the plain data tree (not the typed Config) so they still run, and still point at the
+right line, when other parts of the file have schema errors; every lookup is defensive because
+nothing here may assume the schema passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadsync.config import codes
+from leadsync.config.model import Direction
+from leadsync.config.source import Tree, child_path, index_path
+
+# The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
+REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
+_WRITES = {d.value for d in Direction if d.writes_to_salesforce}
+_ALL = {d.value for d in Direction}
+
+
+def check(tree: Tree) -> None:
+    data = tree.data
+    if not isinstance(data, dict):
+        return
+    accounts = data.get("accounts")
+    if not isinstance(accounts, dict):
+        return
+    for name, account in accounts.items():
+        if isinstance(account, dict):
+            _account(tree, child_path("accounts", name), account)
+
+
+def _rows(account: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    items = account.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
+    books = _rows(account, "address_books")
+    mapping = _rows(account, "lead_mapping")
+    books_path = child_path(path, "address_books")
+    map_path = child_path(path, "lead_mapping")
+
+    lead_books = [b.get("name") for _, b in books if b.get("create_leads") is True]
+    lead_books = [n if isinstance(n, str) else "(unnamed)" for n in lead_books]
+
+    if account.get("clear_address_books") is True and lead_books:
+        where = child_path(path, "clear_address_books")
+        tree.add(
+            codes.CLEAR_WITH_CREATE_LEADS,
+            "error",
+            f"clear_address_books is true but address book {_names(lead_books)} has "
+            "create_leads: the book would be emptied before the sync reads its new members; "
+            "set clear_address_books: false",
+            where,
+            tree.pos(where),
+        )
+
+    _duplicates(tree, map_path, mapping, "salesforce", codes.DUPLICATE_SALESFORCE_FIELD, fold=True)
+    _duplicates(tree, map_path, mapping, "datafield", codes.DUPLICATE_DATAFIELD, fold=True)
+    _duplicates(tree, books_path, books, "name", codes.DUPLICATE_BOOK, fold=False)
+
+    if lead_books:
+        _required_fields(tree, path, map_path, mapping, lead_books)
+
+    for i, book in books:
+        campaign = book.get("campaign")
+        if isinstance(campaign, str) and campaign and book.get("create_leads") is not True:
+            where = child_path(index_path(books_path, i), "campaign")
+            tree.add(
+                codes.CAMPAIGN_WITHOUT_CREATE_LEADS,
+                "warning",
+                "campaign is set but create_leads is not true, so no Lead will join the campaign",
+                where,
+                tree.pos(where),
+            )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:3])
+    return shown + (f" (and {len(names) - 3} more)" if len(names) > 3 else "")
+
+
+def _duplicates(
+    tree: Tree,
+    list_path: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    key: str,
+    code: str,
+    *,
+    fold: bool,
+) -> None:
+    """Salesforce field and datafield names are case-insensitive, so FirstName == firstname."""
+    first: dict[str, int] = {}
+    for i, row in rows:
+        value = row.get(key)
+        if not isinstance(value, str):
+            continue
+        norm = value.strip().casefold() if fold else value.strip()
+        where = child_path(index_path(list_path, i), key)
+        if norm in first:
+            earlier = child_path(index_path(list_path, first[norm]), key)
+            what = {
+                "salesforce": "Salesforce field",
+                "datafield": "datafield",
+                "name": "address book",
+            }[key]
+            tree.add(
+                code,
+                "error",
+                f"{what} {value!r} appears twice (first at line {tree.pos(earlier).line})",
+                where,
+                tree.pos(where),
+            )
+        else:
+            first[norm] = i
+
+
+def _required_fields(
+    tree: Tree,
+    account_path: str,
+    map_path: str,
+    mapping: list[tuple[int, dict[str, Any]]],
+    lead_books: list[str],
+) -> None:
+    for field in REQUIRED_LEAD_FIELDS:
+        rows = [
+            (i, row)
+            for i, row in mapping
+            if isinstance(row.get("salesforce"), str)
+            and row["salesforce"].strip().casefold() == field.casefold()
+        ]
+        if not rows:
+            anchor = map_path if map_path in tree.positions else account_path
+            tree.add(
+                codes.REQUIRED_FIELD_UNMAPPED,
+                "error",
+                f"{field} is not mapped, but address book {_names(lead_books)} creates Leads: "
+                f"map FirstName, LastName and Company with two-way or dotdigital-to-salesforce",
+                anchor,
+                tree.key_pos(anchor),
+            )
+            continue
+        if any(row.get("direction") in _WRITES for _, row in rows):
+            continue
+        i, row = rows[0]
+        where = child_path(index_path(map_path, i), "direction")
+        if row.get("direction") not in _ALL:
+            continue  # missing/invalid direction: the schema already reports it
+        tree.add(
+            codes.REQUIRED_FIELD_WRONG_DIRECTION,
+            "error",
+            f"{field} is mapped {row['direction']}, which never writes to Salesforce, but address "
+            f"book {_names(lead_books)} creates Leads: use two-way or dotdigital-to-salesforce",
+            where,
+            tree.pos(where),
+        )

@@ -279,8 +279,9 @@ def run(
             line = json.dumps(info, ensure_ascii=False)
             if ready_path is not None:
                 _write_atomically(ready_path, line + "\n")
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            with contextlib.suppress(BrokenPipeError):  # nobody reading: keep serving
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
             while not stop.wait(0.5):
                 pass
         finally:

@@ -1,0 +1,69 @@
+"""Salesforce record ids: 3-char key prefix, 12 more chars, and the 3-char case-safe checksum.
+
+Real clients compare and store 18-char ids; the checksum makes the 18-char form unique even when
+compared case-insensitively, which SOQL and spreadsheets do.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_SUFFIX = string.ascii_uppercase + "012345"
+_ID15_CHARS = frozenset(string.ascii_letters + string.digits)
+
+KEY_PREFIXES = {
+    "Lead": "00Q",
+    "Contact": "003",
+    "Campaign": "701",
+    "CampaignMember": "00v",
+    "CampaignMemberStatus": "01Y",
+    "LeadStatus": "01J",
+    "User": "005",
+    "Organization": "00D",
+    "BulkJob": "750",
+    "QueryLocator": "01g",
+}
+
+
+def checksum(id15: str) -> str:
+    """The 3 suffix chars: per 5-char chunk, a bit per uppercase letter, mapped to A-Z0-5."""
+    out = []
+    for start in (0, 5, 10):
+        flags = 0
+        for bit, ch in enumerate(id15[start : start + 5]):
+            if "A" <= ch <= "Z":
+                flags |= 1 << bit
+        out.append(_SUFFIX[flags])
+    return "".join(out)
+
+
+def to18(value: str) -> str | None:
+    """Normalise a 15- or 18-char id to 18 chars; None when it cannot be an id."""
+    if len(value) == 18 and all(c in _ID15_CHARS for c in value):
+        return value[:15] + checksum(value[:15])
+    if len(value) == 15 and all(c in _ID15_CHARS for c in value):
+        return value + checksum(value)
+    return None
+
+
+def _base62(n: int, width: int) -> str:
+    digits = []
+    while n:
+        n, r = divmod(n, 62)
+        digits.append(_BASE62[r])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+class IdFactory:
+    """Deterministic ids per key prefix (pod "8d", reserved "0", then a base-62 counter)."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count] = {}
+
+    def new(self, prefix: str) -> str:
+        counter = self._counters.setdefault(prefix, itertools.count(1))
+        id15 = f"{prefix}8d0{_base62(next(counter), 9)}"
+        # A few uppercase letters in the counter region keep the checksum non-trivial.
+        return id15 + checksum(id15)

@@ -1,0 +1,444 @@
+"""The SOQL subset leadsync needs: parse once, compile WHERE into a predicate, sort, page.
+
+String comparisons (=, !=, IN, LIKE) are case-insensitive as in Salesforce, ids compare in their
+18-char form (a 15-char literal matches), and a literal whose type does not fit the field is an
+error, as it is in a real org, rather than a silent non-match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
+from leadsync.emulator.salesforce.ids import to18
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<str>'(?:[^'\\]|\\.)*')
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<date>\d{4}-\d{2}-\d{2}(?![\dT]))
+  | (?P<num>[+-]?\d+(?:\.\d+)?)
+  | (?P<op>!=|<>|<=|>=|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+KEYWORDS = {
+    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC", "DESC",
+    "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "NULL", "TRUE", "FALSE", "COUNT",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str
+    text: str
+    pos: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == "ident" else ""
+
+
+@dataclass(frozen=True)
+class Lit:
+    kind: str  # str, num, bool, null, date, datetime
+    value: object
+    raw: str = ""  # the undecoded string body, for LIKE
+
+
+@dataclass
+class Cond:
+    path: str
+    op: str  # = != < <= > >= IN NOTIN LIKE
+    value: Lit | list[Lit]
+
+
+@dataclass
+class BoolOp:
+    op: str  # AND OR NOT
+    items: list
+
+
+@dataclass
+class Query:
+    sobject: str
+    fields: list[str]
+    count: bool = False
+    where: object = None
+    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # path, desc, nulls_first
+    limit: int | None = None
+    offset: int | None = None
+
+
+def tokenize(text: str) -> list[Tok]:
+    toks: list[Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            snippet = text[pos : pos + 20]
+            raise malformed_query(f"unexpected token: '{snippet}'")
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            toks.append(Tok(kind, m.group(), pos))
+        pos = m.end()
+    return toks
+
+
+def decode_string(raw: str) -> str:
+    out = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\":
+            if i + 1 >= len(raw):
+                raise malformed_query("Invalid string literal: trailing backslash")
+            nxt = raw[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+            elif nxt in "_%":
+                out.append(nxt)
+            else:
+                raise malformed_query(
+                    f"Invalid string literal '{raw}'. Illegal character sequence '\\{nxt}' in string literal."
+                )
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def like_regex(raw: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            out.append(re.escape(_ESCAPES.get(nxt, nxt)))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = tokenize(text)
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Tok | None:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def next(self) -> Tok:
+        tok = self.peek()
+        if tok is None:
+            raise malformed_query("unexpected end of query")
+        self.i += 1
+        return tok
+
+    def at_kw(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.upper in words
+
+    def expect_kw(self, word: str) -> None:
+        tok = self.next()
+        if tok.upper != word:
+            raise malformed_query(f"unexpected token: '{tok.text}', expected {word}")
+
+    def expect(self, text: str) -> None:
+        tok = self.next()
+        if tok.text != text:
+            raise malformed_query(f"unexpected token: '{tok.text}', expected '{text}'")
+
+    def ident(self) -> str:
+        tok = self.next()
+        if tok.kind != "ident" or (tok.upper in KEYWORDS and tok.upper != "COUNT"):
+            raise malformed_query(f"unexpected token: '{tok.text}'")
+        return tok.text
+
+    def parse(self) -> Query:
+        self.expect_kw("SELECT")
+        fields: list[str] = []
+        count = False
+        if self.at_kw("COUNT") and self.peek(1) is not None and self.peek(1).text == "(":  # type: ignore[union-attr]
+            self.next()
+            self.expect("(")
+            self.expect(")")
+            count = True
+        else:
+            fields.append(self.ident())
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.next()
+                fields.append(self.ident())
+        self.expect_kw("FROM")
+        query = Query(sobject=self.ident(), fields=fields, count=count)
+        if self.at_kw("WHERE"):
+            self.next()
+            query.where = self.expr()
+        if self.at_kw("ORDER"):
+            self.next()
+            self.expect_kw("BY")
+            query.order.append(self.order_item())
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.next()
+                query.order.append(self.order_item())
+        if self.at_kw("LIMIT"):
+            self.next()
+            query.limit = self.integer()
+        if self.at_kw("OFFSET"):
+            self.next()
+            query.offset = self.integer()
+        tok = self.peek()
+        if tok is not None:
+            raise malformed_query(f"unexpected token: '{tok.text}'")
+        return query
+
+    def integer(self) -> int:
+        tok = self.next()
+        if tok.kind != "num" or not tok.text.isdigit():
+            raise malformed_query(
+                f"unexpected token: '{tok.text}', expected a non-negative integer"
+            )
+        return int(tok.text)
+
+    def order_item(self) -> tuple[str, bool, bool]:
+        path = self.ident()
+        desc = False
+        if self.at_kw("ASC", "DESC"):
+            desc = self.next().upper == "DESC"
+        nulls_first = not desc
+        if self.at_kw("NULLS"):
+            self.next()
+            tok = self.next()
+            if tok.upper not in ("FIRST", "LAST"):
+                raise malformed_query(f"unexpected token: '{tok.text}'")
+            nulls_first = tok.upper == "FIRST"
+        return path, desc, nulls_first
+
+    def expr(self) -> object:
+        items = [self.conj()]
+        while self.at_kw("OR"):
+            self.next()
+            items.append(self.conj())
+        return items[0] if len(items) == 1 else BoolOp("OR", items)
+
+    def conj(self) -> object:
+        items = [self.unary()]
+        while self.at_kw("AND"):
+            self.next()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else BoolOp("AND", items)
+
+    def unary(self) -> object:
+        if self.at_kw("NOT"):
+            self.next()
+            return BoolOp("NOT", [self.unary()])
+        tok = self.peek()
+        if tok is not None and tok.text == "(":
+            self.next()
+            node = self.expr()
+            self.expect(")")
+            return node
+        return self.condition()
+
+    def condition(self) -> Cond:
+        path = self.ident()
+        tok = self.next()
+        if tok.kind == "op":
+            op = "!=" if tok.text == "<>" else tok.text
+            return Cond(path, op, self.literal())
+        word = tok.upper
+        if word == "NOT" and self.at_kw("IN"):
+            self.next()
+            return Cond(path, "NOTIN", self.literal_list())
+        if word == "IN":
+            return Cond(path, "IN", self.literal_list())
+        if word == "LIKE":
+            lit = self.literal()
+            if lit.kind != "str":
+                raise malformed_query("LIKE needs a string literal")
+            return Cond(path, "LIKE", lit)
+        raise malformed_query(f"unexpected token: '{tok.text}'")
+
+    def literal_list(self) -> list[Lit]:
+        self.expect("(")
+        items = [self.literal()]
+        while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+            self.next()
+            items.append(self.literal())
+        self.expect(")")
+        return items
+
+    def literal(self) -> Lit:
+        tok = self.next()
+        if tok.kind == "str":
+            raw = tok.text[1:-1]
+            return Lit("str", decode_string(raw), raw)
+        if tok.kind == "num":
+            return Lit("num", float(tok.text))
+        if tok.kind == "date":
+            return Lit("date", tok.text)
+        if tok.kind == "datetime":
+            return Lit("datetime", parse_datetime(tok.text))
+        if tok.upper in ("TRUE", "FALSE"):
+            return Lit("bool", tok.upper == "TRUE")
+        if tok.upper == "NULL":
+            return Lit("null", None)
+        raise malformed_query(f"unexpected token: '{tok.text}'")
+
+
+def parse(text: str) -> Query:
+    return _Parser(text).parse()
+
+
+def parse_datetime(text: str) -> datetime:
+    t = text.strip()
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    m = re.match(r"(.*)([+-])(\d{2}):?(\d{2})$", t)
+    if m and "T" in t:
+        t = f"{m.group(1)}{m.group(2)}{m.group(3)}:{m.group(4)}"
+    dt = datetime.fromisoformat(t)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# --- compiling a WHERE clause -------------------------------------------------------------
+
+STRINGY = frozenset({"string", "textarea", "email", "phone", "url", "picklist", "reference", "id"})
+NUMERIC = frozenset({"double", "currency", "percent", "int"})
+Resolver = Callable[[str], tuple[Callable[[dict], object], str]]  # path -> (getter, field type)
+
+
+def _type_error(path: str, ftype: str) -> ApiError:
+    return ApiError(
+        400,
+        "INVALID_FIELD",
+        f"value of filter criterion for field '{path}' must be of type {ftype} and should "
+        + ("be enclosed in quotes" if ftype in STRINGY else "not be enclosed in quotes"),
+    )
+
+
+def _norm(lit: Lit, path: str, ftype: str) -> object:
+    """The literal as a comparable key for a field of type ftype (None for NULL)."""
+    if lit.kind == "null":
+        return None
+    if ftype in STRINGY:
+        if lit.kind != "str":
+            raise _type_error(path, "string" if ftype not in ("id", "reference") else "id")
+        value = str(lit.value)
+        if ftype in ("id", "reference"):
+            value = to18(value) or value
+        return value.casefold()
+    if ftype == "boolean":
+        if lit.kind != "bool":
+            raise _type_error(path, "boolean")
+        return lit.value
+    if ftype in NUMERIC:
+        if lit.kind != "num":
+            raise _type_error(path, "number")
+        return lit.value
+    if ftype == "date":
+        if lit.kind != "date":
+            raise _type_error(path, "date")
+        return lit.value
+    if ftype == "datetime":
+        if lit.kind != "datetime":
+            raise _type_error(path, "dateTime")
+        return lit.value
+    raise _type_error(path, ftype)
+
+
+def value_key(value: object, ftype: str) -> object:
+    """A stored field value as a comparable key (strings casefolded, datetimes parsed)."""
+    if value is None:
+        return None
+    if ftype in STRINGY:
+        return str(value).casefold()
+    if ftype in NUMERIC:
+        return float(value)  # type: ignore[arg-type]
+    if ftype == "datetime":
+        return parse_datetime(str(value))
+    return value
+
+
+_OPS: dict[str, Callable[[object, object], bool]] = {
+    "<": lambda a, b: a < b,  # type: ignore[operator]
+    "<=": lambda a, b: a <= b,  # type: ignore[operator]
+    ">": lambda a, b: a > b,  # type: ignore[operator]
+    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+}
+
+
+def compile_where(node: object, resolve: Resolver) -> Callable[[dict], bool]:
+    if isinstance(node, BoolOp):
+        parts = [compile_where(item, resolve) for item in node.items]
+        if node.op == "AND":
+            return lambda r: all(p(r) for p in parts)
+        if node.op == "OR":
+            return lambda r: any(p(r) for p in parts)
+        inner = parts[0]
+        return lambda r: not inner(r)
+    assert isinstance(node, Cond)
+    getter, ftype = resolve(node.path)
+    path = node.path
+
+    def key(r: dict) -> object:
+        return value_key(getter(r), ftype)
+
+    if node.op in ("IN", "NOTIN"):
+        wanted = {_norm(lit, path, ftype) for lit in node.value}  # type: ignore[union-attr]
+        if node.op == "IN":
+            return lambda r: key(r) in wanted
+        return lambda r: key(r) not in wanted
+    lit = node.value
+    assert isinstance(lit, Lit)
+    if node.op == "LIKE":
+        if ftype not in STRINGY:
+            raise ApiError(400, "INVALID_FIELD", f"invalid operator on id field: LIKE on '{path}'")
+        rx = like_regex(lit.raw)
+        return lambda r: (v := getter(r)) is not None and rx.fullmatch(str(v)) is not None
+    target = _norm(lit, path, ftype)
+    if node.op == "=":
+        return lambda r: key(r) == target
+    if node.op == "!=":
+        return lambda r: key(r) != target
+    if target is None:
+        return lambda r: False
+    cmp = _OPS[node.op]
+    return lambda r: (k := key(r)) is not None and cmp(k, target)
+
+
+def index_candidates(
+    node: object, lookup: Callable[[str, list[Lit]], set[str] | None]
+) -> set[str] | None:
+    """Ids that can possibly match, from an = / IN on an indexed field; None = scan everything."""
+    if isinstance(node, Cond) and node.op in ("=", "IN"):
+        lits = node.value if isinstance(node.value, list) else [node.value]
+        return lookup(node.path, lits)
+    if isinstance(node, BoolOp) and node.op == "AND":
+        for item in node.items:
+            found = index_candidates(item, lookup)
+            if found is not None:
+                return found
+    return None
+
+
+def sort_rows(rows: list[dict], order: list[tuple[str, bool, bool]], resolve: Resolver) -> None:
+    """Stable multi-key sort, applied last key first; nulls placed per NULLS FIRST/LAST."""
+    for path, desc, nulls_first in reversed(order):
+        getter, ftype = resolve(path)
+        present = [r for r in rows if getter(r) is not None]
+        absent = [r for r in rows if getter(r) is None]
+        present.sort(key=lambda r, g=getter, t=ftype: value_key(g(r), t), reverse=desc)  # type: ignore[misc]
+        rows[:] = absent + present if nulls_first else present + absent

@@ -1,0 +1,105 @@
+"""Routing for the Salesforce emulator and the request pipeline (auth, API counter, limit header).
+
+Paths match with or without a trailing slash, as Salesforce does (simple-salesforce sends both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from leadsync.emulator.salesforce import responses as r
+from leadsync.emulator.salesforce.exceptions import ApiError
+from leadsync.emulator.salesforce.models import SalesforceBackend
+
+
+class VersionConverter(BaseConverter):
+    regex = r"\d+\.\d+"
+
+
+D = "/services/data/v<version:version>"
+
+API_RULES = [
+    Rule(f"{D}", endpoint=r.resources, methods=["GET"]),
+    Rule(f"{D}/sobjects", endpoint=r.global_describe, methods=["GET"]),
+    Rule(f"{D}/sobjects/<sobject>", endpoint=r.sobject_root, methods=["GET", "POST"]),
+    Rule(f"{D}/sobjects/<sobject>/describe", endpoint=r.describe, methods=["GET"]),
+    Rule(
+        f"{D}/sobjects/<sobject>/<record_id>",
+        endpoint=r.sobject_row,
+        methods=["GET", "PATCH", "DELETE"],
+    ),
+    Rule(f"{D}/query", endpoint=r.query, methods=["GET"]),
+    Rule(f"{D}/queryAll", endpoint=r.query, methods=["GET"], defaults={"include_deleted": True}),
+    Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
+    Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
+    Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
+    Rule(f"{D}/limits", endpoint=r.limits, methods=["GET"]),
+    Rule(f"{D}/jobs/ingest", endpoint=r.jobs_root, methods=["GET", "POST"]),
+    Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),
+    Rule(f"{D}/jobs/ingest/<job_id>/batches", endpoint=r.job_batches, methods=["PUT"]),
+    Rule(f"{D}/jobs/ingest/<job_id>/<kind>", endpoint=r.job_results, methods=["GET"]),
+]
+OPEN_RULES = [
+    Rule("/services/data", endpoint=r.versions, methods=["GET"]),
+    Rule("/services/oauth2/token", endpoint=r.oauth_token, methods=["POST"]),
+    Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
+    Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
+]
+
+
+def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[bytes]]:
+    """The WSGI app for one org."""
+    api_map = Map(API_RULES, converters={"version": VersionConverter}, strict_slashes=False)
+    open_map = Map(OPEN_RULES, strict_slashes=False)
+
+    def dispatch(request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        adapter = open_map.bind_to_environ(request.environ, path_info=path)
+        try:
+            endpoint, args = adapter.match(path, method=request.method)
+            return endpoint(backend, request, **args)
+        except NotFound:
+            pass
+        except MethodNotAllowed as exc:
+            return _method_not_allowed(request, exc)
+        api = api_map.bind_to_environ(request.environ, path_info=path)
+        try:
+            endpoint, args = api.match(path, method=request.method)
+        except NotFound:
+            if path.startswith("/services/"):
+                backend.check_token(request.headers.get("Authorization"))
+            return r.error_response(
+                ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            )
+        except MethodNotAllowed as exc:
+            backend.check_token(request.headers.get("Authorization"))
+            return _method_not_allowed(request, exc)
+        backend.check_token(request.headers.get("Authorization"))
+        backend.count_request()
+        return endpoint(backend, request, **args)
+
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = dispatch(request)
+        except ApiError as exc:
+            response = r.error_response(exc)
+        response.headers["Sforce-Limit-Info"] = backend.limit_info()
+        return response(environ, start_response)
+
+    return app
+
+
+def _method_not_allowed(request: Request, exc: MethodNotAllowed) -> Response:
+    allowed = ",".join(sorted(m for m in (exc.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+    return r.error_response(
+        ApiError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}",
+        )
+    )

@@ -44,8 +44,11 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
     books_path = child_path(path, "address_books")
     map_path = child_path(path, "lead_mapping")
 
-    lead_books = [b.get("name") for _, b in books if b.get("create_leads") is True]
-    lead_books = [n if isinstance(n, str) else "(unnamed)" for n in lead_books]
+    lead_books = [
+        tree.show(b.get("name"), child_path(index_path(books_path, i), "name"))
+        for i, b in books
+        if b.get("create_leads") is True
+    ]
 
     if account.get("clear_address_books") is True and lead_books:
         where = child_path(path, "clear_address_books")
@@ -80,7 +83,7 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
 
 
 def _names(names: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:3])
+    shown = ", ".join(names[:3])
     return shown + (f" (and {len(names) - 3} more)" if len(names) > 3 else "")
 
 
@@ -111,7 +114,7 @@ def _duplicates(
             tree.add(
                 code,
                 "error",
-                f"{what} {value!r} appears twice (first at line {tree.pos(earlier).line})",
+                f"{what} {tree.show(value, where)} appears twice (first at line {tree.pos(earlier).line})",
                 where,
                 tree.pos(where),
             )

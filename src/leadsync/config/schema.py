@@ -171,11 +171,9 @@ def _is_secret(path: str) -> bool:
     return _last_key(path) in codes.SECRET_KEYS or path.endswith("dotdigital.username")
 
 
-def _show(value: Any, path: str) -> str:
-    """A value fit for a message: never a secret, never a page of text."""
-    if _is_secret(path):
-        return "(sensitive)"
-    text = repr(value)
+def _key_text(key: Any) -> str:
+    """Keys are structure, not data (never secrets, never from the environment)."""
+    text = repr(str(key))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -211,7 +209,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
         tree.add(
             codes.BAD_VALUE,
             "error",
-            f"name {_show(value, '')} must start with a letter and use only letters, digits, "
+            f"name {_key_text(value)} must start with a letter and use only letters, digits, "
             "'_' and '-' (at most 64)",
             key_path,
             tree.key_pos(key_path),
@@ -227,7 +225,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
             tree.add(
                 codes.UNKNOWN_KEY,
                 "error",
-                f"unknown key {_show(key, '')}{hint}",
+                f"unknown key {_key_text(key)}{hint}",
                 key_path,
                 tree.key_pos(key_path),
             )
@@ -252,7 +250,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
         tree.add(
             codes.BAD_VERSION,
             "error",
-            f"unsupported config version {_show(value, path)}; this leadsync reads version 1",
+            f"unsupported config version {tree.show(value, path)}; this leadsync reads version 1",
             path,
             tree.pos(path),
         )
@@ -264,7 +262,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
         tree.add(
             codes.BAD_ENUM,
             "error",
-            f"{_show(value, path)} is not one of: {', '.join(names)}{hint}{_env_note(tree, path)}",
+            f"{tree.show(value, path)} is not one of: {', '.join(names)}{hint}",
             path,
             tree.pos(path),
         )
@@ -274,7 +272,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
         tree.add(
             codes.BAD_VALUE,
             "error",
-            _value_message(kind, error.validator_value, value, path) + _env_note(tree, path),
+            _value_message(tree, kind, error.validator_value, value, path),
             path,
             tree.pos(path),
         )
@@ -296,17 +294,18 @@ _RANGE_WORDS = {
 }
 
 
-def _value_message(kind: str, limit: Any, value: Any, path: str) -> str:
+def _value_message(tree: Tree, kind: str, limit: Any, value: Any, path: str) -> str:
     if kind in _RANGE_WORDS:
-        return f"must be {_RANGE_WORDS[kind]} {limit}, not {_show(value, path)}"
+        return f"must be {_RANGE_WORDS[kind]} {limit}, not {tree.show(value, path)}"
     if kind == "minLength":
-        return "must not be empty" if limit == 1 else f"must be at least {limit} characters"
+        text = "must not be empty" if limit == 1 else f"must be at least {limit} characters"
+        return text + _env_note(tree, path)
     if kind == "maxLength":
-        return f"is too long (at most {limit} characters)"
+        return f"is too long (at most {limit} characters){_env_note(tree, path)}"
     if kind == "minProperties":
         return "must have at least one entry"
     hint = _PATTERN_HINTS.get(_last_key(path), "the expected format")
-    return f"{_show(value, path)} is not {hint}"
+    return f"{tree.show(value, path)} is not {hint}"
 
 
 def _missing(error: ValidationError, tree: Tree, path: str) -> None:

@@ -42,6 +42,10 @@ def child_path(parent: str, key: str) -> str:
     return f"{parent}.{part}" if parent else part
 
 
+def _last_key(path: str) -> str:
+    return path.rsplit(".", 1)[-1].split("[", 1)[0]
+
+
 def index_path(parent: str, index: int) -> str:
     return f"{parent}[{index}]"
 
@@ -79,6 +83,17 @@ class Tree:
     def key_pos(self, path: str) -> Pos:
         """Where the key of `path` is written (for unknown/missing keys), else its value."""
         return self.key_positions.get(path) or self.pos(path)
+
+    def show(self, value: Any, path: str) -> str:
+        """A value fit for a message: never a secret, never anything read from the environment
+        (a variable's value may be a secret wherever it lands), never a page of text."""
+        names = self.from_env.get(path)
+        if names:
+            return f"(the value of ${{{names[0]}}})"
+        if _last_key(path) in codes.SECRET_KEYS or path.endswith("dotdigital.username"):
+            return "(sensitive)"
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
 
     def add(self, code: str, severity: str, message: str, path: str, pos: Pos) -> None:
         self.diagnostics.append(

@@ -96,6 +96,166 @@ def validate(ctx: click.Context, path: str, as_json: bool) -> None:
     ctx.exit(outcome.exit_code)
 
 
+_config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default="leadsync.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The integration config.",
+)
+
+
+def _emit(ctx: click.Context, outcome: object) -> None:
+    click.echo(outcome.stdout, nl=False)  # type: ignore[attr-defined]
+    if outcome.stderr:  # type: ignore[attr-defined]
+        click.echo(outcome.stderr, err=True, nl=False)  # type: ignore[attr-defined]
+    ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
+
+
+@cli.command()
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="A pull-request comment.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 1 error, 2 changes present."
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Save the plan for `leadsync apply FILE`."
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for a running apply to finish first.",
+)
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    config_path: str,
+    as_json: bool,
+    as_markdown: bool,
+    detailed_exitcode: bool,
+    out: str | None,
+    lock_timeout: float,
+) -> None:
+    """Show what apply would change: refresh both systems, diff desired vs applied vs observed.
+
+    Writes nothing anywhere (only --out FILE).
+    """
+    from leadsync.reconcile.commands import UsageError, run_plan
+
+    if as_json and as_markdown:
+        raise UsageError("--json and --markdown exclude each other")
+    fmt = "json" if as_json else "markdown" if as_markdown else "text"
+    _emit(
+        ctx,
+        run_plan(
+            config_path,
+            fmt=fmt,
+            out=out,
+            detailed_exitcode=detailed_exitcode,
+            lock_timeout=lock_timeout,
+        ),
+    )
+
+
+@cli.command()
+@_config_option
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for the state lock.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    config_path: str,
+    planfile: str | None,
+    auto_approve: bool,
+    lock_timeout: float,
+) -> None:
+    """Make it so: plan, confirm, apply; or apply exactly the saved PLANFILE (refused if stale)."""
+    from leadsync.reconcile.commands import run_apply
+
+    outcome = run_apply(
+        config_path,
+        planfile,
+        auto_approve=auto_approve,
+        lock_timeout=lock_timeout,
+        echo=lambda text: click.echo(text, nl=False),
+        confirm=lambda question: click.confirm(question, default=False),
+        interactive=sys.stdin.isatty(),
+    )
+    _emit(ctx, outcome)
+
+
+@cli.command()
+@_config_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
+    """The applied serial, when and by whom, and whether leadsync.yaml differs from it."""
+    from leadsync.reconcile.commands import run_status
+
+    _emit(ctx, run_status(config_path, as_json=as_json))
+
+
+@cli.command()
+@_config_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
+@click.pass_context
+def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | None) -> None:
+    """Every apply: serial, time, OS user, host, git commit of the config, plan summary."""
+    from leadsync.reconcile.commands import run_history
+
+    _emit(ctx, run_history(config_path, as_json=as_json, limit=limit))
+
+
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default="leadsync.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The config: connections and the state location (the mapping comes from the applied state).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read both systems, write nothing anywhere; show what would happen.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another sync/apply holding an account's lock (then exit 1).",
+)
+@click.pass_context
+def sync(
+    ctx: click.Context, config_path: str, as_json: bool, dry_run: bool, lock_timeout: float
+) -> None:
+    """New address-book members become Salesforce Leads, with the APPLIED mapping.
+
+    Exit 0 done; 4 done but some records failed or were skipped (see the report); 3 stopped
+    early on an API limit (everything recorded, safe to re-run); 1 error.
+    """
+    from leadsync.sync.cli import run_command
+
+    ctx.exit(run_command(config_path, as_json=as_json, dry_run=dry_run, lock_timeout=lock_timeout))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
     try:

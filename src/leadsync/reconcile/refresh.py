@@ -1,0 +1,101 @@
+"""Refresh: read the live facts a plan needs into an Observed value. The only I/O of planning.
+
+Cost is fixed by the shape of the config, not its size (users pay for API calls): Lead is
+described once, CampaignMember once if any book links a campaign, every campaign the config or
+the applied state names comes back from ONE query and their member statuses from one more,
+LeadStatus from one; each Dotdigital account lists its address books and its datafields once.
+Everything here is a read (GET or SOQL query): refresh changes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from leadsync.config.model import Config
+from leadsync.dotdigital.client import DotdigitalClient
+from leadsync.reconcile.observed import (
+    LeadStatusValue,
+    Observed,
+    ObservedAccount,
+    ObservedCampaign,
+)
+from leadsync.retry import RetryPolicy
+from leadsync.salesforce.client import SalesforceClient
+from leadsync.state.model import AppliedState
+
+
+@dataclass
+class Systems:
+    """The API clients of one command run, created lazily and shared by refresh and apply."""
+
+    config: Config
+    retry: RetryPolicy | None = None
+    _salesforce: SalesforceClient | None = None
+    _dotdigital: dict[str, DotdigitalClient] = field(default_factory=dict)
+
+    @property
+    def salesforce(self) -> SalesforceClient:
+        if self._salesforce is None:
+            self._salesforce = SalesforceClient(self.config.salesforce, retry=self.retry)
+        return self._salesforce
+
+    def dotdigital(self, account: str) -> DotdigitalClient:
+        if account not in self._dotdigital:
+            conn = self.config.accounts[account].dotdigital
+            self._dotdigital[account] = DotdigitalClient(conn, retry=self.retry, account=account)
+        return self._dotdigital[account]
+
+    def calls(self) -> dict[str, int]:
+        dd = sum(c.calls for c in self._dotdigital.values())
+        sf = self._salesforce.calls if self._salesforce is not None else 0
+        return {"dotdigital": dd, "salesforce": sf}
+
+
+def campaign_refs(config: Config, applied: AppliedState | None) -> list[str]:
+    """Campaign names/ids the config links, plus the ids the applied state recorded (drift)."""
+    refs = [
+        b.campaign
+        for name in sorted(config.accounts)
+        for b in config.accounts[name].address_books
+        if b.campaign
+    ]
+    if applied is not None:
+        for acct in applied.resolved.get("accounts", {}).values():
+            refs += [b["campaign_id"] for b in acct.get("books", []) if b.get("campaign_id")]
+    return list(dict.fromkeys(refs))
+
+
+def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> Observed:
+    sf = systems.salesforce
+    lead = sf.describe("Lead")
+    links_campaign = any(b.campaign for a in config.accounts.values() for b in a.address_books)
+    campaign_member = sf.describe("CampaignMember") if links_campaign else None
+    refs = campaign_refs(config, applied)
+    found = sf.find_campaigns(refs) if refs else []
+    ids = [str(c["Id"]) for c in found]
+    statuses = sf.campaign_member_statuses(ids) if ids else {}
+    campaigns = tuple(
+        ObservedCampaign(
+            str(c["Id"]), str(c.get("Name") or ""), tuple(statuses.get(str(c["Id"]), ()))
+        )
+        for c in sorted(found, key=lambda c: str(c["Id"]))
+    )
+    lead_statuses = tuple(
+        LeadStatusValue(
+            str(s.get("ApiName") or s.get("MasterLabel") or ""),
+            str(s.get("MasterLabel") or s.get("ApiName") or ""),
+            bool(s.get("IsDefault")),
+        )
+        for s in sf.lead_statuses()
+    )
+    accounts: dict[str, ObservedAccount] = {}
+    for name in sorted(config.accounts):
+        dd = systems.dotdigital(name)
+        accounts[name] = ObservedAccount(name, tuple(dd.address_books()), tuple(dd.datafields()))
+    return Observed(
+        accounts=accounts,
+        lead=lead,
+        campaign_member=campaign_member,
+        campaigns=campaigns,
+        lead_statuses=lead_statuses,
+    )

@@ -1,0 +1,99 @@
+"""The applied state as the sync reads it: typed, validated, and nothing else. Pure.
+
+The sync works from what `apply` recorded (invariant 3), never from leadsync.yaml's mapping,
+books or settings: a reviewed, applied integration is the only thing allowed to create Leads.
+The shape is the `resolved` value documented in reconcile/diff.py `build_resolved` (format 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadsync.config.model import SyncSettings
+from leadsync.errors import LeadsyncError
+from leadsync.state.model import AppliedState
+from leadsync.sync.mapping import Row
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    id: int
+    name: str
+    create_leads: bool
+    backfill: bool
+    campaign_id: str | None
+    campaign_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    name: str
+    rows: tuple[Row, ...]
+    books: tuple[BookView, ...]
+
+    @property
+    def lead_books(self) -> tuple[BookView, ...]:
+        return tuple(b for b in self.books if b.create_leads)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedView:
+    serial: int
+    lineage: str
+    lead_status: str  # the Lead.Status API value to write
+    campaign_member_status: str
+    settings: SyncSettings
+    accounts: dict[str, AccountView]
+
+
+class AppliedStateError(LeadsyncError):
+    """The applied state cannot be read as a sync plan (written by another version?)."""
+
+
+def read_view(applied: AppliedState) -> AppliedView:
+    res = applied.resolved or {}
+    try:
+        defaults = res.get("defaults") or {}
+        schema = res.get("salesforce_schema") or {}
+        sync = res.get("sync") or {}
+        base = SyncSettings()
+        settings = SyncSettings(
+            bulk_threshold=int(sync.get("bulk_threshold", base.bulk_threshold)),
+            max_api_share=float(sync.get("max_api_share", base.max_api_share)),
+            allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
+            overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
+        )
+        accounts: dict[str, AccountView] = {}
+        for name, acct in sorted((res.get("accounts") or {}).items()):
+            rows = tuple(
+                Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
+                for r in acct.get("lead_mapping") or ()
+            )
+            books = tuple(
+                BookView(
+                    id=int(b["id"]),
+                    name=str(b.get("name", b["id"])),
+                    create_leads=bool(b.get("create_leads", False)),
+                    backfill=bool(b.get("backfill", False)),
+                    campaign_id=b.get("campaign_id") or None,
+                    campaign_name=b.get("campaign_name") or b.get("campaign") or None,
+                )
+                for b in acct.get("books") or ()
+                if b.get("id") is not None
+            )
+            accounts[str(name)] = AccountView(str(name), rows, books)
+        lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
+        member_status = defaults.get("campaign_member_status") or "Sent"
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AppliedStateError(
+            f"the applied state (serial {applied.serial}) cannot be read by this version of "
+            f"leadsync ({type(exc).__name__}: {exc}); run `leadsync apply` again"
+        ) from None
+    return AppliedView(
+        serial=applied.serial,
+        lineage=applied.lineage,
+        lead_status=str(lead_status),
+        campaign_member_status=str(member_status),
+        settings=settings,
+        accounts=accounts,
+    )

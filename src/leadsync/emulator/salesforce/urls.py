@@ -5,6 +5,7 @@ Paths match with or without a trailing slash, as Salesforce does (simple-salesfo
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -22,51 +23,58 @@ class VersionConverter(BaseConverter):
 
 D = "/services/data/v<version:version>"
 
-API_RULES = [
-    Rule(f"{D}", endpoint=r.resources, methods=["GET"]),
-    Rule(f"{D}/sobjects", endpoint=r.global_describe, methods=["GET"]),
-    Rule(f"{D}/sobjects/<sobject>", endpoint=r.sobject_root, methods=["GET", "POST"]),
-    Rule(f"{D}/sobjects/<sobject>/describe", endpoint=r.describe, methods=["GET"]),
-    Rule(
-        f"{D}/sobjects/<sobject>/<record_id>",
-        endpoint=r.sobject_row,
-        methods=["GET", "PATCH", "DELETE"],
-    ),
-    Rule(f"{D}/query", endpoint=r.query, methods=["GET"]),
-    Rule(f"{D}/queryAll", endpoint=r.query, methods=["GET"], defaults={"include_deleted": True}),
-    Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
-    Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
-    Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
-    Rule(f"{D}/limits", endpoint=r.limits, methods=["GET"]),
-    Rule(f"{D}/jobs/ingest", endpoint=r.jobs_root, methods=["GET", "POST"]),
-    Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),
-    Rule(f"{D}/jobs/ingest/<job_id>/batches", endpoint=r.job_batches, methods=["PUT"]),
-    Rule(f"{D}/jobs/ingest/<job_id>/<kind>", endpoint=r.job_results, methods=["GET"]),
-]
-OPEN_RULES = [
-    Rule("/services/data", endpoint=r.versions, methods=["GET"]),
-    Rule("/services/oauth2/token", endpoint=r.oauth_token, methods=["POST"]),
-    Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
-    Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
-]
+
+def _api_rules() -> list[Rule]:
+    return [
+        Rule(f"{D}", endpoint=r.resources, methods=["GET"]),
+        Rule(f"{D}/sobjects", endpoint=r.global_describe, methods=["GET"]),
+        Rule(f"{D}/sobjects/<sobject>", endpoint=r.sobject_root, methods=["GET", "POST"]),
+        Rule(f"{D}/sobjects/<sobject>/describe", endpoint=r.describe, methods=["GET"]),
+        Rule(
+            f"{D}/sobjects/<sobject>/<record_id>",
+            endpoint=r.sobject_row,
+            methods=["GET", "PATCH", "DELETE"],
+        ),
+        Rule(f"{D}/query", endpoint=r.query, methods=["GET"]),
+        Rule(
+            f"{D}/queryAll", endpoint=r.query, methods=["GET"], defaults={"include_deleted": True}
+        ),
+        Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
+        Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
+        Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
+        Rule(f"{D}/limits", endpoint=r.limits, methods=["GET"]),
+        Rule(f"{D}/jobs/ingest", endpoint=r.jobs_root, methods=["GET", "POST"]),
+        Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),
+        Rule(f"{D}/jobs/ingest/<job_id>/batches", endpoint=r.job_batches, methods=["PUT"]),
+        Rule(f"{D}/jobs/ingest/<job_id>/<kind>", endpoint=r.job_results, methods=["GET"]),
+    ]
+
+
+def _open_rules() -> list[Rule]:
+    return [
+        Rule("/services/data", endpoint=r.versions, methods=["GET"]),
+        Rule("/services/oauth2/token", endpoint=r.oauth_token, methods=["POST"]),
+        Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
+        Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
+    ]
 
 
 def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[bytes]]:
     """The WSGI app for one org."""
-    api_map = Map(API_RULES, converters={"version": VersionConverter}, strict_slashes=False)
-    open_map = Map(OPEN_RULES, strict_slashes=False)
+    api = Map(_api_rules(), converters={"version": VersionConverter}, strict_slashes=False).bind(
+        "sf"
+    )
+    open_routes = Map(_open_rules(), strict_slashes=False).bind("sf")
 
     def dispatch(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
-        adapter = open_map.bind_to_environ(request.environ, path_info=path)
         try:
-            endpoint, args = adapter.match(path, method=request.method)
+            endpoint, args = open_routes.match(path, method=request.method)
             return endpoint(backend, request, **args)
         except NotFound:
             pass
         except MethodNotAllowed as exc:
             return _method_not_allowed(request, exc)
-        api = api_map.bind_to_environ(request.environ, path_info=path)
         try:
             endpoint, args = api.match(path, method=request.method)
         except NotFound:
@@ -88,6 +96,15 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
             response = dispatch(request)
         except ApiError as exc:
             response = r.error_response(exc)
+        except Exception:  # an emulator bug: answer like Salesforce does, and say why on stderr
+            traceback.print_exc()
+            response = r.error_response(
+                ApiError(
+                    500,
+                    "UNKNOWN_EXCEPTION",
+                    "An unexpected error occurred in the Salesforce emulator.",
+                )
+            )
         response.headers["Sforce-Limit-Info"] = backend.limit_info()
         return response(environ, start_response)
 

@@ -86,7 +86,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 class DotdigitalApp:
     def __init__(self, backend: DotdigitalBackend) -> None:
         self.backend = backend
-        self.url_map = Map(_RULES, merge_slashes=False, strict_slashes=False)
+        self.url_map = Map([r.empty() for r in _RULES], merge_slashes=False, strict_slashes=False)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]

@@ -68,7 +68,9 @@ def sf_factory(sf_ca: tuple[ssl.SSLContext, str]) -> Iterator[Callable[..., SfOr
     def start(seed: dict | None = None) -> SfOrg:
         backend = SalesforceBackend.from_seed(seed or {})
         server = make_server("127.0.0.1", 0, make_app(backend), threaded=True, ssl_context=ssl_ctx)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         thread.start()
         servers.append((server, thread))
         return SfOrg(backend, f"https://127.0.0.1:{server.server_port}", ca_path)

@@ -1,0 +1,315 @@
+"""End-to-end helpers for the sync tests: a workspace with leadsync.yaml, the real CLI as a
+subprocess, the emulators driven through their public HTTP APIs, Salesforce read back through
+unmodified simple-salesforce."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+
+BASE_SEED: dict[str, Any] = {
+    "dotdigital": {
+        "accounts": [
+            {
+                "name": "uk",
+                "username": "apiuser-uk@apiconnector.com",
+                "password": "demo-password",
+                "datafields": [
+                    {"name": "COMPANY", "type": "String"},
+                    {"name": "REGION", "type": "String"},
+                ],
+                "address_books": [
+                    {
+                        "name": "Webinar signups",
+                        "contacts": [
+                            {
+                                "email": "before@example.com",
+                                "datafields": {
+                                    "FIRSTNAME": "Pre",
+                                    "LASTNAME": "Existing",
+                                    "COMPANY": "Old Co",
+                                    "REGION": "EMEA",
+                                },
+                            }
+                        ],
+                    },
+                    {"name": "Big list", "contacts": []},
+                ],
+            }
+        ]
+    },
+    "salesforce": {
+        "lead_statuses": ["New", "Working", "Closed - Converted"],
+        "lead_fields": [
+            {
+                "name": "Region__c",
+                "type": "picklist",
+                "values": ["EMEA", "AMER", "APAC"],
+                "required": True,
+                "restricted": True,
+            }
+        ],
+        "duplicate_rule_on_lead_email": False,
+        "daily_api_limit": 1_000_000,
+        "records": {
+            "Campaign": [{"Name": "Spring Webinar 2026"}],
+            "Lead": [
+                {
+                    "FirstName": "Grace",
+                    "LastName": "Hopper",
+                    "Company": "Navy",
+                    "Email": "grace@example.com",
+                    "Region__c": "AMER",
+                }
+            ],
+            "Contact": [{"LastName": "Existing", "Email": "old@example.com"}],
+        },
+        "users": [{"username": "admin@leadsync.test", "password": "pw-1", "security_token": "tok"}],
+        "connected_apps": [{"consumer_key": "ck", "consumer_secret": "cs"}],
+    },
+}
+
+MAPPING = [
+    ("FirstName", "FIRSTNAME", "two-way"),
+    ("LastName", "LASTNAME", "dotdigital-to-salesforce"),
+    ("Company", "COMPANY", "two-way"),
+    ("Region__c", "REGION", "dotdigital-to-salesforce"),
+    ("PostalCode", "POSTCODE", "salesforce-to-dotdigital"),
+]
+
+ACCESS_TOKEN_AUTH = "    access_token: ${SF_ACCESS_TOKEN}\n"
+PASSWORD_AUTH = (
+    "    username: ${SF_USERNAME}\n"
+    "    password: ${SF_PASSWORD}\n"
+    "    security_token: ${SF_SECURITY_TOKEN}\n"
+    "    consumer_key: ${SF_CONSUMER_KEY}\n"
+    "    consumer_secret: ${SF_CONSUMER_SECRET}\n"
+    "    login_url: ${SF_LOGIN_URL}\n"
+)
+
+
+def config_yaml(
+    *,
+    mapping: list[tuple[str, str, str]] = MAPPING,
+    books: list[dict[str, Any]] | None = None,
+    sync: dict[str, Any] | None = None,
+    auth: str = ACCESS_TOKEN_AUTH,
+) -> str:
+    books = books or [
+        {"name": "Webinar signups", "create_leads": True, "campaign": "Spring Webinar 2026"}
+    ]
+    lines = [
+        "version: 1",
+        "state:",
+        "  backend: sqlite",
+        "  path: .leadsync/state.db",
+        "salesforce:",
+        "  instance_url: ${SF_INSTANCE_URL}",
+        "  auth:",
+        auth.rstrip("\n"),
+        "  ca_bundle: ${SF_CA_BUNDLE}",
+        '  api_version: "61.0"',
+        "defaults:",
+        "  lead_status: New",
+        "  campaign_member_status: Sent",
+    ]
+    if sync:
+        lines.append("sync:")
+        lines += [f"  {k}: {json.dumps(v)}" for k, v in sync.items()]
+    lines += [
+        "accounts:",
+        "  uk:",
+        "    dotdigital:",
+        "      endpoint: ${DD_UK_ENDPOINT}",
+        "      username: ${DD_UK_USERNAME}",
+        "      password: ${DD_UK_PASSWORD}",
+        "    clear_address_books: false",
+        "    create_missing_datafields: false",
+        "    lead_mapping:",
+    ]
+    lines += [
+        f"      - {{salesforce: {sf}, datafield: {df}, direction: {d}}}" for sf, df, d in mapping
+    ]
+    lines.append("    address_books:")
+    for book in books:
+        lines.append(f"      - name: {json.dumps(book['name'])}")
+        for key, value in book.items():
+            if key != "name":
+                lines.append(f"        {key}: {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+class Workspace:
+    """A directory with leadsync.yaml, an emulator, and the `leadsync` CLI run as a process."""
+
+    def __init__(self, root: Path, emu: Any) -> None:
+        self.root = root
+        self.emu = emu
+        self.env = {**os.environ, **emu.env()}
+        self.env.pop("REQUESTS_CA_BUNDLE", None)
+        self.env.pop("CURL_CA_BUNDLE", None)
+
+    @property
+    def state_db(self) -> Path:
+        return self.root / ".leadsync" / "state.db"
+
+    def write_config(self, text: str) -> None:
+        (self.root / "leadsync.yaml").write_text(text)
+
+    def run(self, *args: str, check: tuple[int, ...] | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [LEADSYNC, *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check is not None:
+            assert proc.returncode in check, (
+                proc.returncode,
+                proc.stdout[-3000:],
+                proc.stderr[-3000:],
+            )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [LEADSYNC, *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def apply(self) -> None:
+        self.run("apply", "-c", "leadsync.yaml", "--auto-approve", check=(0,))
+
+    def sync(self, *args: str, code: tuple[int, ...] = (0, 4)) -> dict[str, Any]:
+        proc = self.run("sync", "-c", "leadsync.yaml", "--json", *args, check=code)
+        report = json.loads(proc.stdout)
+        for book in report["books"]:
+            outcomes = (
+                book["created"]
+                + book["excluded_existing"]
+                + book["skipped_missing_fields"]
+                + book["failed"]
+                + book["pending"]
+            )
+            assert book["seen"] == outcomes, book
+        report["_stderr"] = proc.stderr
+        report["_exit"] = proc.returncode
+        return report
+
+    # -- Dotdigital, through its API -------------------------------------------------------
+    def book_id(self, name: str, account: str = "uk") -> int:
+        s = self.emu.dd_session(account)
+        books = s.get(f"{self.emu.dd_endpoint}/v2/address-books", params={"select": 1000}).json()
+        return next(b["id"] for b in books if b["name"] == name)
+
+    def add_member(
+        self, email: str, datafields: dict[str, Any], book: str = "Webinar signups"
+    ) -> dict[str, Any]:
+        """Add (or, for an existing contact, update) a member through the v2 API."""
+        s = self.emu.dd_session("uk")
+        r = s.post(
+            f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book)}/contacts",
+            json={
+                "email": email,
+                "optInType": "Single",
+                "emailType": "Html",
+                "dataFields": [{"key": k, "value": v} for k, v in datafields.items()],
+            },
+        )
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    def generate(self, book: str, spec: dict[str, Any]) -> dict[str, Any]:
+        r = self.emu.control(
+            "dotdigital",
+            "POST",
+            f"/__emulator/accounts/uk/address-books/{book}/generate",
+            json=spec,
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    # -- Salesforce, through simple-salesforce -------------------------------------------------
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        return self.emu.salesforce().query_all(soql)["records"]
+
+    def leads(
+        self, fields: str = "Id, Email, FirstName, LastName, Company, Status, Region__c, PostalCode"
+    ) -> dict[str, dict[str, Any]]:
+        rows = self.query(f"SELECT {fields} FROM Lead")
+        emails = [r["Email"].lower() for r in rows]
+        assert len(emails) == len(set(emails)), "duplicate Leads: " + str(
+            sorted(e for e in emails if emails.count(e) > 1)[:10]
+        )
+        return {r["Email"].lower(): r for r in rows}
+
+    def campaign_members(self) -> list[dict[str, Any]]:
+        rows = self.query("SELECT Id, CampaignId, LeadId, Status FROM CampaignMember")
+        pairs = [(r["CampaignId"], r["LeadId"]) for r in rows]
+        assert len(pairs) == len(set(pairs)), "duplicate CampaignMembers"
+        return rows
+
+    def state_rows(self, sql: str) -> list[tuple]:
+        import sqlite3
+
+        con = sqlite3.connect(self.state_db)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, emulator_factory: Callable[..., Any]) -> Callable[..., Workspace]:
+    def make(
+        seed: dict[str, Any] | None = None, config: str | None = None, apply: bool = True
+    ) -> Workspace:
+        emu = emulator_factory(seed or BASE_SEED)
+        ws = Workspace(tmp_path, emu)
+        ws.write_config(config or config_yaml())
+        if apply:
+            ws.apply()
+        return ws
+
+    return make
+
+
+def member(
+    first: str, last: str, company: str | None, region: str = "EMEA", **more: Any
+) -> dict[str, Any]:
+    values = {"FIRSTNAME": first, "LASTNAME": last, "REGION": region, **more}
+    if company is not None:
+        values["COMPANY"] = company
+    return values
+
+
+class Kit:
+    """The module's helpers, handed to tests as a fixture (test modules cannot import conftest
+    under --import-mode=importlib)."""
+
+    BASE_SEED = BASE_SEED
+    MAPPING = MAPPING
+    PASSWORD_AUTH = PASSWORD_AUTH
+    config_yaml = staticmethod(config_yaml)
+    member = staticmethod(member)
+
+
+@pytest.fixture
+def kit() -> type[Kit]:
+    return Kit

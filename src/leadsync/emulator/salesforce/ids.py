@@ -49,11 +49,11 @@ def to18(value: str) -> str | None:
 
 
 def _base62(n: int, width: int) -> str:
-    digits = []
+    out = ""
     while n:
         n, r = divmod(n, 62)
-        digits.append(_BASE62[r])
-    return "".join(reversed(digits)).rjust(width, "0")
+        out = _BASE62[r] + out
+    return out.rjust(width, "0")
 
 
 class IdFactory:

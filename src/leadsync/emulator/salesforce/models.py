@@ -128,6 +128,7 @@ class SalesforceBackend:
         connected_apps: list[dict] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self._now_cache: tuple[int, str] = (0, "")
         self.ids = IdFactory()
         self.org_id = "00D8d0000000001EAA"
         self.user_id = self.ids.new(KEY_PREFIXES["User"])
@@ -502,18 +503,12 @@ class SalesforceBackend:
             )
 
     def _apply_defaults(self, obj: ObjectDef, values: dict) -> None:
-        for f in obj.fields.values():
-            if not f.createable or values.get(f.name) is not None:
-                continue
-            if f.default is not None:
-                values[f.name] = f.default
-            elif f.type == "picklist" and f.defaulted and f.picklist_default() is not None:
-                values[f.name] = f.picklist_default()
+        for name, default in obj.create_defaults:
+            if values.get(name) is None:
+                values[name] = default
 
     def _missing_required(self, obj: ObjectDef, values: dict) -> None:
-        missing = [
-            f.name for f in obj.fields.values() if f.required and values.get(f.name) in (None, "")
-        ]
+        missing = [name for name in obj.required_fields if values.get(name) in (None, "")]
         if missing:
             raise record_error(
                 "REQUIRED_FIELD_MISSING",
@@ -696,12 +691,9 @@ class SalesforceBackend:
 
     def _store(self, sobject: str, values: dict) -> str:
         obj = self.objects[sobject]
-        now = sf_datetime(datetime.now(UTC))
+        now = self._now()
         rid = self.ids.new(obj.key_prefix)
-        record = {f: None for f in obj.fields}
-        for f in obj.fields.values():
-            if f.type == "boolean" and f.default is not None:
-                record[f.name] = f.default
+        record = dict(obj.template)
         record.update(values)
         record.update(
             Id=rid, IsDeleted=False, CreatedDate=now, CreatedById=self.user_id, LastModifiedDate=now,
@@ -713,6 +705,13 @@ class SalesforceBackend:
         self.records[sobject][rid] = record
         self._index(sobject, record, add=True)
         return rid
+
+    def _now(self) -> str:
+        """The current timestamp string, formatted once per second (bulk jobs write thousands)."""
+        second = int(time.time())
+        if self._now_cache[0] != second:
+            self._now_cache = (second, sf_datetime(datetime.fromtimestamp(second, UTC)))
+        return self._now_cache[1]
 
     def _derive(self, sobject: str, record: dict) -> None:
         if sobject in ("Lead", "Contact"):

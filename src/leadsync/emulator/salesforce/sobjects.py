@@ -60,13 +60,30 @@ class ObjectDef:
     createable: bool = True
     updateable: bool = True
     by_lower: dict[str, FieldDef] = field(default_factory=dict)
+    template: dict[str, object] = field(default_factory=dict)  # a new row before values
+    create_defaults: list[tuple[str, object]] = field(default_factory=list)
+    required_fields: list[str] = field(default_factory=list)
     relationships: dict[str, FieldDef] = field(default_factory=dict)  # lower rel name -> ref field
 
     def __post_init__(self) -> None:
         self.reindex()
 
     def reindex(self) -> None:
+        """Recompute lookups after fields change (seeded custom fields); writes use them per row."""
         self.by_lower = {name.lower(): f for name, f in self.fields.items()}
+        self.template = {
+            f.name: (f.default if f.type == "boolean" else None) for f in self.fields.values()
+        }
+        self.create_defaults = [
+            (f.name, f.default if f.default is not None else f.picklist_default())
+            for f in self.fields.values()
+            if f.createable
+            and (
+                f.default is not None
+                or (f.type == "picklist" and f.defaulted and f.picklist_default())
+            )
+        ]
+        self.required_fields = [f.name for f in self.fields.values() if f.required]
         self.relationships = {
             f.relationship_name.lower(): f for f in self.fields.values() if f.relationship_name
         }

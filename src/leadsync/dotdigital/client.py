@@ -51,7 +51,8 @@ class DotdigitalClient:
         self.calls = 0
         self._clock = clock
         self._session = session or requests.Session()
-        self._auth = (conn.username.reveal(), conn.password.reveal())
+        # UTF-8 bytes: requests would encode str credentials as latin-1 and crash on others.
+        self._auth = (conn.username.reveal().encode(), conn.password.reveal().encode())
         self._headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",

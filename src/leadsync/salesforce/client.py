@@ -432,18 +432,18 @@ class SalesforceClient:
             missing = _failure(BULK_JOB_FAILED, f"bulk job {job_id} failed: {message}")
         return _JobOutcome(rows, missing)
 
-    def _result_rows(self, job_id: str, kind: str) -> list[dict[str, str]]:
+    def _result_rows(self, job_id: str, kind: ResultsType) -> list[dict[str, str]]:
         """One results CSV, decoded as UTF-8 whatever charset the response declares."""
 
         def fetch(sf: Salesforce) -> bytes:
             client = self._bulk(sf)
-            url = client._construct_request_url(job_id, False) + "/" + str(kind)
+            url = client._construct_request_url(job_id, False) + "/" + kind.value
             headers = client._get_headers(client.JSON_CONTENT_TYPE, client.CSV_CONTENT_TYPE)
             return call_salesforce(
                 url=url, method="GET", session=sf.session, headers=headers
             ).content
 
-        content = self._call(f"bulk {kind} {job_id}", fetch)
+        content = self._call(f"bulk {kind.value} {job_id}", fetch)
         text = content.decode("utf-8-sig", errors="replace")
         if not text.strip():
             return []
@@ -546,7 +546,13 @@ class SalesforceClient:
     def _map_error(self, what: str, exc: SimpleSalesforceError, attempt: int) -> SalesforceError:
         status = int(exc.status) if exc.status else None
         code, message, fields = _api_error(exc.content)
-        if code == "REQUEST_LIMIT_EXCEEDED":
+        # 429 means "slow down" whatever the body says; REQUEST_LIMIT_EXCEEDED (403) is the
+        # daily allowance, except its ConcurrentPerOrgLongTxn flavour, which passes with time.
+        if (
+            code == "REQUEST_LIMIT_EXCEEDED"
+            and status != 429
+            and "concurrent" not in message.lower()
+        ):
             raise RequestLimitExceeded(
                 f"the org's API request limit is exceeded ({message or code}) during {what}. "
                 "The run stops here with everything recorded; re-run when the allowance resets."

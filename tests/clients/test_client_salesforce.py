@@ -1,0 +1,408 @@
+"""SalesforceClient against the real Salesforce emulator over HTTPS (unmodified simple-salesforce)."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadsync.config.model import AccessTokenAuth, PasswordAuth, Pos, SalesforceConfig, Secret
+from leadsync.retry import no_wait
+from leadsync.salesforce.client import SalesforceClient
+from leadsync.salesforce.errors import (
+    RequestLimitExceeded,
+    SalesforceError,
+    SessionExpired,
+    is_transient_code,
+)
+
+POS = Pos("leadsync.yaml", 1, 1)
+USER = {"username": "admin@leadsync.test", "password": "pw-'1&x", "security_token": "tok"}
+APP = {"consumer_key": "leadsync-test", "consumer_secret": "app-secret"}
+
+
+def _seed(**extra):
+    seed = {
+        "dotdigital": {"accounts": []},
+        "salesforce": {
+            "lead_statuses": ["New", "Working", "Closed - Converted"],
+            "lead_fields": [
+                {
+                    "name": "Region__c",
+                    "type": "picklist",
+                    "values": ["EMEA", "AMER", "APAC"],
+                    "required": True,
+                    "restricted": True,
+                }
+            ],
+            "duplicate_rule_on_lead_email": False,
+            "daily_api_limit": 100000,
+            "records": {
+                "Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Autumn"}],
+                "Lead": [
+                    {
+                        "FirstName": "Grace",
+                        "LastName": "Hopper",
+                        "Company": "Navy",
+                        "Email": "Grace@Example.com",
+                        "Region__c": "AMER",
+                    },
+                    {
+                        "FirstName": "Siobhán",
+                        "LastName": "O'Brien",
+                        "Company": "Ceol",
+                        "Email": "o'brien@example.com",
+                        "Region__c": "EMEA",
+                    },
+                    {
+                        "FirstName": "Zoë",
+                        "LastName": "Ünal",
+                        "Company": "Ü",
+                        "Email": "zoe@example.com",
+                        "Region__c": "EMEA",
+                    },
+                ],
+                "Contact": [{"LastName": "Existing", "Email": "old@example.com"}],
+            },
+            "users": [USER],
+            "connected_apps": [APP],
+        },
+    }
+    seed["salesforce"].update(extra)
+    return seed
+
+
+def _cfg(emu, auth=None):
+    return SalesforceConfig(
+        instance_url=emu.sf_instance_url,
+        auth=auth or AccessTokenAuth(Secret(emu.access_token)),
+        ca_bundle=emu.ca_bundle,
+        api_version="61.0",
+        pos=POS,
+    )
+
+
+def _password_auth(emu):
+    return PasswordAuth(
+        username=USER["username"],
+        password=Secret(USER["password"]),
+        security_token=Secret(USER["security_token"]),
+        consumer_key=APP["consumer_key"],
+        consumer_secret=Secret(APP["consumer_secret"]),
+        login_url=emu.sf_instance_url,
+    )
+
+
+def _client(emu, auth=None, retry=None):
+    return SalesforceClient(_cfg(emu, auth), retry=retry or no_wait())
+
+
+def _log(emu):
+    return emu.requests_log("salesforce")["requests"]
+
+
+def _lead(n, **over):
+    rec = {
+        "FirstName": f"F{n}",
+        "LastName": f"L{n}",
+        "Company": f"C{n}",
+        "Email": f"lead{n}@example.com",
+        "Region__c": "EMEA",
+    }
+    rec.update(over)
+    return rec
+
+
+@pytest.fixture
+def emu(emulator_factory):
+    return emulator_factory(_seed())
+
+
+def test_ca_bundle_wins_over_requests_ca_bundle_env(emu, monkeypatch, tmp_path):
+    bogus = tmp_path / "other-ca.pem"
+    bogus.write_text("not a certificate\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(bogus))
+    client = _client(emu)
+    assert client.describe("Lead").name == "Lead"
+
+
+def test_describe_is_cached_and_typed(emu):
+    client = _client(emu)
+    lead = client.describe("Lead")
+    again = client.describe("Lead")
+    assert again is lead
+    region = lead.fields["Region__c"]
+    assert region.required_on_create and region.restricted_picklist and region.custom
+    assert [v.value for v in region.picklist_values] == ["EMEA", "AMER", "APAC"]
+    assert lead.fields["LastName"].required_on_create
+    assert client.calls == 1 == len(_log(emu))
+
+
+def test_query_follows_next_records_url(emulator_factory):
+    leads = [_lead(n) for n in range(4100)]
+    emu = emulator_factory(_seed(records={"Lead": leads}))
+    client = _client(emu)
+    rows = list(client.query("SELECT Id, Email FROM Lead"))
+    assert len(rows) == 4100
+    assert "attributes" not in rows[0] and rows[0]["Id"].startswith("00Q")
+    assert client.calls == 3 == len(_log(emu))
+
+
+def test_find_by_emails_escapes_normalises_and_never_injects(emu):
+    client = _client(emu)
+    found = client.find_by_emails(
+        "Lead",
+        [
+            " grace@example.com ",
+            "GRACE@example.com",
+            "O'Brien@Example.com",
+            "ZOE@example.com",
+            "ünïcode@exämple.com",
+            "x' OR Email != 'y",
+            "nobody@example.com",
+        ],
+        fields=("Id", "Email", "LastName"),
+    )
+    assert sorted(r["LastName"] for r in found) == ["Hopper", "O'Brien", "Ünal"]
+    assert client.calls == 1
+    contacts = client.find_by_emails("Contact", ["OLD@example.com"])
+    assert [c["Email"] for c in contacts] == ["old@example.com"]
+    none = client.find_by_emails("Lead", ["grace@example.com"], extra_where="IsConverted = true")
+    assert none == []
+
+
+def test_find_by_emails_chunks_long_lists(emu):
+    client = _client(emu)
+    emails = [f"someone.with.a.long.address.{n}@example-company.com" for n in range(1200)]
+    emails.append("o'brien@example.com")
+    found = client.find_by_emails("Lead", emails)
+    assert [r["Email"] for r in found] == ["o'brien@example.com"]
+    queries = [r for r in _log(emu) if "/query" in r["path"]]
+    assert len(queries) >= 6  # 200 values at most per query
+    assert all(len(r["query"]) < 16000 for r in queries)
+
+
+def test_campaigns_statuses_and_lead_statuses(emu):
+    client = _client(emu)
+    campaigns = client.find_campaigns(["Spring Webinar 2026", "Missing"])
+    assert [c["Name"] for c in campaigns] == ["Spring Webinar 2026"]
+    cid = campaigns[0]["Id"]
+    by_id = client.find_campaigns([cid, "Autumn"])
+    assert sorted(c["Name"] for c in by_id) == ["Autumn", "Spring Webinar 2026"]
+    statuses = client.campaign_member_statuses([cid])
+    assert sorted(statuses[cid]) == ["Responded", "Sent"]
+    lead_statuses = client.lead_statuses()
+    default = [s["ApiName"] for s in lead_statuses if s["IsDefault"]]
+    assert default == ["New"]
+    assert client.calls == 4 == len(_log(emu))
+
+
+def test_create_keeps_order_and_returns_per_record_errors(emu):
+    client = _client(emu)
+    records = [_lead(n) for n in range(230)]
+    records[3] = _lead(3, Company=None)
+    records[210] = _lead(210, Region__c="MARS")
+    records[5] = _lead(5, LastName="O'Connor", FirstName="Åsa", Email="asa.o'connor@example.com")
+    results = client.create("Lead", records)
+    assert len(results) == 230
+    assert [i for i, r in enumerate(results) if not r.success] == [3, 210]
+    assert results[3].errors[0].status_code == "REQUIRED_FIELD_MISSING"
+    assert "Company" in results[3].errors[0].fields
+    assert results[210].errors[0].status_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert all(r.id and r.id.startswith("00Q") for r in results if r.success)
+    posts = [r for r in _log(emu) if r["path"].endswith("/composite/sobjects")]
+    assert len(posts) == 2
+    back = client.find_by_emails("Lead", ["ASA.O'CONNOR@example.com"], fields=("Id", "FirstName"))
+    assert back == [{"Id": results[5].id, "FirstName": "Åsa"}]
+
+
+def test_duplicate_rule_header_both_ways(emulator_factory):
+    emu = emulator_factory(_seed(duplicate_rule_on_lead_email=True))
+    client = _client(emu)
+    existing = client.find_by_emails("Lead", ["grace@example.com"])[0]["Id"]
+    blocked = client.create("Lead", [_lead(1, Email="GRACE@example.com"), _lead(2)])
+    assert blocked[1].success
+    error = blocked[0].errors[0]
+    assert error.status_code == "DUPLICATES_DETECTED"
+    assert existing in error.matched_ids
+    allowed = client.create(
+        "Lead", [_lead(1, Email="GRACE@example.com")], allow_duplicate_save=True
+    )
+    assert allowed[0].success
+
+
+def test_bulk_insert_aligns_results_and_reports_job_before_upload(emu):
+    client = _client(emu)
+    records = [_lead(n) for n in range(50)]
+    records[7] = _lead(7, Company="")
+    records[20] = _lead(20, Region__c="MARS")
+    records[30] = _lead(30, LastName='Quote "and", comma', Email="Mixed.Case@Example.com")
+    records[31] = _lead(31, FirstName="Line\nbreak", Email="zoe.bulk@example.com")
+    seen_before_upload = []
+
+    def on_job(job_id):
+        paths = [r["path"] for r in _log(emu)]
+        seen_before_upload.append((job_id, any(p.endswith("/batches") for p in paths)))
+
+    results = client.bulk_insert("Lead", records, key_field="Email", on_job=on_job)
+    assert len(seen_before_upload) == 1 and seen_before_upload[0][1] is False
+    assert [i for i, r in enumerate(results) if not r.success] == [7, 20]
+    assert results[7].errors[0].status_code == "REQUIRED_FIELD_MISSING"
+    assert results[20].errors[0].status_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    ids = {r.id for r in results if r.success}
+    assert len(ids) == 48
+    rows = client.find_by_emails(
+        "Lead",
+        ["mixed.case@example.com", "ZOE.BULK@example.com"],
+        fields=("Id", "LastName", "FirstName"),
+    )
+    by_id = {r["Id"]: r for r in rows}
+    assert by_id[results[30].id]["LastName"] == 'Quote "and", comma'
+    assert by_id[results[31].id]["FirstName"] == "Line\nbreak"
+    assert client.calls == len(_log(emu))
+
+
+def test_bulk_insert_campaign_members_keyed_by_lead_id(emu):
+    client = _client(emu)
+    leads = client.create("Lead", [_lead(n) for n in range(3)])
+    cid = client.find_campaigns(["Spring Webinar 2026"])[0]["Id"]
+    members = [{"CampaignId": cid, "LeadId": r.id, "Status": "Sent"} for r in leads]
+    members.append({"CampaignId": cid, "LeadId": leads[0].id, "Status": "Sent"})
+    first = client.bulk_insert("CampaignMember", members[:3], key_field="LeadId")
+    assert all(r.success for r in first)
+    again = client.bulk_insert("CampaignMember", members[3:], key_field="LeadId")
+    assert again[0].errors[0].status_code == "DUPLICATE_VALUE"
+
+
+def test_bulk_job_results_resolves_open_and_finished_jobs(emu):
+    from simple_salesforce.bulk2 import Operation, SFBulk2Handler, _Bulk2Client
+
+    client = _client(emu)
+    sf = emu.salesforce(version="61.0")
+    raw = _Bulk2Client(
+        "Lead", sf.bulk2_url, SFBulk2Handler(sf.session_id, sf.bulk2_url).headers, sf.session
+    )
+    # A crash right after the job was recorded: still Open, nothing uploaded.
+    open_job = raw.create_job(Operation.insert)["id"]
+    assert client.bulk_job_results(open_job, "Email") == {}
+    assert raw.get_job(open_job, False)["state"] == "Aborted"
+    # A crash after upload + close, before the results were read.
+    done_job = raw.create_job(Operation.insert)["id"]
+    raw.upload_job_data(
+        done_job,
+        "Company,Email,LastName,Region__c\nAcme,Done1@Example.com,One,EMEA\n,done2@example.com,Two,EMEA\n",
+    )
+    raw.close_job(done_job)
+    resolved = client.bulk_job_results(done_job, "Email")
+    assert resolved["done1@example.com"].success and resolved["done1@example.com"].id
+    assert resolved["done2@example.com"].errors[0].status_code == "REQUIRED_FIELD_MISSING"
+
+
+def test_transient_faults_are_retried(emu):
+    client = _client(emu, retry=no_wait(max_attempts=6))
+    emu.inject_fault(
+        "salesforce", method="POST", path_regex="composite/sobjects", status=503, times=1
+    )
+    emu.inject_fault(
+        "salesforce", method="POST", path_regex="composite/sobjects", status=429, times=1
+    )
+    emu.inject_fault(
+        "salesforce", method="POST", path_regex="composite/sobjects", drop_connection=True, times=1
+    )
+    emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex="composite/sobjects",
+        status=400,
+        times=1,
+        body=[{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access"}],
+    )
+    results = client.create("Lead", [_lead(1), _lead(2)])
+    assert all(r.success for r in results)
+    posts = [r["status"] for r in _log(emu) if r["path"].endswith("/composite/sobjects")]
+    assert posts == [503, 429, 0, 400, 200]
+    assert client.calls == len(_log(emu))
+    assert len(client.find_by_emails("Lead", ["lead1@example.com"])) == 1
+
+
+def test_transient_after_budget_is_marked_transient(emu):
+    client = _client(emu, retry=no_wait(max_attempts=2))
+    emu.inject_fault("salesforce", method="GET", path_regex="/query", status=500, times=5)
+    with pytest.raises(SalesforceError) as err:
+        client.find_by_emails("Lead", ["a@example.com"])
+    assert err.value.transient
+    assert client.calls == 2 == len(_log(emu))
+
+
+def test_bulk_steps_are_retried(emu):
+    client = _client(emu)
+    emu.inject_fault("salesforce", method="PUT", path_regex="/batches", status=503, times=1)
+    emu.inject_fault(
+        "salesforce", method="GET", path_regex="successfulResults", drop_connection=True, times=1
+    )
+    results = client.bulk_insert("Lead", [_lead(1), _lead(2)], key_field="Email")
+    assert all(r.success for r in results)
+    assert client.calls == len(_log(emu))
+
+
+def test_expired_token_is_renewed_once_with_the_password_form(emu):
+    client = _client(emu, auth=_password_auth(emu))
+    assert client.describe("Lead").name == "Lead"
+    emu.control("salesforce", "POST", "/__emulator/expire-token")
+    assert len(client.find_by_emails("Lead", ["grace@example.com"])) == 1
+    log = _log(emu)
+    assert [r["path"] for r in log].count("/services/oauth2/token") == 2
+    assert [r["status"] for r in log if "/query" in r["path"]] == [401, 200]
+    assert client.calls == len(log)
+
+
+def test_expired_access_token_gives_session_expired(emu):
+    client = _client(emu)
+    client.describe("Lead")
+    emu.control("salesforce", "POST", "/__emulator/expire-token")
+    with pytest.raises(SessionExpired) as err:
+        client.find_by_emails("Lead", ["grace@example.com"])
+    assert "new token" in str(err.value)
+    assert emu.access_token not in str(err.value)
+
+
+def test_wrong_password_is_a_login_error_without_secrets(emu):
+    from leadsync.salesforce.errors import LoginFailed
+
+    auth = PasswordAuth(
+        username=USER["username"],
+        password=Secret("nope-xyz"),
+        security_token=Secret("tok"),
+        consumer_key=APP["consumer_key"],
+        consumer_secret=Secret(APP["consumer_secret"]),
+        login_url=emu.sf_instance_url,
+    )
+    with pytest.raises(LoginFailed) as err:
+        _client(emu, auth=auth).describe("Lead")
+    assert "invalid_grant" in str(err.value)
+    assert "nope-xyz" not in str(err.value) and "app-secret" not in str(err.value)
+
+
+def test_request_limit_exceeded_stops_without_retry(emu):
+    client = _client(emu)
+    client.describe("Lead")
+    assert client.api_usage() is not None
+    emu.control("salesforce", "POST", "/__emulator/limits", json={"used": 500, "total": 500})
+    with pytest.raises(RequestLimitExceeded) as err:
+        client.create("Lead", [_lead(1)])
+    assert err.value.exit_code == 3
+    assert [r["path"].endswith("composite/sobjects") for r in _log(emu)].count(True) == 1
+
+
+def test_api_usage_tracks_sforce_limit_info(emu):
+    client = _client(emu)
+    emu.control("salesforce", "POST", "/__emulator/limits", json={"used": 10, "total": 1000})
+    client.describe("Lead")
+    used, total = client.api_usage()
+    assert total == 1000 and used >= 10
+    client.bulk_insert("Lead", [_lead(1)], key_field="Email")
+    assert client.api_usage()[0] > used  # bulk responses are read too
+
+
+def test_transient_record_codes():
+    assert is_transient_code("UNABLE_TO_LOCK_ROW")
+    assert not is_transient_code("REQUIRED_FIELD_MISSING")

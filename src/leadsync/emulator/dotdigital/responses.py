@@ -7,6 +7,7 @@ Times are ISO 8601 UTC with milliseconds and a `Z`, the form the v3 filters acce
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,9 @@ V3_STATUS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def iso(t: datetime) -> str:
+    """Cached: every untouched member of a generator shares one timestamp."""
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 

@@ -65,6 +65,7 @@ DEFAULT_APPS = [
     }
 ]
 PAGE_SIZE = 2000
+MAX_OPEN_LOCATORS = 50
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
@@ -976,6 +977,8 @@ class SalesforceBackend:
                 locator = self.ids.new(KEY_PREFIXES["QueryLocator"])
                 with self.lock:
                     self.locators[locator] = records
+                    while len(self.locators) > MAX_OPEN_LOCATORS:  # oldest cursors expire first
+                        self.locators.pop(next(iter(self.locators)))
             page["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
         elif locator is not None:
             with self.lock:

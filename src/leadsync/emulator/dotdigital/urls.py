@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -45,6 +46,7 @@ DEFAULT_V3_LIMIT = 1000
 V3_TIME_FILTER = re.compile(r"gte::(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z)")
 V3_INCLUDES = ("channelProperties", "lists", "preferences", "consentRecords")
 CONTROL = "/__emulator/"
+log = logging.getLogger(__name__)
 
 _RULES = [
     Rule("/v2/account-info", endpoint="account_info", methods=["GET"]),
@@ -94,7 +96,13 @@ class DotdigitalApp:
         environ["PATH_INFO"] = re.sub(r"/{2,}", "/", environ.get("PATH_INFO") or "/")
         request = Request(environ)
         with self.backend.lock:
-            response = self.dispatch(request)
+            try:
+                response = self.dispatch(request)
+            except Exception:  # an emulator bug must still answer like the service does
+                log.exception(
+                    "dotdigital emulator: unhandled error on %s %s", request.method, request.path
+                )
+                response = _json({"message": "An error has occurred."}, 500)
         return response(environ, start_response)
 
     # -- dispatch ------------------------------------------------------------------------------

@@ -181,3 +181,34 @@ def test_non_json_body_is_a_clear_error(emulator_factory):
         client.server_time()
     assert "unexpected body" in str(err.value) and "<html>proxy</html>" in str(err.value)
     assert err.value.status == 200
+
+
+def test_rate_limit_reset_within_the_budget_is_waited_for(emulator_factory):
+    """The wait the client asks for moves the emulator's clock instead of the test sleeping."""
+    import time as _time
+
+    from leadsync.retry import RetryPolicy
+
+    emu = emulator_factory(_seed(rate_limit={"requests": 2, "per_seconds": 30}))
+    offset = [0.0]
+    slept: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        offset[0] += seconds + 1
+        emu.control("dotdigital", "POST", "/__emulator/clock", json={"offset_seconds": offset[0]})
+
+    user, pw = emu.dd_auth("uk")
+    conn = DotdigitalConnection(emu.dd_endpoint, None, Secret(user), Secret(pw), Pos("x", 1, 1))
+    client = DotdigitalClient(
+        conn,
+        account="uk",
+        retry=RetryPolicy(max_attempts=3, max_wait=60, sleep=fake_sleep),
+        clock=lambda: _time.time() + offset[0],
+    )
+    for _ in range(3):
+        client.datafields()
+    assert len(slept) == 1 and 0 < slept[0] <= 31
+    statuses = [r["status"] for r in emu.requests_log("dotdigital")["requests"]]
+    assert statuses == [200, 200, 429, 200]
+    assert client.calls == 4

@@ -406,3 +406,51 @@ def test_api_usage_tracks_sforce_limit_info(emu):
 def test_transient_record_codes():
     assert is_transient_code("UNABLE_TO_LOCK_ROW")
     assert not is_transient_code("REQUIRED_FIELD_MISSING")
+
+
+def test_jwt_and_soap_forms_reach_login_url_and_fail_clearly(emu, tmp_path):
+    """The emulator implements only the OAuth password grant: the other forms must still go to
+    login_url (not *.salesforce.com) and turn the refusal into one clear LoginFailed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from leadsync.config.model import JwtAuth
+    from leadsync.salesforce.errors import LoginFailed
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "server.key"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    jwt_auth = JwtAuth(
+        username=USER["username"],
+        consumer_key=APP["consumer_key"],
+        private_key_file=str(pem),
+        login_url=emu.sf_instance_url,
+    )
+    with pytest.raises(LoginFailed) as err:
+        _client(emu, auth=jwt_auth).describe("Lead")
+    assert "unsupported_grant_type" in str(err.value)
+    soap_auth = PasswordAuth(
+        username=USER["username"],
+        password=Secret(USER["password"]),
+        security_token=Secret(USER["security_token"]),
+        login_url=emu.sf_instance_url,
+    )
+    with pytest.raises(LoginFailed) as err:
+        _client(emu, auth=soap_auth).describe("Lead")
+    assert USER["password"] not in str(err.value)
+    paths = [r["path"] for r in _log(emu)]
+    assert paths == ["/services/oauth2/token", "/services/Soap/u/61.0"]
+    missing = JwtAuth(
+        USER["username"],
+        APP["consumer_key"],
+        str(tmp_path / "nope.key"),
+        login_url=emu.sf_instance_url,
+    )
+    with pytest.raises(LoginFailed, match="private_key_file"):
+        _client(emu, auth=missing).describe("Lead")

@@ -87,7 +87,7 @@ def _soap_password(cfg: SalesforceConfig, auth: PasswordAuth, session: requests.
         )
     except SalesforceAuthenticationFailed as exc:
         raise LoginFailed(
-            f"login refused for user {auth.username!r}: {exc.code} {exc.auth_message}".strip(),
+            f"login refused for user {auth.username!r}: {exc.code} {_short(exc.auth_message)}".strip(),
             code=str(exc.code),
         ) from None
     return Token(session_id, _as_url(instance))
@@ -105,7 +105,7 @@ def _jwt(cfg: SalesforceConfig, auth: JwtAuth, session: requests.Session) -> Tok
             )
         except SalesforceAuthenticationFailed as exc:
             raise LoginFailed(
-                f"JWT login refused for user {auth.username!r}: {exc.code} {exc.auth_message}".strip(),
+                f"JWT login refused for user {auth.username!r}: {exc.code} {_short(exc.auth_message)}".strip(),
                 code=str(exc.code),
             ) from None
         except OSError as exc:
@@ -156,7 +156,7 @@ def _token_request(
         raise LoginFailed(
             f"OAuth login at {base} refused for user {user!r} (HTTP {response.status_code})"
             + (f": {code}" if code else "")
-            + (f" - {desc}" if desc else ""),
+            + (f" - {_short(desc)}" if desc else ""),
             code=str(code) if code else None,
         )
     instance = str(body.get("instance_url") or cfg.instance_url).rstrip("/")
@@ -166,3 +166,8 @@ def _token_request(
 def _as_url(instance: str) -> str:
     instance = instance.rstrip("/")
     return instance if "://" in instance else f"https://{instance}"
+
+
+def _short(text: object, limit: int = 200) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -36,9 +36,8 @@ from leadsync.config.model import SalesforceConfig
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce import auth
 from leadsync.salesforce.errors import (
-    BULK_JOB_ABORTED,
     BULK_JOB_FAILED,
-    BULK_UNPROCESSED,
+    NOT_PROCESSED,
     RESULT_UNKNOWN,
     UNABLE_TO_LOCK_ROW,
     RequestLimitExceeded,
@@ -408,7 +407,7 @@ class SalesforceClient:
             unprocessed = self._result_rows(job_id, ResultsType.unprocessed)
         except SalesforceError as exc:
             if state == JobState.aborted and not exc.transient:
-                return _JobOutcome([], _failure(BULK_JOB_ABORTED, f"bulk job {job_id} aborted"))
+                return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
         for row in successful:
             rows.append(
@@ -420,13 +419,13 @@ class SalesforceClient:
             rows.append(
                 (
                     _key(key_field, row.get(key_field)),
-                    _failure(BULK_UNPROCESSED, f"bulk job {job_id} did not process this record"),
+                    _failure(NOT_PROCESSED, f"bulk job {job_id} did not process this record"),
                 )
             )
         if state == JobState.job_complete:
             missing = _failure(RESULT_UNKNOWN, f"bulk job {job_id} returned no result row")
         elif state == JobState.aborted:
-            missing = _failure(BULK_JOB_ABORTED, f"bulk job {job_id} was aborted")
+            missing = _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted")
         else:
             message = str(info.get("errorMessage") or "no error message")
             missing = _failure(BULK_JOB_FAILED, f"bulk job {job_id} failed: {message}")

@@ -12,15 +12,24 @@ from leadsync.errors import AuthError, LimitReached, RemoteError
 SYSTEM = "Salesforce"
 
 # Per-record SaveError codes that say "try this record again later", not "this record is bad".
-# UNABLE_TO_LOCK_ROW comes from Salesforce; the others are the client's own words for outcomes
-# it could not learn (a result row missing, a bulk job stopped before reaching the record).
+# UNABLE_TO_LOCK_ROW and friends come from Salesforce; RESULT_UNKNOWN and NOT_PROCESSED are the
+# client's own words for outcomes it could not learn (no result row; a bulk job that stopped,
+# failed or was aborted before reaching the record).
 UNABLE_TO_LOCK_ROW = "UNABLE_TO_LOCK_ROW"
 RESULT_UNKNOWN = "RESULT_UNKNOWN"
-BULK_UNPROCESSED = "BULK_UNPROCESSED"
-BULK_JOB_ABORTED = "BULK_JOB_ABORTED"
+NOT_PROCESSED = "NOT_PROCESSED"
 BULK_JOB_FAILED = "BULK_JOB_FAILED"
 TRANSIENT_RECORD_CODES = frozenset(
-    {UNABLE_TO_LOCK_ROW, RESULT_UNKNOWN, BULK_UNPROCESSED, BULK_JOB_ABORTED}
+    {
+        UNABLE_TO_LOCK_ROW,
+        RESULT_UNKNOWN,
+        NOT_PROCESSED,
+        "SERVER_UNAVAILABLE",
+        "UNKNOWN_EXCEPTION",
+        "REQUEST_RUNNING_TOO_LONG",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "TXN_SECURITY_METERING_ERROR",
+    }
 )
 
 

@@ -505,4 +505,17 @@ def _account_stream(acct: Account, mode: str, since: Any, after_id: int) -> Iter
             yield c
 
 
-__all__ = ["SYSTEM_DATAFIELDS", "DotdigitalApp", "make_app"]
+__all__ = ["SYSTEM_DATAFIELDS", "DotdigitalApp", "fault_error_body", "make_app"]
+
+
+def fault_error_body(status: int) -> Any:
+    """Body for a fault injected by the shared middleware: Dotdigital's v2 error shape."""
+    if status == 401:
+        return {"message": exc.AUTH_DENIED_MESSAGE}
+    if status == 429:
+        return exc.RateLimited({}).body()
+    if status == 404:
+        return {"message": "Error: ERROR_RESOURCE_NOT_FOUND"}
+    if status >= 500:
+        return {"message": "An error has occurred."}
+    return {"message": "The request is invalid. ERROR_PARAMETER_INVALID"}

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -142,8 +143,8 @@ def start(
         thread.start()
         threads.append(thread)
 
-    dd_url = f"http://{_url_host(host)}:{servers[0].server_port}"
-    sf_url = f"https://{_url_host(host)}:{servers[1].server_port}"
+    dd_url = f"http://{_url_host(host)}:{servers[0].port}"
+    sf_url = f"https://{_url_host(host)}:{servers[1].port}"
     info = {
         "dotdigital": {"endpoint": dd_url, **apps["dotdigital"].info},
         "salesforce": {
@@ -223,15 +224,31 @@ def _plain_list(from_backend: Any, from_seed: list[Any]) -> list[dict[str, Any]]
 
 
 def _listen(host: str, port: int, app: EmulatorControl, ssl_ctx: Any, name: str) -> BaseWSGIServer:
+    """Bind here, not in werkzeug: on a busy port werkzeug prints and calls sys.exit(1)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+        sock.bind(address)
+        sock.listen(128)
+        # werkzeug dups the descriptor (socket.fromfd); ours is closed below either way.
         return make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_ctx
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=ssl_ctx,
+            fd=sock.fileno(),
         )
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise LeadsyncError(
             f"emulator: cannot listen for {name} on {host}:{port}: {reason}"
         ) from None
+    finally:
+        sock.close()
 
 
 def _url_host(host: str) -> str:

@@ -454,3 +454,35 @@ def test_jwt_and_soap_forms_reach_login_url_and_fail_clearly(emu, tmp_path):
     )
     with pytest.raises(LoginFailed, match="private_key_file"):
         _client(emu, auth=missing).describe("Lead")
+
+
+def test_permanent_errors_are_not_retried_and_bodies_are_checked(emu):
+    client = _client(emu)
+    with pytest.raises(SalesforceError) as err:
+        list(client.query("SELECT Nope__c FROM Lead"))
+    assert not err.value.transient and err.value.code in ("INVALID_FIELD", "MALFORMED_QUERY")
+    assert client.calls == 1
+    emu.inject_fault(
+        "salesforce", method="GET", path_regex="/query", status=200, body="<html>proxy</html>"
+    )
+    with pytest.raises(SalesforceError) as err:
+        list(client.query("SELECT Id FROM Lead"))
+    assert err.value.code == "UNEXPECTED_RESPONSE"
+    assert client.calls == 2 == len(_log(emu))
+
+
+def test_retry_after_is_honoured_on_429(emu):
+    from leadsync.retry import RetryPolicy
+
+    slept: list[float] = []
+    client = SalesforceClient(_cfg(emu), retry=RetryPolicy(max_attempts=3, sleep=slept.append))
+    emu.inject_fault(
+        "salesforce",
+        method="GET",
+        path_regex="describe",
+        status=429,
+        times=1,
+        headers={"Retry-After": "7"},
+    )
+    assert client.describe("Lead").name == "Lead"
+    assert slept == [7.0]

@@ -99,6 +99,7 @@ class SalesforceClient:
             # session.verify; the configured bundle must win.
             self._session.trust_env = False
             self._session.verify = cfg.ca_bundle
+        self._last_headers: Mapping[str, str] | None = None
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
@@ -462,7 +463,9 @@ class SalesforceClient:
             self.calls += 1
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = self.timeout
+            self._last_headers = None
             response = original_send(request, **kwargs)
+            self._last_headers = response.headers
             info = response.headers.get("Sforce-Limit-Info")
             if info:
                 usage = Salesforce.parse_api_usage(info).get("api-usage")
@@ -540,7 +543,17 @@ class SalesforceClient:
                 ) from None
             if not error.transient or not self.retry.allows(attempt):
                 raise error
-            self.retry.pause(attempt)
+            self.retry.pause(attempt, self._retry_after(error.status))
+
+    def _retry_after(self, status: int | None) -> float | None:
+        """Seconds a 429/503 asked us to wait (Retry-After), when the answer said so."""
+        if status not in (429, 503) or not self._last_headers:
+            return None
+        value = self._last_headers.get("Retry-After")
+        try:
+            return max(0.0, float(value)) if value else None
+        except ValueError:
+            return None
 
     def _map_error(self, what: str, exc: SimpleSalesforceError, attempt: int) -> SalesforceError:
         status = int(exc.status) if exc.status else None

@@ -486,3 +486,45 @@ def test_retry_after_is_honoured_on_429(emu):
     )
     assert client.describe("Lead").name == "Lead"
     assert slept == [7.0]
+
+
+def test_records_locked_in_a_collection_are_resubmitted_alone(emu):
+    client = _client(emu)
+    locked = {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "UNABLE_TO_LOCK_ROW",
+                "message": "unable to obtain exclusive access",
+                "fields": [],
+            }
+        ],
+    }
+    ok = {"success": True, "id": "00Q000000000001AAA", "errors": []}
+    emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex="composite/sobjects$",
+        status=200,
+        times=1,
+        body=[ok, locked, ok],
+    )
+    results = client.create("Lead", [_lead(1), _lead(2), _lead(3)])
+    assert [r.success for r in results] == [True, True, True]
+    assert results[0].id == "00Q000000000001AAA" and results[1].id != results[0].id
+    assert [r["Email"] for r in client.find_by_emails("Lead", ["lead2@example.com"])] == [
+        "lead2@example.com"
+    ]
+    # still locked after the budget: returned (not raised), with a transient code
+    stuck = no_wait(max_attempts=2)
+    client = _client(emu, retry=stuck)
+    emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex="composite/sobjects$",
+        status=200,
+        times=2,
+        body=[locked],
+    )
+    [result] = client.create("Lead", [_lead(9)])
+    assert not result.success and is_transient_code(result.errors[0].status_code)

@@ -12,6 +12,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from leadsync.errors import LeadsyncError
+
 LedgerStateName = Literal["created", "excluded", "skipped", "failed", "pending", "baseline"]
 
 
@@ -52,8 +54,11 @@ class LockInfo:
     since: str  # ISO 8601 UTC
 
 
-class LockHeld(Exception):
-    """Raised when a lock is still held after --lock-timeout; names who holds it."""
+class LockHeld(LeadsyncError):
+    """Raised when a lock is still held after --lock-timeout; names who holds it.
+
+    (A LeadsyncError so the CLI shows its message and exits 1 without a traceback.)
+    """
 
     def __init__(self, info: LockInfo) -> None:
         self.info = info
@@ -63,7 +68,7 @@ class LockHeld(Exception):
         )
 
 
-class StaleState(Exception):
+class StaleState(LeadsyncError):
     """The state changed (serial or lineage) between reading it and committing a new one."""
 
 
@@ -148,6 +153,10 @@ class StateStore(Protocol):
         ...
 
     def ledger_put(self, entries: Sequence[LedgerEntry]) -> None: ...
+
+    def ledger_counts(self, account: str | None = None) -> dict[tuple[str, int, str], int]:
+        """(account, book_id, state) -> number of ledger rows (added by state: for `status`)."""
+        ...
 
     def watermark(self, account: str, book_id: int) -> str | None: ...
 

@@ -1,0 +1,168 @@
+"""Versioned schema steps per backend. Append new steps; never edit a released one.
+
+Both backends hold the same tables and columns (see codec.py for the column order):
+- applied_state: the single current row (id = 1) of the applied integration;
+- history: one row per successful apply, in order;
+- ledger: one row per address-book member ever seen, keyed by (account, book_id, contact_id),
+  sized for millions of rows: the primary key serves lookups by id and paging per book, an
+  index on (account, state, book_id, contact_id) serves `records --state` and per-state
+  paging, and a partial index covers the few rows whose write is in doubt;
+- watermarks: per (account, book_id), the Dotdigital server time the next sync starts from;
+- runs: one report per sync run.
+JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
+"""
+
+from __future__ import annotations
+
+Steps = list[tuple[int, list[str]]]
+
+SQLITE_STEPS: Steps = [
+    (
+        1,
+        [
+            """CREATE TABLE applied_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                lineage TEXT NOT NULL,
+                serial INTEGER NOT NULL,
+                config TEXT NOT NULL,
+                resolved TEXT NOT NULL,
+                fingerprints TEXT NOT NULL,
+                config_sha256 TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                applied_by TEXT NOT NULL,
+                salt TEXT NOT NULL
+            )""",
+            """CREATE TABLE history (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                serial INTEGER NOT NULL,
+                lineage TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                applied_by TEXT NOT NULL,
+                host TEXT NOT NULL,
+                git_commit TEXT,
+                config_sha256 TEXT NOT NULL,
+                summary TEXT NOT NULL
+            )""",
+            """CREATE TABLE ledger (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                contact_id INTEGER NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempt TEXT,
+                lead_id TEXT,
+                matched_id TEXT,
+                reason_code TEXT,
+                reason TEXT,
+                fields TEXT NOT NULL DEFAULT '[]',
+                data_hash TEXT,
+                campaign_id TEXT,
+                campaign_member_id TEXT,
+                origin TEXT NOT NULL DEFAULT 'dotdigital',
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                extra TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (account, book_id, contact_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX ledger_by_state ON ledger (account, state, book_id, contact_id)",
+            "CREATE INDEX ledger_in_doubt ON ledger (account, attempt) WHERE attempt IS NOT NULL",
+            """CREATE TABLE watermarks (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+            """CREATE TABLE runs (
+                run_id TEXT PRIMARY KEY,
+                started_at TEXT NOT NULL,
+                report TEXT NOT NULL
+            )""",
+            "CREATE INDEX runs_by_start ON runs (started_at)",
+        ],
+    ),
+]
+
+POSTGRES_STEPS: Steps = [
+    (
+        1,
+        [
+            """CREATE TABLE applied_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                lineage TEXT NOT NULL,
+                serial BIGINT NOT NULL,
+                config JSONB NOT NULL,
+                resolved JSONB NOT NULL,
+                fingerprints JSONB NOT NULL,
+                config_sha256 TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                applied_by TEXT NOT NULL,
+                salt TEXT NOT NULL
+            )""",
+            """CREATE TABLE history (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                serial BIGINT NOT NULL,
+                lineage TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                applied_by TEXT NOT NULL,
+                host TEXT NOT NULL,
+                git_commit TEXT,
+                config_sha256 TEXT NOT NULL,
+                summary JSONB NOT NULL
+            )""",
+            """CREATE TABLE ledger (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                contact_id BIGINT NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempt TEXT,
+                lead_id TEXT,
+                matched_id TEXT,
+                reason_code TEXT,
+                reason TEXT,
+                fields JSONB NOT NULL DEFAULT '[]',
+                data_hash TEXT,
+                campaign_id TEXT,
+                campaign_member_id TEXT,
+                origin TEXT NOT NULL DEFAULT 'dotdigital',
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                extra JSONB NOT NULL DEFAULT '{}',
+                PRIMARY KEY (account, book_id, contact_id)
+            )""",
+            "CREATE INDEX ledger_by_state ON ledger (account, state, book_id, contact_id)",
+            "CREATE INDEX ledger_in_doubt ON ledger (account, attempt) WHERE attempt IS NOT NULL",
+            """CREATE TABLE watermarks (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+            """CREATE TABLE runs (
+                run_id TEXT PRIMARY KEY,
+                started_at TEXT NOT NULL,
+                report JSONB NOT NULL
+            )""",
+            "CREATE INDEX runs_by_start ON runs (started_at)",
+            # Who holds which advisory lock (pg_locks only knows the session and the key).
+            """CREATE TABLE lock_holders (
+                name TEXT PRIMARY KEY,
+                lock_key BIGINT NOT NULL,
+                purpose TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                host TEXT NOT NULL,
+                os_user TEXT NOT NULL,
+                since TEXT NOT NULL,
+                backend_pid INTEGER NOT NULL
+            )""",
+        ],
+    ),
+]
+
+
+def latest_version(steps: Steps) -> int:
+    return max(version for version, _ in steps)

@@ -1,0 +1,133 @@
+"""SQLite backend: one local file (mode 0600, WAL), locks as flock'd files beside it.
+
+WAL lets `status` read while a sync writes; synchronous=FULL because the ledger records a
+write *before* it is sent to Salesforce, and that record must survive a power cut as well as a
+kill -9, or a re-run could send the same Lead twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from leadsync.state.errors import StateError
+from leadsync.state.filelock import FileLocks
+from leadsync.state.migrations import SQLITE_STEPS, latest_version
+from leadsync.state.model import LockInfo
+from leadsync.state.sqlstore import SqlStore
+
+BUSY_TIMEOUT_SECONDS = 60.0  # short row-level contention only; long waits are the named locks
+
+
+def _create_private(path: Path) -> None:
+    """Create the db file as 0600 before SQLite writes a byte to it (and tighten an old one)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+            with contextlib.suppress(PermissionError):
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+class SqliteStore(SqlStore):
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._mutex = threading.RLock()
+        self._locks = FileLocks(self.path.with_name(self.path.name + ".locks"))
+        try:
+            _create_private(self.path)
+            self._conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                timeout=BUSY_TIMEOUT_SECONDS,
+                check_same_thread=False,  # guarded by self._mutex
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open the state file {self.path}: {exc}") from exc
+        try:
+            self._conn.execute("PRAGMA journal_mode = WAL").fetchall()
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StateError(f"cannot use the state file {self.path}: {exc}") from exc
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
+
+    # --- migrations -----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        """Apply missing steps under BEGIN IMMEDIATE: a second process opening the same fresh
+        file waits on the write lock, then sees the version the first one recorded."""
+        with self._tx() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            current = cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            version = int(current.fetchone()[0])
+            if version > latest_version(SQLITE_STEPS):
+                raise StateError(
+                    f"the state file {self.path} has schema version {version}, newer than this "
+                    f"leadsync understands ({latest_version(SQLITE_STEPS)}); upgrade leadsync"
+                )
+            for step_version, statements in SQLITE_STEPS:
+                if step_version <= version:
+                    continue
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute(
+                    "INSERT INTO schema_version (version, applied_at) "
+                    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                    (step_version,),
+                )
+
+    def schema_version(self) -> int:
+        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+
+    def _ledger_via(self, index: str) -> str:
+        return f"ledger INDEXED BY {index}"
+
+    # --- transport --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        with self._mutex:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                self._conn.rollback()
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
+
+    # --- locks ----------------------------------------------------------------------------
+    def lock(
+        self, names: Sequence[str], *, timeout: float, purpose: str
+    ) -> AbstractContextManager[None]:
+        return self._locks.hold(names, timeout=timeout, purpose=purpose)
+
+    def lock_holders(self) -> list[LockInfo]:
+        return self._locks.holders()

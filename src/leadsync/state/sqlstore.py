@@ -1,0 +1,391 @@
+"""Behaviour shared by the SQL backends: one implementation of the StateStore rules.
+
+SQLite and PostgreSQL differ in how they connect, begin a transaction, lock and spell a few
+types; the rules (what commit_apply checks, how the ledger is paged, what "in doubt" means)
+live here once, so the two backends cannot drift apart. SQL is written with `?` placeholders;
+a backend that uses another style rewrites them in `_q`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from leadsync.state import codec
+from leadsync.state.model import (
+    AppliedState,
+    HistoryEntry,
+    LedgerEntry,
+    LedgerStateName,
+    LockInfo,
+    StaleState,
+)
+
+PAGE_ROWS = 1000  # ledger_iter page: bounded memory, one short query per page
+WRITE_CHUNK = 10_000  # rows per executemany call when streaming a baseline
+
+_COLS = ", ".join(codec.LEDGER_COLUMNS)
+_VALUES = ", ".join("?" for _ in codec.LEDGER_COLUMNS)
+_UPDATES = ", ".join(
+    f"{c} = excluded.{c}" for c in codec.LEDGER_COLUMNS if c not in codec.LEDGER_KEY
+)
+LEDGER_UPSERT = (
+    f"INSERT INTO ledger ({_COLS}) VALUES ({_VALUES}) "
+    f"ON CONFLICT (account, book_id, contact_id) DO UPDATE SET {_UPDATES}"
+)
+# A baseline never demotes a member the sync already handled (created, excluded, ...).
+LEDGER_BASELINE = (
+    f"INSERT INTO ledger ({_COLS}) VALUES ({_VALUES}) "
+    "ON CONFLICT (account, book_id, contact_id) DO NOTHING"
+)
+LEDGER_BASELINE_NARROW = (
+    f"INSERT INTO ledger ({', '.join(codec.NARROW_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in codec.NARROW_COLUMNS)}) "
+    "ON CONFLICT (account, book_id, contact_id) DO NOTHING"
+)
+LEDGER_SELECT = f"SELECT {_COLS} FROM ledger"
+WATERMARK_UPSERT = (
+    "INSERT INTO watermarks (account, book_id, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
+)
+APPLIED_UPSERT = (
+    f"INSERT INTO applied_state (id, {', '.join(codec.APPLIED_COLUMNS)}) "
+    f"VALUES (1, {', '.join('?' for _ in codec.APPLIED_COLUMNS)}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in codec.APPLIED_COLUMNS)
+)
+HISTORY_INSERT = (
+    f"INSERT INTO history ({', '.join(codec.HISTORY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in codec.HISTORY_COLUMNS)})"
+)
+RUN_UPSERT = (
+    "INSERT INTO runs (run_id, started_at, report) VALUES (?, ?, ?) "
+    "ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, report = excluded.report"
+)
+TABLES = ("applied_state", "history", "ledger", "watermarks", "runs")
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class SqlStore:
+    """StateStore over a DB-API connection. Subclasses supply transport and locks."""
+
+    #: how many ids one ledger_get query carries (bounded by the driver's parameter limit)
+    GET_CHUNK = 900
+    #: a short name for messages: "sqlite" / "postgres"
+    backend = "sql"
+
+    # --- transport hooks (subclasses) -----------------------------------------------------
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _ledger_via(self, index: str) -> str:
+        """`FROM` target that uses the named ledger index (SQLite's planner needs the hint
+        without ANALYZE statistics; PostgreSQL keeps its own)."""
+        return "ledger"
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        """A write transaction yielding a cursor; commits on success, rolls back on error."""
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _begin_apply(self, cur: Any) -> None:
+        """Serialise concurrent commit_apply calls before the serial check (if needed)."""
+
+    def _ledger_get_rows(
+        self, account: str, book_id: int, ids: list[int]
+    ) -> Iterator[tuple[Any, ...]]:
+        for chunk in chunked(ids, self.GET_CHUNK):
+            marks = ", ".join("?" for _ in chunk)
+            yield from self._read(
+                self._q(
+                    f"{LEDGER_SELECT} WHERE account = ? AND book_id = ? AND contact_id IN ({marks})"
+                ),
+                (account, book_id, *chunk),
+            )
+
+    def _executemany(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(self._q(sql), rows)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def lock(
+        self, names: Sequence[str], *, timeout: float, purpose: str
+    ) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def lock_holders(self) -> list[LockInfo]:
+        raise NotImplementedError
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- applied state --------------------------------------------------------------------
+    def read_applied(self) -> AppliedState | None:
+        rows = self._read(
+            self._q(f"SELECT {', '.join(codec.APPLIED_COLUMNS)} FROM applied_state WHERE id = 1")
+        )
+        return codec.applied_state(rows[0]) if rows else None
+
+    def commit_apply(
+        self,
+        new: AppliedState,
+        entry: HistoryEntry,
+        *,
+        expected_lineage: str | None,
+        expected_serial: int,
+        baseline: Iterable[LedgerEntry] = (),
+        watermarks: dict[tuple[str, int], str] | None = None,
+    ) -> None:
+        """Check-and-write in one transaction: a concurrent apply either wins or gets StaleState.
+
+        With no state yet, `expected_lineage` must be None (the serial is not compared). The
+        baseline may be a generator of millions of entries: it is streamed in chunks inside
+        the transaction, and any error (also one raised by the generator) writes nothing.
+        """
+        now = codec.utc_now()
+        with self._tx() as cur:
+            self._begin_apply(cur)
+            cur.execute(self._q("SELECT lineage, serial FROM applied_state WHERE id = 1"))
+            row = cur.fetchone()
+            if row is None:
+                if expected_lineage is not None:
+                    raise StaleState(
+                        f"expected state lineage {expected_lineage} serial {expected_serial}, "
+                        "but the store holds no applied state"
+                    )
+            else:
+                lineage, serial = row[0], int(row[1])
+                if (lineage, serial) != (expected_lineage, expected_serial):
+                    raise StaleState(
+                        f"the state changed since it was read: expected lineage "
+                        f"{expected_lineage} serial {expected_serial}, found lineage {lineage} "
+                        f"serial {serial}"
+                    )
+                if new.lineage != lineage:
+                    raise ValueError(f"a new state must keep lineage {lineage}, not {new.lineage}")
+                if new.serial <= serial:
+                    raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
+            cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(new))
+            cur.execute(self._q(HISTORY_INSERT), codec.history_row(entry))
+            for chunk in chunked(baseline, WRITE_CHUNK):
+                narrow, full = codec.split_plain([codec.ledger_row(e, now) for e in chunk])
+                if narrow:
+                    self._executemany(cur, LEDGER_BASELINE_NARROW, narrow)
+                if full:
+                    self._executemany(cur, LEDGER_BASELINE, full)
+            if watermarks:
+                self._executemany(
+                    cur,
+                    WATERMARK_UPSERT,
+                    [(a, int(b), v) for (a, b), v in sorted(watermarks.items())],
+                )
+
+    def history(self, limit: int | None = None) -> list[HistoryEntry]:
+        """Newest first."""
+        sql = f"SELECT {', '.join(codec.HISTORY_COLUMNS)} FROM history ORDER BY id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (int(limit),)
+        return [codec.history_entry(r) for r in self._read(self._q(sql), params)]
+
+    # --- ledger ---------------------------------------------------------------------------
+    def ledger_get(
+        self, account: str, book_id: int, contact_ids: Iterable[int]
+    ) -> dict[int, LedgerEntry]:
+        ids = sorted({int(i) for i in contact_ids})
+        found: dict[int, LedgerEntry] = {}
+        for row in self._ledger_get_rows(account, int(book_id), ids):
+            entry = codec.ledger_entry(row)
+            found[entry.contact_id] = entry
+        return found
+
+    def ledger_iter(
+        self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Pages of PAGE_ROWS by key (no cursor held open between pages, so callers may write
+        to the ledger while iterating). Order: by contact_id; with `states`, state by state."""
+        if states is None:
+            yield from self._paged("account = ? AND book_id = ?", (account, int(book_id)))
+            return
+        for state in sorted(set(states)):
+            yield from self._paged(
+                "account = ? AND state = ? AND book_id = ?",
+                (account, state, int(book_id)),
+                source=self._ledger_via("ledger_by_state"),
+            )
+
+    def _paged(
+        self, where: str, params: tuple[Any, ...], source: str = "ledger"
+    ) -> Iterator[LedgerEntry]:
+        after: int | None = None
+        while True:
+            sql = f"SELECT {_COLS} FROM {source} WHERE {where}"
+            args: tuple[Any, ...] = params
+            if after is not None:
+                sql += " AND contact_id > ?"
+                args = (*params, after)
+            sql += f" ORDER BY contact_id LIMIT {PAGE_ROWS}"
+            rows = self._read(self._q(sql), args)
+            for row in rows:
+                yield codec.ledger_entry(row)
+            if len(rows) < PAGE_ROWS:
+                return
+            after = int(rows[-1][2])
+
+    def ledger_in_doubt(self, account: str) -> list[LedgerEntry]:
+        rows = self._read(
+            self._q(
+                f"SELECT {_COLS} FROM {self._ledger_via('ledger_in_doubt')} "
+                "WHERE account = ? AND attempt IS NOT NULL "
+                "ORDER BY book_id, contact_id"
+            ),
+            (account,),
+        )
+        return [codec.ledger_entry(r) for r in rows]
+
+    def ledger_put(self, entries: Sequence[LedgerEntry]) -> None:
+        """Upsert all entries in one transaction (one executemany)."""
+        if not entries:
+            return
+        now = codec.utc_now()
+        rows = [codec.ledger_row(e, now) for e in entries]
+        with self._tx() as cur:
+            self._executemany(cur, LEDGER_UPSERT, rows)
+
+    def ledger_counts(self, account: str | None = None) -> dict[tuple[str, int, str], int]:
+        """(account, book_id, state) -> number of members; for `status` and reports."""
+        sql = "SELECT account, book_id, state, COUNT(*) FROM ledger"
+        params: tuple[Any, ...] = ()
+        if account is not None:
+            sql += " WHERE account = ?"
+            params = (account,)
+        sql += " GROUP BY account, book_id, state ORDER BY account, book_id, state"
+        return {(a, int(b), s): int(n) for a, b, s, n in self._read(self._q(sql), params)}
+
+    def watermark(self, account: str, book_id: int) -> str | None:
+        rows = self._read(
+            self._q("SELECT value FROM watermarks WHERE account = ? AND book_id = ?"),
+            (account, int(book_id)),
+        )
+        return rows[0][0] if rows else None
+
+    def set_watermark(self, account: str, book_id: int, value: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q(WATERMARK_UPSERT), (account, int(book_id), value))
+
+    def watermarks(self) -> dict[tuple[str, int], str]:
+        rows = self._read(self._q("SELECT account, book_id, value FROM watermarks"))
+        return {(a, int(b)): v for a, b, v in rows}
+
+    # --- run reports ----------------------------------------------------------------------
+    def save_run(self, run_id: str, report: dict[str, Any]) -> None:
+        """Insert or replace the report of `run_id` (a run may save its report more than once)."""
+        started_at = str(report.get("started_at") or codec.utc_now())
+        with self._tx() as cur:
+            cur.execute(self._q(RUN_UPSERT), (run_id, started_at, codec.dump(report)))
+
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first (by started_at); each report carries its run_id."""
+        return [report for _rid, _at, report in self._run_rows(limit)]
+
+    def _run_rows(self, limit: int | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        sql = "SELECT run_id, started_at, report FROM runs ORDER BY started_at DESC, run_id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (int(limit),)
+        out = []
+        for run_id, started_at, raw in self._read(self._q(sql), params):
+            report = dict(codec.load(raw))
+            report.setdefault("run_id", run_id)
+            out.append((run_id, started_at, report))
+        return out
+
+    # --- whole-store copy (leadsync state migrate) ----------------------------------------
+    def is_empty(self) -> bool:
+        return not any(self._read(self._q(f"SELECT 1 FROM {t} LIMIT 1")) for t in TABLES)
+
+    def export_ledger(self) -> Iterator[LedgerEntry]:
+        """Every ledger row in key order, paged by key (bounded memory for millions of rows)."""
+        after: tuple[Any, ...] | None = None
+        while True:
+            if after is None:
+                sql, args = LEDGER_SELECT, ()
+            else:
+                sql = (
+                    f"{LEDGER_SELECT} WHERE account > ? OR (account = ? AND "
+                    "(book_id > ? OR (book_id = ? AND contact_id > ?)))"
+                )
+                args = (after[0], after[0], after[1], after[1], after[2])
+            sql += f" ORDER BY account, book_id, contact_id LIMIT {PAGE_ROWS * 10}"
+            rows = self._read(self._q(sql), args)
+            for row in rows:
+                yield codec.ledger_entry(row)
+            if len(rows) < PAGE_ROWS * 10:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+
+    def import_all(
+        self,
+        applied: AppliedState | None,
+        history_oldest_first: Sequence[HistoryEntry],
+        ledger: Iterable[LedgerEntry],
+        watermarks: dict[tuple[str, int], str],
+        runs: Sequence[tuple[str, str, dict[str, Any]]],
+    ) -> int:
+        """Load a whole state into this (empty) store in ONE transaction; returns ledger rows.
+
+        Emptiness is checked inside the transaction, so two copies racing into one target
+        cannot both succeed.
+        """
+        from leadsync.state.errors import StateNotEmpty
+
+        now = codec.utc_now()
+        count = 0
+        with self._tx() as cur:
+            self._begin_apply(cur)
+            for table in TABLES:
+                cur.execute(self._q(f"SELECT 1 FROM {table} LIMIT 1"))
+                if cur.fetchone() is not None:
+                    raise StateNotEmpty(
+                        f"the target {self.describe()} already holds state (table {table} is "
+                        "not empty); refusing to overwrite it"
+                    )
+            if applied is not None:
+                cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(applied))
+            if history_oldest_first:
+                self._executemany(
+                    cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
+                )
+            for chunk in chunked(ledger, WRITE_CHUNK):
+                self._executemany(cur, LEDGER_UPSERT, [codec.ledger_row(e, now) for e in chunk])
+                count += len(chunk)
+            if watermarks:
+                self._executemany(
+                    cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]
+                )
+            if runs:
+                self._executemany(
+                    cur,
+                    RUN_UPSERT,
+                    [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
+                )
+        return count
+
+    def describe(self) -> str:
+        """Where this store lives, for messages (never includes a password)."""
+        return self.backend

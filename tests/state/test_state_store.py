@@ -1,0 +1,419 @@
+"""The StateStore contract, run against every backend (real SQLite file / real PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from leadsync.state import LockHeld, StaleState
+from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
+from leadsync.state.sqlstore import PAGE_ROWS
+
+LINEAGE = "8f0c1f2e-1111-4222-8333-944455556666"
+
+
+def applied(serial: int, lineage: str = LINEAGE, **over) -> AppliedState:
+    values = dict(
+        lineage=lineage,
+        serial=serial,
+        config={"accounts": {"uk": {"books": ["Webinar signups"]}}, "version": 1},
+        resolved={"uk": {"Webinar signups": 42}},
+        fingerprints={"salesforce.Lead": "sha256:ab"},
+        config_sha256=f"sha-{serial}",
+        applied_at=f"2026-01-0{serial}T10:00:00+00:00",
+        applied_by="alice",
+        salt="s4lt",
+    )
+    values.update(over)
+    return AppliedState(**values)
+
+
+def hist(serial: int, lineage: str = LINEAGE) -> HistoryEntry:
+    return HistoryEntry(
+        serial=serial,
+        lineage=lineage,
+        applied_at=f"2026-01-0{serial}T10:00:00+00:00",
+        applied_by="alice",
+        host="ci-runner",
+        git_commit="abc123" if serial % 2 else None,
+        config_sha256=f"sha-{serial}",
+        summary={"create": serial, "update": 0, "delete": 0, "no-op": 1},
+    )
+
+
+def entry(contact_id: int, state="pending", account="uk", book_id=42, **over) -> LedgerEntry:
+    return LedgerEntry(
+        account=account,
+        book_id=book_id,
+        contact_id=contact_id,
+        email=f"member{contact_id}@example.com",
+        state=state,
+        **over,
+    )
+
+
+def first_apply(store, **kwargs) -> None:
+    store.commit_apply(applied(1), hist(1), expected_lineage=None, expected_serial=0, **kwargs)
+
+
+def snapshot(store) -> tuple:
+    """Everything observable, to prove a refused write changed nothing."""
+    return (
+        store.read_applied(),
+        store.history(),
+        store.ledger_counts(),
+        store.watermarks(),
+    )
+
+
+# --- applied state and history -------------------------------------------------------------
+
+
+def test_fresh_store_is_empty(store):
+    assert store.read_applied() is None
+    assert store.history() == []
+    assert store.runs() == []
+    assert store.lock_holders() == []
+    assert store.is_empty()
+
+
+def test_commit_apply_round_trips_state_and_history(store, open_store_again):
+    first_apply(store, watermarks={("uk", 42): "2026-01-01T10:00:00Z"})
+    store.commit_apply(applied(2), hist(2), expected_lineage=LINEAGE, expected_serial=1)
+
+    other = open_store_again()  # another process sees the committed state
+    assert other.read_applied() == applied(2)
+    assert other.history() == [hist(2), hist(1)]  # newest first
+    assert other.history(limit=1) == [hist(2)]
+    assert other.watermark("uk", 42) == "2026-01-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("lineage", "serial"),
+    [(LINEAGE, 0), (LINEAGE, 2), ("another-lineage", 1), (None, 0)],
+    ids=["older-serial", "newer-serial", "other-lineage", "expects-no-state"],
+)
+def test_stale_serial_or_lineage_is_refused_and_nothing_written(store, lineage, serial):
+    first_apply(store)
+    before = snapshot(store)
+    with pytest.raises(StaleState, match="changed since it was read"):
+        store.commit_apply(
+            applied(serial + 1, lineage=lineage or LINEAGE),
+            hist(serial + 1),
+            expected_lineage=lineage,
+            expected_serial=serial,
+            baseline=[entry(1, "baseline")],
+            watermarks={("uk", 42): "2026-02-01T00:00:00Z"},
+        )
+    assert snapshot(store) == before
+
+
+def test_expecting_a_state_that_does_not_exist_is_stale(store):
+    with pytest.raises(StaleState, match="holds no applied state"):
+        store.commit_apply(applied(2), hist(2), expected_lineage=LINEAGE, expected_serial=1)
+    assert store.is_empty()
+
+
+def test_new_state_must_advance_serial_and_keep_lineage(store):
+    first_apply(store)
+    with pytest.raises(ValueError, match="serial above 1"):
+        store.commit_apply(applied(1), hist(1), expected_lineage=LINEAGE, expected_serial=1)
+    with pytest.raises(ValueError, match="keep lineage"):
+        store.commit_apply(
+            applied(2, lineage="x"), hist(2), expected_lineage=LINEAGE, expected_serial=1
+        )
+    assert store.read_applied() == applied(1)
+
+
+def test_concurrent_applies_from_the_same_serial_one_wins(open_store_again):
+    """Two appliers read serial 1 and both try to write serial 2: exactly one succeeds."""
+    first_apply(open_store_again())
+    stores = [open_store_again(), open_store_again()]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def apply(store, who):
+        barrier.wait()
+        try:
+            store.commit_apply(
+                applied(2, applied_by=who), hist(2), expected_lineage=LINEAGE, expected_serial=1
+            )
+            outcomes.append("ok")
+        except StaleState:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=apply, args=(s, f"w{i}")) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", "stale"]
+    assert len(stores[0].history()) == 2
+
+
+def test_baseline_and_watermarks_commit_with_the_state(store):
+    first_apply(
+        store,
+        baseline=(entry(i, "baseline") for i in range(1, 2501)),
+        watermarks={("uk", 42): "2026-01-01T10:00:00Z", ("us", 7): "2026-01-01T11:00:00Z"},
+    )
+    assert store.ledger_counts() == {("uk", 42, "baseline"): 2500}
+    assert store.watermarks() == {
+        ("uk", 42): "2026-01-01T10:00:00Z",
+        ("us", 7): "2026-01-01T11:00:00Z",
+    }
+
+
+def test_a_failing_baseline_generator_writes_nothing(store):
+    def members():
+        yield from (entry(i, "baseline") for i in range(25_000))  # several chunks
+        raise RuntimeError("Dotdigital went away mid-listing")
+
+    with pytest.raises(RuntimeError):
+        first_apply(store, baseline=members(), watermarks={("uk", 42): "t"})
+    assert store.is_empty()
+
+
+def test_baseline_rows_with_details_keep_them(store):
+    detailed = entry(9, "baseline", origin="salesforce", extra={"note": "imported"}, fields=("X",))
+    first_apply(store, baseline=[entry(8, "baseline"), detailed])
+    got = store.ledger_get("uk", 42, [8, 9])
+    assert got[9].extra == {"note": "imported"}
+    assert (got[9].origin, got[9].fields) == ("salesforce", ("X",))
+    assert (got[8].origin, got[8].fields, got[8].extra, got[8].tries) == ("dotdigital", (), {}, 0)
+
+
+def test_baseline_never_demotes_a_member_the_sync_handled(store):
+    store.ledger_put([entry(5, "created", lead_id="00Q000000000001AAA")])
+    first_apply(store, baseline=[entry(5, "baseline"), entry(6, "baseline")])
+    got = store.ledger_get("uk", 42, [5, 6])
+    assert got[5].state == "created"
+    assert got[5].lead_id == "00Q000000000001AAA"
+    assert got[6].state == "baseline"
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+def test_ledger_round_trips_every_field(store):
+    full = entry(
+        7,
+        "failed",
+        attempt=None,
+        lead_id=None,
+        matched_id="003000000000007AAA",
+        reason_code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        reason="Industry: bad value 'Zürich, \"Ltd\"'",
+        fields=("Industry", "Company"),
+        data_hash="sha256:123",
+        campaign_id="701000000000001AAA",
+        campaign_member_id=None,
+        origin="salesforce",
+        tries=3,
+        first_run="run-1",
+        last_run="run-3",
+        updated_at="2026-01-03T10:00:00+00:00",
+        extra={"bulk_job": "750xx", "values": {"COMPANY": "Ünïcødé"}, "n": [1, 2.5, None]},
+    )
+    store.ledger_put([full])
+    assert store.ledger_get("uk", 42, [7]) == {7: full}
+
+
+def test_ledger_put_fills_updated_at_and_upserts(store):
+    store.ledger_put([entry(1), entry(2)])
+    first = store.ledger_get("uk", 42, [1])[1]
+    assert first.updated_at  # the store stamps the write time when the caller did not
+    store.ledger_put([entry(1, "created", lead_id="00Q1", tries=1)])
+    got = store.ledger_get("uk", 42, [1, 2, 3])
+    assert set(got) == {1, 2}
+    assert (got[1].state, got[1].lead_id, got[1].tries) == ("created", "00Q1", 1)
+
+
+def test_ledger_keys_are_per_account_and_book(store):
+    store.ledger_put([entry(1, account="uk"), entry(1, account="us"), entry(1, book_id=43)])
+    assert store.ledger_get("uk", 42, [1])[1].account == "uk"
+    assert store.ledger_get("us", 42, [1])[1].account == "us"
+    assert store.ledger_get("uk", 43, [1])[1].book_id == 43
+    assert store.ledger_get("de", 42, [1]) == {}
+
+
+def test_ledger_rejects_unknown_state_and_writes_nothing(store):
+    with pytest.raises(ValueError, match="ledger state 'done'"):
+        store.ledger_put([entry(1), entry(2, state="done")])
+    assert store.ledger_get("uk", 42, [1, 2]) == {}
+
+
+def test_ledger_in_doubt_lists_rows_with_an_attempt(store):
+    store.ledger_put(
+        [
+            entry(1, attempt="run-1/batch-3"),
+            entry(2),
+            entry(3, attempt="bulk:750xx", book_id=41),
+            entry(4, attempt="run-1/batch-3", account="us"),
+        ]
+    )
+    assert [(e.book_id, e.contact_id) for e in store.ledger_in_doubt("uk")] == [(41, 3), (42, 1)]
+    store.ledger_put([entry(1, "created", lead_id="00Q1")])  # resolved: attempt cleared
+    assert [e.contact_id for e in store.ledger_in_doubt("uk")] == [3]
+
+
+def test_ledger_5000_rows_put_and_get_in_one_go(store, capsys):
+    entries = [entry(i, "pending", attempt="run-9") for i in range(100_000, 105_000)]
+    started = time.perf_counter()
+    store.ledger_put(entries)
+    put = time.perf_counter() - started
+    started = time.perf_counter()
+    got = store.ledger_get("uk", 42, [e.contact_id for e in entries] + [1, 2])
+    get = time.perf_counter() - started
+    with capsys.disabled():
+        print(
+            f"\n[{store.backend}] ledger_put 5,000 rows: {put:.3f}s; ledger_get 5,000 ids: {get:.3f}s"
+        )
+    assert len(got) == 5000
+    assert got[104_999].attempt == "run-9"
+    assert got[104_999].email == entries[-1].email
+
+
+def test_ledger_iter_pages_and_filters_by_state(store, open_store_again):
+    n = PAGE_ROWS * 2 + 7
+    store.ledger_put(
+        [entry(i, "created" if i % 3 else "skipped") for i in range(n)]
+        + [entry(1, book_id=99), entry(2, account="us")]
+    )
+    everything = list(store.ledger_iter("uk", 42))
+    assert [e.contact_id for e in everything] == list(range(n))
+    skipped = list(store.ledger_iter("uk", 42, ["skipped"]))
+    assert [e.contact_id for e in skipped] == list(range(0, n, 3))
+    both = list(store.ledger_iter("uk", 42, ["skipped", "created"]))
+    assert sorted(e.contact_id for e in both) == list(range(n))
+    assert list(store.ledger_iter("uk", 42, ["failed"])) == []
+
+
+def test_ledger_iter_tolerates_writes_while_iterating(store):
+    store.ledger_put([entry(i) for i in range(PAGE_ROWS + 10)])
+    seen, batch = 0, []
+    for e in store.ledger_iter("uk", 42, ["pending"]):
+        batch.append(entry(e.contact_id, "created"))
+        seen += 1
+        if len(batch) == 100:  # like the sync: flush a batch while still reading
+            store.ledger_put(batch)
+            batch = []
+    store.ledger_put(batch)
+    assert seen == PAGE_ROWS + 10
+    assert store.ledger_counts("uk") == {("uk", 42, "created"): PAGE_ROWS + 10}
+
+
+def test_ledger_counts_per_account_book_state(store):
+    store.ledger_put(
+        [entry(1), entry(2), entry(3, "failed"), entry(4, "skipped", account="us", book_id=7)]
+    )
+    assert store.ledger_counts() == {
+        ("uk", 42, "failed"): 1,
+        ("uk", 42, "pending"): 2,
+        ("us", 7, "skipped"): 1,
+    }
+    assert store.ledger_counts("us") == {("us", 7, "skipped"): 1}
+
+
+# --- watermarks and runs ----------------------------------------------------------------------
+
+
+def test_watermarks(store):
+    assert store.watermark("uk", 42) is None
+    store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
+    store.set_watermark("uk", 42, "2026-01-02T10:00:00Z")
+    store.set_watermark("uk", 43, "2026-01-03T10:00:00Z")
+    assert store.watermark("uk", 42) == "2026-01-02T10:00:00Z"
+    assert store.watermark("us", 42) is None
+    assert store.watermarks() == {
+        ("uk", 42): "2026-01-02T10:00:00Z",
+        ("uk", 43): "2026-01-03T10:00:00Z",
+    }
+
+
+def test_runs_saved_replaced_and_listed_newest_first(store):
+    store.save_run("r1", {"started_at": "2026-01-01T10:00:00Z", "books": [], "status": "running"})
+    store.save_run("r2", {"started_at": "2026-01-02T10:00:00Z", "books": [{"seen": 3}]})
+    store.save_run("r1", {"started_at": "2026-01-01T10:00:00Z", "books": [], "status": "done"})
+    runs = store.runs()
+    assert [r["run_id"] for r in runs] == ["r2", "r1"]
+    assert runs[1]["status"] == "done"
+    assert runs[0]["books"] == [{"seen": 3}]
+    assert store.runs(limit=1) == runs[:1]
+
+
+# --- locks ------------------------------------------------------------------------------------
+
+
+def test_lock_in_another_store_is_refused_naming_the_holder(open_store_again):
+    first, second = open_store_again(), open_store_again()
+    with first.lock(["apply"], timeout=0, purpose="apply"):
+        holders = second.lock_holders()
+        assert [(h.name, h.purpose) for h in holders] == [("apply", "apply")]
+        with pytest.raises(LockHeld) as caught, second.lock(["apply"], timeout=0, purpose="apply"):
+            pass
+        info = caught.value.info
+        assert info.name == "apply"
+        assert info.purpose == "apply"
+        assert info.since and info.host and info.user
+        assert "held by" in str(caught.value)
+    with second.lock(["apply"], timeout=0, purpose="apply"):
+        pass
+    assert first.lock_holders() == []
+
+
+def test_lock_is_all_or_none(open_store_again):
+    a, b, c = open_store_again(), open_store_again(), open_store_again()
+    with a.lock(["account:us"], timeout=0, purpose="sync"):
+        with (
+            pytest.raises(LockHeld) as caught,
+            b.lock(["apply", "account:uk", "account:us"], timeout=0, purpose="apply"),
+        ):
+            pass
+        assert caught.value.info.name == "account:us"
+        # b released what it had taken before giving up: c gets both at once
+        with c.lock(["apply", "account:uk"], timeout=0, purpose="apply"):
+            assert sorted(h.name for h in a.lock_holders()) == ["account:uk", "account:us", "apply"]
+
+
+def test_locks_on_different_accounts_do_not_block(open_store_again):
+    a, b = open_store_again(), open_store_again()
+    with (
+        a.lock(["account:uk"], timeout=0, purpose="sync"),
+        b.lock(["account:us"], timeout=0, purpose="sync"),
+    ):
+        assert len(a.lock_holders()) == 2
+
+
+def test_lock_rejects_a_bare_string(store):
+    with pytest.raises(TypeError), store.lock("apply", timeout=0, purpose="apply"):
+        pass
+
+
+def test_lock_held_by_a_killed_process_is_released(store, lock_child):
+    child = lock_child(["apply", "account:uk"], "apply")
+    with pytest.raises(LockHeld) as caught, store.lock(["account:uk"], timeout=0, purpose="sync"):
+        pass
+    assert caught.value.info.pid == child.pid
+    assert caught.value.info.purpose == "apply"
+    assert {h.pid for h in store.lock_holders()} == {child.pid}
+
+    child.kill()
+    # The OS (sqlite) or the server (postgres) drops the lock; the server may need a moment to
+    # notice the dead client, so wait via the lock's own timeout instead of a sleep.
+    with store.lock(["apply", "account:uk"], timeout=30, purpose="apply"):
+        assert {h.pid for h in store.lock_holders()} == {os.getpid()}
+
+
+def test_lock_waits_for_a_release(store, lock_child):
+    child = lock_child(["account:uk"])
+    with pytest.raises(LockHeld), store.lock(["account:uk"], timeout=0, purpose="sync"):
+        pass
+    releaser = threading.Thread(target=child.release)
+    releaser.start()  # releases before or while we wait; either way the wait ends with the lock
+    with store.lock(["account:uk"], timeout=30, purpose="sync"):
+        pass
+    releaser.join()

@@ -210,13 +210,14 @@ class Run:
         return self.tallies[key]
 
     def check_budget(self) -> None:
-        """Stop before the org's daily API allowance passes the configured share."""
+        """Stop before the org's daily API allowance passes the configured share (a share of
+        1 or more leaves the decision to Salesforce: REQUEST_LIMIT_EXCEEDED also stops)."""
         usage = self.sf.api_usage()
         if not usage:
             return
         used, total = usage
         share = self.view.settings.max_api_share
-        if total > 0 and used >= share * total:
+        if share < 1 and total > 0 and used >= share * total:
             raise LimitReached(
                 f"Salesforce API usage is {used}/{total} requests today, at or above "
                 f"sync.max_api_share {share:g}; stopping so other integrations keep their "

@@ -157,7 +157,6 @@ class Workspace:
         self.env = {**os.environ, **emu.env()}
         self.env.pop("REQUESTS_CA_BUNDLE", None)
         self.env.pop("CURL_CA_BUNDLE", None)
-        self._token: str | None = None
 
     @property
     def state_db(self) -> Path:
@@ -248,34 +247,7 @@ class Workspace:
 
     # -- Salesforce, through simple-salesforce -------------------------------------------------
     def query(self, soql: str) -> list[dict[str, Any]]:
-        if self._token is None:
-            sf = self.emu.salesforce()
-        else:
-            from simple_salesforce import Salesforce
-
-            sf = Salesforce(
-                instance_url=self.emu.sf_instance_url,
-                session_id=self._token,
-                session=self.emu.sf_session(),
-            )
-        return sf.query_all(soql)["records"]
-
-    def relogin(self) -> None:
-        """A fresh session through the OAuth username-password flow (after expire-token)."""
-        info = self.emu.info["salesforce"]
-        user, app = info["users"][0], info["connected_apps"][0]
-        r = self.emu.sf_session().post(
-            info.get("login_url", self.emu.sf_instance_url) + "/services/oauth2/token",
-            data={
-                "grant_type": "password",
-                "client_id": app["consumer_key"],
-                "client_secret": app["consumer_secret"],
-                "username": user["username"],
-                "password": user["password"] + user.get("security_token", ""),
-            },
-        )
-        assert r.status_code == 200, r.text
-        self._token = r.json()["access_token"]
+        return self.emu.salesforce().query_all(soql)["records"]
 
     def leads(
         self, fields: str = "Id, Email, FirstName, LastName, Company, Status, Region__c, PostalCode"

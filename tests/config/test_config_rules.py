@@ -405,6 +405,18 @@ def test_yaml_syntax_error_has_parser_position(write, env):
     assert d.line == 4 and d.column >= 1 and "YAML syntax error" in d.message
 
 
+def test_reference_in_flow_mapping_gets_a_quoting_hint(write, base, env, where):
+    line_of, _ = where
+    text = base.replace(
+        "  auth:\n    access_token: ${SF_ACCESS_TOKEN}\n",
+        "  auth: {access_token: ${SF_ACCESS_TOKEN}}\n",
+    )
+    d = only(load(write(text), env), "LS003")
+    assert d.line == line_of(text, "auth: {") and '"${VAR}"' in d.message
+    quoted = text.replace("${SF_ACCESS_TOKEN}}", '"${SF_ACCESS_TOKEN}"}')
+    assert load(write(quoted), env).diagnostics == []
+
+
 def test_tab_indentation_error(write, env):
     d = only(load(write("version: 1\nstate:\n\tbackend: sqlite\n"), env), "LS003")
     assert d.line == 3
@@ -463,3 +475,11 @@ def test_load_or_raise(write, base, env, secret_values):
     message = str(info.value)
     assert "invalid config (2 errors)" in message and "LS023" in message
     assert not any(s in message for s in secret_values)
+
+
+def test_values_inside_containers_are_never_echoed(write, base, env, secret_values):
+    """Found by the property test: a list holding an env value in an enum/const position."""
+    text = base.replace("version: 1", 'version: ["${DD_UK_PASSWORD}"]')
+    d = only(load(write(text), env), "LS027")
+    assert "a list" in d.message
+    assert not any(s in d.message for s in secret_values)

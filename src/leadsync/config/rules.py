@@ -147,11 +147,11 @@ def _required_fields(
                 tree.key_pos(anchor),
             )
             continue
-        if any(row.get("direction") in _WRITES for _, row in rows):
+        if any(_text(row.get("direction")) in _WRITES for _, row in rows):
             continue
         i, row = rows[0]
         where = child_path(index_path(map_path, i), "direction")
-        if row.get("direction") not in _ALL:
+        if _text(row.get("direction")) not in _ALL:
             continue  # missing/invalid direction: the schema already reports it
         tree.add(
             codes.REQUIRED_FIELD_WRONG_DIRECTION,
@@ -161,3 +161,8 @@ def _required_fields(
             where,
             tree.pos(where),
         )
+
+
+def _text(value: Any) -> str | None:
+    """Only text can be a direction; anything else (a list, a number) is the schema's finding."""
+    return value if isinstance(value, str) else None

@@ -227,3 +227,45 @@ def test_markdown_and_json_shapes(b):
     data = to_json(plan)
     assert data["format_version"] == "1.0"
     assert data["resource_changes"][0]["actions"] == [data["resource_changes"][0]["action"]]
+
+
+def test_plan_file_round_trip_keeps_what_apply_compares(b, tmp_path):
+    from leadsync.reconcile import planfile
+
+    first = diff(b.config(), None, b.observed(), salt=SALT)
+    applied = b.applied_from(first.resolved)
+    plan = diff(b.config(b.account(password="new-XYZZY")), applied, b.observed(), salt=SALT)
+    path = tmp_path / "p.plan"
+    planfile.save(plan, path)
+    assert "XYZZY" not in path.read_text()
+    assert "hmac-sha256" not in path.read_text()  # not even salted fingerprints
+    loaded = planfile.load(path)
+    assert loaded.prior == plan.prior
+    assert loaded.comparable() == plan.comparable()
+    assert loaded.fingerprints == plan.fingerprints
+    assert loaded.desired_digest == plan.desired_digest
+    assert loaded.config_sha256 == plan.config_sha256
+    assert [d.message for d in loaded.drift] == [d.message for d in plan.drift]
+
+
+def test_desired_digest_sees_secrets_only_once_salted(b):
+    first = diff(b.config(), None, b.observed(), salt="one")
+    other = diff(b.config(b.account(password="x")), None, b.observed(), salt="two")
+    assert first.desired_digest == other.desired_digest  # before the first apply: masked
+    applied = b.applied_from(first.resolved)
+    same = diff(b.config(), applied, b.observed(), salt=SALT)
+    rotated = diff(b.config(b.account(password="x")), applied, b.observed(), salt=SALT)
+    assert same.desired_digest != rotated.desired_digest
+
+
+def test_fingerprints_ignore_unrelated_books_and_member_counts(b):
+    base = diff(b.config(), None, b.observed(), salt=SALT).fingerprints
+    busier = b.dd_account(
+        books=(
+            b.AddressBook(101, "Webinar signups", "Private", 999),
+            b.AddressBook(555, "Someone else's book", "Private", 1),
+        )
+    )
+    assert diff(b.config(), None, b.observed(busier), salt=SALT).fingerprints == base
+    renamed = b.dd_account(books=(b.AddressBook(102, "Webinar signups", "Private", 3),))
+    assert diff(b.config(), None, b.observed(renamed), salt=SALT).fingerprints != base

@@ -281,6 +281,23 @@ def test_json_plan_matches_the_shipped_schema(ws, emulator):
     assert bad.returncode == 1 and "exclude each other" in bad.stderr
 
 
+def test_history_names_the_git_commit_and_status_the_books(ws, emulator):
+    git = ["git", "-C", str(ws.path), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "leadsync.yaml"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "config"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    _apply_ok(ws)
+    [entry] = json.loads(ws.run("history", "--json").stdout)
+    assert entry["git_commit"] == head.strip()
+    assert f"git {head[:12]}" in ws.run("history").stdout
+    status = json.loads(ws.run("status", "--json").stdout)
+    [book] = status["books"]
+    assert book["book"] == BOOK and book["ledger"] == {"baseline": 6}
+    assert book["last_run"] is None and book["campaign"] == CAMPAIGN
+    assert "never synced" in ws.run("status").stdout
+
+
 # --- saved plans refused --------------------------------------------------------------------
 
 
@@ -433,6 +450,8 @@ def test_concurrent_apply_is_refused_by_the_lock(ws, emulator):
         assert "'apply' is held by" in proc.stderr and f"pid {holder.pid}" in proc.stderr
         assert "since" in proc.stderr
         assert ws.state_bytes() == before
+        plan = ws.run("plan", "--detailed-exitcode")  # plan takes no lock: never blocked
+        assert plan.returncode == 2, plan.stderr
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)

@@ -118,12 +118,36 @@ def run_status(config_path: str, *, as_json: bool = False) -> Outcome:
             )
         else:
             lines.append(f"{report['config']} matches the applied config")
+    for book in report.get("books", []):
+        lines.append(_book_line(book))
     for lock in report["locks"]:
         lines.append(
             f"lock {lock['name']!r} held by {lock['user']}@{lock['host']} (pid {lock['pid']}, "
             f"{lock['purpose']}) since {lock['since']}"
         )
     return Outcome("\n".join(lines) + "\n")
+
+
+def _book_line(book: dict) -> str:
+    what = "creates leads" if book["create_leads"] else "no lead creation"
+    if book.get("campaign"):
+        what += f", campaign {book['campaign']!r}"
+    parts = [f"book {book['account']}/{book['book']!r} (id {book['book_id']}, {what})"]
+    if book["ledger"]:
+        parts.append(
+            "ledger: " + ", ".join(f"{state} {n}" for state, n in sorted(book["ledger"].items()))
+        )
+    run = book.get("last_run")
+    if run:
+        parts.append(
+            f"last {'dry run' if run['dry_run'] else 'run'} {run['started_at']}: seen {run['seen']}, "
+            f"created {run['created']}, excluded {run['excluded_existing']}, "
+            f"skipped {run['skipped_missing_fields']}, failed {run['failed']}, "
+            f"pending {run['pending']}"
+        )
+    else:
+        parts.append("never synced")
+    return "\n  ".join(parts)
 
 
 def run_history(config_path: str, *, as_json: bool = False, limit: int | None = None) -> Outcome:

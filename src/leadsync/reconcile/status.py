@@ -31,12 +31,8 @@ def status_report(config_path: str) -> dict[str, Any]:
             return report
         applied = store.read_applied()
         report["locks"] = [asdict(h) for h in store.lock_holders()]
-        counts = getattr(store, "ledger_counts", None)
-        if applied is not None and callable(counts):
-            report["ledger"] = [
-                {"account": a, "book_id": b, "state": s, "count": n}
-                for (a, b, s), n in sorted(counts().items())
-            ]
+        if applied is not None:
+            report["books"] = _books(applied, store)
     if applied is None:
         return report
     report["applied"] = {
@@ -50,6 +46,57 @@ def status_report(config_path: str) -> dict[str, Any]:
     report["config_differs"] = bool(differences)
     report["differences"] = differences
     return report
+
+
+RUN_KEYS = (
+    "seen",
+    "created",
+    "excluded_existing",
+    "skipped_missing_fields",
+    "failed",
+    "pending",
+    "campaign_members_added",
+)
+RUNS_SCANNED = 200  # enough to find every book's last run without reading all history
+
+
+def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
+    """Per applied book: its ledger counts by state and the numbers of its last sync run."""
+    counts_fn = getattr(store, "ledger_counts", None)
+    counts = counts_fn() if callable(counts_fn) else {}
+    last: dict[tuple[str, int], dict[str, Any]] = {}
+    for run in store.runs(RUNS_SCANNED):  # newest first
+        for book in run.get("books") or []:
+            key = (str(book.get("account")), int(book.get("book_id") or 0))
+            if key not in last:
+                last[key] = {
+                    "run_id": run.get("run_id"),
+                    "started_at": run.get("started_at"),
+                    "status": run.get("status"),
+                    "dry_run": bool(run.get("dry_run", False)),
+                    **{k: book.get(k, 0) for k in RUN_KEYS},
+                }
+    out = []
+    for account, acct in sorted(applied.resolved.get("accounts", {}).items()):
+        for book in acct.get("books", []):
+            book_id = book.get("id")
+            ledger = {
+                state: n
+                for (a, b, state), n in sorted(counts.items())
+                if a == account and b == book_id
+            }
+            out.append(
+                {
+                    "account": account,
+                    "book": book.get("name"),
+                    "book_id": book_id,
+                    "create_leads": bool(book.get("create_leads")),
+                    "campaign": book.get("campaign_name"),
+                    "ledger": ledger,
+                    "last_run": last.get((account, int(book_id or 0))),
+                }
+            )
+    return out
 
 
 def history_report(config_path: str, limit: int | None = None) -> list[dict[str, Any]]:

@@ -96,6 +96,24 @@ def validate(ctx: click.Context, path: str, as_json: bool) -> None:
     ctx.exit(outcome.exit_code)
 
 
+@cli.command("fmt")
+@click.argument("path", default="leadsync.yaml", type=click.Path(dir_okay=False))
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 and name the file if not canonical."
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of the changes.")
+@click.pass_context
+def fmt_command(ctx: click.Context, path: str, check: bool, show_diff: bool) -> None:
+    """Rewrite PATH (default leadsync.yaml) in canonical form, comments kept; --check for CI.
+
+    Prints the file name when it was (or, with --check, would be) changed. Never reads the
+    environment: ${VAR}s stay as written.
+    """
+    from leadsync.config.fmt import run as run_fmt
+
+    _emit(ctx, run_fmt(path, check=check, diff=show_diff))
+
+
 _config_option = click.option(
     "-c",
     "--config",

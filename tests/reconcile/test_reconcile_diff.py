@@ -91,6 +91,9 @@ def test_book_missing_and_ambiguous(b):
     obs = b.observed(b.dd_account(books=(b.AddressBook(1, "Other", "Private", 0),)))
     plan = diff(b.config(), None, obs, salt=SALT)
     assert codes(plan) == [(m.BOOK_NOT_FOUND, 40)]
+    near = b.observed(b.dd_account(books=(b.AddressBook(1, "webinar signups", "Private", 0),)))
+    plan = diff(b.config(), None, near, salt=SALT)
+    assert "did you mean 'webinar signups'?" in plan.diagnostics[0].message
     dup = b.observed(
         b.dd_account(
             books=(
@@ -269,3 +272,19 @@ def test_fingerprints_ignore_unrelated_books_and_member_counts(b):
     assert diff(b.config(), None, b.observed(busier), salt=SALT).fingerprints == base
     renamed = b.dd_account(books=(b.AddressBook(102, "Webinar signups", "Private", 3),))
     assert diff(b.config(), None, b.observed(renamed), salt=SALT).fingerprints != base
+
+
+def test_drift_mapped_field_removed_and_lead_status_gone(b):
+    from leadsync.salesforce.model import ObjectDescribe
+
+    first = diff(b.config(), None, b.observed(), salt=SALT)
+    applied = b.applied_from(first.resolved)
+    lead = b.lead()
+    fields = {k: v for k, v in lead.fields.items() if k != "FirstName"}
+    obs = b.observed(lead_obj=ObjectDescribe("Lead", fields))
+    obs = type(obs)(obs.accounts, obs.lead, None, (), obs.lead_statuses[1:])
+    plan = diff(b.config(), applied, obs, salt=SALT)
+    messages = [d.message for d in plan.drift]
+    assert "Lead field 'FirstName' was removed from Salesforce" in messages
+    assert "Lead Status 'New' is no longer active in Salesforce" in messages
+    assert (m.SF_FIELD_NOT_FOUND, 20) in codes(plan) and (m.LEAD_STATUS_UNKNOWN, 7) in codes(plan)

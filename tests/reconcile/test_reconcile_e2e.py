@@ -517,6 +517,22 @@ def test_datafield_created_meanwhile_counts_as_done(tmp_path, emulator):
     assert ws.run("plan", "--detailed-exitcode").returncode == 0
 
 
+def test_datafield_race_non_unique_counts_as_done(tmp_path, emulator):
+    """Another process created the datafield between refresh and create: done, not an error."""
+    rows = [*STD_ROWS, ("Description", "NOTES", "two-way")]
+    ws = Workspace(tmp_path, emulator, config_yaml(rows=rows, create_missing=True))
+    emulator.inject_fault(
+        "dotdigital",
+        method="POST",
+        path_regex="data-fields",
+        status=400,
+        times=1,
+        body={"message": "Field already exists. ERROR_NON_UNIQUE_DATAFIELD"},
+    )
+    proc = _apply_ok(ws)
+    assert 'created account.uk.datafield["NOTES"]' in proc.stdout
+
+
 def test_unknown_and_read_only_salesforce_fields(tmp_path, emulator):
     ws = Workspace(
         tmp_path, emulator, config_yaml(rows=[*STD_ROWS, ("Nope__c", "POSTCODE", "two-way")])

@@ -9,6 +9,7 @@ from the applied state, documented in `build_resolved`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import asdict, fields
@@ -196,7 +197,8 @@ def _resolve_mapping(
                     config,
                     m.SF_FIELD_NOT_FOUND,
                     f"{base}.salesforce",
-                    f"Salesforce Lead has no field {row.salesforce!r}",
+                    f"Salesforce Lead has no field {row.salesforce!r}"
+                    + _did_you_mean(row.salesforce, [f.name for f in lead_fields.values()]),
                 )
             )
         elif row.direction.writes_to_salesforce and not sf_field.createable:
@@ -347,7 +349,8 @@ def _resolve_books(
                     config,
                     m.BOOK_NOT_FOUND,
                     f"{base}.name",
-                    f"Dotdigital account {acct.name!r} has no address book named {book.name!r}",
+                    f"Dotdigital account {acct.name!r} has no address book named {book.name!r}"
+                    + _did_you_mean(book.name, [b.name for b in obs.books]),
                 )
             )
         elif len(found) > 1:
@@ -672,6 +675,13 @@ def _book_scope(
             ids[n] = {b["id"] for b in a.get("books", []) if b.get("id") is not None}
             names.setdefault(n, set()).update(b["name"] for b in a.get("books", []))
     return names, ids
+
+
+def _did_you_mean(wanted: str, names: list[str]) -> str:
+    close = sorted({n for n in names if n.casefold() == wanted.casefold()})
+    if not close:
+        close = difflib.get_close_matches(wanted, sorted(set(names)), n=3, cutoff=0.75)
+    return f" (did you mean {', '.join(repr(n) for n in close)}?)" if close else ""
 
 
 def _q(key: str) -> str:

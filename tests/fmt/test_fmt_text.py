@@ -163,3 +163,11 @@ def test_bad_input_names_file_and_line(text: str, where: str) -> None:
 def test_empty_and_comment_only_files() -> None:
     assert format_text("") == ""
     assert format_text("# just a note\n\n") == "# just a note\n"
+
+
+def test_values_keep_the_type_pyyaml_gives_them() -> None:
+    text = "version: 1\na: [y, n, yes, 1e3, 0777]\nb:\n  - y\n  - |\n    lit\n  -\n  - - x\n"
+    out = format_text(text)
+    assert yaml.safe_load(out) == yaml.safe_load(text)
+    assert format_text(out) == out
+    assert 'a: ["y", "n", true, "1e3", 0777]\n' in out

@@ -54,6 +54,7 @@ from ruamel.yaml.emitter import Emitter
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import AliasToken, AnchorToken, ScalarToken, TagToken
 
 from leadsync.errors import LeadsyncError
@@ -162,12 +163,10 @@ def _key_text(key: Any) -> str:
 
 
 def _item_lines(value: Any) -> list[str]:
-    """`- value` in block context, without the dash's indentation."""
+    """What follows `- ` for a scalar item (block scalars continue on more lines, indented 2)."""
 
-    def make() -> str:
-        return _dump(CommentedSeq([_scalar_copy(value)]))
-
-    return _cached("item", None, value, make).rstrip("\n").split("\n")
+    lines = _entry_lines("k", value)  # a block seq item takes a value like a mapping does
+    return [lines[0][2:].lstrip(" "), *lines[1:]]
 
 
 def _flow_entry(key: Any, value: Any) -> str:
@@ -313,9 +312,22 @@ def _path_sort(path: Path_) -> tuple[Any, ...]:
     return tuple((len(path), str(part)) for part in path)
 
 
+class _PyYAMLResolver(VersionedResolver):
+    """Plain scalars get the type PyYAML (the config loader) gives them, so fmt keeps meaning.
+
+    ruamel's YAML 1.1 reads `y`/`n` as booleans and `1e3` as a float; PyYAML reads strings.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            return Tag(suffix=_PYYAML_RESOLVER.resolve(pyyaml.ScalarNode, value, implicit))
+        return super().resolve(kind, value, implicit)
+
+
 def _loader() -> YAML:
     """YAML 1.1 like the config loader (PyYAML): `yes` is a boolean there, so it is one here."""
     y = YAML()
+    y.Resolver = _PyYAMLResolver
     y.version = (1, 1)
     return y
 
@@ -574,9 +586,7 @@ class _Writer:
                     self.comment_lines(_tidy(inner, strip_leading=True), indent)
                     lines = [rows[index] if index in rows else _flow_text(item)]
                 else:
-                    lines = [
-                        line[2:] if i == 0 else line for i, line in enumerate(_item_lines(item))
-                    ]
+                    lines = _item_lines(item)
                 self.out.append(self.with_eol(dash + lines[0], p, extra))
                 self.out.extend(" " * indent + line if line else "" for line in lines[1:])
             self.comment_lines(_tidy(self.c.trailing.pop(p, []), strip_leading=True), indent)

@@ -368,12 +368,29 @@ def test_changed_observed_schema_is_refused(ws, emulator):
     assert not ws.state.exists()
 
 
+def test_new_members_between_plan_and_apply_do_not_stale_the_plan(ws, emulator):
+    """Books fill up all day; a saved plan stays valid (only schemas and ids count)."""
+    assert ws.run("plan", "--out", "p.plan").returncode == 0
+    r = requests.post(
+        f"{emulator.dd_endpoint}/v2/address-books/1/contacts",
+        json={"email": "late@example.com", "optInType": "Single", "emailType": "Html"},
+        auth=emulator.dd_auth("uk"),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    proc = ws.run("apply", "p.plan")
+    assert proc.returncode == 0, proc.stderr
+    assert "7 current members recorded as the baseline" in proc.stdout
+
+
 def test_not_a_plan_file_is_refused(ws, emulator):
     (ws.path / "junk.plan").write_text('{"hello": 1}')
     proc = ws.run("apply", "junk.plan")
     assert proc.returncode == 1 and "not a leadsync plan file" in proc.stderr
     proc = ws.run("apply", "missing.plan")
     assert proc.returncode == 1 and "cannot read plan file" in proc.stderr
+    proc = ws.run("plan", "--out", "no/such/dir/p.plan")
+    assert proc.returncode == 1 and "cannot write the plan file" in proc.stderr
     assert not ws.state.exists()
 
 

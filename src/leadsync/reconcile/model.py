@@ -182,5 +182,9 @@ class Plan:
         return tuple(c for c in self.changes if c.remote)
 
     def comparable(self) -> list[dict[str, Any]]:
-        """What must be identical for a saved plan to still describe the same work."""
-        return [c.to_json() for c in self.changes]
+        """What must be identical for a saved plan to still describe the same work.
+
+        Reasons are left out: they may quote live numbers (a book's member count) that move
+        all day without changing what apply does.
+        """
+        return [{k: v for k, v in c.to_json().items() if k != "reason"} for c in self.changes]

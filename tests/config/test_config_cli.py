@@ -103,3 +103,17 @@ def test_click_runner_exit_codes(write, base, env):
     )
     assert bad.exit_code == 1
     assert json.loads(bad.stdout)[0]["code"] == "LS027"
+
+
+def test_validate_writes_nothing_and_needs_no_network(tmp_path, env):
+    """Offline by construction: unreachable endpoints are fine and no state file appears."""
+    config = (REPO / "leadsync.yaml.example").read_text()
+    (tmp_path / "leadsync.yaml").write_text(config)
+    offline = {
+        **env,
+        "SF_INSTANCE_URL": "https://192.0.2.1:9",
+        "DD_UK_ENDPOINT": "http://192.0.2.1:9",
+    }
+    proc = run(["validate"], offline, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leadsync.yaml"]

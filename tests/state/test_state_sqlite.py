@@ -6,8 +6,6 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 
 import pytest
 
@@ -113,42 +111,6 @@ def test_an_unusable_path_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StateError, match="cannot open the state file"):
         SqliteStore(tmp_path / "file" / "state.db")
-
-
-OPENER = r"""
-import sys
-from leadsync.state.sqlite import SqliteStore
-print("ready", flush=True)
-sys.stdin.readline()
-store = SqliteStore(sys.argv[1])
-print("version", store.schema_version(), flush=True)
-"""
-
-
-def test_processes_opening_a_fresh_file_at_once_all_succeed(tmp_path):
-    path = tmp_path / "fresh" / "state.db"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPENER, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:  # release all of them as close together as the pipes allow
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    results = [proc.communicate(timeout=120) for proc in procs]
-    for (out, err), proc in zip(results, procs, strict=True):
-        assert proc.returncode == 0, err
-        assert out.strip() == f"version {latest_version(SQLITE_STEPS)}"
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(SQLITE_STEPS)
-    conn.close()
 
 
 def test_lock_file_names_are_safe_and_distinct():

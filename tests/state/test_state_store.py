@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -417,3 +420,44 @@ def test_lock_waits_for_a_release(store, lock_child):
     with store.lock(["account:uk"], timeout=30, purpose="sync"):
         pass
     releaser.join()
+
+
+OPENER = r"""
+import json, sys
+spec = json.loads(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+if spec["backend"] == "sqlite":
+    from leadsync.state.sqlite import SqliteStore
+    store = SqliteStore(spec["path"])
+else:
+    from leadsync.state.postgres import PostgresStore
+    store = PostgresStore(spec["dsn"], schema=spec["schema"])
+store.save_run(f"run-{sys.argv[2]}", {"n": int(sys.argv[2])})
+print("version", store.schema_version(), flush=True)
+"""
+
+
+def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_store_again):
+    """Migrations are safe when several runners start on a fresh store at the same moment."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, json.dumps(store_spec), str(i)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:  # release them as close together as the pipes allow
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == "version 1"
+    store = open_store_again()
+    assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]

@@ -52,6 +52,9 @@ class LockInfo:
     host: str
     user: str
     since: str  # ISO 8601 UTC
+    # Added by state (postgres backend): what the server knows about the holder's session.
+    application_name: str | None = None
+    client_addr: str | None = None
 
 
 class LockHeld(LeadsyncError):

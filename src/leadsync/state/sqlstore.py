@@ -115,6 +115,9 @@ class SqlStore:
     def _executemany(self, cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         cur.executemany(self._q(sql), rows)
 
+    def _after_load(self, cur: Any) -> None:
+        """Called at the end of a transaction that streamed many ledger rows."""
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -186,6 +189,7 @@ class SqlStore:
                     self._executemany(cur, LEDGER_BASELINE_NARROW, narrow)
                 if full:
                     self._executemany(cur, LEDGER_BASELINE, full)
+            self._after_load(cur)
             if watermarks:
                 self._executemany(
                     cur,
@@ -372,8 +376,10 @@ class SqlStore:
                     cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
                 )
             for chunk in chunked(ledger, WRITE_CHUNK):
-                self._executemany(cur, LEDGER_UPSERT, [codec.ledger_row(e, now) for e in chunk])
+                # the target is empty: plain inserts (a repeated key keeps its first row)
+                self._executemany(cur, LEDGER_BASELINE, [codec.ledger_row(e, now) for e in chunk])
                 count += len(chunk)
+            self._after_load(cur)
             if watermarks:
                 self._executemany(
                     cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]

@@ -550,6 +550,21 @@ def test_datafield_race_non_unique_counts_as_done(tmp_path, emulator):
     assert 'created account.uk.datafield["NOTES"]' in proc.stdout
 
 
+def test_type_mismatch_is_a_warning_not_an_error(tmp_path, emulator):
+    requests.post(
+        f"{emulator.dd_endpoint}/v2/data-fields",
+        json={"name": "BIRTHDAY", "type": "Date"},
+        auth=emulator.dd_auth("uk"),
+        timeout=10,
+    ).raise_for_status()
+    text = config_yaml(rows=[*STD_ROWS, ("AnnualRevenue", "BIRTHDAY", "two-way")])
+    ws = Workspace(tmp_path, emulator, text)
+    proc = ws.run("plan")
+    assert proc.returncode == 0, proc.stderr
+    line = line_of(text, "datafield: BIRTHDAY")
+    assert f"leadsync.yaml:{line}:" in proc.stderr and "warning LS210" in proc.stderr
+
+
 def test_unknown_and_read_only_salesforce_fields(tmp_path, emulator):
     ws = Workspace(
         tmp_path, emulator, config_yaml(rows=[*STD_ROWS, ("Nope__c", "POSTCODE", "two-way")])

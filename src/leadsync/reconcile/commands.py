@@ -42,7 +42,8 @@ def run_plan(
     lock_timeout: float = 0.0,
 ) -> Outcome:
     plan, warnings = plan_command(config_path, lock_timeout=lock_timeout)
-    stderr = "".join(d.format() + "\n" for d in warnings)
+    observed_warnings = [d for d in plan.diagnostics if d.severity != "error"]
+    stderr = "".join(d.format() + "\n" for d in [*warnings, *observed_warnings])
     if plan.has_errors:
         stderr += "".join(d.format() + "\n" for d in plan.errors)
         n = len(plan.errors)

@@ -274,6 +274,34 @@ def sync(
     ctx.exit(run_command(config_path, as_json=as_json, dry_run=dry_run, lock_timeout=lock_timeout))
 
 
+@cli.group("state")
+def state_group() -> None:
+    """Manage the state store itself (e.g. move it from SQLite to PostgreSQL)."""
+
+
+@state_group.command("migrate")
+@click.option("--from", "source", required=True, help="sqlite:PATH or postgres:DSN")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="sqlite:PATH or postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Must be empty.",
+)
+@click.option("--schema", default="leadsync", show_default=True, help="PostgreSQL schema.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for a running apply/sync on the source to finish.",
+)
+def state_migrate(source: str, target: str, schema: str, lock_timeout: float) -> None:
+    """Copy a whole state (applied state, history, ledger, runs) into an empty store."""
+    from leadsync.state.migrate import migrate
+
+    click.echo(migrate(source, target, schema=schema, lock_timeout=lock_timeout).line())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
     try:

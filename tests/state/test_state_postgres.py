@@ -115,7 +115,11 @@ def test_lock_holders_show_the_servers_view(pg_dsn, schema):
             assert holder.application_name.startswith("leadsync sync ")
             assert holder.purpose == "sync"
             with (
-                pytest.raises(LockHeld, match=r"held by .* \(pid \d+, sync\) since"),
+                pytest.raises(
+                    LockHeld,
+                    match=r"held by .* \(pid \d+, sync\) since .*; session leadsync sync .* "
+                    r"from 127\.0\.0\.1",
+                ),
                 b.lock(["account:uk"], timeout=0.2, purpose="sync"),
             ):
                 pass

@@ -65,9 +65,12 @@ class LockHeld(LeadsyncError):
 
     def __init__(self, info: LockInfo) -> None:
         self.info = info
+        session = ""
+        if info.application_name or info.client_addr:  # postgres: the server's view as well
+            session = f"; session {info.application_name or '?'} from {info.client_addr or '?'}"
         super().__init__(
             f"state lock {info.name!r} is held by {info.user}@{info.host} (pid {info.pid}, "
-            f"{info.purpose}) since {info.since}"
+            f"{info.purpose}) since {info.since}{session}"
         )
 
 

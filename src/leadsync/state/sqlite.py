@@ -102,7 +102,7 @@ class SqliteStore(SqlStore):
     # --- transport --------------------------------------------------------------------------
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
-        with self._mutex:
+        with self._mutex, self._wrap():
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -116,8 +116,16 @@ class SqliteStore(SqlStore):
                 cur.close()
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex:
+        with self._mutex, self._wrap():
             return self._conn.execute(sql, tuple(params)).fetchall()
+
+    @contextlib.contextmanager
+    def _wrap(self) -> Iterator[None]:
+        """Disk full, I/O errors, a lock held past the busy timeout: one clear line."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"state file {self.path}: {exc}") from exc
 
     def close(self) -> None:
         with self._mutex:

@@ -140,3 +140,29 @@ def test_two_concurrent_syncs_never_duplicate(workspace, kit) -> None:
     leads = ws.leads()  # asserts no duplicate emails
     assert sum(e.startswith("c") and e.endswith("@example.com") for e in leads) == 300
     assert len(ws.campaign_members()) == 300
+
+
+def test_a_request_refused_as_a_whole_is_split_until_the_bad_record_fails_alone(
+    workspace, kit
+) -> None:
+    """A value Salesforce cannot even parse refuses the whole Collections call (400): the sync
+    halves the batch until the record at fault is alone; it fails, the others are created."""
+    ws = workspace()
+    ws.add_member("first@example.com", kit.member("First", "One", "Co"))
+    ws.add_member("second@example.com", kit.member("Second", "Two", "Co"))
+    refused = [{"message": "Cannot deserialize instance of date", "errorCode": "JSON_PARSER_ERROR"}]
+    ws.emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex="composite/sobjects$",
+        status=400,
+        body=refused,
+        times=2,
+    )
+    report = ws.sync(code=(4,))
+    book = report["books"][0]
+    assert (book["created"], book["failed"], book["reasons"]) == (1, 1, {"JSON_PARSER_ERROR": 1})
+    failed = ws.state_rows("SELECT email, reason FROM ledger WHERE state = 'failed'")
+    assert len(failed) == 1 and "Cannot deserialize" in failed[0][1]
+    created = set(ws.leads()) & {"first@example.com", "second@example.com"}
+    assert created == {"first@example.com", "second@example.com"} - {failed[0][0]}

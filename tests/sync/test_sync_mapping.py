@@ -176,9 +176,18 @@ def test_date_rejects_ambiguous_or_invalid(value) -> None:
     assert "date" in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["0403-10-21", "1699-12-31", "4001-01-01T00:00:00Z"])
+def test_dates_outside_what_salesforce_stores_fail(value) -> None:
+    for kind in ("date", "datetime"):
+        with pytest.raises(ConversionError) as err:
+            convert(value, field("X", kind))
+        assert "1700 to 4000" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
+        ("1700-01-01T00:00:00Z", "1700-01-01T00:00:00.000Z"),
         ("2024-02-29T23:30:00Z", "2024-02-29T23:30:00.000Z"),
         ("2024-03-01T01:30:00+02:00", "2024-02-29T23:30:00.000Z"),
         ("2024-02-29", "2024-02-29T00:00:00.000Z"),

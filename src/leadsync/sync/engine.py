@@ -32,7 +32,7 @@ from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
 from leadsync.salesforce.client import SalesforceClient
-from leadsync.salesforce.errors import RESULT_UNKNOWN
+from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry, StateStore
 from leadsync.sync import ledger
@@ -264,7 +264,7 @@ class AccountSync:
         for attempt, group in by_attempt.items():
             self.settle(group, _job_ids(attempt))
 
-    def settle(self, group: Sequence[LedgerEntry], job_ids: Sequence[str]) -> None:
+    def settle(self, group: Sequence[LedgerEntry], job_ids: Sequence[str]) -> list[LedgerEntry]:
         """In-doubt entries -> created / outcome from a bulk job / back to pending."""
         now = _now()
         results: dict[str, SaveResult] = {}
@@ -293,6 +293,7 @@ class AccountSync:
                 else:
                     settled.append(ledger.back_to_pending(entry, self.run_id, now))
         self._put_counted(settled, {e.contact_id: e for e in group})
+        return settled
 
     def _own_leads_by_email(self, emails: Sequence[str]) -> dict[str, str]:
         """Normalised email -> Lead Id, for emails whose write is in doubt (converted included:
@@ -439,10 +440,24 @@ class AccountSync:
             self._release(marked, "stopped by an API limit before this record was sent")
             raise
         except RemoteError as exc:
-            if not getattr(exc, "transient", False):
-                self._release(marked, None)
+            if getattr(exc, "transient", False):
+                self.settle(marked, ())  # gave up after retries: learn what happened, by email
+                return
+            released = self._release(marked, None)
+            if not (isinstance(exc, SalesforceError) and exc.status == 400):
                 raise
-            self.settle(marked, ())  # gave up after retries: learn what happened, by email
+            # Refused as a whole (e.g. a value Salesforce cannot parse): nothing was written.
+            # Halve the batch until the record at fault is alone; it fails, the rest goes in.
+            if len(released) == 1:
+                failed = ledger.refused(
+                    released[0], exc.code or "REFUSED", str(exc), exc.fields, self.run_id, _now()
+                )
+                self._put_counted([failed], {failed.contact_id: released[0]})
+                return
+            half = len(released) // 2
+            again = {e.contact_id: e for e in released}
+            self.write_collection(book, released[:half], mapping, again)
+            self.write_collection(book, released[half:], mapping, again)
             return
         self._record_results(marked, results)
 
@@ -474,9 +489,14 @@ class AccountSync:
             if not getattr(exc, "transient", False) and not jobs:
                 self._release(marked, None)
                 raise
-            self.settle(marked, jobs)
-            return
-        self._record_results(marked, results)
+            leftover = [e for e in self.settle(marked, jobs) if e.state == "pending"]
+        else:
+            leftover = self._record_results(marked, results)
+        # Records a failed job never reached go through Collections, which isolates a bad one.
+        again = {e.contact_id: e for e in leftover}
+        for start in range(0, len(leftover), COLLECTION_BATCH):
+            self.ctx.check_budget()
+            self.write_collection(book, leftover[start : start + COLLECTION_BATCH], mapping, again)
 
     def _mark(
         self,
@@ -493,11 +513,17 @@ class AccountSync:
         self._put_counted(marked, stored)  # durable BEFORE the write is sent
         return marked
 
-    def _release(self, marked: Sequence[LedgerEntry], reason: str | None) -> None:
+    def _release(self, marked: Sequence[LedgerEntry], reason: str | None) -> list[LedgerEntry]:
+        """The write was refused as a whole before anything was written: pending again."""
         now = _now()
-        self.store.ledger_put([ledger.back_to_pending(e, self.run_id, now, reason) for e in marked])
+        released = [ledger.back_to_pending(e, self.run_id, now, reason) for e in marked]
+        self.store.ledger_put(released)  # state stays pending: counts do not move
+        return released
 
-    def _record_results(self, marked: Sequence[LedgerEntry], results: Sequence[SaveResult]) -> None:
+    def _record_results(
+        self, marked: Sequence[LedgerEntry], results: Sequence[SaveResult]
+    ) -> list[LedgerEntry]:
+        """Store per-record outcomes; returns the members still pending after a re-check."""
         now = _now()
         outcomes: list[LedgerEntry] = []
         unknown: list[LedgerEntry] = []
@@ -509,8 +535,9 @@ class AccountSync:
             else:
                 unknown.append(entry)
         self._put_counted(outcomes, {e.contact_id: e for e in marked})
-        if unknown:
-            self.settle(unknown, ())
+        if not unknown:
+            return []
+        return [e for e in self.settle(unknown, ()) if e.state == "pending"]
 
     # -- 4. campaign members -------------------------------------------------------------------
 
@@ -666,9 +693,12 @@ class DryRunBook:
 
 
 def _known(result: SaveResult) -> bool:
-    """False when the client could not learn what happened to the record (re-check by email)."""
+    """False when the client could not learn what happened to the record (re-check by email),
+    or when a bulk job failed as a whole before reaching it (says nothing about the record)."""
     return not (
-        not result.success and result.errors and result.errors[0].status_code == RESULT_UNKNOWN
+        not result.success
+        and result.errors
+        and result.errors[0].status_code in (RESULT_UNKNOWN, BULK_JOB_FAILED)
     )
 
 

@@ -237,6 +237,27 @@ def after_save(
     )
 
 
+def refused(
+    entry: LedgerEntry,
+    code: str,
+    message: str,
+    fields: tuple[str, ...],
+    run_id: str,
+    now: str,
+) -> LedgerEntry:
+    """Salesforce refused a request holding only this record: a permanent failure of it."""
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="failed",
+        attempt=None,
+        reason_code=code,
+        reason=message,
+        fields=tuple(fields),
+    )
+
+
 def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
     extra = {k: v for k, v in entry.extra.items() if k != "campaign_error"}
     return _touch(entry, run_id, now, campaign_member_id=member_id, extra=extra)

@@ -34,6 +34,8 @@ _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_DATETIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
+SF_FIRST_DAY = date(1700, 1, 1)
+SF_LAST_DAY = date(4000, 12, 31)
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
 # Characters no Salesforce text field stores (XML 1.0 forbids them; the platform rejects them).
@@ -170,9 +172,14 @@ def convert(value: Any, info: FieldInfo) -> Any:
     if kind in ("double", "currency", "percent"):
         return _to_number(value)
     if kind == "date":
-        return _to_date(value).isoformat()
+        return _in_range(_to_date(value), value).isoformat()
     if kind == "datetime":
-        return _to_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        moment = _to_datetime(value)
+        _in_range(moment.date(), value)
+        return (
+            f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.000Z"
+        )
     if kind == "picklist":
         return _to_picklist(_to_text(value, info), info)
     if kind == "multipicklist":
@@ -266,6 +273,15 @@ def _to_number(value: Any) -> int | float:
     if not math.isfinite(result):
         raise ConversionError("INVALID_TYPE", f"{_show(value)} is out of range")
     return result
+
+
+def _in_range(day: date, value: Any) -> date:
+    """Salesforce stores dates from 1700-01-01 to 4000-12-31 only."""
+    if not SF_FIRST_DAY <= day <= SF_LAST_DAY:
+        raise ConversionError(
+            "INVALID_TYPE", f"{_show(value)} is outside the dates Salesforce stores (1700 to 4000)"
+        )
+    return day
 
 
 def _to_date(value: Any) -> date:

@@ -36,15 +36,17 @@ class PgUnavailable(RuntimeError):
     """PostgreSQL cannot be started here; the message says what to install."""
 
 
-def find_bindir() -> Path:
+def find_bindir(
+    path: str | None = None, debian_glob: str = "/usr/lib/postgresql/*/bin/initdb"
+) -> Path:
     """The directory holding initdb/pg_ctl/postgres: $PATH first, then Debian's layout."""
-    on_path = shutil.which("initdb")
+    on_path = shutil.which("initdb", path=path)
     if on_path:
         bindir = Path(os.path.realpath(on_path)).parent
         if all((bindir / b).exists() for b in BINARIES):
             return bindir
     candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        glob.glob(debian_glob),
         key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
     )
     if candidates:

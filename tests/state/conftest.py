@@ -32,6 +32,11 @@ def load_pg_server():
     return sys.modules["pg_server"]
 
 
+@pytest.fixture
+def pg_server_module():
+    return load_pg_server()
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A throwaway PostgreSQL server for this test session. Missing binaries FAIL the tests:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUPERUSER = "leadsync"
+PREFIX = "leadsync-pg-"
+OWNER_FILE = "owner.pid"
 BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
@@ -74,6 +76,30 @@ def _run_as() -> pwd.struct_passwd | None:
     raise PgUnavailable("running as root and no unprivileged user (postgres/nobody) exists")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_orphans(bindir: Path, user: pwd.struct_passwd | None) -> None:
+    """Stop servers left behind by test runs that were killed before their teardown ran."""
+    for owner in Path(tempfile.gettempdir()).glob(f"{PREFIX}*/{OWNER_FILE}"):
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        orphan = PgServer(root=owner.parent, port=0, bindir=bindir, user=user)
+        orphan.stop()
+        shutil.rmtree(owner.parent, ignore_errors=True)
+
+
 @dataclass
 class PgServer:
     root: Path
@@ -114,7 +140,9 @@ class PgServer:
         """initdb + pg_ctl start -w; stops the server and removes the temp dir on exit."""
         bindir = find_bindir()
         user = _run_as()
-        root = Path(tempfile.mkdtemp(prefix="leadsync-pg-"))
+        _reap_orphans(bindir, user)
+        root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (root / OWNER_FILE).write_text(str(os.getpid()))
         if user is not None:
             os.chown(root, user.pw_uid, user.pw_gid)
         server = cls(root=root, port=0, bindir=bindir, user=user)

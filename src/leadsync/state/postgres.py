@@ -31,7 +31,13 @@ from leadsync.state.errors import StateError
 from leadsync.state.holder import lock_order, this_holder
 from leadsync.state.migrations import POSTGRES_STEPS, latest_version
 from leadsync.state.model import LockHeld, LockInfo
-from leadsync.state.sqlstore import LEDGER_BASELINE, LEDGER_BASELINE_NARROW, SqlStore
+from leadsync.state.sqlstore import (
+    LEDGER_BASELINE,
+    LEDGER_BASELINE_NARROW,
+    LEDGER_SELECT,
+    SqlStore,
+    chunked,
+)
 
 CONNECT_TIMEOUT_SECONDS = 10
 POLL_SECONDS = 0.05
@@ -170,8 +176,6 @@ class PostgresStore(SqlStore):
     def _ledger_get_rows(
         self, account: str, book_id: int, ids: list[int]
     ) -> Iterator[tuple[Any, ...]]:
-        from leadsync.state.sqlstore import LEDGER_SELECT, chunked
-
         for chunk in chunked(ids, self.GET_CHUNK):
             yield from self._read(
                 # ::bigint[] matters: an int[] parameter would turn the key lookup into a filter

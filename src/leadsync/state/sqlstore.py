@@ -304,9 +304,9 @@ class SqlStore:
 
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Newest first (by started_at); each report carries its run_id."""
-        return [report for _rid, _at, report in self._run_rows(limit)]
+        return [report for _rid, _at, report in self.export_runs(limit)]
 
-    def _run_rows(self, limit: int | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def export_runs(self, limit: int | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         sql = "SELECT run_id, started_at, report FROM runs ORDER BY started_at DESC, run_id DESC"
         params: tuple[Any, ...] = ()
         if limit is not None:

@@ -55,7 +55,12 @@ def open_store(cfg: StateConfig, base_dir: Path) -> StateStore:
 
         return SqliteStore(sqlite_path(cfg.path, base_dir))
     if cfg.backend == "postgres":
-        from leadsync.state.postgres import PostgresStore
+        try:
+            from leadsync.state.postgres import PostgresStore
+        except ImportError as exc:  # psycopg is an optional extra
+            raise StateError(
+                "the postgres state backend needs psycopg: pip install 'leadsync[postgres]'"
+            ) from exc
 
         if cfg.dsn is None:
             raise StateError("state.backend is postgres but state.dsn is not set")

@@ -92,7 +92,10 @@ def open_location(location: str, *, schema: str = "leadsync", must_exist: bool =
         if must_exist and not path.is_file():
             raise StateError(f"the state file {path} does not exist")
         return SqliteStore(path)
-    from leadsync.state.postgres import PostgresStore
+    try:
+        from leadsync.state.postgres import PostgresStore
+    except ImportError as exc:  # psycopg is an optional extra
+        raise StateError("postgres: needs psycopg: pip install 'leadsync[postgres]'") from exc
 
     dsn = rest or os.environ.get(DSN_ENV, "")
     if not dsn:

@@ -66,6 +66,8 @@ T = TypeVar("T")
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
 MAX_JOB_BYTES = 64 * 1024 * 1024  # one ingest job's CSV; Salesforce allows 100 MB (150 MB base64)
 DEFAULT_TIMEOUT = (10.0, 120.0)
+# Request-level refusals caused by one record's content: isolate that record (see create()).
+SPLITTABLE_REQUEST_ERRORS = frozenset({"JSON_PARSER_ERROR"})
 TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
 _EXCERPT = 200
 
@@ -226,18 +228,7 @@ class SalesforceClient:
             attempt = 0
             while pending:
                 attempt += 1
-                body = {
-                    "allOrNone": False,
-                    "records": [
-                        {"attributes": {"type": name}, **_json_values(records[i])} for i in pending
-                    ],
-                }
-                raw = self._call(
-                    f"create {name}",
-                    lambda sf, b=body: sf.restful(
-                        "composite/sobjects", method="POST", json=b, headers=headers
-                    ),
-                )
+                raw = self._post_collection(name, [records[i] for i in pending], headers)
                 if not isinstance(raw, list) or len(raw) != len(pending):
                     # The request reached Salesforce; what it did is unknown. Transient per
                     # record: the caller re-checks before writing again.
@@ -261,6 +252,36 @@ class SalesforceClient:
                 else:
                     pending = []
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
+
+    def _post_collection(
+        self, name: str, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
+    ) -> Any:
+        """POST one collection. When Salesforce refuses the whole request because one record
+        cannot even be parsed (JSON_PARSER_ERROR: e.g. a malformed date), split the batch in
+        halves until the culprit stands alone, so that it fails by itself and the rest save."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": name}, **_json_values(r)} for r in batch],
+        }
+        try:
+            return self._call(
+                f"create {name}",
+                lambda sf: sf.restful(
+                    "composite/sobjects", method="POST", json=body, headers=dict(headers)
+                ),
+            )
+        except SalesforceError as exc:
+            if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
+                raise
+            if len(batch) == 1:
+                error = {"statusCode": exc.code, "message": exc.detail, "fields": list(exc.fields)}
+                return [{"success": False, "errors": [error]}]
+            middle = len(batch) // 2
+            left = self._post_collection(name, batch[:middle], headers)
+            right = self._post_collection(name, batch[middle:], headers)
+            if not isinstance(left, list) or not isinstance(right, list):
+                return None  # unexpected shape: the caller marks the batch RESULT_UNKNOWN
+            return left + right
 
     def bulk_insert(
         self,
@@ -581,6 +602,7 @@ class SalesforceClient:
             status=status,
             transient=transient,
             fields=fields,
+            detail=detail,
         )
 
     def _session_expired(self, what: str, exc: SimpleSalesforceError) -> SessionExpired:

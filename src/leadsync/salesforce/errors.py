@@ -49,10 +49,12 @@ class SalesforceError(RemoteError):
         status: int | None = None,
         transient: bool = False,
         fields: tuple[str, ...] = (),
+        detail: str | None = None,
     ) -> None:
         super().__init__(SYSTEM, message, status=status, code=code)
         self.transient = transient
         self.fields = fields
+        self.detail = detail or message  # Salesforce's own message, without our context
 
 
 class RequestLimitExceeded(LimitReached):

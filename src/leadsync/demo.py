@@ -38,24 +38,34 @@ SIGNUPS = [
         "REGION": "EMEA",
     },
     {
-        "email": "katherine@example.com",
-        "FIRSTNAME": "Katherine",
-        "LASTNAME": "Johnson",
+        "email": "dorothy@example.com",
+        "FIRSTNAME": "Dorothy",
+        "LASTNAME": "Vaughan",
         "COMPANY": "NASA Langley",
         "REGION": "AMER",
     },
+    # No Company: skipped, named in the report; created by a later sync once it is filled in.
     {
         "email": "no.company@example.com",
         "FIRSTNAME": "Nadia",
         "LASTNAME": "Nocompany",
         "REGION": "APAC",
     },
+    # Already a Salesforce Contact (old@example.com, other letter case): excluded, never duplicated.
     {
-        "email": "GRACE@example.com",
-        "FIRSTNAME": "Grace",
-        "LASTNAME": "Hopper",
-        "COMPANY": "Navy",
-        "REGION": "AMER",
+        "email": "OLD@example.com",
+        "FIRSTNAME": "Olde",
+        "LASTNAME": "Existing",
+        "COMPANY": "Legacy Ltd",
+        "REGION": "EMEA",
+    },
+    # Region__c is a restricted picklist: this one record fails, the rest of the run goes on.
+    {
+        "email": "hedy@example.com",
+        "FIRSTNAME": "Hedy",
+        "LASTNAME": "Lamarr",
+        "COMPANY": "Frequency Hopping Inc",
+        "REGION": "LATAM",
     },
 ]
 
@@ -149,9 +159,11 @@ def main() -> None:
         leadsync("plan", "-c", "leadsync.yaml", env=env)
         banner("3. apply")
         leadsync("apply", "-c", "leadsync.yaml", "--auto-approve", env=env)
-        banner("4. five people sign up in Dotdigital")
+        banner("4. six people sign up in Dotdigital")
         add_signups(info, "Webinar signups")
-        banner("5. sync: new members become Leads (exit 4 = some were skipped, see report)")
+        banner(
+            "5. sync: new members become Leads (exit 4 = some were skipped or failed: see report)"
+        )
         leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
         banner("6. sync again: nothing new, nothing duplicated")
         leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))

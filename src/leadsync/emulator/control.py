@@ -16,10 +16,22 @@ Control routes (no auth, never logged, counted, delayed or faulted):
 
 A fault: {"method": "POST" (default any), "path_regex": "composite/sobjects" (re.search on the
 path; default any), "status": 503, "times": 2 (default: unlimited), "delay_ms": 0,
-"drop_connection": false, "body": <JSON value or string; default: the service's error shape>,
-"headers": {"Retry-After": "1"}}. Faults are tried in the order they were added; the first
-matching one with times left is used, and a matching request uses up one of its times. A fault
-with only `delay_ms` slows the request down and then lets the service answer it.
+"drop_connection": false, "hold_ms": 0, "body": <JSON value or string; default: the service's
+error shape>, "headers": {"Retry-After": "1"}}. Faults are tried in the order they were added;
+the first matching one with times left is used, and a matching request uses up one of its times.
+A fault with only `delay_ms` slows the request down and then lets the service answer it.
+
+Was the request applied? A client that loses the answer cannot tell, so the emulator offers both:
+- `"status": n` and `"drop_connection": true` (or `"before"`): the service never sees the
+  request; nothing is applied (a refusal, or a connection lost on the way in).
+- `"drop_connection": "after"`: the service app handles the request to the end (a POST creates
+  its records), then the connection is closed without a single byte of the answer: the client
+  gets a ConnectionError for a write that DID happen (the answer lost on the way out).
+  `"hold_ms": n` (only with "after") keeps the connection open and silent for up to n ms, or
+  until the client closes it, before dropping it: a client read timeout on an applied write,
+  with no sleep on the client side (it gives up after its own timeout and the server stops
+  holding as soon as it sees the close).
+Dropped requests are logged with status 0, whether applied or not.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -108,10 +121,19 @@ class Fault:
     status: int | None
     remaining: int | None
     delay_ms: int
-    drop_connection: bool
+    drop_connection: bool | str  # False, True (= "before": not applied) or "after" (applied)
     body: Any
     has_body: bool
     headers: dict[str, str]
+    hold_ms: int = 0
+
+    @property
+    def drops_before(self) -> bool:
+        return self.drop_connection is True
+
+    @property
+    def drops_after(self) -> bool:
+        return self.drop_connection == "after"
 
     @classmethod
     def parse(cls, fault_id: int, spec: Any) -> Fault:
@@ -124,6 +146,7 @@ class Fault:
             "times",
             "delay_ms",
             "drop_connection",
+            "hold_ms",
             "body",
             "headers",
         }
@@ -152,8 +175,17 @@ class Fault:
         if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
             raise FaultError("delay_ms must be a non-negative number")
         drop = spec.get("drop_connection", False)
-        if not isinstance(drop, bool):
-            raise FaultError("drop_connection must be true or false")
+        if drop == "before":
+            drop = True
+        if not isinstance(drop, bool) and drop != "after":
+            raise FaultError('drop_connection must be true, false, "before" or "after"')
+        hold = spec.get("hold_ms", 0) or 0
+        if not isinstance(hold, int | float) or isinstance(hold, bool) or hold < 0:
+            raise FaultError("hold_ms must be a non-negative number")
+        if hold and drop != "after":
+            raise FaultError('hold_ms needs "drop_connection": "after"')
+        if drop == "after" and status is not None:
+            raise FaultError('"drop_connection": "after" lets the service answer; omit status')
         headers = spec.get("headers") or {}
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str | int) for k, v in headers.items()
@@ -172,6 +204,7 @@ class Fault:
             body=spec.get("body"),
             has_body="body" in spec,
             headers={k: str(v) for k, v in headers.items()},
+            hold_ms=int(hold),
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -190,6 +223,7 @@ class Fault:
             "remaining": self.remaining,
             "delay_ms": self.delay_ms,
             "drop_connection": self.drop_connection,
+            "hold_ms": self.hold_ms,
         }
 
 
@@ -251,9 +285,11 @@ class EmulatorControl:
         delay_ms = self.latency_ms + (fault.delay_ms if fault else 0)
         if delay_ms:
             time.sleep(delay_ms / 1000)
-        if fault is not None and fault.drop_connection:
+        if fault is not None and fault.drops_before:
             self._record(method, path, environ, 0)
             return self._drop(environ)
+        if fault is not None and fault.drops_after:
+            return self._apply_then_drop(fault, method, path, environ)
         if delay_ms:
             start_response = _with_delay_header(start_response, delay_ms)
         if fault is not None and fault.status is not None:
@@ -335,6 +371,31 @@ class EmulatorControl:
         start_response(_status_line(fault.status), headers)
         return [payload]
 
+    def _apply_then_drop(
+        self, fault: Fault, method: str, path: str, environ: dict[str, Any]
+    ) -> Iterable[bytes]:
+        """Let the service handle the request to the end, throw its answer away, drop the line.
+
+        The answer body is consumed so a lazy app runs completely; the log shows status 0
+        (nothing reached the client), like a drop before the request was applied.
+        """
+
+        def swallow(status: str, headers: list, exc_info: Any = None) -> Callable:
+            return lambda _data: None
+
+        result = self.app(environ, swallow)
+        try:
+            for _chunk in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        self._record(method, path, environ, 0)
+        if fault.hold_ms:
+            _hold_until_closed(environ.get("werkzeug.socket"), fault.hold_ms / 1000)
+        return self._drop(environ)
+
     @staticmethod
     def _drop(environ: dict[str, Any]) -> Iterable[bytes]:
         """Close the TCP connection without a response.
@@ -374,6 +435,19 @@ class EmulatorControl:
             self.clear_faults()
             return _json(start_response, 200, {"ok": True})
         return _json(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+
+def _hold_until_closed(sock: socket.socket | None, limit: float) -> None:
+    """Keep the connection silent until the client closes it (readable: EOF) or `limit` s pass.
+
+    select() rather than recv(): on a TLS socket recv() could consume the client's close_notify
+    or block; readability is all we need to know that the client has given up.
+    """
+    if sock is None:
+        time.sleep(limit)
+        return
+    with contextlib.suppress(OSError, ValueError):
+        select.select([sock], [], [], limit)
 
 
 def _with_delay_header(start_response: Callable, delay_ms: int) -> Callable:

@@ -95,7 +95,8 @@ def config_text() -> str:
 state: {{backend: sqlite, path: state.db}}
 salesforce:
   instance_url: ${{SF_INSTANCE_URL}}
-  auth: {{access_token: ${{SF_ACCESS_TOKEN}}}}
+  auth:
+    access_token: ${{SF_ACCESS_TOKEN}}
   ca_bundle: ${{SF_CA_BUNDLE}}
   api_version: "61.0"
 defaults: {{lead_status: New, campaign_member_status: Sent}}
@@ -251,7 +252,8 @@ def plan_config(accounts: int, books: int) -> str:
         "state: {backend: sqlite, path: state.db}",
         "salesforce:",
         "  instance_url: ${SF_INSTANCE_URL}",
-        "  auth: {access_token: ${SF_ACCESS_TOKEN}}",
+        "  auth:",
+        "    access_token: ${SF_ACCESS_TOKEN}",
         "  ca_bundle: ${SF_CA_BUNDLE}",
         '  api_version: "61.0"',
         "accounts:",
@@ -302,8 +304,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         scenarios = [
-            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 1_000),
-            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 100),
+            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 200),
+            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 40),
         ]
         plan_shape = (10, 5)
     else:
@@ -318,7 +320,7 @@ def main() -> None:
         plan_shape = (50, 20)
 
     root = Path(tempfile.mkdtemp(prefix="leadsync-bench-"))
-    console = Console()
+    console = Console(width=180)
     rows: list[Row] = []
     naive_rows: list[Row] = []
     try:

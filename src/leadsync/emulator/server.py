@@ -48,7 +48,13 @@ class ServiceApp:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (tests and `make demo` would drown in it); errors still show."""
+    """No access log on stderr (tests and `make demo` would drown in it); errors still show.
+
+    HTTP/1.1 keeps connections alive as the real services do; with HTTP/1.0 every request paid a
+    new TCP + TLS handshake, which made clients look slower than they are against a real org.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return

@@ -260,18 +260,89 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     show_default=True,
     help="Seconds to wait for another sync/apply holding an account's lock (then exit 1).",
 )
+@click.option(
+    "--every",
+    metavar="DURATION",
+    default=None,
+    help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION).",
+)
 @click.pass_context
 def sync(
-    ctx: click.Context, config_path: str, as_json: bool, dry_run: bool, lock_timeout: float
+    ctx: click.Context,
+    config_path: str,
+    as_json: bool,
+    dry_run: bool,
+    lock_timeout: float,
+    every: str | None,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
     Exit 0 done; 4 done but some records failed or were skipped (see the report); 3 stopped
-    early on an API limit (everything recorded, safe to re-run); 1 error.
+    early on an API limit (everything recorded, safe to re-run); 1 error. SIGTERM or Ctrl-C
+    finishes the batch in flight, records it, prints the report and exits 0 (a second signal
+    stops at once; the next run resolves what was in flight).
+
+    With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
+    (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
+    with an error (network, lock held; logged on stderr and, with --json, as a JSON line with
+    "status": "error") does not end the loop: the next run continues. A config error ends it
+    with exit 1, since no run can succeed until it is fixed. A signal, during a run or while
+    waiting, ends it with exit 0.
     """
     from leadsync.sync.cli import run_command
 
-    ctx.exit(run_command(config_path, as_json=as_json, dry_run=dry_run, lock_timeout=lock_timeout))
+    ctx.exit(
+        run_command(
+            config_path,
+            as_json=as_json,
+            dry_run=dry_run,
+            lock_timeout=lock_timeout,
+            every=every,
+        )
+    )
+
+
+@cli.command("records")
+@_config_option
+@click.option(
+    "--state",
+    "record_state",
+    required=True,
+    type=click.Choice(["failed", "skipped", "pending", "excluded", "created"]),
+    help="Which ledger records to list.",
+)
+@click.option("--account", default=None, help="Only this account.")
+@click.option("--book", default=None, help="Only this address book (name or id).")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N records.")
+@click.pass_context
+def records(
+    ctx: click.Context,
+    config_path: str,
+    record_state: str,
+    account: str | None,
+    book: str | None,
+    as_json: bool,
+    limit: int | None,
+) -> None:
+    """List the sync ledger's records in one state, with their reasons.
+
+    Per record: account, address book, contact id, email, reason code, fields, the created
+    Lead or the matched Salesforce record, last run and reason. Reads the state only (no
+    network, writes nothing). Exit 0; 1 for an unknown account/book or a bad config.
+    """
+    from leadsync.sync.records import records_command
+
+    ctx.exit(
+        records_command(
+            config_path,
+            state=record_state,
+            account=account,
+            book=book,
+            as_json=as_json,
+            limit=limit,
+        )
+    )
 
 
 @cli.group("state")

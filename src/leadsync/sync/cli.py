@@ -6,39 +6,110 @@ engine never decides how anything looks.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
+from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.sync.engine import Progress, open_and_sync
 from leadsync.sync.report import render_text
+from leadsync.sync.schedule import StopFlag, parse_interval, run_every, stop_on_signals
 
 
-def run_command(config_path: str, *, as_json: bool, dry_run: bool, lock_timeout: float) -> int:
+def run_command(
+    config_path: str,
+    *,
+    as_json: bool,
+    dry_run: bool,
+    lock_timeout: float,
+    every: str | None = None,
+) -> int:
+    """One sync (or, with `every`, one per interval until SIGTERM/SIGINT); returns the exit code.
+
+    Either way SIGTERM/SIGINT finish the batch in flight, record it and end with exit 0.
+    """
+    interval = parse_interval(every) if every is not None else None
+    if interval is not None and dry_run:
+        raise LeadsyncError("--every and --dry-run exclude each other (a preview runs once)")
     err = Console(stderr=True, highlight=False)
 
     def warn(message: str) -> None:
         err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
 
-    with _progress(err, enabled=not as_json) as progress:
-        result = open_and_sync(
-            config_path,
-            dry_run=dry_run,
-            lock_timeout=lock_timeout,
-            warn=warn,
-            progress=progress,
-        )
+    def once(flag: StopFlag) -> int:
+        with _progress(err, enabled=not as_json) as progress:
+            result = open_and_sync(
+                config_path,
+                dry_run=dry_run,
+                lock_timeout=lock_timeout,
+                warn=warn,
+                progress=progress,
+                stop=flag,
+            )
+        _print_report(result.report, as_json=as_json, one_line=interval is not None)
+        return result.exit_code
+
+    with stop_on_signals(StopFlag(), _announce_stop) as flag:
+        if interval is None:
+            return once(flag)
+        return run_every(
+            interval,
+            lambda: once(flag),
+            flag,
+            on_error=lambda exc: _print_error(exc, as_json=as_json),
+            on_wait=lambda left: _announce_wait(err, left, every or ""),
+            fatal=(ConfigError,),
+        ).exit_code
+
+
+def _print_report(report: dict, *, as_json: bool, one_line: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(result.report, indent=2, ensure_ascii=False) + "\n")
+        indent = None if one_line else 2  # --every: one JSON object per line per run
+        sys.stdout.write(json.dumps(report, indent=indent, ensure_ascii=False) + "\n")
     else:
         out = Console(highlight=False)
         if not out.is_terminal:  # logs and CI: wide enough that the table is not squeezed
             out = Console(highlight=False, width=160)
-        out.print(render_text(result.report))
-    return result.exit_code
+        out.print(render_text(report))
+    sys.stdout.flush()  # a log reader (or a test) sees each run as soon as it ends
+
+
+def _print_error(exc: LeadsyncError, *, as_json: bool) -> None:
+    """A failed run inside --every: one line on stderr (and one JSON line), then go on."""
+    sys.stderr.write(f"error: {exc} (the next run is still scheduled)\n")
+    sys.stderr.flush()
+    if as_json:
+        line = {"status": "error", "error": str(exc), "exit_code": exc.exit_code, "at": _now()}
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def _announce_wait(err: Console, seconds: float, every: str) -> None:
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    err.print(
+        f"next sync at {at:%Y-%m-%dT%H:%M:%SZ} (--every {every}); SIGTERM or Ctrl-C stops",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _announce_stop(name: str) -> None:
+    """Called inside the signal handler: a raw write (re-entrant safe, unlike print)."""
+    message = (
+        f"{name}: finishing the batch in flight, then exiting (send it again to stop at once)\n"
+    )
+    with contextlib.suppress(OSError):
+        os.write(2, message.encode())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @contextmanager

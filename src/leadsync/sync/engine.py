@@ -14,6 +14,13 @@ Crash safety is the design's centre (invariant 6). Three rules give it:
    overlap window, a crash before the watermark moved) are harmless: the ledger de-duplicates.
 
 CampaignMembers need no write-ahead: creating one twice gives DUPLICATE_VALUE, which means done.
+
+Stopping on request (SIGTERM/SIGINT, `stop`): the run checks the hook only at checkpoints, the
+points between batches where everything written so far is also recorded (before reading the
+next page, before sending the next write batch, before the next book or account). A stop ends
+the run there as "interrupted": the batch in flight finishes and is recorded, the report is
+saved, and nothing is in doubt. Members read but not yet written stay pending; the watermark of
+a book whose reading was cut short does not move, so the next run re-reads them (harmless).
 """
 
 from __future__ import annotations
@@ -47,6 +54,11 @@ BULK_JOB_RECORDS = 10_000  # records per Bulk API 2.0 job (one write-ahead unit)
 SAMPLES = 5
 
 Progress = Callable[[str, int], None]
+StopHook = Callable[[], object]  # truthy once a stop was requested; a str is the reason
+
+
+class StopRequested(Exception):
+    """Raised at a checkpoint once the stop hook fires; ends the run as "interrupted"."""
 
 
 @dataclass
@@ -66,9 +78,11 @@ def run_sync(
     progress: Progress | None = None,
     salesforce: SalesforceClient | None = None,
     dotdigital: Callable[[str], DotdigitalClient] | None = None,
+    stop: StopHook | None = None,
 ) -> SyncResult:
     """One sync of every create_leads book in the applied state. Raises LeadsyncError (exit 1)
-    for errors; a limit stops the run cleanly and is reported (exit 3), not raised."""
+    for errors; a limit stops the run cleanly and is reported (exit 3), not raised; a stop
+    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted"."""
     applied = store.read_applied()
     if applied is None:
         raise LeadsyncError(
@@ -109,6 +123,7 @@ def run_sync(
         sf=sf,
         dry_run=dry_run,
         progress=progress,
+        stop=stop,
     )
     report: dict[str, Any] = {
         "run_id": run.run_id,
@@ -124,6 +139,7 @@ def run_sync(
     }
     try:
         for name, account in view.accounts.items():
+            run.check_stop()
             if not account.lead_books and not store.ledger_in_doubt(name):
                 continue
             lock = (
@@ -136,6 +152,9 @@ def run_sync(
         report["status"] = "done"
     except LimitReached as exc:
         report["status"] = "stopped"
+        report["stop_reason"] = str(exc)
+    except StopRequested as exc:
+        report["status"] = "interrupted"
         report["stop_reason"] = str(exc)
     except LeadsyncError as exc:
         report["status"] = "error"
@@ -184,6 +203,7 @@ class Run:
     sf: SalesforceClient
     dry_run: bool
     progress: Progress | None
+    stop: StopHook | None = None
     started_at: str = field(default_factory=lambda: _now())
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
@@ -208,6 +228,21 @@ class Run:
                 campaign_id=book.campaign_id if book else None,
             )
         return self.tallies[key]
+
+    def check_stop(self) -> None:
+        """A checkpoint: end the run here if a stop was requested (everything so far recorded)."""
+        requested = self.stop() if self.stop is not None else None
+        if requested:
+            why = requested if isinstance(requested, str) else "a stop request"
+            raise StopRequested(
+                f"stopped by {why} after finishing and recording the batch in flight; "
+                "run `leadsync sync` again to continue"
+            )
+
+    def checkpoint(self) -> None:
+        """Between write batches: stop if asked, then check the API budget."""
+        self.check_stop()
+        self.check_budget()
 
     def check_budget(self) -> None:
         """Stop before the org's daily API allowance passes the configured share (a share of
@@ -244,12 +279,14 @@ class AccountSync:
         if not self.ctx.dry_run:
             self.resolve_in_doubt(self.store.ledger_in_doubt(self.account.name))
         for book in self.account.lead_books:
+            self.ctx.check_stop()
             tally = self.ctx.tally(self.account, book.id)
             if self.ctx.dry_run:
                 DryRunBook(self, book, mapping, tally).run()
                 continue
             self.ingest(book, mapping, tally)
             self.write_pending(book, mapping, tally)
+            self.ctx.check_stop()  # a stop leaves CampaignMembers to the next run
             self.campaign_members(book, tally)
 
     # -- 1. in-doubt writes --------------------------------------------------------------------
@@ -315,6 +352,7 @@ class AccountSync:
             book.id, modified_since=since, datafields=mapping.datafields
         ):
             self.ingest_page(book, page, mapping, tally)
+            self.ctx.check_stop()  # cut short: the watermark stays, the next run re-reads
         mark = _iso(started)
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
@@ -365,7 +403,7 @@ class AccountSync:
         bulk = len(ids) >= self.settings.bulk_threshold
         chunk = BULK_JOB_RECORDS if bulk else CHECK_CHUNK
         for start in range(0, len(ids), chunk):
-            self.ctx.check_budget()
+            self.ctx.checkpoint()
             batch = self.store.ledger_get(self.account.name, book.id, ids[start : start + chunk])
             batch = {
                 cid: e for cid, e in batch.items() if e.state == "pending" and e.attempt is None
@@ -377,7 +415,7 @@ class AccountSync:
                 self.write_bulk(book, ready, mapping, batch)
             else:
                 for sub in range(0, len(ready), COLLECTION_BATCH):
-                    self.ctx.check_budget()
+                    self.ctx.checkpoint()
                     self.write_collection(book, ready[sub : sub + COLLECTION_BATCH], mapping, batch)
             if self.ctx.progress:
                 self.ctx.progress(f"{self.account.name}/{book.name}: write", len(ready))
@@ -495,7 +533,7 @@ class AccountSync:
         # Records a failed job never reached go through Collections, which isolates a bad one.
         again = {e.contact_id: e for e in leftover}
         for start in range(0, len(leftover), COLLECTION_BATCH):
-            self.ctx.check_budget()
+            self.ctx.checkpoint()
             self.write_collection(book, leftover[start : start + COLLECTION_BATCH], mapping, again)
 
     def _mark(
@@ -557,7 +595,7 @@ class AccountSync:
             self._add_members(waiting, status, tally)
 
     def _add_members(self, entries: list[LedgerEntry], status: str, tally: BookTally) -> None:
-        self.ctx.check_budget()
+        self.ctx.checkpoint()
         records = [
             {"CampaignId": e.campaign_id, "LeadId": e.lead_id, "Status": status} for e in entries
         ]
@@ -658,6 +696,7 @@ class DryRunBook:
                 else:
                     self.count(new, new.state, new.reason or "")
             self.classify(ready)
+            p.ctx.check_stop()
             if p.ctx.progress:
                 p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
         earlier: list[LedgerEntry] = []
@@ -735,6 +774,7 @@ def open_and_sync(
     warn: Callable[[str], None] = lambda _m: None,
     progress: Progress | None = None,
     env: dict[str, str] | None = None,
+    stop: StopHook | None = None,
 ) -> SyncResult:
     """The CLI's one call: load leadsync.yaml (for connections and the state), then sync."""
     from leadsync.config import config_dir, load_or_raise
@@ -750,9 +790,10 @@ def open_and_sync(
             lock_timeout=lock_timeout,
             warn=warn,
             progress=progress,
+            stop=stop,
         )
     finally:
         store.close()
 
 
-__all__: Iterable[str] = ("SyncResult", "open_and_sync", "run_sync")
+__all__: Iterable[str] = ("StopRequested", "SyncResult", "open_and_sync", "run_sync")

@@ -96,9 +96,16 @@ def totals(books: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def exit_code(report: dict[str, Any]) -> int:
-    """0 done and clean; 4 done with failed/skipped records; 3 stopped on a limit."""
+    """0 done and clean; 4 done with failed/skipped records; 3 stopped on a limit.
+
+    An "interrupted" run (SIGTERM/SIGINT: the batch in flight finished and everything is
+    recorded) is 0: stopping on request is what the caller asked for, and the next run
+    continues where this one stopped.
+    """
     if report.get("status") == "stopped":
         return 3
+    if report.get("status") == "interrupted":
+        return 0
     t = report["totals"]
     problems = t["failed"] + t["skipped_missing_fields"]
     problems += sum(b.get("campaign_members_failed", 0) for b in report["books"])
@@ -151,6 +158,8 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
                 style="yellow",
             )
         )
+    if report.get("status") == "interrupted":
+        parts.append(Text(f"interrupted: {report.get('stop_reason')}", style="yellow"))
     return Group(*parts)
 
 

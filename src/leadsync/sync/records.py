@@ -1,0 +1,314 @@
+"""`leadsync records --state failed`: the ledger's members in one state, with their reasons.
+
+`status` gives the counts; this answers the next question ("which ones, and why?") without
+opening the SQLite file by hand. It only reads the state: no network, no lock, nothing written
+(a missing state file is reported, not created). Email addresses are shown: they are personal
+data, not secrets, and the list is what the user asked for. Reasons come from the ledger, which
+never holds secrets.
+
+The query (over StateStore.ledger_iter) and the renderings are plain functions; the command at
+the bottom is the only part that loads the config, opens the store and prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from leadsync.errors import LeadsyncError
+from leadsync.state.model import AppliedState, LedgerEntry, StateStore
+
+STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created")
+IN_DOUBT = "a write was in flight when a run stopped; the next sync settles it from Salesforce"
+
+
+class RecordsError(LeadsyncError):
+    """--account/--book name something the state does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One ledger row as `records` shows it (flat, JSON-able)."""
+
+    account: str
+    book: str
+    book_id: int
+    contact_id: int
+    email: str
+    state: str
+    reason_code: str | None
+    reason: str | None
+    fields: tuple[str, ...]
+    lead_id: str | None
+    matched_id: str | None
+    campaign_member_id: str | None
+    in_doubt: bool
+    tries: int
+    first_run: str | None
+    last_run: str | None
+    updated_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fields"] = list(self.fields)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BookRef:
+    account: str
+    book_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    state: str
+    records: list[Record]
+    total: int  # records in this state within the filters (may exceed len(records) with a limit)
+    limit: int | None
+
+
+def record_of(entry: LedgerEntry, book: str) -> Record:
+    return Record(
+        account=entry.account,
+        book=book,
+        book_id=int(entry.book_id),
+        contact_id=int(entry.contact_id),
+        email=entry.email,
+        state=entry.state,
+        reason_code=entry.reason_code,
+        reason=entry.reason or (IN_DOUBT if entry.attempt else None),
+        fields=tuple(entry.fields),
+        lead_id=entry.lead_id,
+        matched_id=entry.matched_id,
+        campaign_member_id=entry.campaign_member_id,
+        in_doubt=entry.attempt is not None,
+        tries=entry.tries,
+        first_run=entry.first_run,
+        last_run=entry.last_run,
+        updated_at=entry.updated_at,
+    )
+
+
+def book_names(applied: AppliedState | None) -> dict[tuple[str, int], str]:
+    """(account, book id) -> address-book name, from the applied state's resolved ids."""
+    names: dict[tuple[str, int], str] = {}
+    accounts = ((applied.resolved or {}).get("accounts") or {}) if applied else {}
+    for account, acct in accounts.items():
+        for book in (acct or {}).get("books") or ():
+            if isinstance(book, dict) and book.get("id") is not None:
+                names[(str(account), int(book["id"]))] = str(book.get("name", book["id"]))
+    return names
+
+
+def select_books(
+    counts: Mapping[tuple[str, int, str], int],
+    names: Mapping[tuple[str, int], str],
+    *,
+    state: str,
+    account: str | None = None,
+    book: str | None = None,
+) -> list[tuple[BookRef, int]]:
+    """The books to list, in display order, each with its number of `state` records.
+
+    Raises RecordsError for an account or book the state has never heard of (with a
+    did-you-mean), so a typo is not mistaken for "nothing failed".
+    """
+    known = set(names) | {(a, b) for a, b, _s in counts}
+    refs = [BookRef(a, b, names.get((a, b), f"(address book {b})")) for a, b in known]
+    if account is not None:
+        accounts = sorted({r.account for r in refs})
+        if account not in accounts:
+            raise RecordsError(_unknown("account", account, accounts))
+        refs = [r for r in refs if r.account == account]
+    if book is not None:
+        wanted = [r for r in refs if book in (r.name, str(r.book_id))]
+        if not wanted:
+            wanted = [r for r in refs if r.name.casefold() == book.casefold()]
+        if not wanted:
+            scope = f" of account {account!r}" if account else ""
+            raise RecordsError(
+                _unknown(f"address book{scope}", book, sorted({r.name for r in refs}))
+            )
+        refs = wanted
+    refs.sort(key=lambda r: (r.account, r.name.casefold(), r.book_id))
+    return [(r, counts.get((r.account, r.book_id, state), 0)) for r in refs]
+
+
+def _unknown(what: str, name: str, known: Sequence[str]) -> str:
+    message = f"no {what} named {name!r} in the state"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    elif known:
+        message += f" (known: {', '.join(known)})"
+    else:
+        message += " (nothing has been applied or synced yet)"
+    return message
+
+
+def query_records(
+    store: StateStore,
+    *,
+    state: str,
+    account: str | None = None,
+    book: str | None = None,
+    limit: int | None = None,
+) -> Selection:
+    """Ledger records in `state`, book by book, at most `limit`. Reads only."""
+    if state not in STATES:
+        raise RecordsError(f"unknown record state {state!r} (one of: {', '.join(STATES)})")
+    names = book_names(store.read_applied())
+    books = select_books(
+        store.ledger_counts(account), names, state=state, account=account, book=book
+    )
+    total = sum(n for _ref, n in books)
+    records = list(_take(_iter(store, books, state), limit))
+    return Selection(state=state, records=records, total=total, limit=limit)
+
+
+def _iter(store: StateStore, books: list[tuple[BookRef, int]], state: str) -> Iterator[Record]:
+    for ref, n in books:
+        if n:
+            for entry in store.ledger_iter(ref.account, ref.book_id, [state]):  # type: ignore[list-item]
+                yield record_of(entry, ref.name)
+
+
+def _take(records: Iterator[Record], limit: int | None) -> Iterator[Record]:
+    for i, record in enumerate(records):
+        if limit is not None and i >= limit:
+            return
+        yield record
+
+
+# --- renderings (pure) --------------------------------------------------------------------
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("account", "account"),
+    ("book", "address book"),
+    ("contact_id", "contact id"),
+    ("email", "email"),
+    ("reason_code", "reason code"),
+    ("fields", "fields"),
+    ("salesforce_id", "lead / matched id"),
+    ("last_run", "last run"),
+    ("reason", "reason"),  # last: long sentences do not push the other columns apart
+)
+
+
+def cells(record: Record) -> list[str]:
+    values = {
+        **record.as_dict(),
+        "fields": ", ".join(record.fields),
+        "salesforce_id": record.lead_id or record.matched_id,
+    }
+    return [_one_line(values[key]) for key, _label in COLUMNS]
+
+
+def _one_line(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    return " ".join(str(value).split())  # a reason with newlines must not break the columns
+
+
+def summary_line(selection: Selection) -> str:
+    noun = "record" if selection.total == 1 else "records"
+    if selection.total == 0:
+        return f"no {selection.state} records"
+    shown = len(selection.records)
+    if shown < selection.total:
+        return f"{selection.total} {selection.state} {noun}, showing the first {shown} (--limit)"
+    return f"{selection.total} {selection.state} {noun}"
+
+
+def render_plain(selection: Selection) -> str:
+    """Aligned columns for logs, pipes and grep: one record per line, no colour, no wrapping."""
+    if not selection.records:
+        return summary_line(selection) + "\n"
+    rows = [[label for _key, label in COLUMNS], *(cells(r) for r in selection.records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n" + summary_line(selection) + "\n"
+
+
+def render_table(selection: Selection) -> Any:
+    """A rich table for a terminal. When every record is from one address book, account and
+    book go to the title, leaving the width to emails and reasons."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    if not selection.records:
+        return Text(summary_line(selection))
+    title = f"{selection.state} records"
+    books = {(r.account, r.book) for r in selection.records}
+    skip: set[str] = set()
+    if len(books) == 1:
+        account, book = next(iter(books))
+        title += f": {account} / {book}"
+        skip = {"account", "book"}
+    keep = [i for i, (key, _label) in enumerate(COLUMNS) if key not in skip]
+    table = Table(title=title, title_justify="left")
+    for i in keep:
+        key, label = COLUMNS[i]
+        table.add_column(label, overflow="fold", justify="right" if key == "contact_id" else "left")
+    for record in selection.records:
+        row = cells(record)
+        table.add_row(*(row[i] for i in keep))
+    return Group(table, Text(summary_line(selection)))
+
+
+def render_json(selection: Selection) -> str:
+    return json.dumps([r.as_dict() for r in selection.records], indent=2, ensure_ascii=False) + "\n"
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def records_command(
+    config_path: str,
+    *,
+    state: str,
+    account: str | None = None,
+    book: str | None = None,
+    as_json: bool = False,
+    limit: int | None = None,
+) -> int:
+    """Load the config (for the state's location), read the ledger, print. Exit 0 (1 raised)."""
+    from rich.console import Console
+
+    from leadsync.config import config_dir, load_or_raise
+    from leadsync.state import open_store, sqlite_path
+
+    config = load_or_raise(config_path)
+    base = config_dir(config.source)
+    if config.state.backend == "sqlite" and not sqlite_path(config.state.path, base).exists():
+        # Opening would create the file: say there is nothing instead (reads only).
+        if account is not None or book is not None:
+            raise RecordsError(
+                _unknown("account" if account else "address book", account or book or "", [])
+            )
+        selection = Selection(state=state, records=[], total=0, limit=limit)
+    else:
+        store = open_store(config.state, base)
+        try:
+            selection = query_records(store, state=state, account=account, book=book, limit=limit)
+        finally:
+            store.close()
+    if as_json:
+        sys.stdout.write(render_json(selection))
+        return 0
+    out = Console(highlight=False)
+    if out.is_terminal:
+        out.print(render_table(selection))
+    else:
+        sys.stdout.write(render_plain(selection))
+    return 0

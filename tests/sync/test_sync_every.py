@@ -1,0 +1,222 @@
+"""`leadsync sync --every`, and SIGTERM/SIGINT: finish the batch in flight, record it, exit 0.
+
+No sleeps: the tests synchronise on the process's own output (one JSON line per run) and on
+the emulator (a write request is held with the fault API's delay_ms; the test waits until the
+fault has been used, i.e. the request has arrived and is being held, then signals).
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadsync.sync.schedule import BadInterval, StopFlag, parse_interval
+
+DEADLINE = 120
+
+
+def _until(predicate, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None:
+            assert proc.poll() is None, ("sync ended before " + what, proc.communicate())
+        time.sleep(0.02)  # polling the emulator's state: synchronisation, not a timed wait
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _next_line(proc: subprocess.Popen) -> dict[str, Any]:
+    """The next JSON line the process prints (blocks on the pipe, bounded by DEADLINE)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], DEADLINE)
+    assert ready, "no output from sync --every"
+    line = proc.stdout.readline()
+    assert line, ("sync ended", proc.wait(), proc.stderr.read() if proc.stderr else "")
+    return json.loads(line)
+
+
+def _wait_for_stderr(proc: subprocess.Popen, text: str) -> str:
+    """Read stderr lines until one contains `text` (the process says it is waiting)."""
+    assert proc.stderr is not None
+    while True:
+        ready, _, _ = select.select([proc.stderr], [], [], DEADLINE)
+        assert ready, f"no {text!r} on stderr"
+        line = proc.stderr.readline()
+        assert line, ("sync ended", proc.wait())
+        if text in line:
+            return line
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[str, str]:
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0, (proc.returncode, out[-2000:], err[-2000:])
+    assert "Traceback" not in err, err
+    return out, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_every_runs_prints_one_json_line_per_run_and_a_signal_while_waiting_exits_0(
+    workspace, kit, sig
+) -> None:
+    ws = workspace()
+    ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1h")
+    try:
+        first = _next_line(proc)
+        assert first["status"] == "done" and first["totals"]["created"] == 1
+        assert first["exit_code"] == 0
+        # the run is recorded before its line is printed; the process now waits for 1h
+        runs = ws.state_rows("SELECT run_id FROM runs")
+        assert runs == [(first["run_id"],)]
+        waiting = _wait_for_stderr(proc, "next sync at")
+        assert "--every 1h" in waiting
+        out, _err = _stop(proc, sig)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out == ""  # no second run: the signal ended the wait at once
+    assert set(ws.leads()) == {"grace@example.com", "ada@example.com"}
+    assert len(ws.campaign_members()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("every", [True, False], ids=["every", "once"])
+def test_sigterm_during_a_write_finishes_that_batch_records_it_and_exits_0(
+    workspace, kit, every
+) -> None:
+    members = 250  # Collections: a batch of 200, then one of 50
+    ws = workspace()
+    ws.generate(
+        "Webinar signups",
+        {
+            "count": members,
+            "email": "t{n}@example.com",
+            "datafields": {
+                "FIRSTNAME": "T{n}",
+                "LASTNAME": "Term",
+                "COMPANY": "Co",
+                "REGION": "EMEA",
+            },
+        },
+    )
+    hold = ws.emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex=r"composite/sobjects$",
+        delay_ms=2000,
+        times=1,
+    )
+    args = ["sync", "-c", "leadsync.yaml", "--json"] + (["--every", "1h"] if every else [])
+    proc = ws.popen(*args)
+    try:
+
+        def held() -> bool:
+            faults = ws.emu.control("salesforce", "GET", "/__emulator/faults").json()["faults"]
+            return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
+
+        _until(held, "the first Lead batch to reach Salesforce", proc)
+        out, err = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    if every:  # one JSON object per line per run: the interrupted run ended the loop
+        assert len(out.splitlines()) == 1
+    report = json.loads(out)
+    assert report["status"] == "interrupted" and report["exit_code"] == 0
+    assert "SIGTERM" in report["stop_reason"]
+    book = report["books"][0]
+    assert (book["seen"], book["created"], book["pending"]) == (members, 200, 50)
+    assert "finishing the batch in flight" in err
+
+    # the batch in flight exists in Salesforce and the ledger says so; nothing is in doubt
+    leads = {e for e in ws.leads() if e.startswith("t")}
+    assert len(leads) == 200
+    created = {r[0] for r in ws.state_rows("SELECT email FROM ledger WHERE state = 'created'")}
+    assert created == leads
+    assert ws.state_rows("SELECT COUNT(*) FROM ledger WHERE attempt IS NOT NULL") == [(0,)]
+    assert ws.state_rows("SELECT COUNT(*) FROM ledger WHERE state = 'pending'") == [(50,)]
+    saved = ws.state_rows("SELECT report FROM runs")
+    assert [json.loads(r[0])["status"] for r in saved] == ["interrupted"]
+
+    # the next run finishes the job: every member once, every CampaignMember once
+    ws.emu.clear_faults()
+    again = ws.sync(code=(0,))
+    assert again["totals"]["created"] == 50
+    leads = ws.leads()
+    assert {e for e in leads if e.startswith("t")} == {f"t{n}@example.com" for n in range(members)}
+    assert len(ws.campaign_members()) == members
+
+
+def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(workspace, kit) -> None:
+    """Nothing applied yet: each run fails (exit 1 would be the one-shot answer), the loop logs
+    it and goes on; once applied, the next run works. A broken config ends the loop with 1."""
+    ws = workspace(apply=False)
+    ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1s")
+    try:
+        first = _next_line(proc)
+        assert first["status"] == "error" and "nothing has been applied" in first["error"]
+        assert first["exit_code"] == 1
+        ws.apply()  # the member was there before create_leads was applied: baseline
+        ws.add_member("alan@example.com", kit.member("Alan", "Turing", "Bletchley", "AMER"))
+        while True:
+            line = _next_line(proc)
+            if line["status"] == "done" and line["totals"]["created"]:
+                break
+            assert line["status"] in ("done", "error"), line  # e.g. the apply held the lock
+        assert "alan@example.com" in ws.leads()
+        ws.write_config("version: 1\nstate: [\n")
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, (out, err)
+    assert "invalid config" in err and "Traceback" not in err
+
+
+def test_bad_every_values_are_one_line_errors(tmp_path) -> None:
+    leadsync = str(Path(sys.executable).with_name("leadsync"))
+    for args, expected in [
+        (["--every", "15"], "expected a duration such as 90s, 15m"),
+        (["--every", "15x"], "expected a duration"),
+        (["--every", "0m"], "longer than zero"),
+        (["--every", "15m", "--dry-run"], "exclude each other"),
+    ]:
+        proc = subprocess.run(
+            [leadsync, "sync", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / ".leadsync").exists()
+
+
+def test_parse_interval() -> None:
+    assert parse_interval("90s") == 90
+    assert parse_interval("15m") == 900
+    assert parse_interval(" 1H30m ") == 5400
+    for bad in ("", "15", "m", "1.5h", "-5m", "15 m", "1d"):
+        with pytest.raises(BadInterval):
+            parse_interval(bad)
+
+
+def test_stop_flag_wakes_a_wait_even_when_set_before_it() -> None:
+    flag = StopFlag()
+    try:
+        assert flag() is None and flag.wait(0) is False
+        flag.request("SIGTERM")
+        assert flag.wait(3600) is True  # returns at once: the pipe already holds the wake-up
+        assert flag() == "SIGTERM"
+    finally:
+        flag.close()

@@ -3,6 +3,9 @@ stop the run cleanly (exit 3) and the next run finishes; two concurrent syncs ne
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 
 
@@ -124,16 +127,29 @@ def test_two_concurrent_syncs_never_duplicate(workspace, kit) -> None:
         "salesforce", method="POST", path_regex="composite/sobjects$", delay_ms=10_000, times=1
     )
     first = ws.popen("sync", "-c", "leadsync.yaml", "--json")
-    _wait_fault_taken(ws, "salesforce", fault["id"], first)  # first holds the lock, mid-write
-    refused = ws.run("sync", "-c", "leadsync.yaml", "--lock-timeout", "0")
-    assert refused.returncode == 1
-    assert "account:uk" in refused.stderr and "held by" in refused.stderr
-    waiting = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "120")
-    out1, err1 = first.communicate(timeout=300)
-    out2, err2 = waiting.communicate(timeout=300)
+    waiting = None
+    try:
+        _wait_fault_taken(ws, "salesforce", fault["id"], first)  # first holds the lock, mid-write
+        # Freeze it there: the lock stays held for as long as the test needs, however slowly a
+        # loaded machine starts the next two processes (the 10 s delay alone was a race).
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            refused = ws.run("sync", "-c", "leadsync.yaml", "--lock-timeout", "0")
+            assert refused.returncode == 1, (refused.stdout, refused.stderr)
+            assert "account:uk" in refused.stderr and "held by" in refused.stderr
+            assert f"pid {first.pid}" in refused.stderr, refused.stderr
+            waiting = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "600")
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        out1, err1 = first.communicate(timeout=300)
+        out2, err2 = waiting.communicate(timeout=300)
+    finally:
+        for proc in (first, waiting):  # never leave a sync running against a stopped emulator
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     assert first.returncode == 0, err1
     assert waiting.returncode == 0, err2
-    import json
 
     created = json.loads(out1)["totals"]["created"] + json.loads(out2)["totals"]["created"]
     assert created == 300

@@ -169,6 +169,9 @@ def main() -> None:
         leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
         banner("7. status")
         leadsync("status", "-c", "leadsync.yaml", env=env)
+        banner("8. what was not created, and why")
+        for state in ("skipped", "failed", "excluded"):
+            leadsync("records", "-c", "leadsync.yaml", "--state", state, env=env)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

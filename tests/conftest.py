@@ -4,14 +4,24 @@
 free ports and returns a RunningEmulator; everything it started is stopped at test teardown.
 `emulator` is the same with the built-in demo data.
 
-Nothing here imports the emulator at collection time: a broken service module fails the tests
-that use it, not the whole suite.
+PostgreSQL: `pg_server` starts ONE throwaway server per pytest session (so one per xdist worker)
+with tests/pg_server.py and stops it at the end; `pg_dsn` is its DSN; `pg_database` gives each
+test a fresh database of its own on that server (CREATE DATABASE: milliseconds, not a new
+server). Missing PostgreSQL binaries FAIL the tests that need them, with install instructions:
+skipping would let CI go green without ever testing the backend teams rely on.
+
+Nothing here imports the emulator (or psycopg) at collection time: a broken service module fails
+the tests that use it, not the whole suite.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +209,82 @@ def emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
 def emulator(emulator_factory: Callable[..., RunningEmulator]) -> RunningEmulator:
     """Both emulators with the built-in demo data set."""
     return emulator_factory()
+
+
+# -- PostgreSQL: one throwaway server per worker, a fresh database per test ---------------------
+
+
+def load_pg_server() -> Any:
+    """tests/pg_server.py as a module (tests/ is not a package under --import-mode=importlib)."""
+    if "pg_server" not in sys.modules:
+        path = Path(__file__).resolve().parent / "pg_server.py"
+        spec = importlib.util.spec_from_file_location("pg_server", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["pg_server"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["pg_server"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """The worker's throwaway PostgreSQL server (a pg_server.PgServer); stopped and removed at
+    the end of the session (servers of killed sessions are reaped by the next start)."""
+    pg = load_pg_server()
+    try:
+        server_cm = pg.PgServer.start()
+        server = server_cm.__enter__()
+    except pg.PgUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server_cm.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_server: Any) -> str:
+    """DSN of the worker's server (database `postgres`, superuser, trust auth)."""
+    return pg_server.dsn
+
+
+@dataclass
+class PgDatabase:
+    """A database of one test's own on the worker's server, and the `state:` block naming it."""
+
+    dsn: str
+    name: str
+    schema: str = "leadsync"
+    env_var: str = "LEADSYNC_STATE_DSN"
+
+    def state_yaml(self) -> str:
+        """The config's `state:` block; the DSN itself comes from the env (see `env()`)."""
+        return f"state:\n  backend: postgres\n  dsn: ${{{self.env_var}}}\n  schema: {self.schema}\n"
+
+    def env(self) -> dict[str, str]:
+        return {self.env_var: self.dsn}
+
+    def rows(self, query: str, params: Any = ()) -> list[tuple]:
+        """Run one query in the state schema (for assertions on what leadsync stored)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            return conn.execute(query, params or None).fetchall()
+
+
+@pytest.fixture
+def pg_database(pg_server: Any) -> Iterator[PgDatabase]:
+    """A fresh, empty database for this test; dropped (sessions and all) at teardown."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield PgDatabase(dsn=make_conninfo(pg_server.dsn, dbname=name), name=name)
+    with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -22,7 +22,8 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def load_pg_server():
-    """tests/pg_server.py as a module (tests/ is not a package under --import-mode=importlib)."""
+    """tests/pg_server.py as a module (tests/ is not a package under --import-mode=importlib);
+    the same module object as the root conftest's, whose `pg_dsn` these tests use."""
     if "pg_server" not in sys.modules:
         path = Path(__file__).resolve().parents[1] / "pg_server.py"
         spec = importlib.util.spec_from_file_location("pg_server", path)
@@ -35,22 +36,6 @@ def load_pg_server():
 @pytest.fixture
 def pg_server_module():
     return load_pg_server()
-
-
-@pytest.fixture(scope="session")
-def pg_dsn() -> Iterator[str]:
-    """A throwaway PostgreSQL server for this test session. Missing binaries FAIL the tests:
-    skipping would let CI go green without ever testing the backend teams rely on."""
-    pg_server = load_pg_server()
-    try:
-        server_cm = pg_server.PgServer.start()
-        server = server_cm.__enter__()
-    except pg_server.PgUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server.dsn
-    finally:
-        server_cm.__exit__(None, None, None)
 
 
 @pytest.fixture(params=BACKENDS)

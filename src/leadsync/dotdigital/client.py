@@ -11,6 +11,7 @@ Every HTTP request it sends (retries included) is counted in `calls`.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -43,8 +44,12 @@ class DotdigitalClient:
         account: str | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         clock: Any = time.time,
+        client_id: str | None = None,
     ) -> None:
         self.base_url = conn.base_url.rstrip("/")
+        # Names this client instance in the server's logs (X-Leadsync-Client): with runners on
+        # many machines, "which run sent this request" is otherwise unanswerable. Not secret.
+        self.client_id = client_id or uuid.uuid4().hex[:16]
         self.account = account
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -57,6 +62,7 @@ class DotdigitalClient:
             "Accept": "application/json",
             "Content-Type": "application/json",
             "User-Agent": "leadsync",
+            "X-Leadsync-Client": self.client_id,
         }
 
     # -- v2 -------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ Every delayed response (latency and/or a fault's delay_ms) carries `X-Emulator-D
 Control routes (no auth, never logged, counted, delayed or faulted):
   GET    /__emulator/requests   -> {"requests": [{"method","path","status","query"}],
                                     "counts": {"<METHOD> <path>": n}}
+                                    (entries also carry "user": the Basic-auth user, and
+                                    "client": the X-Leadsync-Client header, when sent)
   POST   /__emulator/reset-log  -> clears the request log (faults stay)
   POST   /__emulator/faults     -> add a fault (body below); answers {"id": n, ...}
   GET    /__emulator/faults     -> {"faults": [...]} (active faults with `remaining`)
@@ -32,10 +34,14 @@ Was the request applied? A client that loses the answer cannot tell, so the emul
   with no sleep on the client side (it gives up after its own timeout and the server stops
   holding as soon as it sees the close).
 Dropped requests are logged with status 0, whether applied or not.
+
+`"query_regex": "..."` narrows a fault to requests whose URL-decoded query string matches
+(re.search), e.g. one particular SOQL query: `"^(?!.*IsConverted).*FROM Lead WHERE"`.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -43,6 +49,7 @@ import select
 import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -126,6 +133,7 @@ class Fault:
     has_body: bool
     headers: dict[str, str]
     hold_ms: int = 0
+    query_regex: re.Pattern[str] | None = None
 
     @property
     def drops_before(self) -> bool:
@@ -142,6 +150,7 @@ class Fault:
         known = {
             "method",
             "path_regex",
+            "query_regex",
             "status",
             "times",
             "delay_ms",
@@ -161,6 +170,11 @@ class Fault:
             pattern = re.compile(regex) if regex is not None else None
         except (re.error, TypeError) as exc:
             raise FaultError(f"path_regex is not a valid regular expression: {exc}") from exc
+        qregex = spec.get("query_regex")
+        try:
+            query_pattern = re.compile(qregex) if qregex is not None else None
+        except (re.error, TypeError) as exc:
+            raise FaultError(f"query_regex is not a valid regular expression: {exc}") from exc
         status = spec.get("status")
         if status is not None and (
             not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599
@@ -205,12 +219,15 @@ class Fault:
             has_body="body" in spec,
             headers={k: str(v) for k, v in headers.items()},
             hold_ms=int(hold),
+            query_regex=query_pattern,
         )
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method is not None and self.method != method:
+            return False
+        if self.query_regex is not None and self.query_regex.search(query) is None:
             return False
         return self.path_regex is None or self.path_regex.search(path) is not None
 
@@ -224,6 +241,7 @@ class Fault:
             "delay_ms": self.delay_ms,
             "drop_connection": self.drop_connection,
             "hold_ms": self.hold_ms,
+            "query_regex": self.query_regex.pattern if self.query_regex else None,
         }
 
 
@@ -281,7 +299,8 @@ class EmulatorControl:
             # Service-specific control route: no latency, no faults, no log.
             return self.app(environ, start_response)
 
-        fault = self._take_fault(method, path)
+        query = urllib.parse.unquote_plus(environ.get("QUERY_STRING", "") or "")
+        fault = self._take_fault(method, path, query)
         delay_ms = self.latency_ms + (fault.delay_ms if fault else 0)
         if delay_ms:
             time.sleep(delay_ms / 1000)
@@ -343,14 +362,22 @@ class EmulatorControl:
             "status": status,
             "query": environ.get("QUERY_STRING", ""),
         }
+        # Who sent it, as an access log would say: the Basic-auth user (a Dotdigital account)
+        # and the caller's X-Leadsync-Client id; only when present, so plain calls log as before.
+        user = _basic_auth_user(environ.get("HTTP_AUTHORIZATION", ""))
+        if user is not None:
+            entry["user"] = user
+        client = environ.get("HTTP_X_LEADSYNC_CLIENT")
+        if client:
+            entry["client"] = client
         with self._lock:
             self._log.append(entry)
             self._counts[f"{method} {key_path}"] += 1
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, query: str = "") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, query):
                     if fault.remaining is not None:
                         fault.remaining -= 1
                     return fault
@@ -435,6 +462,17 @@ class EmulatorControl:
             self.clear_faults()
             return _json(start_response, 200, {"ok": True})
         return _json(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+
+def _basic_auth_user(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0]
 
 
 def _hold_until_closed(sock: socket.socket | None, limit: float) -> None:

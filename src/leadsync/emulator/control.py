@@ -22,6 +22,9 @@ path; default any), "status": 503, "times": 2 (default: unlimited), "delay_ms": 
 error shape>, "headers": {"Retry-After": "1"}}. Faults are tried in the order they were added;
 the first matching one with times left is used, and a matching request uses up one of its times.
 A fault with only `delay_ms` slows the request down and then lets the service answer it.
+`DELETE /__emulator/faults` also releases every request still held by a fault's delay (it goes on
+at once): a test can hold a request "for ever" (say delay_ms 600000), do what it must while the
+client waits, and then let it go: a real event instead of a race against a timer.
 
 Was the request applied? A client that loses the answer cannot tell, so the emulator offers both:
 - `"status": n` and `"drop_connection": true` (or `"before"`): the service never sees the
@@ -52,7 +55,7 @@ import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -134,6 +137,7 @@ class Fault:
     headers: dict[str, str]
     hold_ms: int = 0
     query_regex: re.Pattern[str] | None = None
+    released: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @property
     def drops_before(self) -> bool:
@@ -285,7 +289,10 @@ class EmulatorControl:
             return fault
 
     def clear_faults(self) -> None:
+        """Remove every fault and release the requests their delays still hold."""
         with self._lock:
+            for fault in self._faults:
+                fault.released.set()
             self._faults.clear()
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -302,8 +309,10 @@ class EmulatorControl:
         query = urllib.parse.unquote_plus(environ.get("QUERY_STRING", "") or "")
         fault = self._take_fault(method, path, query)
         delay_ms = self.latency_ms + (fault.delay_ms if fault else 0)
-        if delay_ms:
-            time.sleep(delay_ms / 1000)
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        if fault is not None and fault.delay_ms:
+            fault.released.wait(fault.delay_ms / 1000)  # cut short by clear_faults()
         if fault is not None and fault.drops_before:
             self._record(method, path, environ, 0)
             return self._drop(environ)

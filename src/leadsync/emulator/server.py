@@ -80,6 +80,8 @@ class RunningServers:
         if self._stopped:
             return
         self._stopped = True
+        for control in self.controls.values():
+            control.clear_faults()  # a request still held by a fault's delay ends now
         # shutdown() waits up to one poll interval per server: do both at once.
         waiters = [threading.Thread(target=server.shutdown) for server in self._servers]
         for waiter in waiters:

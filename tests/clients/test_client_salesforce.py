@@ -297,16 +297,14 @@ def test_bulk_job_results_resolves_open_and_finished_jobs(emu):
     assert resolved["done2@example.com"].errors[0].status_code == "REQUIRED_FIELD_MISSING"
 
 
-def test_transient_faults_are_retried(emu):
+def test_refusals_of_a_create_are_retried(emu):
+    """503, 429 and a request-level UNABLE_TO_LOCK_ROW say "not done": sending again is safe."""
     client = _client(emu, retry=no_wait(max_attempts=6))
     emu.inject_fault(
         "salesforce", method="POST", path_regex="composite/sobjects", status=503, times=1
     )
     emu.inject_fault(
         "salesforce", method="POST", path_regex="composite/sobjects", status=429, times=1
-    )
-    emu.inject_fault(
-        "salesforce", method="POST", path_regex="composite/sobjects", drop_connection=True, times=1
     )
     emu.inject_fault(
         "salesforce",
@@ -319,9 +317,89 @@ def test_transient_faults_are_retried(emu):
     results = client.create("Lead", [_lead(1), _lead(2)])
     assert all(r.success for r in results)
     posts = [r["status"] for r in _log(emu) if r["path"].endswith("/composite/sobjects")]
-    assert posts == [503, 429, 0, 400, 200]
+    assert posts == [503, 429, 400, 200]
     assert client.calls == len(_log(emu))
+    assert len(client.find_by_emails("Lead", ["lead1@example.com", "lead2@example.com"])) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "applied", "status"),
+    [
+        ({"drop_connection": True}, False, None),  # lost on the way in
+        ({"drop_connection": "after"}, True, None),  # applied, the answer lost
+        ({"status": 500}, False, 500),
+        ({"status": 502}, False, 502),
+        ({"status": 504}, False, 504),
+    ],
+)
+def test_a_create_with_an_unknown_outcome_is_not_sent_again(emu, fault, applied, status):
+    """The client cannot tell "lost on the way in" from "applied, answer lost": it sends the
+    create once and says the outcome is unknown (ambiguous); the emulator shows which it was."""
+    client = _client(emu, retry=no_wait(max_attempts=6))
+    emu.inject_fault(
+        "salesforce", method="POST", path_regex="composite/sobjects$", times=1, **fault
+    )
+    with pytest.raises(SalesforceError) as err:
+        client.create("Lead", [_lead(1), _lead(2)])
+    assert err.value.ambiguous and err.value.transient
+    assert err.value.status == status
+    assert "not sent again blindly" in str(err.value)
+    posts = [r for r in _log(emu) if r["path"].endswith("/composite/sobjects")]
+    assert len(posts) == 1  # exactly one attempt
+    found = client.find_by_emails("Lead", ["lead1@example.com", "lead2@example.com"])
+    assert len(found) == (2 if applied else 0)
+
+
+def test_a_create_whose_answer_times_out_is_not_sent_again(emu):
+    """A read timeout on a create that WAS applied (the emulator holds the answer until the
+    client gives up): one POST, ambiguous, and the Leads exist exactly once."""
+    client = SalesforceClient(_cfg(emu), retry=no_wait(max_attempts=6), timeout=(10.0, 0.3))
+    emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex="composite/sobjects$",
+        drop_connection="after",
+        hold_ms=60_000,
+        times=1,
+    )
+    with pytest.raises(SalesforceError) as err:
+        client.create("Lead", [_lead(1)])
+    assert err.value.ambiguous and "ReadTimeout" in str(err.value)
+    assert [r["path"] for r in _log(emu)].count("/services/data/v61.0/composite/sobjects") == 1
     assert len(client.find_by_emails("Lead", ["lead1@example.com"])) == 1
+
+
+def test_a_create_that_cannot_connect_is_retried(emu):
+    """Connection refused: the request never left, so it is retried (not ambiguous)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens
+    cfg = _cfg(emu)
+    cfg = SalesforceConfig(
+        instance_url=f"https://127.0.0.1:{port}",
+        auth=cfg.auth,
+        ca_bundle=cfg.ca_bundle,
+        api_version="61.0",
+        pos=POS,
+    )
+    client = SalesforceClient(cfg, retry=no_wait(max_attempts=3))
+    with pytest.raises(SalesforceError) as err:
+        client.create("Lead", [_lead(1)])
+    assert err.value.transient and not err.value.ambiguous
+    assert client.calls == 3
+
+
+def test_reads_are_retried_even_when_the_answer_is_lost(emu):
+    """Queries are idempotent: a lost answer or a 502 is simply asked again."""
+    client = _client(emu)
+    emu.inject_fault(
+        "salesforce", method="GET", path_regex="/query", drop_connection="after", times=1
+    )
+    emu.inject_fault("salesforce", method="GET", path_regex="/query", status=502, times=1)
+    assert len(client.find_by_emails("Lead", ["grace@example.com"])) == 1
+    assert [r["status"] for r in _log(emu) if "/query" in r["path"]] == [0, 502, 200]
 
 
 def test_transient_after_budget_is_marked_transient(emu):

@@ -130,3 +130,25 @@ def test_emu_bad_drop_spec_is_refused(emu: Any, spec: dict[str, Any]) -> None:
     r = emu.control("salesforce", "POST", "/__emulator/faults", json=spec)
     assert r.status_code == 400, r.text
     assert r.json()["error"]
+
+
+def test_emu_query_regex_narrows_a_fault_to_one_soql_query(emu: Any) -> None:
+    emu.inject_fault(
+        "salesforce",
+        method="GET",
+        path_regex="/query/?$",
+        query_regex="^(?!.*IsConverted).*FROM Lead WHERE",
+        status=503,
+        times=1,
+    )
+    sf = emu.salesforce()
+    other = "SELECT Id FROM Lead WHERE Email = 'x@example.com' AND IsConverted = false"
+    assert sf.query(other)["totalSize"] == 0  # not matched: the fault is still there
+    from simple_salesforce.exceptions import SalesforceError
+
+    with pytest.raises(SalesforceError, match="SERVER_UNAVAILABLE"):
+        sf.query("SELECT Id FROM Lead WHERE Email = 'x@example.com'")
+    statuses = [e["status"] for e in emu.requests_log("salesforce")["requests"]]
+    assert statuses == [200, 503]
+    bad = emu.control("salesforce", "POST", "/__emulator/faults", json={"query_regex": "("})
+    assert bad.status_code == 400

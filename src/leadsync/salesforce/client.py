@@ -3,12 +3,24 @@
 What it adds to simple-salesforce, and why:
 - one place that maps every failure to leadsync's errors: transient (retried with capped
   exponential backoff + full jitter, then raised with `transient=True` so the sync leaves
-  records pending), REQUEST_LIMIT_EXCEEDED (a clean stop), INVALID_SESSION_ID (one re-login
+  records pending), ambiguous (a create whose outcome is unknown: raised at once with
+  `ambiguous=True`, never re-sent blindly, see below), REQUEST_LIMIT_EXCEEDED (a clean stop), INVALID_SESSION_ID (one re-login
   where the auth form allows it), and per-record errors (returned in SaveResult, never raised);
 - an exact count of HTTP requests (`calls`) and the org's API usage from every response's
   Sforce-Limit-Info, bulk calls included (simple-salesforce parses it only on REST calls);
 - Bulk API 2.0 driven step by step, so the job id reaches the caller before any data is
   uploaded (crash recovery needs it) and per-record results are read back and aligned.
+
+Retrying and idempotency: reads (describe, queries, bulk result files) are retried on every
+transient failure. A create (sObject Collections POST) is retried only when Salesforce surely did
+not apply it: the connection could not be opened (ConnectTimeout, NewConnectionError), 503, 429,
+a request-level UNABLE_TO_LOCK_ROW, an expired session. When the request was sent and the answer
+is lost (connection dropped, read timeout, a cut-off body) or is 500/502/504, Salesforce may have
+created the records already; without a duplicate rule a second POST would create them twice.
+So the client raises SalesforceError(ambiguous=True) and the caller settles the records from
+what Salesforce holds. Bulk API 2.0 steps keep retrying: creating a job twice leaves an empty
+job, and the upload/close steps belong to a job id the caller recorded (on_job) before any data
+went out, so the caller resolves that job from its results whatever the steps' outcome.
 
 It carries no lead rules: which records to write and what an error means for a member is the
 sync's business.
@@ -26,6 +38,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
+import urllib3.exceptions
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import JobState, Operation, ResultsType, SFBulk2Handler, _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
@@ -269,6 +282,7 @@ class SalesforceClient:
                 lambda sf: sf.restful(
                     "composite/sobjects", method="POST", json=body, headers=dict(headers)
                 ),
+                idempotent=False,
             )
         except SalesforceError as exc:
             if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
@@ -507,20 +521,23 @@ class SalesforceClient:
             )
         return self._sf
 
-    def _call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
-        """Run one API step with retries, one re-login on INVALID_SESSION_ID, error mapping."""
+    def _call(self, what: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+        """Run one API step with retries, one re-login on INVALID_SESSION_ID, error mapping.
+
+        `idempotent=False` (creates): an outcome-unknown failure is raised at once, ambiguous.
+        """
         renewed = False
         while True:
             sf = self._connect()
             try:
-                return self._call_raw(what, lambda sf=sf: fn(sf))
+                return self._call_raw(what, lambda sf=sf: fn(sf), idempotent=idempotent)
             except SessionExpired:
                 if renewed or not auth.can_renew(self.cfg):
                     raise
                 renewed = True
                 self._sf = None  # log in again, then retry the step once
 
-    def _call_raw(self, what: str, fn: Callable[[], T]) -> T:
+    def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         attempt = 0
         while True:
             attempt += 1
@@ -537,6 +554,14 @@ class SalesforceClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
+                if not idempotent and not _never_sent(exc):
+                    raise SalesforceError(
+                        f"{what}: {type(exc).__name__} after the request was sent "
+                        f"(attempt {attempt}); Salesforce may have applied it, so it is not "
+                        "sent again blindly",
+                        code="CONNECTION_ERROR",
+                        ambiguous=True,
+                    ) from None
                 error = SalesforceError(
                     f"{what}: {type(exc).__name__} after {attempt} attempts",
                     code="CONNECTION_ERROR",
@@ -552,7 +577,9 @@ class SalesforceClient:
             except SalesforceExpiredSession as exc:
                 raise self._session_expired(what, exc) from None
             except SimpleSalesforceError as exc:
-                error = self._map_error(what, exc, attempt)
+                error = self._map_error(what, exc, attempt, idempotent=idempotent)
+                if error.ambiguous:
+                    raise error from None
             except SalesforceOperationError as exc:
                 raise SalesforceError(
                     f"{what}: {_excerpt(str(exc))}", code=BULK_JOB_FAILED
@@ -576,7 +603,9 @@ class SalesforceClient:
         except ValueError:
             return None
 
-    def _map_error(self, what: str, exc: SimpleSalesforceError, attempt: int) -> SalesforceError:
+    def _map_error(
+        self, what: str, exc: SimpleSalesforceError, attempt: int, *, idempotent: bool = True
+    ) -> SalesforceError:
         status = int(exc.status) if exc.status else None
         code, message, fields = _api_error(exc.content)
         # 429 means "slow down" whatever the body says; REQUEST_LIMIT_EXCEEDED (403) is the
@@ -594,8 +623,14 @@ class SalesforceClient:
             UNABLE_TO_LOCK_ROW,
             "SERVER_UNAVAILABLE",
         )
+        ambiguous = not idempotent and transient and _outcome_unknown(status, code)
         detail = message or _excerpt(str(exc.content))
         suffix = f" after {attempt} attempts" if transient else ""
+        if ambiguous:
+            suffix = (
+                f" (attempt {attempt}); Salesforce may have applied it, "
+                "so it is not sent again blindly"
+            )
         return SalesforceError(
             f"{what}: {code or 'HTTP ' + str(status)}: {detail}{suffix}",
             code=code,
@@ -603,6 +638,7 @@ class SalesforceClient:
             transient=transient,
             fields=fields,
             detail=detail,
+            ambiguous=ambiguous,
         )
 
     def _session_expired(self, what: str, exc: SimpleSalesforceError) -> SessionExpired:
@@ -623,6 +659,40 @@ class SalesforceClient:
         return SalesforceError(
             f"{what}: unexpected response: {_excerpt(repr(body))}", code="UNEXPECTED_RESPONSE"
         )
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection could not even be opened, so no request reached Salesforce.
+
+    requests wraps urllib3's NewConnectionError / ConnectTimeoutError (refused, unreachable,
+    DNS, connect timeout) in a ConnectionError whose first argument is a MaxRetryError with the
+    cause as `reason`. Anything else (reset, remote disconnect, read timeout) may have happened
+    after the request was on the wire.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    stack: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError too
+            return True
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
+        if current.__cause__ is not None:
+            stack.append(current.__cause__)
+    return False
+
+
+def _outcome_unknown(status: int | None, code: str | None) -> bool:
+    """A server error that may come after the work was done (500/502/504); 503 is a refusal
+    ("unavailable": nothing was done), and UNABLE_TO_LOCK_ROW is a refusal whatever its status."""
+    return status is not None and status >= 500 and status != 503 and code != UNABLE_TO_LOCK_ROW
 
 
 class _JobOutcome:

@@ -39,7 +39,15 @@ def is_transient_code(code: str | None) -> bool:
 
 
 class SalesforceError(RemoteError):
-    """A Salesforce call failed (after retries when `transient`), with the API's error code."""
+    """A Salesforce call failed (after retries when `transient`), with the API's error code.
+
+    `ambiguous` (always with `transient`): a write that is not idempotent (a create) was sent
+    and its outcome is unknown: the connection dropped after the request went out, the answer
+    timed out, or Salesforce answered 500/502/504. It may have been applied, so the client does
+    not send it again; the caller resolves it from what Salesforce holds (e.g. Leads by email)
+    before writing again. A blind retry is how duplicates are born (reference/lead-sync-peers.md
+    (c) 1: Segment's create double-inserted after a timeout retry).
+    """
 
     def __init__(
         self,
@@ -50,9 +58,11 @@ class SalesforceError(RemoteError):
         transient: bool = False,
         fields: tuple[str, ...] = (),
         detail: str | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(SYSTEM, message, status=status, code=code)
-        self.transient = transient
+        self.transient = transient or ambiguous
+        self.ambiguous = ambiguous
         self.fields = fields
         self.detail = detail or message  # Salesforce's own message, without our context
 

@@ -15,6 +15,12 @@ Crash safety is the design's centre (invariant 6). Three rules give it:
 
 CampaignMembers need no write-ahead: creating one twice gives DUPLICATE_VALUE, which means done.
 
+A write whose outcome is unknown while the run goes on (the connection dropped after a create was
+sent, a read timeout, 500/502/504: the client raises it as `ambiguous` instead of re-sending it
+blindly) is settled at once exactly like an in-doubt write after a crash: Leads found by email are
+created, absent ones are sent again (a bounded number of times); if Salesforce cannot be asked
+right now, they stay in doubt for the next run. CampaignMembers are simply sent again.
+
 Stopping on request (SIGTERM/SIGINT, `stop`): the run checks the hook only at checkpoints, the
 points between batches where everything written so far is also recorded (before reading the
 next page, before sending the next write batch, before the next book or account). A stop ends
@@ -51,6 +57,7 @@ from leadsync.sync.report import OUTCOME_KEYS, BookTally, exit_code, totals
 COLLECTION_BATCH = 200  # one sObject Collections call
 CHECK_CHUNK = 2000  # members checked against Salesforce (by email) per round of queries
 BULK_JOB_RECORDS = 10_000  # records per Bulk API 2.0 job (one write-ahead unit)
+AMBIGUOUS_RESENDS = 2  # re-sends, within a run, of creates settled as "never happened"
 SAMPLES = 5
 
 Progress = Callable[[str, int], None]
@@ -302,25 +309,36 @@ class AccountSync:
             self.settle(group, _job_ids(attempt))
 
     def settle(self, group: Sequence[LedgerEntry], job_ids: Sequence[str]) -> list[LedgerEntry]:
-        """In-doubt entries -> created / outcome from a bulk job / back to pending."""
+        """In-doubt entries -> created / outcome from a bulk job / back to pending.
+
+        Used at the start of a run (crash recovery) and right after a write whose outcome is
+        unknown (ambiguous: the client does not re-send creates blindly). When Salesforce
+        cannot be asked now (a transient error), the entries are returned unchanged and stay
+        in doubt: the next run resolves them before it writes anything.
+        """
         now = _now()
         results: dict[str, SaveResult] = {}
-        for job_id in job_ids:
-            for key, result in self.sf.bulk_job_results(job_id, key_field="Email").items():
-                if key not in results or (result.success and not results[key].success):
-                    results[key] = result
         settled: list[LedgerEntry] = []
         unknown: list[LedgerEntry] = []
-        for entry in group:
-            result = results.get(entry.email)
-            if result is not None and _known(result):
-                settled.append(
-                    ledger.after_save(entry, result, entry.campaign_id, self.run_id, now)
-                )
-            else:
-                unknown.append(entry)
+        try:
+            for job_id in job_ids:
+                for key, result in self.sf.bulk_job_results(job_id, key_field="Email").items():
+                    if key not in results or (result.success and not results[key].success):
+                        results[key] = result
+            for entry in group:
+                result = results.get(entry.email)
+                if result is not None and _known(result):
+                    settled.append(
+                        ledger.after_save(entry, result, entry.campaign_id, self.run_id, now)
+                    )
+                else:
+                    unknown.append(entry)
+            found = self._own_leads_by_email([e.email for e in unknown]) if unknown else {}
+        except RemoteError as exc:
+            if not getattr(exc, "transient", False):
+                raise
+            return list(group)  # still in doubt (attempt kept): the next run settles them
         if unknown:
-            found = self._own_leads_by_email([e.email for e in unknown])
             for entry in unknown:
                 lead_id = found.get(entry.email)
                 if lead_id:
@@ -465,6 +483,7 @@ class AccountSync:
         entries: Sequence[LedgerEntry],
         mapping: LeadMapping,
         stored: dict[int, LedgerEntry],
+        resends: int = 0,
     ) -> None:
         attempt = f"coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
         marked = self._mark(entries, attempt, book, stored)
@@ -479,7 +498,17 @@ class AccountSync:
             raise
         except RemoteError as exc:
             if getattr(exc, "transient", False):
-                self.settle(marked, ())  # gave up after retries: learn what happened, by email
+                # Gave up after retries, or the outcome is unknown (ambiguous: the client does
+                # not re-send a create blindly): learn what happened, by email, as crash
+                # recovery does. Found: created. Absent: it never happened, so after an
+                # ambiguous failure it is sent again now (a bounded number of times).
+                settled = self.settle(marked, ())
+                again = [e for e in settled if e.state == "pending" and e.attempt is None]
+                if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
+                    self.ctx.check_budget()
+                    self.write_collection(
+                        book, again, mapping, {e.contact_id: e for e in again}, resends + 1
+                    )
                 return
             released = self._release(marked, None)
             if not (isinstance(exc, SalesforceError) and exc.status == 400):
@@ -527,7 +556,8 @@ class AccountSync:
             if not getattr(exc, "transient", False) and not jobs:
                 self._release(marked, None)
                 raise
-            leftover = [e for e in self.settle(marked, jobs) if e.state == "pending"]
+            settled = self.settle(marked, jobs)
+            leftover = [e for e in settled if e.state == "pending" and e.attempt is None]
         else:
             leftover = self._record_results(marked, results)
         # Records a failed job never reached go through Collections, which isolates a bad one.
@@ -575,7 +605,7 @@ class AccountSync:
         self._put_counted(outcomes, {e.contact_id: e for e in marked})
         if not unknown:
             return []
-        return [e for e in self.settle(unknown, ()) if e.state == "pending"]
+        return [e for e in self.settle(unknown, ()) if e.state == "pending" and e.attempt is None]
 
     # -- 4. campaign members -------------------------------------------------------------------
 
@@ -599,10 +629,11 @@ class AccountSync:
         records = [
             {"CampaignId": e.campaign_id, "LeadId": e.lead_id, "Status": status} for e in entries
         ]
+        resent = False
         if len(records) >= self.settings.bulk_threshold:
             results = self.sf.bulk_insert("CampaignMember", records, key_field="LeadId")
         else:
-            results = self.sf.create("CampaignMember", records)
+            results, resent = self._create_members(records)
         now = _now()
         updates: list[LedgerEntry] = []
         for entry, result in zip(entries, results, strict=True):
@@ -612,7 +643,10 @@ class AccountSync:
                 tally.campaign_members_added += 1
             elif code == ledger.DUPLICATE_VALUE:
                 updates.append(ledger.campaign_member_added(entry, code, self.run_id, now))
-                tally.campaign_members_existing += 1
+                if resent:  # most likely made by the attempt whose answer was lost
+                    tally.campaign_members_added += 1
+                else:
+                    tally.campaign_members_existing += 1
             elif code and code not in ledger.TRANSIENT_CODES and code != RESULT_UNKNOWN:
                 message = result.errors[0].message
                 key = f"{entry.campaign_id}|{status}"
@@ -621,6 +655,20 @@ class AccountSync:
                 )
                 tally.campaign_members_failed += 1
         self.store.ledger_put(updates)
+
+    def _create_members(self, records: list[dict[str, Any]]) -> tuple[list[SaveResult], bool]:
+        """Create CampaignMembers; after an ambiguous failure (outcome unknown) send them again:
+        one the lost attempt did create answers DUPLICATE_VALUE, which means done. Returns the
+        results and whether they come from a re-send."""
+        resends = 0
+        while True:
+            try:
+                return self.sf.create("CampaignMember", records), resends > 0
+            except SalesforceError as exc:
+                if not exc.ambiguous or resends >= AMBIGUOUS_RESENDS:
+                    raise
+                resends += 1
+                self.ctx.check_budget()
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

@@ -1,0 +1,185 @@
+"""Exactly once when a write's outcome is unknown (invariant 6, peers (c) 1 and 10).
+
+The emulator's `drop_connection: "after"` applies a create and then drops the connection without
+an answer: the situation where a blind retry duplicates Leads in a real org without a duplicate
+rule. The sync must settle such a write from Salesforce (Leads by email) within the same run,
+re-send only what is absent, and never create a Lead or CampaignMember twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EMAILS = ["amb0@example.com", "amb1@example.com", "amb2@example.com"]
+LEAD_POST = "composite/sobjects$"
+# The settling lookup after an ambiguous write: Leads by email, converted ones included (the
+# pre-write check of exclude_existing asks for IsConverted = false and is not matched).
+SETTLE_QUERY = "^(?!.*IsConverted).*FROM Lead WHERE"
+
+
+def _setup(workspace, kit, **config: Any):
+    ws = workspace(config=kit.config_yaml(**config)) if config else workspace()
+    for i, email in enumerate(EMAILS):
+        ws.add_member(email, kit.member(f"Amb{i}", "Iguous", "Co"))
+    ws.emu.reset_log()
+    return ws
+
+
+def _assert_exactly_once(ws) -> None:
+    """Every member is one Lead, and one CampaignMember of the linked campaign."""
+    counts = Counter(r["Email"].lower() for r in ws.query("SELECT Email FROM Lead"))
+    assert {e: counts[e] for e in EMAILS} == dict.fromkeys(EMAILS, 1)
+    leads = ws.leads()  # also asserts no duplicate email at all
+    members = ws.campaign_members()  # also asserts no duplicate (campaign, lead) pair
+    ours = {leads[e]["Id"] for e in EMAILS}
+    assert sorted(m["LeadId"] for m in members if m["LeadId"] in ours) == sorted(ours)
+    assert all(m["Status"] == "Sent" for m in members)
+    assert ws.state_rows("SELECT COUNT(*) FROM ledger WHERE attempt IS NOT NULL") == [(0,)]
+    created = ws.state_rows("SELECT email, lead_id FROM ledger WHERE state = 'created'")
+    assert {e: i for e, i in created if e in EMAILS} == {e: leads[e]["Id"] for e in EMAILS}
+
+
+def _posts(ws) -> list[int]:
+    return [
+        r["status"]
+        for r in ws.emu.requests_log("salesforce")["requests"]
+        if r["method"] == "POST" and r["path"].endswith("composite/sobjects")
+    ]
+
+
+def _clean(report: dict[str, Any]) -> None:
+    assert report["_exit"] == 0 and report["status"] == "done"
+    book = report["books"][0]
+    assert (book["created"], book["pending"], book["failed"]) == (3, 0, 0)
+    assert book["campaign_members_added"] == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "posts"),
+    [
+        # Applied, answer lost: all three are found by email, nothing is sent again.
+        ({"drop_connection": "after"}, [0, 200]),
+        # Lost on the way in, or a 500: found absent, so sent again once, then the members.
+        ({"drop_connection": True}, [0, 200, 200]),
+        ({"status": 500}, [500, 200, 200]),  # 502/504: tests/clients
+    ],
+    ids=["drop-after", "drop-before", "500"],
+)
+def test_sync_lead_create_with_unknown_outcome_is_settled_not_repeated(
+    workspace, kit, fault, posts
+) -> None:
+    ws = _setup(workspace, kit)
+    ws.emu.inject_fault("salesforce", method="POST", path_regex=LEAD_POST, times=1, **fault)
+    report = ws.sync(code=(0,))
+    _clean(report)
+    assert _posts(ws) == posts  # Lead POST(s), then one CampaignMember POST
+    _assert_exactly_once(ws)
+    if fault.get("drop_connection") == "after":
+        assert ws.sync(code=(0,))["totals"]["created"] == 0  # a second run has nothing to do
+        _assert_exactly_once(ws)
+
+
+def test_sync_campaign_member_create_with_unknown_outcome_is_sent_again(workspace, kit) -> None:
+    ws = _setup(workspace, kit)
+    # The first POST (the Leads) passes; the second (the CampaignMembers) is applied but its
+    # answer is lost. Re-sent, it answers DUPLICATE_VALUE: done, exactly once.
+    ws.emu.inject_fault("salesforce", method="POST", path_regex=LEAD_POST, delay_ms=1, times=1)
+    ws.emu.inject_fault(
+        "salesforce", method="POST", path_regex=LEAD_POST, drop_connection="after", times=1
+    )
+    report = ws.sync(code=(0,))
+    _clean(report)
+    assert _posts(ws) == [200, 0, 200]
+    _assert_exactly_once(ws)
+
+
+def test_sync_lookup_failing_after_an_ambiguous_create_leaves_it_in_doubt(workspace, kit) -> None:
+    """The answer is lost AND Salesforce cannot be asked right now: the members stay in doubt
+    (pending in the report, nothing re-sent); the next run settles them without a new Lead."""
+    ws = _setup(workspace, kit)
+    ws.emu.inject_fault(
+        "salesforce", method="POST", path_regex=LEAD_POST, drop_connection="after", times=1
+    )
+    ws.emu.inject_fault(
+        "salesforce",
+        method="GET",
+        path_regex="/query/?$",
+        query_regex=SETTLE_QUERY,
+        status=503,
+        headers={"Retry-After": "0"},
+    )
+    first = ws.sync(code=(0,))
+    book = first["books"][0]
+    assert (book["created"], book["pending"], book["campaign_members_added"]) == (0, 3, 0)
+    assert _posts(ws) == [0]  # never re-sent blindly
+    in_doubt = ws.state_rows("SELECT email FROM ledger WHERE attempt IS NOT NULL")
+    assert sorted(e for (e,) in in_doubt) == EMAILS
+    counts = Counter(r["Email"].lower() for r in ws.query("SELECT Email FROM Lead"))
+    assert {e: counts[e] for e in EMAILS} == dict.fromkeys(EMAILS, 1)  # the lost write happened
+
+    ws.emu.clear_faults("salesforce")
+    ws.emu.reset_log()
+    second = ws.sync(code=(0,))
+    assert second["books"][0]["created"] == 3 and second["books"][0]["pending"] == 0
+    assert _posts(ws) == [200]  # only the CampaignMembers: the Leads were found
+    _assert_exactly_once(ws)
+
+
+@pytest.mark.parametrize(
+    ("method", "path_regex"),
+    [("PUT", "jobs/ingest/[^/]+/batches$"), ("PATCH", "jobs/ingest/[^/]+$")],
+    ids=["upload", "close"],
+)
+def test_sync_bulk_step_with_unknown_outcome_is_resolved_from_the_job(
+    workspace, kit, method, path_regex
+) -> None:
+    """Bulk API 2.0: the upload or the close is applied but its answer lost; the job id was
+    recorded before any data went out, so the job's own results settle every record."""
+    ws = _setup(workspace, kit, sync={"bulk_threshold": 2})
+    ws.emu.inject_fault(
+        "salesforce", method=method, path_regex=path_regex, drop_connection="after", times=1
+    )
+    report = ws.sync(code=(0,))
+    _clean(report)
+    assert any(
+        r["status"] == 0 and r["method"] == method
+        for r in ws.emu.requests_log("salesforce")["requests"]
+    )
+    _assert_exactly_once(ws)
+
+
+def test_sync_read_timeout_on_an_applied_create_creates_each_lead_once(workspace, kit) -> None:
+    """A read timeout: the emulator applies the create, then holds the answer until the client
+    gives up after its own (short) read timeout. In-process, to give the real client that
+    timeout; no sleep in the test."""
+    from leadsync.config import config_dir, load_or_raise
+    from leadsync.retry import no_wait
+    from leadsync.salesforce.client import SalesforceClient
+    from leadsync.state import open_store
+    from leadsync.sync.engine import run_sync
+
+    ws = _setup(workspace, kit)
+    ws.emu.inject_fault(
+        "salesforce",
+        method="POST",
+        path_regex=LEAD_POST,
+        drop_connection="after",
+        hold_ms=60_000,
+        times=1,
+    )
+    config = load_or_raise(str(ws.root / "leadsync.yaml"), ws.env)
+    store = open_store(config.state, Path(config_dir(config.source)))
+    try:
+        sf = SalesforceClient(config.salesforce, retry=no_wait(), timeout=(10.0, 0.5))
+        result = run_sync(config, store, salesforce=sf)
+    finally:
+        store.close()
+    assert result.exit_code == 0
+    book = result.report["books"][0]
+    assert (book["created"], book["pending"], book["campaign_members_added"]) == (3, 0, 3)
+    assert _posts(ws) == [0, 200]
+    _assert_exactly_once(ws)

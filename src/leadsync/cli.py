@@ -8,6 +8,8 @@ traceback), 2 plan has changes (with --detailed-exitcode), 3 sync stopped early 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +18,8 @@ from leadsync.errors import LeadsyncError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,15 +118,28 @@ def fmt_command(ctx: click.Context, path: str, check: bool, show_diff: bool) -> 
     _emit(ctx, run_fmt(path, check=check, diff=show_diff))
 
 
-_config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default="leadsync.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The integration config.",
-)
+def _config_option(help_text: str = "The integration config.") -> Callable[[_F], _F]:
+    """`-c/--config PATH` as every command that reads leadsync.yaml takes it."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default="leadsync.yaml",
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help=help_text,
+    )
+
+
+def _lock_timeout_option(help_text: str, default: float = 0) -> Callable[[_F], _F]:
+    """`--lock-timeout SECONDS`: every command that takes a state lock waits the same way."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
 
 
 def _emit(ctx: click.Context, outcome: object) -> None:
@@ -133,7 +150,7 @@ def _emit(ctx: click.Context, outcome: object) -> None:
 
 
 @cli.command()
-@_config_option
+@_config_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="A pull-request comment.")
 @click.option(
@@ -142,13 +159,7 @@ def _emit(ctx: click.Context, outcome: object) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Save the plan for `leadsync apply FILE`."
 )
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seconds to wait for a running apply to finish first.",
-)
+@_lock_timeout_option("Seconds to wait for a running apply to finish first.")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -181,16 +192,10 @@ def plan(
 
 
 @cli.command()
-@_config_option
+@_config_option()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seconds to wait for the state lock.",
-)
+@_lock_timeout_option("Seconds to wait for the state lock.")
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -215,7 +220,7 @@ def apply(
 
 
 @cli.command()
-@_config_option
+@_config_option()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
@@ -226,7 +231,7 @@ def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
 
 
 @cli.command()
-@_config_option
+@_config_option()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
 @click.pass_context
@@ -238,14 +243,8 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
 
 
 @cli.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default="leadsync.yaml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The config: connections and the state location (the mapping comes from the applied state).",
+@_config_option(
+    "The config: connections and the state location (the mapping comes from the applied state)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option(
@@ -253,12 +252,8 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     is_flag=True,
     help="Read both systems, write nothing anywhere; show what would happen.",
 )
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seconds to wait for another sync/apply holding an account's lock (then exit 1).",
+@_lock_timeout_option(
+    "Seconds to wait for another sync/apply holding an account's lock (then exit 1)."
 )
 @click.option(
     "--every",
@@ -303,7 +298,7 @@ def sync(
 
 
 @cli.command("records")
-@_config_option
+@_config_option()
 @click.option(
     "--state",
     "record_state",
@@ -359,12 +354,8 @@ def state_group() -> None:
     help="sqlite:PATH or postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Must be empty.",
 )
 @click.option("--schema", default="leadsync", show_default=True, help="PostgreSQL schema.")
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for a running apply/sync on the source to finish.",
+@_lock_timeout_option(
+    "Seconds to wait for a running apply/sync on the source to finish.", default=0.0
 )
 def state_migrate(source: str, target: str, schema: str, lock_timeout: float) -> None:
     """Copy a whole state (applied state, history, ledger, runs) into an empty store."""

@@ -29,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from leadsync.state import codec
 from leadsync.state.errors import StateError
 from leadsync.state.holder import lock_order, this_holder
-from leadsync.state.migrations import POSTGRES_STEPS, latest_version
+from leadsync.state.migrations import POSTGRES_STEPS
 from leadsync.state.model import LockHeld, LockInfo
 from leadsync.state.sqlstore import (
     LEDGER_BASELINE,
@@ -128,25 +128,12 @@ class PostgresStore(SqlStore):
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-            row = self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            version = int(row.fetchone()[0])
-            if version > latest_version(POSTGRES_STEPS):
-                raise StateError(
-                    f"the PostgreSQL state {self.describe()} has schema version {version}, newer "
-                    f"than this leadsync understands ({latest_version(POSTGRES_STEPS)}); "
-                    "upgrade leadsync"
-                )
-            for step_version, statements in POSTGRES_STEPS:
-                if step_version <= version:
-                    continue
-                for statement in statements:
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO schema_version (version) VALUES (%s)", (step_version,)
-                )
-
-    def schema_version(self) -> int:
-        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+            self._apply_steps(
+                self._conn.execute,
+                POSTGRES_STEPS,
+                where=f"the PostgreSQL state {self.describe()}",
+                record="INSERT INTO schema_version (version) VALUES (%s)",
+            )
 
     # --- transport --------------------------------------------------------------------------
     def _q(self, text: str) -> str:
@@ -156,10 +143,6 @@ class PostgresStore(SqlStore):
     def _tx(self) -> Iterator[psycopg.Cursor]:
         with self._mutex, self._wrap(), self._conn.transaction(), self._conn.cursor() as cur:
             yield cur
-
-    def _read(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex, self._wrap():
-            return self._conn.execute(text, tuple(params)).fetchall()
 
     @contextlib.contextmanager
     def _wrap(self) -> Iterator[None]:
@@ -211,10 +194,6 @@ class PostgresStore(SqlStore):
         if self._loaded >= ANALYZE_AFTER_ROWS:
             cur.execute("ANALYZE ledger")
         self._loaded = 0
-
-    def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
 
     # --- locks ----------------------------------------------------------------------------
     def lock(

@@ -15,11 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 from leadsync.state.errors import StateError
 from leadsync.state.filelock import FileLocks
-from leadsync.state.migrations import SQLITE_STEPS, latest_version
+from leadsync.state.migrations import SQLITE_STEPS
 from leadsync.state.model import LockInfo
 from leadsync.state.sqlstore import SqlStore
 
@@ -75,26 +74,13 @@ class SqliteStore(SqlStore):
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
-            current = cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            version = int(current.fetchone()[0])
-            if version > latest_version(SQLITE_STEPS):
-                raise StateError(
-                    f"the state file {self.path} has schema version {version}, newer than this "
-                    f"leadsync understands ({latest_version(SQLITE_STEPS)}); upgrade leadsync"
-                )
-            for step_version, statements in SQLITE_STEPS:
-                if step_version <= version:
-                    continue
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(
-                    "INSERT INTO schema_version (version, applied_at) "
-                    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                    (step_version,),
-                )
-
-    def schema_version(self) -> int:
-        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+            self._apply_steps(
+                cur.execute,
+                SQLITE_STEPS,
+                where=f"the state file {self.path}",
+                record="INSERT INTO schema_version (version, applied_at) "
+                "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            )
 
     def _ledger_via(self, index: str) -> str:
         return f"ledger INDEXED BY {index}"
@@ -115,10 +101,6 @@ class SqliteStore(SqlStore):
             finally:
                 cur.close()
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._mutex, self._wrap():
-            return self._conn.execute(sql, tuple(params)).fetchall()
-
     @contextlib.contextmanager
     def _wrap(self) -> Iterator[None]:
         """Disk full, I/O errors, a lock held past the busy timeout: one clear line."""
@@ -126,10 +108,6 @@ class SqliteStore(SqlStore):
             yield
         except sqlite3.OperationalError as exc:
             raise StateError(f"state file {self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
 
     # --- locks ----------------------------------------------------------------------------
     def lock(

@@ -9,11 +9,13 @@ a backend that uses another style rewrites them in `_q`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from leadsync.state import codec
+from leadsync.state.errors import StateError
+from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
     AppliedState,
     HistoryEntry,
@@ -76,6 +78,10 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class SqlStore:
     """StateStore over a DB-API connection. Subclasses supply transport and locks."""
 
+    #: the open connection (`execute` returns a cursor) and the lock that serialises its use
+    _conn: Any
+    _mutex: AbstractContextManager[Any]
+
     #: how many ids one ledger_get query carries (bounded by the driver's parameter limit)
     GET_CHUNK = 900
     #: a short name for messages: "sqlite" / "postgres"
@@ -94,8 +100,13 @@ class SqlStore:
         """A write transaction yielding a cursor; commits on success, rolls back on error."""
         raise NotImplementedError
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _wrap(self) -> AbstractContextManager[None]:
+        """Turns the driver's operational errors (disk, network, timeouts) into StateError."""
         raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex, self._wrap():
+            return self._conn.execute(sql, tuple(params)).fetchall()
 
     def _begin_apply(self, cur: Any) -> None:
         """Serialise concurrent commit_apply calls before the serial check (if needed)."""
@@ -119,7 +130,8 @@ class SqlStore:
         """Called at the end of a transaction that streamed many ledger rows."""
 
     def close(self) -> None:
-        raise NotImplementedError
+        with self._mutex:
+            self._conn.close()
 
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
@@ -134,6 +146,31 @@ class SqlStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- schema ---------------------------------------------------------------------------
+    def _apply_steps(
+        self, execute: Callable[..., Any], steps: Steps, *, where: str, record: str
+    ) -> None:
+        """Run and record the steps newer than the recorded schema version; refuse a store
+        written by a newer leadsync. Called inside the backend's migration transaction (which
+        keeps two processes from applying one step twice); `record` inserts one version."""
+        current = execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        version = int(current.fetchone()[0])
+        latest = latest_version(steps)
+        if version > latest:
+            raise StateError(
+                f"{where} has schema version {version}, newer than this leadsync understands "
+                f"({latest}); upgrade leadsync"
+            )
+        for step_version, statements in steps:
+            if step_version <= version:
+                continue
+            for statement in statements:
+                execute(statement)
+            execute(record, (step_version,))
+
+    def schema_version(self) -> int:
+        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
 
     # --- applied state --------------------------------------------------------------------
     def read_applied(self) -> AppliedState | None:

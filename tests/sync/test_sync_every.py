@@ -1,17 +1,20 @@
 """`leadsync sync --every`, and SIGTERM/SIGINT: finish the batch in flight, record it, exit 0.
 
-No sleeps: the tests synchronise on the process's own output (one JSON line per run) and on
-the emulator (a write request is held with the fault API's delay_ms; the test waits until the
-fault has been used, i.e. the request has arrived and is being held, then signals).
+No sleeps: the tests synchronise on the process's own output (one JSON line per run, the
+line it writes when a signal arrives) and on the emulator (a write request is held by a fault's
+delay_ms until the test clears the fault; the test waits until the fault has been used, i.e. the
+request has arrived and is being held, signals, waits for the process to say it is finishing the
+batch, and only then lets the request go on: no race against a timer).
 """
 
 from __future__ import annotations
 
 import json
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,45 +26,94 @@ from leadsync.sync.schedule import BadInterval, StopFlag, parse_interval
 DEADLINE = 120
 
 
-def _until(predicate, what: str, proc: subprocess.Popen | None = None) -> None:
+class Output:
+    """A process's stdout and stderr, read line by line on two threads.
+
+    Why threads, not select() + readline(): readline on a buffered pipe may pull several lines
+    into Python's buffer; select() then waits on an empty descriptor while the line wanted is
+    already read, and a process that says nothing more (it waits an hour) hangs the test.
+    """
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self._lines: dict[str, queue.Queue[str | None]] = {
+            "out": queue.Queue(),
+            "err": queue.Queue(),
+        }
+        self._threads = [
+            threading.Thread(target=self._pump, args=(name, stream), daemon=True)
+            for name, stream in (("out", proc.stdout), ("err", proc.stderr))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _pump(self, name: str, stream: Any) -> None:
+        for line in stream:
+            self._lines[name].put(line)
+        self._lines[name].put(None)  # end of output
+
+    def next_line(self, name: str) -> str:
+        try:
+            line = self._lines[name].get(timeout=DEADLINE)
+        except queue.Empty:
+            raise AssertionError(f"no output on std{name} from sync") from None
+        if line is None:
+            self._lines[name].put(None)
+            raise AssertionError(("sync ended", self.proc.wait(), self.rest("err")))
+        return line
+
+    def rest(self, name: str) -> str:
+        """What the process printed on std<name> that no next_line() took (after it ended)."""
+        self.proc.wait(timeout=DEADLINE)
+        for thread in self._threads:
+            thread.join(timeout=DEADLINE)
+        lines = []
+        while not self._lines[name].empty():
+            line = self._lines[name].get_nowait()
+            if line is not None:
+                lines.append(line)
+        self._lines[name].put(None)
+        return "".join(lines)
+
+
+def _until(predicate, what: str, output: Output | None = None) -> None:
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
         if predicate():
             return
-        if proc is not None:
-            assert proc.poll() is None, ("sync ended before " + what, proc.communicate())
+        if output is not None and output.proc.poll() is not None:
+            raise AssertionError(
+                ("sync ended before " + what, output.proc.returncode, output.rest("err"))
+            )
         time.sleep(0.02)  # polling the emulator's state: synchronisation, not a timed wait
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _next_line(proc: subprocess.Popen) -> dict[str, Any]:
-    """The next JSON line the process prints (blocks on the pipe, bounded by DEADLINE)."""
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], DEADLINE)
-    assert ready, "no output from sync --every"
-    line = proc.stdout.readline()
-    assert line, ("sync ended", proc.wait(), proc.stderr.read() if proc.stderr else "")
-    return json.loads(line)
+def _next_line(output: Output) -> dict[str, Any]:
+    """The next JSON line the process prints (bounded by DEADLINE)."""
+    return json.loads(output.next_line("out"))
 
 
-def _wait_for_stderr(proc: subprocess.Popen, text: str) -> str:
-    """Read stderr lines until one contains `text` (the process says it is waiting)."""
-    assert proc.stderr is not None
+def _wait_for_stderr(output: Output, text: str) -> str:
+    """Read stderr lines until one contains `text` (the process says what it is doing)."""
     while True:
-        ready, _, _ = select.select([proc.stderr], [], [], DEADLINE)
-        assert ready, f"no {text!r} on stderr"
-        line = proc.stderr.readline()
-        assert line, ("sync ended", proc.wait())
+        line = output.next_line("err")
         if text in line:
             return line
 
 
-def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[str, str]:
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=DEADLINE)
+def _finish(output: Output) -> tuple[str, str]:
+    """The rest of stdout and stderr once the process has ended; it must have exited 0."""
+    out, err = output.rest("out"), output.rest("err")
+    proc = output.proc
     assert proc.returncode == 0, (proc.returncode, out[-2000:], err[-2000:])
     assert "Traceback" not in err, err
     return out, err
+
+
+def _stop(output: Output, sig: int = signal.SIGTERM) -> tuple[str, str]:
+    output.proc.send_signal(sig)
+    return _finish(output)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -71,16 +123,17 @@ def test_every_runs_prints_one_json_line_per_run_and_a_signal_while_waiting_exit
     ws = workspace()
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1h")
+    output = Output(proc)
     try:
-        first = _next_line(proc)
+        first = _next_line(output)
         assert first["status"] == "done" and first["totals"]["created"] == 1
         assert first["exit_code"] == 0
         # the run is recorded before its line is printed; the process now waits for 1h
         runs = ws.state_rows("SELECT run_id FROM runs")
         assert runs == [(first["run_id"],)]
-        waiting = _wait_for_stderr(proc, "next sync at")
+        waiting = _wait_for_stderr(output, "next sync at")
         assert "--every 1h" in waiting
-        out, _err = _stop(proc, sig)
+        out, _err = _stop(output, sig)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -113,19 +166,24 @@ def test_sigterm_during_a_write_finishes_that_batch_records_it_and_exits_0(
         "salesforce",
         method="POST",
         path_regex=r"composite/sobjects$",
-        delay_ms=2000,
+        delay_ms=600_000,  # held until the fault is cleared below
         times=1,
     )
     args = ["sync", "-c", "leadsync.yaml", "--json"] + (["--every", "1h"] if every else [])
     proc = ws.popen(*args)
+    output = Output(proc)
     try:
 
         def held() -> bool:
             faults = ws.emu.control("salesforce", "GET", "/__emulator/faults").json()["faults"]
             return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
 
-        _until(held, "the first Lead batch to reach Salesforce", proc)
-        out, err = _stop(proc)
+        _until(held, "the first Lead batch to reach Salesforce", output)
+        proc.send_signal(signal.SIGTERM)
+        # The signal has been handled while the batch is still in flight; then let it finish.
+        said = _wait_for_stderr(output, "finishing the batch in flight")
+        ws.emu.clear_faults()
+        out, _err = _finish(output)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -137,7 +195,7 @@ def test_sigterm_during_a_write_finishes_that_batch_records_it_and_exits_0(
     assert "SIGTERM" in report["stop_reason"]
     book = report["books"][0]
     assert (book["seen"], book["created"], book["pending"]) == (members, 200, 50)
-    assert "finishing the batch in flight" in err
+    assert "finishing the batch in flight" in said
 
     # the batch in flight exists in Salesforce and the ledger says so; nothing is in doubt
     leads = {e for e in ws.leads() if e.startswith("t")}
@@ -164,20 +222,21 @@ def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(worksp
     ws = workspace(apply=False)
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1s")
+    output = Output(proc)
     try:
-        first = _next_line(proc)
+        first = _next_line(output)
         assert first["status"] == "error" and "nothing has been applied" in first["error"]
         assert first["exit_code"] == 1
         ws.apply()  # the member was there before create_leads was applied: baseline
         ws.add_member("alan@example.com", kit.member("Alan", "Turing", "Bletchley", "AMER"))
         while True:
-            line = _next_line(proc)
+            line = _next_line(output)
             if line["status"] == "done" and line["totals"]["created"]:
                 break
             assert line["status"] in ("done", "error"), line  # e.g. the apply held the lock
         assert "alan@example.com" in ws.leads()
         ws.write_config("version: 1\nstate: [\n")
-        out, err = proc.communicate(timeout=DEADLINE)
+        out, err = output.rest("out"), output.rest("err")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -25,6 +25,19 @@ class Pos:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def nearest_pos(positions: dict[str, Pos], yaml_path: str) -> Pos | None:
+    """Position of a YAML path (e.g. "accounts.uk.lead_mapping[1].direction"), else of its
+    nearest ancestor; None when no ancestor has one. The root "" is not probed: callers choose
+    their own fallback for it."""
+    probe = yaml_path
+    while probe:
+        if probe in positions:
+            return positions[probe]
+        cut = max(probe.rfind("."), probe.rfind("["))
+        probe = probe[:cut] if cut > 0 else ""
+    return None
+
+
 class Secret:
     """A value that must never be shown: repr/str mask it; only `reveal()` gives it out.
 
@@ -189,10 +202,5 @@ class Config:
 
     def pos(self, yaml_path: str) -> Pos:
         """Best position for a YAML path: the path itself, else its nearest ancestor."""
-        probe = yaml_path
-        while probe:
-            if probe in self.positions:
-                return self.positions[probe]
-            cut = max(probe.rfind("."), probe.rfind("["))
-            probe = probe[:cut] if cut > 0 else ""
-        return Pos(self.source, 1, 1)
+        found = nearest_pos(self.positions, yaml_path)
+        return Pos(self.source, 1, 1) if found is None else found

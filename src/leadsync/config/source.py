@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from leadsync.config import codes
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.interpolate import interpolate, mentions_reference
-from leadsync.config.model import Pos
+from leadsync.config.model import Pos, nearest_pos
 
 MAX_BYTES = 2_000_000  # a config is a page of YAML; anything this big is a mistake
 MAX_DEPTH = 64
@@ -74,13 +74,8 @@ class Tree:
 
     def pos(self, path: str) -> Pos:
         """Position of `path`, else of its nearest ancestor, else 1:1 (never line 0)."""
-        probe = path
-        while probe:
-            if probe in self.positions:
-                return self.positions[probe]
-            cut = max(probe.rfind("."), probe.rfind("["))
-            probe = probe[:cut] if cut > 0 else ""
-        return self.positions.get("", Pos(self.file, 1, 1))
+        found = nearest_pos(self.positions, path)
+        return self.positions.get("", Pos(self.file, 1, 1)) if found is None else found
 
     def key_pos(self, path: str) -> Pos:
         """Where the key of `path` is written (for unknown/missing keys), else its value."""

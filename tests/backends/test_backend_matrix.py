@@ -207,7 +207,7 @@ def test_sync_creates_each_lead_exactly_once(make_ws, state_backend) -> None:
 
 
 KILL_MEMBERS = 250
-HOLD_MS = 2000
+HOLD_MS = 600_000  # never runs out: clear_faults() releases the held request
 KILL_POINTS = [  # (write path, service, method, path regex, n-th matching request)
     ("collections", "salesforce", "POST", r"composite/sobjects$", 2),  # 2nd Lead batch
     ("bulk", "salesforce", "PUT", r"jobs/ingest/[^/]+/batches$", 1),  # Lead CSV upload
@@ -253,6 +253,7 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
     _until(held, "the held request", [proc])
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
+    ws.emu.clear_faults()  # the held request goes on without its client: the kill landed on it
 
     def finished() -> bool:
         log = ws.emu.requests_log(service)["requests"]
@@ -260,7 +261,6 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
         return len(hits) >= nth
 
     _until(finished, "the server to finish the held request")
-    ws.emu.clear_faults()
 
     report = ws.sync("--lock-timeout", "30", code=(0,))
     assert report["status"] == "done"
@@ -278,7 +278,7 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
 
 RUNNERS = 4
 PER_ACCOUNT = 120
-CONCURRENT_HOLD_MS = 3000
+CONCURRENT_HOLD_MS = 600_000  # released once every runner is in (clear_faults)
 
 
 def _two_account_seed() -> dict[str, Any]:
@@ -340,7 +340,7 @@ def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database) -
     )
 
     procs = [
-        ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "120")
+        ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "600")
         for _ in range(RUNNERS)
     ]
     try:
@@ -358,6 +358,7 @@ def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database) -
             "all runners holding or waiting for an account lock at once",
             procs,
         )
+        ws.emu.clear_faults("dotdigital")  # now let the held runner go on
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
         for p in procs:

@@ -7,6 +7,7 @@ while the client saw only a dropped connection or its own read timeout.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,16 @@ def _create(emu: Any, email: str, **kwargs: Any) -> requests.Response:
 def _emails(emu: Any) -> list[str]:
     rows = emu.salesforce().query_all("SELECT Email FROM Lead")["records"]
     return sorted(r["Email"] for r in rows)
+
+
+def _until_logged(emu: Any, method: str, fragment: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        log = emu.requests_log("salesforce")["requests"]
+        if any(e["method"] == method and fragment in e["path"] for e in log):
+            return
+        time.sleep(0.02)  # polling the emulator's log: synchronisation, not a timed wait
+    raise AssertionError(f"the emulator never finished {method} {fragment}")
 
 
 @pytest.fixture
@@ -86,6 +97,9 @@ def test_emu_drop_after_with_hold_is_a_read_timeout_on_an_applied_write(emu: Any
     )
     with pytest.raises(requests.exceptions.ReadTimeout):
         _create(emu, "slow@example.com", timeout=(10, 0.3))
+    # The client may give up before a loaded server has even applied the write: wait for the
+    # server to log it (it logs a dropped request once the service has handled it).
+    _until_logged(emu, "POST", "composite/sobjects")
     assert _emails(emu) == ["slow@example.com"]
 
 

@@ -84,8 +84,13 @@ def emulator(
 @cli.command()
 @click.argument("path", default="leadsync.yaml", type=click.Path(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
+@click.option(
+    "--allow-unset-env",
+    is_flag=True,
+    help="Report unset ${VAR}s as warnings, not errors (pre-commit hooks have no secrets).",
+)
 @click.pass_context
-def validate(ctx: click.Context, path: str, as_json: bool) -> None:
+def validate(ctx: click.Context, path: str, as_json: bool, allow_unset_env: bool) -> None:
     """Check PATH (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
 
     One diagnostic per line (file:line:col: severity CODE: message [yaml.path]). Exit 1 on any
@@ -93,7 +98,7 @@ def validate(ctx: click.Context, path: str, as_json: bool) -> None:
     """
     from leadsync.config.validate import run as run_validate
 
-    outcome = run_validate(path, as_json=as_json)
+    outcome = run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env)
     click.echo(outcome.stdout, nl=False)
     if outcome.summary:
         click.echo(outcome.summary, err=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leadsync.config import codes
 from leadsync.config.diagnostics import Diagnostic, has_errors
@@ -49,8 +49,21 @@ def render_json(diagnostics: list[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
 
 
-def run(path: str, *, as_json: bool = False, env: Mapping[str, str] | None = None) -> Outcome:
+def allow_unset_env(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Unset `${VAR}`s become warnings: a pre-commit hook or a fork's CI has no secrets to set."""
+    return [replace(d, severity="warning") if d.code == codes.ENV_UNSET else d for d in diagnostics]
+
+
+def run(
+    path: str,
+    *,
+    as_json: bool = False,
+    env: Mapping[str, str] | None = None,
+    unset_env_ok: bool = False,
+) -> Outcome:
     diagnostics = load(path, env).diagnostics
+    if unset_env_ok:
+        diagnostics = allow_unset_env(diagnostics)
     out = render_json(diagnostics) if as_json else render_text(diagnostics)
     unreadable = any(d.code == codes.FILE_UNREADABLE for d in diagnostics)
     summary = "" if unreadable else summarize(path, diagnostics)  # the one line says it all

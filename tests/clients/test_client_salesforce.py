@@ -176,9 +176,39 @@ def test_find_by_emails_chunks_long_lists(emu):
     emails.append("o'brien@example.com")
     found = client.find_by_emails("Lead", emails)
     assert [r["Email"] for r in found] == ["o'brien@example.com"]
-    queries = [r for r in _log(emu) if "/query" in r["path"]]
-    assert len(queries) >= 6  # 200 values at most per query
-    assert all(len(r["query"]) < 16000 for r in queries)
+    # 1,201 values: 7 IN queries of at most 200 values, sent as GET subrequests of Composite
+    # requests (at most 5 queries each): 2 API calls instead of 7.
+    assert [r["path"] for r in _log(emu)] == ["/services/data/v61.0/composite"] * 2
+    assert client.calls == 2
+
+
+def test_query_many_follows_next_records_url_and_retries_subrequests(emulator_factory):
+    leads = [_lead(n) for n in range(2300)]
+    emu = emulator_factory(_seed(records={"Lead": leads}))
+    client = _client(emu, retry=no_wait(max_attempts=3))
+    emu.inject_fault("salesforce", method="POST", path_regex="/composite$", status=503, times=1)
+    emu.inject_fault(
+        "salesforce", method="POST", path_regex="/composite$", drop_connection="after", times=1
+    )
+    rows = client.query_many(
+        ["SELECT Id, Email FROM Lead", "SELECT Id FROM Lead WHERE Email = 'lead7@example.com'"]
+    )
+    assert len([r for r in rows if "Email" in r]) == 2300  # 2,000 + the nextRecordsUrl page
+    assert len(rows) == 2301 and "attributes" not in rows[0]
+    statuses = [r["status"] for r in _log(emu)]
+    assert statuses == [503, 0, 200, 200]  # refused, answer lost, both queries, next page
+    assert client.calls == 4
+
+
+def test_query_many_raises_a_failing_subrequest_and_keeps_limits_clean(emu):
+    client = _client(emu, retry=no_wait(max_attempts=3))
+    with pytest.raises(SalesforceError) as err:
+        client.query_many(["SELECT Id FROM Lead", "SELECT Nope__c FROM Lead"])
+    assert err.value.code == "INVALID_FIELD" and not err.value.transient
+    assert client.calls == 1
+    emu.control("salesforce", "POST", "/__emulator/limits", json={"used": 5, "total": 5})
+    with pytest.raises(RequestLimitExceeded):
+        client.query_many(["SELECT Id FROM Lead", "SELECT Id FROM Contact"])
 
 
 def test_campaigns_statuses_and_lead_statuses(emu):

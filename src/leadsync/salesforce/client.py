@@ -36,13 +36,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import requests
 import urllib3.exceptions
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import JobState, Operation, ResultsType, SFBulk2Handler, _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceOperationError
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceOperationError,
+)
 from simple_salesforce.util import call_salesforce
 
 from leadsync.config.model import SalesforceConfig
@@ -77,6 +82,9 @@ from leadsync.salesforce.soql import (
 T = TypeVar("T")
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
+# Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
+# sObject Collections; the whole composite request counts as ONE call against the org's limit.
+COMPOSITE_QUERIES = 5
 MAX_JOB_BYTES = 64 * 1024 * 1024  # one ingest job's CSV; Salesforce allows 100 MB (150 MB base64)
 DEFAULT_TIMEOUT = (10.0, 120.0)
 # Request-level refusals caused by one record's content: isolate that record (see create()).
@@ -164,10 +172,74 @@ class SalesforceClient:
             return []
         head = f"SELECT {field_list(fields)} FROM {identifier(sobject)}"
         tail = f"AND ({extra_where})" if extra_where else ""
-        found: list[dict[str, Any]] = []
-        for soql in in_queries(head, "Email", values, tail=tail):
-            found.extend(self.query(soql))
-        return found
+        return self.query_many(list(in_queries(head, "Email", values, tail=tail)))
+
+    def query_many(self, soqls: Sequence[str]) -> list[dict[str, Any]]:
+        """Every record of several SOQL queries (all pages), `attributes` dropped.
+
+        Why: the org's daily allowance counts HTTP requests, and an existence check of 10,000
+        emails is 100 IN queries. One query goes as a plain GET; two or more travel as GET
+        subrequests of Composite requests (5 queries each, the most Salesforce allows), each
+        composite request counting as ONE API call. Queries are idempotent: a subrequest that
+        fails transiently is asked again (within the retry budget) in a later composite
+        request, and a page that is not the last (done false) is followed through its
+        nextRecordsUrl the same way.
+        """
+        if len(soqls) <= 1:
+            return [row for soql in soqls for row in self.query(soql)]
+        base = f"/services/data/v{self._connect().sf_version}"
+        todo = deque((f"{base}/query?q={quote_plus(soql, safe='')}", 0) for soql in soqls)
+        rows: list[dict[str, Any]] = []
+        while todo:
+            batch = [todo.popleft() for _ in range(min(COMPOSITE_QUERIES, len(todo)))]
+            answers = self._composite_get([url for url, _ in batch])
+            again: list[tuple[str, int]] = []
+            for (url, tries), (status, body) in zip(batch, answers, strict=True):
+                if 200 <= status < 300:
+                    if not isinstance(body, Mapping) or not isinstance(body.get("records"), list):
+                        raise self._unexpected("composite query", body)
+                    rows.extend(_plain(record) for record in body["records"])
+                    if not body.get("done", True) and body.get("nextRecordsUrl"):
+                        todo.append((str(body["nextRecordsUrl"]), 0))
+                    continue
+                error = self._map_error(
+                    "composite query",
+                    SalesforceGeneralError(url, status, "composite", body),
+                    tries + 1,
+                )
+                if not error.transient or not self.retry.allows(tries + 1):
+                    raise error
+                again.append((url, tries + 1))
+            if again:
+                self.retry.pause(max(tries for _, tries in again))
+                todo.extendleft(reversed(again))
+        return rows
+
+    def _composite_get(self, urls: Sequence[str]) -> list[tuple[int, Any]]:
+        """One Composite request of independent GET subrequests: (status, body) of each, in
+        the order given (matched by referenceId, not by position)."""
+        body = {
+            "allOrNone": False,
+            "collateSubrequests": False,
+            "compositeRequest": [
+                {"method": "GET", "url": url, "referenceId": f"q{i}"} for i, url in enumerate(urls)
+            ],
+        }
+        raw = self._call(
+            "composite query", lambda sf: sf.restful("composite", method="POST", json=body)
+        )
+        items = raw.get("compositeResponse") if isinstance(raw, Mapping) else None
+        if not isinstance(items, list):
+            raise self._unexpected("composite query", raw)
+        by_ref = {str(item.get("referenceId")): item for item in items if isinstance(item, Mapping)}
+        out: list[tuple[int, Any]] = []
+        for i in range(len(urls)):
+            item = by_ref.get(f"q{i}")
+            status = item.get("httpStatusCode") if item is not None else None
+            if not isinstance(status, int):
+                raise self._unexpected("composite query", raw)
+            out.append((status, item.get("body")))
+        return out
 
     def find_campaigns(self, names_or_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Campaigns named (or with the Id) given, in ONE query: Id and Name of each match."""
@@ -188,15 +260,14 @@ class SalesforceClient:
         if not ids:
             return out
         head = "SELECT CampaignId, Label FROM CampaignMemberStatus"
-        for soql in in_queries(head, "CampaignId", ids):
-            for row in self.query(soql):
-                cid = str(row.get("CampaignId") or "")
-                label = row.get("Label")
-                if label is None:
-                    continue
-                targets = {cid} | {i for i in ids if len(i) == 15 and cid.startswith(i)}
-                for key in targets:
-                    out.setdefault(key, []).append(str(label))
+        for row in self.query_many(list(in_queries(head, "CampaignId", ids))):
+            cid = str(row.get("CampaignId") or "")
+            label = row.get("Label")
+            if label is None:
+                continue
+            targets = {cid} | {i for i in ids if len(i) == 15 and cid.startswith(i)}
+            for key in targets:
+                out.setdefault(key, []).append(str(label))
         return out
 
     def lead_statuses(self) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ def _api_rules() -> list[Rule]:
         ),
         Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
+        Rule(f"{D}/composite", endpoint=r.composite, methods=["POST"]),
         Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
         Rule(f"{D}/limits", endpoint=r.limits, methods=["GET"]),
         Rule(f"{D}/jobs/ingest", endpoint=r.jobs_root, methods=["GET", "POST"]),
@@ -66,7 +67,10 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
     )
     open_routes = Map(_open_rules(), strict_slashes=False).bind("sf")
 
-    def dispatch(request: Request) -> Response:
+    def dispatch(request: Request, *, counted: bool = True) -> Response:
+        """Route one request. Subrequests of a Composite request pass counted=False: the whole
+        composite request is one API call, yet each subrequest is routed, authorised and
+        ruled exactly like a request of its own."""
         path = request.path.rstrip("/") or "/"
         try:
             endpoint, args = open_routes.match(path, method=request.method)
@@ -87,8 +91,17 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
             backend.check_token(request.headers.get("Authorization"))
             return _method_not_allowed(request, exc)
         backend.check_token(request.headers.get("Authorization"))
-        backend.count_request()
+        if counted:
+            backend.count_request()
+        if endpoint is r.composite:
+            return r.composite(backend, request, run=subrequest, **args)
         return endpoint(backend, request, **args)
+
+    def subrequest(request: Request) -> Response:
+        try:
+            return dispatch(request, counted=False)
+        except ApiError as exc:
+            return r.error_response(exc)
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)

@@ -35,7 +35,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -278,6 +278,7 @@ class AccountSync:
         self.sf = run.sf
         self.settings = run.view.settings
         self.run_id = run.run_id
+        self._records: dict[int, dict[str, Any]] = {}  # contact id -> Lead record, one batch
 
     # -- orchestration -------------------------------------------------------------------------
 
@@ -449,10 +450,15 @@ class AccountSync:
         now = _now()
         changed: list[LedgerEntry] = []
         ready: list[LedgerEntry] = []
+        # The records of this batch, mapped once here and written from here (mapping a member
+        # is the costliest pure step of a run); replaced batch by batch, so memory stays flat.
+        self._records = {}
         for entry in entries:
-            again = ledger.outcome_of_mapping(entry, mapping, self.run_id, now)
+            mapped = ledger.mapped_for(entry, mapping)
+            again = ledger.outcome_of_mapping(entry, mapping, self.run_id, now, mapped)
             if again.state == "pending":
                 ready.append(again)
+                self._records[again.contact_id] = mapped.record
             else:
                 changed.append(again)
         matches = self.find_existing([e.email for e in ready])
@@ -487,7 +493,7 @@ class AccountSync:
     ) -> None:
         attempt = f"coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
         marked = self._mark(entries, attempt, book, stored)
-        records = [ledger.record_for(e, mapping) for e in marked]
+        records = [self._record(e, mapping) for e in marked]
         try:
             results = self.sf.create(
                 "Lead", records, allow_duplicate_save=self.settings.allow_duplicate_save
@@ -535,15 +541,20 @@ class AccountSync:
         mapping: LeadMapping,
         stored: dict[int, LedgerEntry],
     ) -> None:
-        marked = self._mark(entries, f"bulk:{self.run_id}:{uuid.uuid4().hex[:8]}", book, stored)
-        records = [ledger.record_for(e, mapping) for e in marked]
+        # Not stored yet: the write-ahead of a bulk write is on_job's, which stores the job id
+        # before any record is uploaded (creating a job sends no record). Storing a "bulk:"
+        # mark first as well cost one more upsert of the whole batch and protected nothing.
+        marked = self._mark(
+            entries, f"bulk:{self.run_id}:{uuid.uuid4().hex[:8]}", book, stored, durable=False
+        )
+        records = [self._record(e, mapping) for e in marked]
         jobs: list[str] = []
 
         def on_job(job_id: str) -> None:
             # Recorded before any data is uploaded: a crash from here on is resolvable.
             jobs.append(job_id)
             attempt = "bulkjob:" + ",".join(jobs)
-            marked[:] = [replace(e, attempt=attempt) for e in marked]
+            marked[:] = [ledger.evolve(e, attempt=attempt) for e in marked]
             self.store.ledger_put(marked)
 
         try:
@@ -572,14 +583,25 @@ class AccountSync:
         attempt: str,
         book: BookView,
         stored: dict[int, LedgerEntry],
+        *,
+        durable: bool = True,
     ) -> list[LedgerEntry]:
+        """Entries with `attempt` set. `durable` (collections): stored here, BEFORE the write
+        is sent; a bulk write stores them itself when the job id is known (on_job)."""
         now = _now()
         marked = [
-            replace(ledger.with_attempt(e, attempt, self.run_id, now), campaign_id=book.campaign_id)
+            ledger.with_attempt(e, attempt, self.run_id, now, campaign_id=book.campaign_id)
             for e in entries
         ]
-        self._put_counted(marked, stored)  # durable BEFORE the write is sent
+        # durable: stored BEFORE the write is sent; counted either way
+        self._put_counted(marked, stored, store=durable)
         return marked
+
+    def _record(self, entry: LedgerEntry, mapping: LeadMapping) -> dict[str, Any]:
+        """The Lead record of a marked entry: as mapped by exclude_existing in this batch, or
+        mapped afresh (entries that come back from a settle or a resend)."""
+        record = self._records.get(entry.contact_id)
+        return record if record is not None else ledger.record_for(entry, mapping)
 
     def _release(self, marked: Sequence[LedgerEntry], reason: str | None) -> list[LedgerEntry]:
         """The write was refused as a whole before anything was written: pending again."""
@@ -672,8 +694,14 @@ class AccountSync:
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _put_counted(self, updates: Sequence[LedgerEntry], stored: dict[int, LedgerEntry]) -> None:
-        """Store entries durably, then count each in its book's tally.
+    def _put_counted(
+        self,
+        updates: Sequence[LedgerEntry],
+        stored: dict[int, LedgerEntry],
+        *,
+        store: bool = True,
+    ) -> None:
+        """Store entries durably (unless `store` is false), then count each in its book's tally.
 
         `stored` holds the entries as they were in the store before this put. An entry this run
         already stored (last_run is this run) was counted then, in its stored state: it moves
@@ -683,7 +711,8 @@ class AccountSync:
         """
         if not updates:
             return
-        self.store.ledger_put(updates)
+        if store:
+            self.store.ledger_put(updates)
         for entry in updates:
             old = stored.get(entry.contact_id)
             counted = (

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,29 +79,45 @@ class LeadMapping:
     rows: tuple[Row, ...]
     fields: Mapping[str, FieldInfo]  # Lead describe
     lead_status: str
+    # Derived once at construction (the mapping is immutable for a run, and these were
+    # recomputed for every member: the describe's required fields alone cost ~35 property
+    # evaluations per member).
+    _writing_rows: tuple[Row, ...] = field(init=False, repr=False, compare=False, default=())
+    _datafields: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _required: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+    _fingerprint: str = field(init=False, repr=False, compare=False, default="")
 
-    @property
-    def writing_rows(self) -> tuple[Row, ...]:
-        return tuple(r for r in self.rows if r.writes)
-
-    @property
-    def datafields(self) -> tuple[str, ...]:
-        """Datafields to read from Dotdigital: only those a written field needs."""
-        return tuple(dict.fromkeys(r.datafield for r in self.writing_rows))
-
-    def required(self) -> tuple[str, ...]:
-        """Lead fields a member must have a value for: the seed's three + org-required fields."""
+    def __post_init__(self) -> None:
+        writing = tuple(r for r in self.rows if r.writes)
         org = (
             name
             for name, info in self.fields.items()
             if info.required_on_create and name not in SYNC_OWNED
         )
-        return tuple(sorted(set(ALWAYS_REQUIRED) | set(org)))
+        material = [[r.salesforce, r.datafield, r.direction] for r in self.rows]
+        object.__setattr__(self, "_writing_rows", writing)
+        object.__setattr__(self, "_datafields", tuple(dict.fromkeys(r.datafield for r in writing)))
+        object.__setattr__(self, "_required", tuple(sorted(set(ALWAYS_REQUIRED) | set(org))))
+        object.__setattr__(
+            self, "_fingerprint", _sha({"rows": material, "status": self.lead_status})[:16]
+        )
+
+    @property
+    def writing_rows(self) -> tuple[Row, ...]:
+        return self._writing_rows
+
+    @property
+    def datafields(self) -> tuple[str, ...]:
+        """Datafields to read from Dotdigital: only those a written field needs."""
+        return self._datafields
+
+    def required(self) -> tuple[str, ...]:
+        """Lead fields a member must have a value for: the seed's three + org-required fields."""
+        return self._required
 
     def fingerprint(self) -> str:
         """Changes when the applied mapping (or the status it writes) changes."""
-        material = [[r.salesforce, r.datafield, r.direction] for r in self.rows]
-        return _sha({"rows": material, "status": self.lead_status})[:16]
+        return self._fingerprint
 
 
 def normalise_email(email: str) -> str:
@@ -152,7 +168,7 @@ def map_member(email: str, values: Mapping[str, Any], mapping: LeadMapping) -> M
     record["Email"] = stripped
     record["Status"] = mapping.lead_status
     failed_fields = {p.field for p in problems}
-    missing = tuple(f for f in mapping.required() if f not in present and f not in failed_fields)
+    missing = tuple(f for f in mapping._required if f not in present and f not in failed_fields)
     return Mapped(record, missing, tuple(problems), data_hash(email, values, mapping))
 
 

@@ -27,6 +27,12 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import settings
+
+# Property tests are reproducible in CI (same examples every run: a red build is a real bug, not
+# luck) and never fail on a deadline because a loaded 2-core runner was slow.
+settings.register_profile("leadsync", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("leadsync")
 
 _ALIASES = {
     "dotdigital": "dotdigital",

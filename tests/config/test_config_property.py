@@ -121,6 +121,8 @@ def mutated_docs(draw):
             parent[path[-1]]  # still there after earlier mutations?
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, dict | list):  # an earlier mutation replaced it by a scalar
+            continue
         action = draw(st.sampled_from(["delete", "replace", "unknown_key", "duplicate"]))
         if action == "delete":
             del parent[path[-1]]

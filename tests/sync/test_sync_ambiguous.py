@@ -174,7 +174,9 @@ def test_sync_read_timeout_on_an_applied_create_creates_each_lead_once(workspace
     config = load_or_raise(str(ws.root / "leadsync.yaml"), ws.env)
     store = open_store(config.state, Path(config_dir(config.source)))
     try:
-        sf = SalesforceClient(config.salesforce, retry=no_wait(), timeout=(10.0, 0.5))
+        # 5 s, not less: the emulator must have applied the create before the client gives up,
+        # even on a loaded CI machine; a shorter timeout races the server, not the sync.
+        sf = SalesforceClient(config.salesforce, retry=no_wait(), timeout=(10.0, 5.0))
         result = run_sync(config, store, salesforce=sf)
     finally:
         store.close()

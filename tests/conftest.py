@@ -133,7 +133,8 @@ class RunningEmulator:
         return r.json() if r.content else None
 
     def requests_log(self, service: str) -> dict[str, Any]:
-        """{"requests": [{"method","path","status","query"}], "counts": {"METHOD path": n}}."""
+        """{"requests": [{"method","path","status","query"}], "counts": {"METHOD pattern": n},
+        "counts_by_path": {"METHOD path": n}} (pattern: the route, e.g. /v2/address-books/{book_id})."""
         return self._control_ok(service, "GET", "/__emulator/requests")
 
     def reset_log(self, service: str | None = None) -> None:

@@ -188,12 +188,17 @@ def check_faults_log_and_reset(proc: Proc) -> None:
         ("limits", 200),
     ]
     assert log["counts"] == {
+        "GET /services/data/v{version}/query": 3,
+        "GET /services/data/v{version}/limits": 2,
+    }
+    assert log["counts_by_path"] == {
         "GET /services/data/v59.0/query/": 3,
         "GET /services/data/v59.0/limits/": 2,
     }
 
     assert s.post(sf_url + "/__emulator/reset-log").status_code == 200
-    assert s.get(sf_url + "/__emulator/requests").json() == {"requests": [], "counts": {}}
+    empty = {"requests": [], "counts": {}, "counts_by_path": {}}
+    assert s.get(sf_url + "/__emulator/requests").json() == empty
 
     # Dotdigital: a status fault answers in Dotdigital's message shape.
     dd = proc.info["dotdigital"]

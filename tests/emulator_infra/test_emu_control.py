@@ -91,7 +91,9 @@ def test_emu_requests_are_logged_and_counted(servers: Any, service: str) -> None
         {"method": "POST", "path": "/c", "status": 200, "query": ""},
         {"method": "GET", "path": "/boom", "status": 500, "query": ""},
     ]
+    # This app names no route patterns, so both maps are keyed by the literal path.
     assert log["counts"] == {"GET /a/b": 2, "POST /c": 1, "GET /boom": 1}
+    assert log["counts_by_path"] == log["counts"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -103,7 +105,7 @@ def test_emu_reset_log_and_control_routes_are_not_logged(servers: Any, service: 
     assert s.get(url + "/__emulator/ping").text == "pong"  # service-specific: passes through
     s.get(url + "/__emulator/faults")
     log = s.get(url + "/__emulator/requests").json()
-    assert log == {"requests": [], "counts": {}}
+    assert log == {"requests": [], "counts": {}, "counts_by_path": {}}
 
 
 def test_emu_status_fault_uses_service_error_shape_and_times(servers: Any) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 
 def _count(log: dict, method: str, fragment: str) -> int:
-    return sum(
-        n for key, n in log["counts"].items() if key.startswith(method + " ") and fragment in key
-    )
+    # By literal path: the results kind (successfulResults, ...) is a route parameter.
+    counts = log["counts_by_path"]
+    return sum(n for key, n in counts.items() if key.startswith(method + " ") and fragment in key)
 
 
 def test_collections_below_threshold_bulk_above_with_per_record_failures(workspace, kit) -> None:

@@ -8,9 +8,20 @@ Every delayed response (latency and/or a fault's delay_ms) carries `X-Emulator-D
 
 Control routes (no auth, never logged, counted, delayed or faulted):
   GET    /__emulator/requests   -> {"requests": [{"method","path","status","query"}],
-                                    "counts": {"<METHOD> <path>": n}}
+                                    "counts": {"<METHOD> <route pattern>": n},
+                                    "counts_by_path": {"<METHOD> <literal path>": n}}
                                     (entries also carry "user": the Basic-auth user, and
                                     "client": the X-Leadsync-Client header, when sent)
+
+Why two maps: "counts per endpoint" must not fragment by id (two bulk jobs are two uploads to ONE
+endpoint), so `counts` is keyed by the service's route pattern, e.g.
+`PUT /services/data/v{version}/jobs/ingest/{job_id}/batches` or
+`GET /v2/address-books/{book_id}/contacts`; a request no route matches counts under
+`<METHOD> <unmatched>`. A service names the pattern by setting `environ[ROUTE_KEY]`; for a request
+the service never saw (a fault answered or dropped it) the middleware asks the app's optional
+`route_for(method, path) -> str | None`. An app that does neither is counted by literal path.
+`counts_by_path` keeps the literal-path keys for callers that want one particular record.
+A Composite request counts once, under its own pattern: its subrequests are not HTTP requests.
   POST   /__emulator/reset-log  -> clears the request log (faults stay)
   POST   /__emulator/faults     -> add a fault (body below); answers {"id": n, ...}
   GET    /__emulator/faults     -> {"faults": [...]} (active faults with `remaining`)
@@ -60,6 +71,10 @@ from http import HTTPStatus
 from typing import Any
 
 CONTROL_PREFIX = "/__emulator/"
+ROUTE_KEY = "leadsync.emulator.route"
+"""environ key a service sets to the matched route pattern ("/v2/address-books/{book_id}")."""
+UNMATCHED = "<unmatched>"
+"""The route pattern a service names for a request no route of it matches."""
 _REQUESTS = "/__emulator/requests"
 _RESET_LOG = "/__emulator/reset-log"
 _FAULTS = "/__emulator/faults"
@@ -267,6 +282,7 @@ class EmulatorControl:
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
         self._counts: Counter[str] = Counter()
+        self._counts_by_path: Counter[str] = Counter()
         self._faults: list[Fault] = []
         self._next_fault_id = 1
 
@@ -274,12 +290,17 @@ class EmulatorControl:
 
     def requests_log(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": [dict(r) for r in self._log], "counts": dict(self._counts)}
+            return {
+                "requests": [dict(r) for r in self._log],
+                "counts": dict(self._counts),
+                "counts_by_path": dict(self._counts_by_path),
+            }
 
     def reset_log(self) -> None:
         with self._lock:
             self._log.clear()
             self._counts.clear()
+            self._counts_by_path.clear()
 
     def add_fault(self, spec: Any) -> Fault:
         with self._lock:
@@ -363,8 +384,7 @@ class EmulatorControl:
                 close()
 
     def _record(self, method: str, path: str, environ: dict[str, Any], status: int) -> None:
-        # A service may name the route pattern (e.g. "/contacts/v3"); default: the literal path.
-        key_path = environ.get("leadsync.emulator.route") or path
+        key_path = self._route(method, path, environ)
         entry = {
             "method": method,
             "path": path,
@@ -382,6 +402,20 @@ class EmulatorControl:
         with self._lock:
             self._log.append(entry)
             self._counts[f"{method} {key_path}"] += 1
+            self._counts_by_path[f"{method} {path}"] += 1
+
+    def _route(self, method: str, path: str, environ: dict[str, Any]) -> str:
+        """The route pattern to count under: what the service named, else what it would name."""
+        route = environ.get(ROUTE_KEY)
+        if route:
+            return str(route)
+        route_for = getattr(self.app, "route_for", None)
+        if route_for is not None:
+            try:
+                route = route_for(method, path)
+            except Exception:  # a counting key must never break the request
+                route = None
+        return str(route) if route else path
 
     def _take_fault(self, method: str, path: str, query: str = "") -> Fault | None:
         with self._lock:
@@ -471,6 +505,14 @@ class EmulatorControl:
             self.clear_faults()
             return _json(start_response, 200, {"ok": True})
         return _json(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+
+_RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def route_pattern(rule: str) -> str:
+    """A werkzeug rule as a readable pattern: `/v<version:version>/x/<id>` -> `/v{version}/x/{id}`."""
+    return _RULE_ARG.sub(r"{\1}", rule)
 
 
 def _basic_auth_user(header: str) -> str | None:

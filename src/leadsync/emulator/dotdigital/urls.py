@@ -11,6 +11,10 @@ Emulator-only control routes (no auth; C's middleware adds the generic ones):
   GET|POST /__emulator/clock                                            body: {"offset_seconds": n}
   POST /__emulator/accounts/<name>/contacts/<email>   body: {"datafields": {...}, "status"?: ...}
        creates or modifies a contact without touching any address book.
+
+Each request names its rule in `environ[ROUTE_KEY]` (e.g. `/v2/address-books/{book_id}/contacts`;
+`<unmatched>` when no rule matches), so the request log counts per endpoint rather than per book;
+`route_for` names it for requests a fault answers before they reach the app.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from leadsync.emulator.control import ROUTE_KEY, UNMATCHED, route_pattern
 from leadsync.emulator.dotdigital import exceptions as exc
 from leadsync.emulator.dotdigital import responses as wire
 from leadsync.emulator.dotdigital.models import (
@@ -105,6 +110,17 @@ class DotdigitalApp:
                 response = _json({"message": "An error has occurred."}, 500)
         return response(environ, start_response)
 
+    def route_for(self, method: str, path: str) -> str:
+        """The rule pattern `dispatch` would name for this request, without running it."""
+        adapter = self.url_map.bind("dotdigital")
+        try:
+            rule, _values = adapter.match(
+                re.sub(r"/{2,}", "/", path or "/"), method=method, return_rule=True
+            )
+        except HTTPException:
+            return UNMATCHED
+        return route_pattern(rule.rule)
+
     # -- dispatch ------------------------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Response:
@@ -112,8 +128,11 @@ class DotdigitalApp:
         control = path.startswith(CONTROL)
         v3 = path.startswith("/contacts/v3")
         adapter = self.url_map.bind_to_environ(request.environ)
+        request.environ[ROUTE_KEY] = UNMATCHED
         try:
-            endpoint, values = adapter.match()
+            rule, values = adapter.match(return_rule=True)
+            endpoint = rule.endpoint
+            request.environ[ROUTE_KEY] = route_pattern(rule.rule)
         except MethodNotAllowed:
             if control:
                 return _json({"error": f"{request.method} not allowed on {path}"}, 405)

@@ -1,6 +1,12 @@
 """Routing for the Salesforce emulator and the request pipeline (auth, API counter, limit header).
 
 Paths match with or without a trailing slash, as Salesforce does (simple-salesforce sends both).
+
+Each routed request names its rule in `environ[ROUTE_KEY]` (e.g.
+`/services/data/v{version}/jobs/ingest/{job_id}/batches`; `<unmatched>` when no rule matches), so
+the request log counts per endpoint rather than per id; `app.route_for` names it for requests a
+fault answers before they reach the app. A Composite request is counted once under its own rule:
+its subrequests run on environs of their own, which the request log never sees.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from leadsync.emulator.control import ROUTE_KEY, UNMATCHED, route_pattern
 from leadsync.emulator.salesforce import responses as r
 from leadsync.emulator.salesforce.exceptions import ApiError
 from leadsync.emulator.salesforce.models import SalesforceBackend
@@ -72,15 +79,19 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
         composite request is one API call, yet each subrequest is routed, authorised and
         ruled exactly like a request of its own."""
         path = request.path.rstrip("/") or "/"
+        request.environ[ROUTE_KEY] = UNMATCHED
         try:
-            endpoint, args = open_routes.match(path, method=request.method)
-            return endpoint(backend, request, **args)
+            rule, args = open_routes.match(path, method=request.method, return_rule=True)
+            request.environ[ROUTE_KEY] = route_pattern(rule.rule)
+            return rule.endpoint(backend, request, **args)
         except NotFound:
             pass
         except MethodNotAllowed as exc:
             return _method_not_allowed(request, exc)
         try:
-            endpoint, args = api.match(path, method=request.method)
+            rule, args = api.match(path, method=request.method, return_rule=True)
+            endpoint = rule.endpoint
+            request.environ[ROUTE_KEY] = route_pattern(rule.rule)
         except NotFound:
             if path.startswith("/services/"):
                 backend.check_token(request.headers.get("Authorization"))
@@ -103,6 +114,17 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
         except ApiError as exc:
             return r.error_response(exc)
 
+    def route_for(method: str, path: str) -> str:
+        """The rule pattern `dispatch` would name for this request, without running it."""
+        path = path.rstrip("/") or "/"
+        for routes in (open_routes, api):
+            try:
+                rule, _args = routes.match(path, method=method, return_rule=True)
+            except (NotFound, MethodNotAllowed):
+                continue
+            return route_pattern(rule.rule)
+        return UNMATCHED
+
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         try:
@@ -121,6 +143,7 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
         response.headers["Sforce-Limit-Info"] = backend.limit_info()
         return response(environ, start_response)
 
+    app.route_for = route_for  # type: ignore[attr-defined]
     return app
 
 

@@ -103,26 +103,9 @@ def evaluate(
 def mapped_for(entry: LedgerEntry, mapping: LeadMapping) -> Mapped:
     """The mapping of a stored member's values (computed once per step: callers reuse it for
     both the outcome and the record, see outcome_of_mapping and record_for)."""
-    extra = entry.extra
-    key = (id(extra), id(mapping))
-    hit = _MAPPED_MEMO.get(key)
-    if hit is not None and hit[0] is extra and hit[1] is mapping and hit[2] == entry.email:
-        return hit[3]
-    mapped = map_member(extra.get("raw_email", entry.email), extra.get("values", {}), mapping)
-    if extra:
-        if len(_MAPPED_MEMO) >= _MAPPED_MEMO_MAX:
-            _MAPPED_MEMO.clear()
-        _MAPPED_MEMO[key] = (extra, mapping, entry.email, mapped)
-    return mapped
-
-
-# Mappings by (extra dict, mapping) identity. Why: a new member is mapped when it is read and
-# again right before it is written; the store hands back the same `extra` dict it was given
-# (state codec's memo) and neither extra nor the mapping is ever mutated, so the second
-# mapping is the first one. The memo holds both objects (their ids stay theirs) and is
-# emptied at _MAPPED_MEMO_MAX entries (a little more than one write batch): memory stays flat.
-_MAPPED_MEMO: dict[tuple[int, int], tuple[dict[str, Any], LeadMapping, str, Mapped]] = {}
-_MAPPED_MEMO_MAX = 25_000
+    return map_member(
+        entry.extra.get("raw_email", entry.email), entry.extra.get("values", {}), mapping
+    )
 
 
 def outcome_of_mapping(

@@ -128,16 +128,9 @@ def ledger_row(entry: LedgerEntry, now: str) -> tuple[Any, ...]:
 # ledger replaces it, never mutates it), so encoding it once per dict instead of once per
 # upsert removes most of the JSON encoding of a run; an entry read back from a SQLite store
 # registers the text it was decoded from. The memo holds the dict itself, so an id is never
-# reused while its entry is here; both memos are emptied when it reaches _EXTRA_MEMO_MAX
-# entries (a little more than one write batch of 10,000), so memory stays flat.
+# reused while its entry is here; it is emptied when it reaches _EXTRA_MEMO_MAX entries.
 _EXTRA_MEMO: dict[int, tuple[dict[str, Any], str]] = {}
-_EXTRA_MEMO_MAX = 25_000
-
-
-# The reverse: a text read again (a sync reads each new member back two or three times)
-# gives the dict decoded the first time; entries may share it because `extra` is never
-# mutated, only replaced.
-_EXTRA_DECODED: dict[str, dict[str, Any]] = {}
+_EXTRA_MEMO_MAX = 50_000
 
 
 def _extra_text(extra: dict[str, Any]) -> str:
@@ -152,9 +145,7 @@ def _extra_text(extra: dict[str, Any]) -> str:
 def _remember_extra(extra: dict[str, Any], text: str) -> None:
     if len(_EXTRA_MEMO) >= _EXTRA_MEMO_MAX:
         _EXTRA_MEMO.clear()
-        _EXTRA_DECODED.clear()
     _EXTRA_MEMO[id(extra)] = (extra, text)
-    _EXTRA_DECODED[text] = extra
 
 
 # A "plain" row (a baseline member: key, email, state, nothing else) is inserted through the
@@ -205,9 +196,8 @@ def ledger_entry(row: tuple[Any, ...]) -> LedgerEntry:
     if extra_raw in _EMPTY_DICT:
         extra: dict[str, Any] = {}
     elif isinstance(extra_raw, str):
-        extra = _EXTRA_DECODED.get(extra_raw)
-        if extra is None:
-            extra = json.loads(extra_raw) or {}
+        extra = json.loads(extra_raw) or {}
+        if extra:
             _remember_extra(extra, extra_raw)
     else:
         extra = load(extra_raw) or {}

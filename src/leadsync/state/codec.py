@@ -119,33 +119,8 @@ def ledger_row(entry: LedgerEntry, now: str) -> tuple[Any, ...]:
         entry.first_run,
         entry.last_run,
         entry.updated_at or now,
-        _extra_text(entry.extra) if entry.extra else "{}",
+        dump(entry.extra) if entry.extra else "{}",
     )
-
-
-# Canonical JSON of `extra` (the member's values), by the dict's identity. Why: a sync stores
-# each new member four or five times and every transition shares the same `extra` dict (the
-# ledger replaces it, never mutates it), so encoding it once per dict instead of once per
-# upsert removes most of the JSON encoding of a run; an entry read back from a SQLite store
-# registers the text it was decoded from. The memo holds the dict itself, so an id is never
-# reused while its entry is here; it is emptied when it reaches _EXTRA_MEMO_MAX entries.
-_EXTRA_MEMO: dict[int, tuple[dict[str, Any], str]] = {}
-_EXTRA_MEMO_MAX = 50_000
-
-
-def _extra_text(extra: dict[str, Any]) -> str:
-    hit = _EXTRA_MEMO.get(id(extra))
-    if hit is not None and hit[0] is extra:
-        return hit[1]
-    text = dump(extra)
-    _remember_extra(extra, text)
-    return text
-
-
-def _remember_extra(extra: dict[str, Any], text: str) -> None:
-    if len(_EXTRA_MEMO) >= _EXTRA_MEMO_MAX:
-        _EXTRA_MEMO.clear()
-    _EXTRA_MEMO[id(extra)] = (extra, text)
 
 
 # A "plain" row (a baseline member: key, email, state, nothing else) is inserted through the
@@ -193,19 +168,11 @@ def ledger_entry(row: tuple[Any, ...]) -> LedgerEntry:
     if len(row) != _LEDGER_WIDTH:
         raise ValueError(f"a ledger row has {_LEDGER_WIDTH} columns, not {len(row)}")
     fields_raw, extra_raw = row[10], row[19]
-    if extra_raw in _EMPTY_DICT:
-        extra: dict[str, Any] = {}
-    elif isinstance(extra_raw, str):
-        extra = json.loads(extra_raw) or {}
-        if extra:
-            _remember_extra(extra, extra_raw)
-    else:
-        extra = load(extra_raw) or {}
     return LedgerEntry(
         *row[:10],
         () if fields_raw in _EMPTY_LIST else tuple(load(fields_raw) or ()),
         *row[11:19],
-        extra,
+        {} if extra_raw in _EMPTY_DICT else (load(extra_raw) or {}),
     )
 
 

@@ -288,11 +288,7 @@ def refused(
 
 
 def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
-    extra = entry.extra
-    if "campaign_error" in extra:
-        extra = {k: v for k, v in extra.items() if k != "campaign_error"}
-    # otherwise the same dict: extra is never mutated, and the store encodes a dict it has
-    # already encoded once for free (codec's memo)
+    extra = {k: v for k, v in entry.extra.items() if k != "campaign_error"}
     return _touch(entry, run_id, now, campaign_member_id=member_id, extra=extra)
 
 
@@ -334,14 +330,6 @@ def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerE
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 
-_JSON_SAME = frozenset({str, int, bool, type(None)})
-
-
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as they survive a JSON round trip (the ledger stores them as JSON).
-
-    Strings, None, ints and bools (what Dotdigital's datafields hold) survive it unchanged,
-    so those skip the encoder and decoder."""
-    if all(type(v) in _JSON_SAME for v in values.values()):
-        return dict(values)
+    """Values as they survive a JSON round trip (the ledger stores them as JSON)."""
     return json.loads(json.dumps(values, default=str))

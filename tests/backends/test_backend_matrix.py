@@ -15,9 +15,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -207,7 +205,6 @@ def test_sync_creates_each_lead_exactly_once(make_ws, state_backend) -> None:
 
 
 KILL_MEMBERS = 250
-HOLD_MS = 600_000  # never runs out: clear_faults() releases the held request
 KILL_POINTS = [  # (write path, service, method, path regex, n-th matching request)
     ("collections", "salesforce", "POST", r"composite/sobjects$", 2),  # 2nd Lead batch
     ("bulk", "salesforce", "PUT", r"jobs/ingest/[^/]+/batches$", 1),  # Lead CSV upload
@@ -227,40 +224,9 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
     the re-run leaves exactly one Lead and one CampaignMember per member."""
     sync = {"bulk_threshold": 100} if path == "bulk" else None
     ws = make_ws(config=KIT.config_yaml(sync=sync))
-    ws.generate(
-        "Webinar signups",
-        {
-            "count": KILL_MEMBERS,
-            "email": "k{n}@example.com",
-            "datafields": {
-                "FIRSTNAME": "K{n}",
-                "LASTNAME": "Kill",
-                "COMPANY": "Co",
-                "REGION": "EMEA",
-            },
-        },
+    KIT.kill_mid_sync(
+        ws, members=KILL_MEMBERS, service=service, method=method, regex=regex, nth=nth
     )
-    ws.emu.reset_log()
-    if nth > 1:
-        ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=1, times=nth - 1)
-    hold = ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=HOLD_MS, times=1)
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
-
-    def held() -> bool:
-        faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
-        return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
-
-    _until(held, "the held request", [proc])
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    ws.emu.clear_faults()  # the held request goes on without its client: the kill landed on it
-
-    def finished() -> bool:
-        log = ws.emu.requests_log(service)["requests"]
-        hits = [r for r in log if r["method"] == method and re.search(regex, r["path"])]
-        return len(hits) >= nth
-
-    _until(finished, "the server to finish the held request")
 
     report = ws.sync("--lock-timeout", "30", code=(0,))
     assert report["status"] == "done"

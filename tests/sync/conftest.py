@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -299,6 +302,64 @@ def member(
     return values
 
 
+def until(predicate: Callable[[], bool], what: str, procs: tuple[Any, ...] = ()) -> None:
+    """Poll the emulator's (or a server's) state: synchronisation on an event, not a timed wait."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for proc in procs:
+            assert proc.poll() is None, (f"process ended before {what}", proc.communicate())
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill_mid_sync(
+    ws: Workspace, *, members: int, service: str, method: str, regex: str, nth: int
+) -> None:
+    """Start `leadsync sync` on `members` new members and SIGKILL it while the emulator holds the
+    n-th request matching (method, regex); then let the server finish that request, as a real
+    server may still finish a request whose client died. The kill always lands while that
+    request is held, however loaded the machine: the hold is released only by clear_faults()."""
+    ws.generate(
+        "Webinar signups",
+        {
+            "count": members,
+            "email": "k{n}@example.com",
+            "datafields": {
+                "FIRSTNAME": "K{n}",
+                "LASTNAME": "Kill",
+                "COMPANY": "Co",
+                "REGION": "EMEA",
+            },
+        },
+    )
+    ws.emu.reset_log()
+    if nth > 1:
+        ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=1, times=nth - 1)
+    hold = ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=600_000, times=1)
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
+
+    def held() -> bool:
+        faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
+        return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
+
+    until(held, "the held request", (proc,))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    ws.emu.clear_faults()  # the held request goes on without its client
+
+    def finished() -> bool:
+        log = ws.emu.requests_log(service)["requests"]
+        return (
+            sum(r["method"] == method and re.search(regex, r["path"]) is not None for r in log)
+            >= nth
+        )
+
+    until(finished, "the server to finish the held request")
+
+
 class Kit:
     """The module's helpers, handed to tests as a fixture (test modules cannot import conftest
     under --import-mode=importlib)."""
@@ -308,6 +369,8 @@ class Kit:
     PASSWORD_AUTH = PASSWORD_AUTH
     config_yaml = staticmethod(config_yaml)
     member = staticmethod(member)
+    kill_mid_sync = staticmethod(kill_mid_sync)
+    until = staticmethod(until)
 
 
 @pytest.fixture

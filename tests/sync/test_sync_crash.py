@@ -11,26 +11,11 @@ lands while that request is held, however loaded the machine.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import time
 
 import pytest
 
 MEMBERS = 250
-HOLD_MS = 600_000  # never runs out: clear_faults() releases the held request
-
-
-def _until(predicate, what: str, proc=None) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc is not None:
-            assert proc.poll() is None, ("sync ended before " + what, proc.communicate())
-        time.sleep(0.02)  # polling the emulator's state: synchronisation, not a timed wait
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # (write path, service, method, path regex, n-th matching request)
@@ -59,44 +44,7 @@ def test_sigkill_then_rerun_gives_exactly_the_expected_records(
 ) -> None:
     sync = {"bulk_threshold": 100} if path == "bulk" else None
     ws = workspace(config=kit.config_yaml(sync=sync))
-    ws.generate(
-        "Webinar signups",
-        {
-            "count": MEMBERS,
-            "email": "k{n}@example.com",
-            "datafields": {
-                "FIRSTNAME": "K{n}",
-                "LASTNAME": "Kill",
-                "COMPANY": "Co",
-                "REGION": "EMEA",
-            },
-        },
-    )
-    ws.emu.reset_log()
-    if nth > 1:
-        ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=1, times=nth - 1)
-    hold = ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=HOLD_MS, times=1)
-
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
-
-    def held() -> bool:
-        faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
-        return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
-
-    _until(held, "the held request", proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    ws.emu.clear_faults()  # the held request goes on without its client
-
-    def finished() -> bool:
-        log = ws.emu.requests_log(service)["requests"]
-        return (
-            sum(r["method"] == method and re.search(regex, r["path"]) is not None for r in log)
-            >= nth
-        )
-
-    _until(finished, "the server to finish the held request")
+    kit.kill_mid_sync(ws, members=MEMBERS, service=service, method=method, regex=regex, nth=nth)
 
     report = ws.sync(code=(0,))
     assert report["status"] == "done"

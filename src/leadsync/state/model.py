@@ -74,6 +74,22 @@ class LockHeld(LeadsyncError):
         )
 
 
+class LockLost(LeadsyncError):
+    """A lock this run holds is provably gone (its server session ended, its file was removed).
+
+    Raised by `HeldLock.verify()` before a batch of remote writes: the run stops there, before
+    writing, because another runner may already be inside the same account.
+    """
+
+
+class HeldLock(Protocol):
+    """What `StateStore.lock()` yields: the locks taken, checkable while the run goes on."""
+
+    def verify(self) -> None:
+        """Raise LockLost unless every lock taken is still held by this process."""
+        ...
+
+
 class StaleState(LeadsyncError):
     """The state changed (serial or lineage) between reading it and committing a new one."""
 
@@ -139,8 +155,9 @@ class StateStore(Protocol):
     # --- locks (released by the OS / server when the holder dies) -------------------------
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
-        """Take all named locks or none; wait up to `timeout` seconds, then raise LockHeld."""
+    ) -> AbstractContextManager[HeldLock]:
+        """Take all named locks or none; wait up to `timeout` seconds, then raise LockHeld.
+        While waiting, say who holds the lock every few seconds (logger `leadsync.lock`)."""
         ...
 
     def lock_holders(self) -> list[LockInfo]: ...

@@ -18,6 +18,7 @@ from leadsync.state.errors import StateError
 from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
     AppliedState,
+    HeldLock,
     HistoryEntry,
     LedgerEntry,
     LedgerStateName,
@@ -135,7 +136,7 @@ class SqlStore:
 
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[HeldLock]:
         raise NotImplementedError
 
     def lock_holders(self) -> list[LockInfo]:

@@ -47,7 +47,7 @@ from leadsync.errors import LeadsyncError, LimitReached, RemoteError
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
-from leadsync.state.model import LedgerEntry, StateStore
+from leadsync.state.model import HeldLock, LedgerEntry, StateStore
 from leadsync.sync import ledger
 from leadsync.sync.applied import AccountView, AppliedView, BookView, read_view
 from leadsync.sync.classify import Match, existing_matches
@@ -150,12 +150,12 @@ def run_sync(
             if not account.lead_books and not store.ledger_in_doubt(name):
                 continue
             lock = (
-                nullcontext()
+                nullcontext(NO_LOCK)
                 if dry_run
                 else store.lock([f"account:{name}"], timeout=lock_timeout, purpose="sync")
             )
-            with lock:
-                AccountSync(run, account, dd_for(name)).run()
+            with lock as held:
+                AccountSync(run, account, dd_for(name), held).run()
         report["status"] = "done"
     except LimitReached as exc:
         report["status"] = "stopped"
@@ -267,10 +267,28 @@ class Run:
             )
 
 
-class AccountSync:
-    """One account, under its lock: resolve in-doubt writes, then each create_leads book."""
+class _NoLock:
+    """A dry run writes nothing, so it takes no lock and has none to lose."""
 
-    def __init__(self, run: Run, account: AccountView, dd: DotdigitalClient) -> None:
+    def verify(self) -> None:
+        return None
+
+
+NO_LOCK = _NoLock()
+
+
+class AccountSync:
+    """One account, under its lock: resolve in-doubt writes, then each create_leads book.
+
+    `held.verify()` runs before every batch of remote writes (and before the watermark
+    moves): if the account lock was lost (its database session ended), the run stops there
+    with LockLost instead of writing beside the runner that may have taken over.
+    """
+
+    def __init__(
+        self, run: Run, account: AccountView, dd: DotdigitalClient, held: HeldLock = NO_LOCK
+    ) -> None:
+        self.held = held
         self.ctx = run
         self.account = account
         self.dd = dd
@@ -284,6 +302,7 @@ class AccountSync:
 
     def run(self) -> None:
         mapping = self.ctx.mapping(self.account)
+        self.held.verify()
         if not self.ctx.dry_run:
             self.resolve_in_doubt(self.store.ledger_in_doubt(self.account.name))
         for book in self.account.lead_books:
@@ -373,6 +392,7 @@ class AccountSync:
             self.ingest_page(book, page, mapping, tally)
             self.ctx.check_stop()  # cut short: the watermark stays, the next run re-reads
         mark = _iso(started)
+        self.held.verify()
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
 
@@ -588,6 +608,7 @@ class AccountSync:
     ) -> list[LedgerEntry]:
         """Entries with `attempt` set. `durable` (collections): stored here, BEFORE the write
         is sent; a bulk write stores them itself when the job id is known (on_job)."""
+        self.held.verify()  # before the write-ahead mark: a lost lock stops the run here
         now = _now()
         marked = [
             ledger.with_attempt(e, attempt, self.run_id, now, campaign_id=book.campaign_id)
@@ -648,6 +669,7 @@ class AccountSync:
 
     def _add_members(self, entries: list[LedgerEntry], status: str, tally: BookTally) -> None:
         self.ctx.checkpoint()
+        self.held.verify()
         records = [
             {"CampaignId": e.campaign_id, "LeadId": e.lead_id, "Status": status} for e in entries
         ]

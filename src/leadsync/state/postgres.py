@@ -69,7 +69,7 @@ class PostgresStore(SqlStore):
         self._loaded = 0
         self._conn = self._connect("leadsync")
         try:
-            with self._wrap("opening the state"):
+            with self._wrap("opening the state", writing=True):
                 self._migrate()
                 interval = heartbeat_seconds(self._conn)
         except BaseException:
@@ -141,7 +141,12 @@ class PostgresStore(SqlStore):
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Cursor]:
-        with self._mutex, self._wrap(), self._conn.transaction(), self._conn.cursor() as cur:
+        with (
+            self._mutex,
+            self._wrap(writing=True),
+            self._conn.transaction(),
+            self._conn.cursor() as cur,
+        ):
             yield cur
 
     def _read(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -149,36 +154,39 @@ class PostgresStore(SqlStore):
             return self._conn.execute(text, tuple(params)).fetchall()
 
     @contextlib.contextmanager
-    def _wrap(self, doing: str | None = None) -> Iterator[None]:
-        """Every psycopg error becomes one StateError line with the server's reason; a missing
-        privilege names the GRANT that fixes it."""
+    def _wrap(self, doing: str | None = None, *, writing: bool = False) -> Iterator[None]:
+        """Every psycopg error becomes one StateError line with the server's reason (and the
+        statement, for reads); a missing privilege names the GRANT that fixes it."""
         try:
             yield
         except StateError:
             raise
         except pg_errors.InsufficientPrivilege as exc:
-            raise StateError(self._privilege_message(exc, doing)) from exc
+            raise StateError(self._privilege_message(exc, writing=writing)) from exc
         except psycopg.Error as exc:
             what = f" while {_short(doing)}" if doing else ""
             raise StateError(f"PostgreSQL state {self.describe()}{what}: {reason(exc)}") from exc
 
-    def _privilege_message(self, exc: psycopg.Error, doing: str | None) -> str:
+    def _privilege_message(self, exc: psycopg.Error, *, writing: bool) -> str:
         schema = sql.Identifier(self.schema).as_string(None)
         role = self._role()
-        text = (doing or "").lstrip().upper()
-        if text.startswith("SELECT") or text.startswith("WITH"):
-            grant = f"GRANT USAGE ON SCHEMA {schema} TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"
-        elif doing in (None, "opening the state"):
+        why = reason(exc)
+        if "for database" in why:
             grant = (
-                f"create the schema for the role first (CREATE SCHEMA {schema} AUTHORIZATION "
-                f"{role}), or GRANT CREATE ON DATABASE <db> TO {role}"
+                f"create the schema for the role (CREATE SCHEMA {schema} AUTHORIZATION {role}) "
+                f"or GRANT CREATE ON DATABASE <database> TO {role}"
+            )
+        elif "for schema" in why:
+            grant = f"GRANT USAGE ON SCHEMA {schema} TO {role}"
+        elif writing:
+            grant = (
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO "
+                f"{role} (or let {role} own the schema); read-only roles can run status, "
+                "records and history only"
             )
         else:
-            grant = (
-                f"GRANT USAGE ON SCHEMA {schema} TO {role}; GRANT SELECT, INSERT, UPDATE, DELETE "
-                f"ON ALL TABLES IN SCHEMA {schema} TO {role} (or let {role} own the schema)"
-            )
-        return f"PostgreSQL state {self.describe()}: {reason(exc)} (role {role}); to fix: {grant}"
+            grant = f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"
+        return f"PostgreSQL state {self.describe()}: {why} (role {role}); to fix: {grant}"
 
     def _role(self) -> str:
         with contextlib.suppress(psycopg.Error):

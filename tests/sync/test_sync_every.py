@@ -225,7 +225,8 @@ def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(worksp
     output = Output(proc)
     try:
         first = _next_line(output)
-        assert first["status"] == "error" and "nothing has been applied" in first["error"]
+        assert first["status"] == "error" and "nothing has been applied" in first["message"]
+        assert first["code"] == "not_applied" and first["command"] == "sync"
         assert first["exit_code"] == 1
         ws.apply()  # the member was there before create_leads was applied: baseline
         ws.add_member("alan@example.com", kit.member("Alan", "Turing", "Bletchley", "AMER"))

@@ -355,7 +355,7 @@ class AccountSync:
         except RemoteError as exc:
             if not getattr(exc, "transient", False):
                 raise
-            why = error or write_errors.of_exception(exc)
+            why = write_errors.still_in_doubt(error, exc)
             kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
             self._put_counted(kept, {e.contact_id: e for e in group})
             return kept  # still in doubt (attempt kept): the next run settles them

@@ -56,6 +56,16 @@ def of_exception(exc: BaseException) -> WriteError:
     return WriteError(error_class, str(getattr(exc, "system", "") or "Salesforce"), str(exc))
 
 
+def still_in_doubt(write: WriteError | None, check: BaseException) -> WriteError:
+    """Why a record stays in doubt: its write failed (`write`, if this run sent it) and asking
+    Salesforce what became of it failed too (`check`). Classed by the write when known."""
+    asked = of_exception(check)
+    if write is None:
+        return asked
+    message = f"{write.message}; asking what became of it failed too: {asked.message}"
+    return WriteError(write.error_class, write.system, message)
+
+
 def of_record(code: str | None, message: str, system: str = "Salesforce") -> WriteError:
     """The class of a per-record error in an otherwise successful answer."""
     return WriteError(code or UNKNOWN_CLASS, system, message)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -163,3 +164,20 @@ def test_a_sync_before_any_apply_says_not_applied(workspace) -> None:
     doc = json.loads(ws.run("sync", "--json").stdout)
     assert (doc["code"], doc["exit_code"]) == ("not_applied", 1)
     assert "nothing has been applied yet" in doc["message"]
+
+
+def test_an_unexpected_error_is_internal_one_line_and_no_traceback(workspace, kit) -> None:
+    """A ledger row edited by hand into invalid JSON: not an error leadsync foresaw."""
+    ws = workspace()
+    ws.add_member("linus@example.com", kit.member("Linus", "Chen", None))  # skipped
+    ws.sync(code=(4,))
+    con = sqlite3.connect(ws.state_db)
+    with con:
+        con.execute("UPDATE ledger SET extra = '{broken' WHERE state = 'skipped'")
+    con.close()
+    proc = ws.run("records", "--state", "skipped", "--json")  # asserts: no traceback
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert (doc["status"], doc["code"], doc["command"]) == ("error", "internal", "records")
+    assert "JSONDecodeError" in doc["message"]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -7,7 +7,8 @@ one, so that tests can check each rule without a database or a network:
 - baseline, created and excluded are terminal: a member is never evaluated twice once settled;
 - skipped and failed are re-evaluated only when the member's data or the applied mapping changes
   (the data_hash), so a permanent failure is not retried on every run (no retry storms);
-- pending means "ready, not yet written" (or a transient failure): always retried;
+- pending means "ready, not yet written" (or a transient failure, kept as the entry's
+  `last_error`, see write_errors.py): always retried;
 - `attempt` set means a write was in flight: the outcome is in doubt until resolved from Salesforce.
 """
 

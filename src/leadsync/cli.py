@@ -281,17 +281,17 @@ def sync(
 
     Exit 0 done; 4 incomplete (records still pending because writes failed: "status":
     "incomplete", the error classes in "errors") or some records failed or were skipped (see
-    the report); 3 stopped early on an API limit (everything recorded, safe to re-run); 1 error
-    (with --json: one error document, "status": "error", with a code and the run id). SIGTERM or Ctrl-C
-    finishes the batch in flight, records it, prints the report and exits 0 (a second signal
-    stops at once; the next run resolves what was in flight).
+    the report); 3 stopped early on an API limit (everything recorded, safe to re-run); 1
+    error (with --json: one error document, "status": "error", with a code and the run id).
+    SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
+    (a second signal stops at once; the next run resolves what was in flight).
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
     with an error (network, lock held; logged on stderr and, with --json, as its error
-    document on one line) does not end the loop: the next run continues. A config error ends it
-    with exit 1, since no run can succeed until it is fixed. A signal, during a run or while
-    waiting, ends it with exit 0.
+    document on one line) does not end the loop: the next run continues. A config error ends
+    it with exit 1, since no run can succeed until it is fixed. A signal, during a run or
+    while waiting, ends it with exit 0.
     """
     from leadsync.sync.cli import run_command
 

@@ -1,9 +1,9 @@
 """Run report: per-book counts that always add up, and their renderings. Pure.
 
 `seen` counts the members this run evaluated (new members, members whose data changed, pending
-members retried, in-doubt writes resolved); each of them ends the run in exactly one of the five
-outcome counts, so `seen == created + excluded + skipped + failed + pending` is an invariant the
-code asserts, not a hope. Members read again only because of the overlap window, and already
+members retried, in-doubt writes resolved or still in doubt); each of them ends the run in
+exactly one of the five outcome counts, so `seen == created + excluded + skipped + failed +
+pending` is an invariant the code asserts, not a hope. Members read again only because of the overlap window, and already
 settled, are counted apart (`unchanged`): they are not news.
 
 Status and exit code (what CI reads): `done` 0, or 4 when records failed or were skipped;

@@ -2,19 +2,21 @@
 
 Exit codes are made for CI: 0 ok, 1 error (bad config, bad flags, API refusal; one line, no
 traceback), 2 plan has changes (with --detailed-exitcode), 3 sync stopped early on a limit,
-4 sync done but some records failed or were skipped.
+4 sync incomplete (records still pending because writes failed) or some records failed or were
+skipped. A command given --json prints one JSON document on stdout also when it fails (main).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from leadsync import __version__
-from leadsync.errors import LeadsyncError
+from leadsync.errors import LeadsyncError, UsageError, document_of, error_document
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -179,7 +181,7 @@ def plan(
 
     Writes nothing anywhere (only --out FILE).
     """
-    from leadsync.reconcile.commands import UsageError, run_plan
+    from leadsync.reconcile.commands import run_plan
 
     if as_json and as_markdown:
         raise UsageError("--json and --markdown exclude each other")
@@ -277,17 +279,19 @@ def sync(
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
-    Exit 0 done; 4 done but some records failed or were skipped (see the report); 3 stopped
-    early on an API limit (everything recorded, safe to re-run); 1 error. SIGTERM or Ctrl-C
-    finishes the batch in flight, records it, prints the report and exits 0 (a second signal
-    stops at once; the next run resolves what was in flight).
+    Exit 0 done; 4 incomplete (records still pending because writes failed: "status":
+    "incomplete", the error classes in "errors") or some records failed or were skipped (see
+    the report); 3 stopped early on an API limit (everything recorded, safe to re-run); 1
+    error (with --json: one error document, "status": "error", with a code and the run id).
+    SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
+    (a second signal stops at once; the next run resolves what was in flight).
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
-    with an error (network, lock held; logged on stderr and, with --json, as a JSON line with
-    "status": "error") does not end the loop: the next run continues. A config error ends it
-    with exit 1, since no run can succeed until it is fixed. A signal, during a run or while
-    waiting, ends it with exit 0.
+    with an error (network, lock held; logged on stderr and, with --json, as its error
+    document on one line) does not end the loop: the next run continues. A config error ends
+    it with exit 1, since no run can succeed until it is fixed. A signal, during a run or
+    while waiting, ends it with exit 0.
     """
     from leadsync.sync.cli import run_command
 
@@ -370,21 +374,60 @@ def state_migrate(source: str, target: str, schema: str, lock_timeout: float) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
+    """Entry point: every failure becomes one clear line on stderr and a CI-friendly code.
+
+    A command asked for `--json` also prints ONE JSON error document on stdout (one line, see
+    leadsync.errors.error_document), whatever failed: flags, config, state, lock, network, or
+    a bug (code `internal`). Never a traceback.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    json_command = _json_command(args)
     try:
-        code = cli.main(args=argv, prog_name="leadsync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
+        code = cli.main(args=args, prog_name="leadsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail(json_command, "aborted", "aborted", EXIT_ERROR)
     except click.ClickException as exc:  # bad flags are bad input: exit 1, not click's 2
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(json_command, "usage", exc.format_message(), EXIT_ERROR)
     except LeadsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(json_command, exc.error_code, str(exc), exc.exit_code, document_of(exc, json_command))
+    except Exception as exc:  # a bug: still one line (and the JSON document), never a traceback
+        message = f"internal error ({type(exc).__name__}: {exc}); please report it"
+        _fail(json_command, "internal", message, EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(
+    command: str | None, code: str, message: str, exit_code: int, doc: dict | None = None
+) -> NoReturn:
+    """The human line on stderr; with --json, the error document on stdout; then exit."""
+    click.echo(f"error: {message}", err=True)
+    if command is not None:
+        doc = doc or error_document(code, message, command=command, exit_code=exit_code)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    sys.exit(exit_code)
+
+
+def _json_command(args: list[str]) -> str | None:
+    """The subcommand's name when it takes `--json` and was given it, else None.
+
+    Read from the raw arguments, not from click's parse, so that a bad flag (which fails
+    before any command runs) is still answered in JSON.
+    """
+    for i, token in enumerate(args):
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            continue  # a group option (--version, --help)
+        command = cli.commands.get(token)
+        if command is None or not any(p.name == "as_json" for p in command.params):
+            return None
+        rest = args[i + 1 :]
+        rest = rest[: rest.index("--")] if "--" in rest else rest
+        return token if "--json" in rest else None
+    return None
 
 
 if __name__ == "__main__":

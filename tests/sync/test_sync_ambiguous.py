@@ -112,9 +112,13 @@ def test_sync_lookup_failing_after_an_ambiguous_create_leaves_it_in_doubt(worksp
         status=503,
         headers={"Retry-After": "0"},
     )
-    first = ws.sync(code=(0,))
+    first = ws.sync(code=(4,))  # incomplete: the run could not learn what it wrote
     book = first["books"][0]
     assert (book["created"], book["pending"], book["campaign_members_added"]) == (0, 3, 0)
+    assert first["status"] == "incomplete"
+    [error] = first["errors"]
+    assert (error["class"], error["count"]) == ("CONNECTION_ERROR", 3)
+    assert "asking what became of it failed too" in error["sample"]["message"]
     assert _posts(ws) == [0]  # never re-sent blindly
     in_doubt = ws.state_rows("SELECT email FROM ledger WHERE attempt IS NOT NULL")
     assert sorted(e for (e,) in in_doubt) == EMAILS

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
@@ -57,12 +59,31 @@ def test_apply_workflow_applies_the_saved_plan_without_races() -> None:
     assert "leadsync apply -c leadsync.yaml leadsync.plan" in run_lines(doc["jobs"]["apply"])
 
 
-def test_sync_workflow_fails_only_on_error_and_limit_stop() -> None:
+@pytest.mark.parametrize(
+    ("code", "report", "fails"),
+    [
+        (0, '{"status": "done"}', False),
+        (4, '{"status": "done"}', False),  # records failed/skipped for their data: a warning
+        (4, '{"status": "incomplete"}', True),  # records pending because writes failed
+        (3, '{"status": "stopped"}', True),
+        (1, '{"status": "error", "code": "lock_held"}', True),
+        (1, "", True),  # no report at all
+    ],
+)
+def test_sync_workflow_fails_on_error_limit_stop_and_incomplete(
+    tmp_path: Path, code: int, report: str, fails: bool
+) -> None:
     doc = load("leadsync-sync.yml")
     assert "schedule" in doc["on"]
-    lines = run_lines(doc["jobs"]["sync"])
-    assert "leadsync sync -c leadsync.yaml --json" in lines
-    assert "0|4)" in lines
+    job = doc["jobs"]["sync"]
+    assert "leadsync sync -c leadsync.yaml --json" in run_lines(job)
+    step = next(s for s in job["steps"] if s.get("id") == "verdict")
+    script = step["run"].replace("${{ steps.sync.outputs.exitcode }}", str(code))
+    (tmp_path / "sync-report.json").write_text(report)
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode != 0) is fails, (proc.stdout, proc.stderr)
 
 
 def test_secrets_only_reach_env_never_command_lines() -> None:

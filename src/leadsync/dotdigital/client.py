@@ -233,6 +233,7 @@ class DotdigitalClient:
                     continue
                 raise DotdigitalError(
                     f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
+                    code="CONNECTION_ERROR",
                     transient=True,
                 ) from None
             status = response.status_code

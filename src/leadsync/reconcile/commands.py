@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from leadsync.errors import LeadsyncError
 from leadsync.reconcile import planfile, render
 from leadsync.reconcile.apply import Prompt, apply_command
 from leadsync.reconcile.model import Plan
@@ -27,10 +26,6 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     exit_code: int = EXIT_OK
-
-
-class UsageError(LeadsyncError):
-    """Flags that do not go together."""
 
 
 def run_plan(

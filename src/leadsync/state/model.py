@@ -63,6 +63,8 @@ class LockHeld(LeadsyncError):
     (A LeadsyncError so the CLI shows its message and exits 1 without a traceback.)
     """
 
+    error_code = "lock_held"
+
     def __init__(self, info: LockInfo) -> None:
         self.info = info
         session = ""

@@ -50,6 +50,12 @@ class AppliedStateError(LeadsyncError):
     """The applied state cannot be read as a sync plan (written by another version?)."""
 
 
+class NotApplied(LeadsyncError):
+    """`sync` before the first `apply`: there is no integration to run yet."""
+
+    error_code = "not_applied"
+
+
 def read_view(applied: AppliedState) -> AppliedView:
     res = applied.resolved or {}
     try:

@@ -48,11 +48,19 @@ from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import HeldLock, LedgerEntry, StateStore
-from leadsync.sync import ledger
-from leadsync.sync.applied import AccountView, AppliedView, BookView, read_view
+from leadsync.sync import ledger, write_errors
+from leadsync.sync.applied import AccountView, AppliedView, BookView, NotApplied, read_view
 from leadsync.sync.classify import Match, existing_matches
 from leadsync.sync.mapping import LeadMapping, normalise_email
-from leadsync.sync.report import OUTCOME_KEYS, BookTally, exit_code, totals
+from leadsync.sync.report import (
+    OUTCOME_KEYS,
+    BookTally,
+    error_classes,
+    exit_code,
+    final_status,
+    totals,
+)
+from leadsync.sync.write_errors import WriteError
 
 COLLECTION_BATCH = 200  # one sObject Collections call
 CHECK_CHUNK = 2000  # members checked against Salesforce (by email) per round of queries
@@ -92,7 +100,7 @@ def run_sync(
     request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted"."""
     applied = store.read_applied()
     if applied is None:
-        raise LeadsyncError(
+        raise NotApplied(
             "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
             "(sync only uses the applied integration)"
         )
@@ -164,6 +172,7 @@ def run_sync(
         report["status"] = "interrupted"
         report["stop_reason"] = str(exc)
     except LeadsyncError as exc:
+        exc.run_id = run.run_id  # the error document names the run that failed
         report["status"] = "error"
         report["stop_reason"] = str(exc)
         _finish(report, run, dd_clients)
@@ -183,6 +192,8 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
             book["samples"] = run.samples.get((book["account"], book["book_id"]), {})
     report["books"] = books
     report["totals"] = totals(books)
+    report["errors"] = error_classes(run.tallies.values())
+    report["status"] = final_status(report["status"], report["errors"])
     report["ended_at"] = _now()
     report["api_calls"] = {
         "salesforce": run.sf.calls,
@@ -328,13 +339,19 @@ class AccountSync:
         for attempt, group in by_attempt.items():
             self.settle(group, _job_ids(attempt))
 
-    def settle(self, group: Sequence[LedgerEntry], job_ids: Sequence[str]) -> list[LedgerEntry]:
+    def settle(
+        self,
+        group: Sequence[LedgerEntry],
+        job_ids: Sequence[str],
+        error: WriteError | None = None,
+    ) -> list[LedgerEntry]:
         """In-doubt entries -> created / outcome from a bulk job / back to pending.
 
         Used at the start of a run (crash recovery) and right after a write whose outcome is
         unknown (ambiguous: the client does not re-send creates blindly). When Salesforce
-        cannot be asked now (a transient error), the entries are returned unchanged and stay
-        in doubt: the next run resolves them before it writes anything.
+        cannot be asked now (a transient error), the entries stay in doubt (attempt kept): the
+        next run resolves them before it writes anything. `error`: why the write failed; it
+        becomes the last_error of entries that go back to pending or stay in doubt.
         """
         now = _now()
         results: dict[str, SaveResult] = {}
@@ -357,7 +374,10 @@ class AccountSync:
         except RemoteError as exc:
             if not getattr(exc, "transient", False):
                 raise
-            return list(group)  # still in doubt (attempt kept): the next run settles them
+            why = write_errors.still_in_doubt(error, exc)
+            kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
+            self._put_counted(kept, {e.contact_id: e for e in group})
+            return kept  # still in doubt (attempt kept): the next run settles them
         if unknown:
             for entry in unknown:
                 lead_id = found.get(entry.email)
@@ -366,7 +386,7 @@ class AccountSync:
                         ledger.created(entry, lead_id, entry.campaign_id, self.run_id, now)
                     )
                 else:
-                    settled.append(ledger.back_to_pending(entry, self.run_id, now))
+                    settled.append(ledger.back_to_pending(entry, self.run_id, now, error=error))
         self._put_counted(settled, {e.contact_id: e for e in group})
         return settled
 
@@ -528,7 +548,7 @@ class AccountSync:
                 # not re-send a create blindly): learn what happened, by email, as crash
                 # recovery does. Found: created. Absent: it never happened, so after an
                 # ambiguous failure it is sent again now (a bounded number of times).
-                settled = self.settle(marked, ())
+                settled = self.settle(marked, (), write_errors.of_exception(exc))
                 again = [e for e in settled if e.state == "pending" and e.attempt is None]
                 if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
                     self.ctx.check_budget()
@@ -587,7 +607,7 @@ class AccountSync:
             if not getattr(exc, "transient", False) and not jobs:
                 self._release(marked, None)
                 raise
-            settled = self.settle(marked, jobs)
+            settled = self.settle(marked, jobs, write_errors.of_exception(exc))
             leftover = [e for e in settled if e.state == "pending" and e.attempt is None]
         else:
             leftover = self._record_results(marked, results)
@@ -742,9 +762,16 @@ class AccountSync:
                 if old is not None and old.last_run == self.run_id and old.state in OUTCOME_KEYS
                 else None
             )
-            self.ctx.tally(self.account, entry.book_id).move(
-                counted, entry.state, entry.reason_code
-            )
+            tally = self.ctx.tally(self.account, entry.book_id)
+            tally.move(counted, entry.state, entry.reason_code)
+            tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
+
+    def _error_of_this_run(self, entry: LedgerEntry) -> dict[str, Any] | None:
+        """The last_error that keeps `entry` pending, when this run's write recorded it."""
+        if entry.state != "pending":
+            return None
+        error = write_errors.last_error_of(entry.extra)
+        return error if error is not None and error.get("run") == self.run_id else None
 
 
 class DryRunBook:

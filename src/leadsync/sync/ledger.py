@@ -7,7 +7,8 @@ one, so that tests can check each rule without a database or a network:
 - baseline, created and excluded are terminal: a member is never evaluated twice once settled;
 - skipped and failed are re-evaluated only when the member's data or the applied mapping changes
   (the data_hash), so a permanent failure is not retried on every run (no retry storms);
-- pending means "ready, not yet written" (or a transient failure): always retried;
+- pending means "ready, not yet written" (or a transient failure, kept as the entry's
+  `last_error`, see write_errors.py): always retried;
 - `attempt` set means a write was in flight: the outcome is in doubt until resolved from Salesforce.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from leadsync.dotdigital.model import Contact
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
+from leadsync.sync import write_errors
 from leadsync.sync.mapping import (
     LeadMapping,
     Mapped,
@@ -29,6 +31,7 @@ from leadsync.sync.mapping import (
     missing_reason,
     normalise_email,
 )
+from leadsync.sync.write_errors import LAST_ERROR, WriteError
 
 TERMINAL = frozenset({"baseline", "created", "excluded"})
 RETRY_ON_CHANGE = frozenset({"skipped", "failed"})
@@ -215,9 +218,18 @@ def created(
 
 
 def back_to_pending(
-    entry: LedgerEntry, run_id: str, now: str, reason: str | None = None
+    entry: LedgerEntry,
+    run_id: str,
+    now: str,
+    reason: str | None = None,
+    error: WriteError | None = None,
 ) -> LedgerEntry:
-    """The write did not happen (or cannot be shown to have happened): try again next time."""
+    """The write did not happen (or cannot be shown to have happened): try again next time.
+
+    `error`: why (kept as the entry's last_error until a later write replaces it)."""
+    changes: dict[str, Any] = {}
+    if error is not None:
+        changes["extra"] = {**entry.extra, LAST_ERROR: error.stamped(run_id, now)}
     return _touch(
         entry,
         run_id,
@@ -226,7 +238,14 @@ def back_to_pending(
         attempt=None,
         reason_code="TRANSIENT" if reason else None,
         reason=reason,
+        **changes,
     )
+
+
+def with_last_error(entry: LedgerEntry, error: WriteError, run_id: str, now: str) -> LedgerEntry:
+    """The entry, state and attempt unchanged, with `error` as its last_error (a write still
+    in doubt because Salesforce could not be asked what became of it)."""
+    return _touch(entry, run_id, now, extra={**entry.extra, LAST_ERROR: error.stamped(run_id, now)})
 
 
 def after_save(
@@ -237,7 +256,8 @@ def after_save(
         return created(entry, result.id, campaign_id, run_id, now)
     errors = result.errors
     if not errors:
-        return back_to_pending(entry, run_id, now, "Salesforce returned no result for this record")
+        why = "Salesforce returned no result for this record"
+        return back_to_pending(entry, run_id, now, why, write_errors.of_record("NO_RESULT", why))
     first = errors[0]
     if first.status_code == DUPLICATES_DETECTED:
         matched = next((m for e in errors for m in e.matched_ids), None)
@@ -253,7 +273,10 @@ def after_save(
             attempt=None,
         )
     if first.status_code in TRANSIENT_CODES:
-        return back_to_pending(entry, run_id, now, f"{first.status_code}: {first.message}")
+        why = f"{first.status_code}: {first.message}"
+        return back_to_pending(
+            entry, run_id, now, why, write_errors.of_record(first.status_code, why)
+        )
     return _touch(
         entry,
         run_id,

@@ -1,15 +1,21 @@
 """Run report: per-book counts that always add up, and their renderings. Pure.
 
 `seen` counts the members this run evaluated (new members, members whose data changed, pending
-members retried, in-doubt writes resolved); each of them ends the run in exactly one of the five
-outcome counts, so `seen == created + excluded + skipped + failed + pending` is an invariant the
-code asserts, not a hope. Members read again only because of the overlap window, and already
+members retried, in-doubt writes resolved or still in doubt); each of them ends the run in
+exactly one of the five outcome counts, so `seen == created + excluded + skipped + failed +
+pending` is an invariant the code asserts, not a hope. Members read again only because of the overlap window, and already
 settled, are counted apart (`unchanged`): they are not news.
+
+Status and exit code (what CI reads): `done` 0, or 4 when records failed or were skipped;
+`incomplete` 4: the run went through but records are still pending because writes failed
+(`errors` groups their causes by class, see write_errors.py); `stopped` 3 (an API limit);
+`interrupted` 0 (SIGTERM/SIGINT, by request); `error` 1 (the run could not go on).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +49,15 @@ class BookTally:
     campaign_members_failed: int = 0
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
+    # contact id -> (email, last_error) of members left pending by a failed write in this run
+    errors: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def note_error(self, contact_id: int, email: str, error: dict[str, Any] | None) -> None:
+        """Record (or, with None, forget) why a member of this book is pending after this run."""
+        if error is None:
+            self.errors.pop(contact_id, None)
+        else:
+            self.errors[contact_id] = (email, error)
 
     def move(self, before: str | None, after: str, reason_code: str | None = None) -> None:
         """Record an entry's new state. `before` is its state if this run already counted it."""
@@ -95,17 +110,57 @@ def totals(books: list[dict[str, Any]]) -> dict[str, int]:
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
 
+def error_classes(tallies: Iterable[BookTally]) -> list[dict[str, Any]]:
+    """The run's `errors`: members left pending by failed writes, grouped by error class.
+
+    One item per (system, class), most frequent first: {"class", "system", "count", "sample"},
+    the sample being the first such member (account, book, contact id, email, message).
+    """
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for tally in sorted(tallies, key=lambda t: (t.account, t.book, t.book_id)):
+        for contact_id, (email, error) in sorted(tally.errors.items()):
+            key = (str(error.get("system") or ""), str(error.get("class") or "UNKNOWN"))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = {
+                    "class": key[1],
+                    "system": key[0],
+                    "count": 1,
+                    "sample": {
+                        "account": tally.account,
+                        "book": tally.book,
+                        "contact_id": contact_id,
+                        "email": email,
+                        "message": error.get("message"),
+                    },
+                }
+            else:
+                group["count"] += 1
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["class"], g["system"]))
+
+
+def final_status(status: str, errors: list[dict[str, Any]]) -> str:
+    """A run that went through with records still pending because of errors is incomplete."""
+    return "incomplete" if status == "done" and errors else status
+
+
 def exit_code(report: dict[str, Any]) -> int:
-    """0 done and clean; 4 done with failed/skipped records; 3 stopped on a limit.
+    """0 done and clean; 4 done with failed/skipped records, or incomplete; 3 stopped on a
+    limit; 1 error.
 
     An "interrupted" run (SIGTERM/SIGINT: the batch in flight finished and everything is
     recorded) is 0: stopping on request is what the caller asked for, and the next run
     continues where this one stopped.
     """
-    if report.get("status") == "stopped":
+    status = report.get("status")
+    if status == "error":
+        return 1
+    if status == "stopped":
         return 3
-    if report.get("status") == "interrupted":
+    if status == "interrupted":
         return 0
+    if status == "incomplete":
+        return 4
     t = report["totals"]
     problems = t["failed"] + t["skipped_missing_fields"]
     problems += sum(b.get("campaign_members_failed", 0) for b in report["books"])
@@ -160,7 +215,29 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         )
     if report.get("status") == "interrupted":
         parts.append(Text(f"interrupted: {report.get('stop_reason')}", style="yellow"))
+    parts.extend(Text(line, style="red") for line in error_lines(report))
     return Group(*parts)
+
+
+def error_lines(report: dict[str, Any]) -> list[str]:
+    """The text report's account of `errors`: a headline, then one line per error class."""
+    errors = report.get("errors") or []
+    if not errors:
+        return []
+    n = sum(e["count"] for e in errors)
+    noun = "record is" if n == 1 else "records are"
+    head = "incomplete: " if report.get("status") == "incomplete" else ""
+    lines = [
+        f"{head}{n} {noun} still pending because writes failed; the next run retries "
+        "them (`leadsync records --state pending` shows each one's last error):"
+    ]
+    for e in errors:
+        s = e["sample"]
+        lines.append(
+            f"  {e['class']} x{e['count']} ({e['system']}), e.g. {s['account']}/{s['book']} "
+            f"{s['email']}: {s['message']}"
+        )
+    return lines
 
 
 def _render_samples(book: dict[str, Any]) -> list[Any]:

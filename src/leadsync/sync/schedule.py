@@ -26,13 +26,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.errors import LeadsyncError
+from leadsync.errors import LeadsyncError, UsageError
 
 UNITS = {"s": 1, "m": 60, "h": 3600}
 _PART = re.compile(r"(\d+)([smh])")
 
 
-class BadInterval(LeadsyncError):
+class BadInterval(UsageError):
     """--every was given a value that is not a duration like 90s, 15m, 1h or 1h30m."""
 
 
@@ -138,8 +138,8 @@ def run_every(
 ) -> LoopOutcome:
     """Call `run_once` every `interval` seconds until a stop is requested.
 
-    A run's own exit code (0, 3 limit, 4 failed/skipped records) never ends the loop: the next
-    run continues the work. A LeadsyncError from a run (network down, lock held, ...) is
+    A run's own exit code (0, 3 limit, 4 incomplete or failed/skipped records) never ends the
+    loop: the next run continues the work (records left pending are retried first). A LeadsyncError from a run (network down, lock held, ...) is
     reported through `on_error` and the loop goes on, since the next run may well succeed;
     errors of the `fatal` types (a broken config: no run can succeed until a human fixes it)
     end the loop with exit 1, so a supervisor notices.

@@ -241,7 +241,8 @@ def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
 @click.pass_context
 def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | None) -> None:
-    """Every apply: serial, time, OS user, host, git commit of the config, plan summary."""
+    """Every apply: serial, time, OS user, host, git commit of the config, plan summary, and
+    the CI job that ran it (GitHub Actions actor and run URL, GitLab user and job URL)."""
     from leadsync.reconcile.commands import run_history
 
     _emit(ctx, run_history(config_path, as_json=as_json, limit=limit))

@@ -96,7 +96,7 @@ def run_apply(
         f"Apply complete! {s['create']} created, {s['update']} updated, {s['delete']} deleted. "
         f"State serial {result.serial} (lineage {result.lineage})."
     )
-    return Outcome("\n".join(lines) + "\n")
+    return Outcome("\n".join(lines) + "\n", "".join(w + "\n" for w in result.warnings))
 
 
 def run_status(config_path: str, *, as_json: bool = False) -> Outcome:
@@ -160,9 +160,14 @@ def run_history(config_path: str, *, as_json: bool = False, limit: int | None = 
     lines = []
     for r in rows:
         s = r["summary"]
-        commit = (r["git_commit"] or "")[:12] or "-"
-        lines.append(
+        commit = (r["git_commit"] or "")[:12] or ("unreadable" if r.get("git_error") else "-")
+        line = (
             f"serial {r['serial']}  {r['applied_at']}  {r['applied_by']}@{r['host']}  git {commit}  "
             f"+{s.get('create', 0)} ~{s.get('update', 0)} -{s.get('delete', 0)}"
         )
+        ci = r.get("ci") or {}
+        if ci:
+            who = " ".join(ci[k] for k in ("system", "actor", "run_url") if ci.get(k))
+            line += f"  ci {who}"
+        lines.append(line)
     return Outcome("\n".join(lines) + "\n")

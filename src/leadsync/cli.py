@@ -13,13 +13,32 @@ from typing import Any, TypeVar
 
 import click
 
-from leadsync import __version__
+from leadsync import __version__, logs
 from leadsync.errors import LeadsyncError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        logs.configure(verbose=True)
+
+
+def _verbose_option() -> click.Option:
+    """`-v/--verbose`, taken before or after the command name (`leadsync -v sync`, `leadsync
+    sync -v`); LEADSYNC_LOG=debug|info does the same from the environment (leadsync/logs.py)."""
+    return click.Option(
+        ["-v", "--verbose"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Log on stderr every HTTP request and retry (endpoint, status, Salesforce request "
+        "id); never a secret. Same as LEADSYNC_LOG=debug.",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -370,8 +389,21 @@ def state_migrate(source: str, target: str, schema: str, lock_timeout: float) ->
     click.echo(migrate(source, target, schema=schema, lock_timeout=lock_timeout).line())
 
 
+def _with_verbose(command: click.Command) -> None:
+    """The group and every command (and subcommand) take -v, wherever a user types it."""
+    if not any(p.name == "verbose" for p in command.params):
+        command.params.append(_verbose_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_verbose(sub)
+
+
+_with_verbose(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
+    logs.configure()  # from LEADSYNC_LOG; -v raises it while the arguments are parsed
     try:
         code = cli.main(args=argv, prog_name="leadsync", standalone_mode=False)
     except click.exceptions.Abort:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from leadsync.errors import LeadsyncError
+from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.reconcile import planfile, render
 from leadsync.reconcile.apply import Prompt, apply_command
 from leadsync.reconcile.model import Plan
@@ -41,7 +41,15 @@ def run_plan(
     detailed_exitcode: bool = False,
     lock_timeout: float = 0.0,
 ) -> Outcome:
-    plan, warnings = plan_command(config_path, lock_timeout=lock_timeout)
+    try:
+        plan, warnings = plan_command(config_path, lock_timeout=lock_timeout)
+    except LeadsyncError as exc:
+        if fmt != "markdown":
+            raise
+        # A pull-request comment is made of stdout: the errors must be in it.
+        diagnostics = exc.diagnostics if isinstance(exc, ConfigError) else []
+        text = render.failure_markdown(str(exc), diagnostics)
+        return Outcome(text, f"error: {exc}\n", exc.exit_code)
     observed_warnings = [d for d in plan.diagnostics if d.severity != "error"]
     stderr = "".join(d.format() + "\n" for d in [*warnings, *observed_warnings])
     if plan.has_errors:

@@ -15,13 +15,32 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from leadsync import __version__
+from leadsync import __version__, logs
 from leadsync.errors import LeadsyncError, UsageError, document_of, error_document
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        logs.configure(verbose=True)
+
+
+def _verbose_option() -> click.Option:
+    """`-v/--verbose`, taken before or after the command name (`leadsync -v sync`, `leadsync
+    sync -v`); LEADSYNC_LOG=debug|info does the same from the environment (leadsync/logs.py)."""
+    return click.Option(
+        ["-v", "--verbose"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Log on stderr every HTTP request and retry (endpoint, status, Salesforce request "
+        "id); never a secret. Same as LEADSYNC_LOG=debug.",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -243,7 +262,8 @@ def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
 @click.pass_context
 def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | None) -> None:
-    """Every apply: serial, time, OS user, host, git commit of the config, plan summary."""
+    """Every apply: serial, time, OS user, host, git commit of the config, plan summary, and
+    the CI job that ran it (GitHub Actions actor and run URL, GitLab user and job URL)."""
     from leadsync.reconcile.commands import run_history
 
     _emit(ctx, run_history(config_path, as_json=as_json, limit=limit))
@@ -373,6 +393,18 @@ def state_migrate(source: str, target: str, schema: str, lock_timeout: float) ->
     click.echo(migrate(source, target, schema=schema, lock_timeout=lock_timeout).line())
 
 
+def _with_verbose(command: click.Command) -> None:
+    """The group and every command (and subcommand) take -v, wherever a user types it."""
+    if not any(p.name == "verbose" for p in command.params):
+        command.params.append(_verbose_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_verbose(sub)
+
+
+_with_verbose(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure becomes one clear line on stderr and a CI-friendly code.
 
@@ -380,6 +412,7 @@ def main(argv: list[str] | None = None) -> None:
     leadsync.errors.error_document), whatever failed: flags, config, state, lock, network, or
     a bug (code `internal`). Never a traceback.
     """
+    logs.configure()  # from LEADSYNC_LOG; -v raises it while the arguments are parsed
     args = sys.argv[1:] if argv is None else list(argv)
     json_command = _json_command(args)
     try:

@@ -659,3 +659,23 @@ def test_an_unparseable_record_fails_alone_in_a_collection(emulator_factory):
     assert "403-10-21" in results[3].errors[0].message
     assert not results[3].errors[0].message.startswith("Salesforce:")
     assert len(client.find_by_emails("Lead", [f"lead{n}@example.com" for n in range(5)])) == 4
+
+
+def test_a_failed_call_names_its_endpoint_status_and_request_id(emu):
+    """What Salesforce support needs to find the request: the error ends with the endpoint, the
+    status and the X-SFDC-Request-Id of the last answer; a create's 500 (outcome unknown) too."""
+    client = _client(emu, retry=no_wait(max_attempts=2))
+    emu.inject_fault("salesforce", method="GET", path_regex="/describe$", status=503, times=2)
+    with pytest.raises(SalesforceError) as err:
+        client.describe("Lead")
+    last = _log(emu)[-1]
+    assert str(err.value).endswith(
+        f"after 2 attempts [GET {emu.sf_instance_url}/services/data/v61.0/sobjects/Lead/describe"
+        f" -> 503, request id {last['request_id']}]"
+    )
+    emu.inject_fault("salesforce", method="POST", path_regex="composite/sobjects", status=500)
+    with pytest.raises(SalesforceError) as err:
+        client.create("Lead", [_lead(1)])
+    assert err.value.ambiguous
+    assert str(err.value).endswith(f"-> 500, request id {_log(emu)[-1]['request_id']}]")
+    assert emu.access_token not in str(err.value)

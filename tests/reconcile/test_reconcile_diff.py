@@ -288,3 +288,11 @@ def test_drift_mapped_field_removed_and_lead_status_gone(b):
     assert "Lead field 'FirstName' was removed from Salesforce" in messages
     assert "Lead Status 'New' is no longer active in Salesforce" in messages
     assert (m.SF_FIELD_NOT_FOUND, 20) in codes(plan) and (m.LEAD_STATUS_UNKNOWN, 7) in codes(plan)
+
+
+def test_a_failure_comment_keeps_the_message_verbatim_in_a_safe_fence():
+    from leadsync.reconcile.render import failure_markdown
+
+    md = failure_markdown("state: bad ```fence``` | pipe\nsecond line")
+    assert md.startswith("### leadsync plan: failed\n\nNothing was planned.\n\n````text\n")
+    assert "state: bad ```fence``` | pipe\nsecond line\n````\n" in md

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from leadsync.state import LockHeld, StaleState
+from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
 from leadsync.state.sqlstore import PAGE_ROWS
 
@@ -44,7 +45,17 @@ def hist(serial: int, lineage: str = LINEAGE) -> HistoryEntry:
         git_commit="abc123" if serial % 2 else None,
         config_sha256=f"sha-{serial}",
         summary={"create": serial, "update": 0, "delete": 0, "no-op": 1},
+        ci=CI if serial % 2 == 0 else None,
+        git_error=None if serial % 2 else "detected dubious ownership in repository at '/w'",
     )
+
+
+CI = {
+    "system": "github",
+    "actor": "octocat",
+    "run_url": "https://github.com/o/r/actions/runs/42",
+    "commit": "c0ffee",
+}
 
 
 def entry(contact_id: int, state="pending", account="uk", book_id=42, **over) -> LedgerEntry:
@@ -458,6 +469,57 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_st
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "version 1"
+        steps = SQLITE_STEPS if store_spec["backend"] == "sqlite" else POSTGRES_STEPS
+        assert out.strip() == f"version {latest_version(steps)}"
     store = open_store_again()
     assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]
+
+
+def test_a_store_of_schema_version_1_is_upgraded_and_its_history_kept(store_spec, open_store_again):
+    """A state written by leadsync 0.1.0 (schema version 1) opens with this one: the new
+    history columns are added and the old rows read back with no CI identity."""
+    old_row = ("lin-0", "2026-01-01T00:00:00+00:00", "bob", "h", "abc", "sha", '{"create":1}')
+    insert = (
+        "INSERT INTO history (serial, lineage, applied_at, applied_by, host, git_commit, "
+        "config_sha256, summary) VALUES (1, {})".format(", ".join(["%s"] * 7))
+    )
+    if store_spec["backend"] == "sqlite":
+        import sqlite3
+        from pathlib import Path
+
+        Path(store_spec["path"]).parent.mkdir(parents=True)
+        con = sqlite3.connect(store_spec["path"])
+        with con:
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            for statement in SQLITE_STEPS[0][1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (1, 'then')")
+            con.execute(insert.replace("%s", "?"), old_row)
+        con.close()
+        steps = SQLITE_STEPS
+    else:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(store_spec["dsn"], autocommit=True) as con:
+            con.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(store_spec["schema"])))
+            con.execute(
+                sql.SQL("SET search_path TO {}").format(sql.Identifier(store_spec["schema"]))
+            )
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            for statement in POSTGRES_STEPS[0][1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (1, 'then')")
+            con.execute(insert, old_row)
+        steps = POSTGRES_STEPS
+    store = open_store_again()
+    assert store.schema_version() == latest_version(steps)
+    [old] = store.history()
+    assert (old.serial, old.git_commit, old.summary) == (1, "abc", {"create": 1})
+    assert (old.ci, old.git_error) == (None, None)
+    store.commit_apply(applied(1), hist(2), expected_lineage=None, expected_serial=0)
+    assert store.history()[0] == hist(2)

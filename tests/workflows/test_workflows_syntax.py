@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from leadsync import __version__
+
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 
 
@@ -49,6 +51,48 @@ def test_plan_workflow_comments_once_and_uploads_the_plan() -> None:
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
     script = next(s["with"]["script"] for s in job["steps"] if "github-script" in s.get("uses", ""))
     assert "updateComment" in script and "createComment" in script  # one comment, updated
+
+
+def test_plan_workflow_comments_a_failed_plan_then_fails_the_job() -> None:
+    """A failed plan's errors are the comment the reviewer needs: the plan step records the
+    exit code and succeeds, the comment is posted also after a failed validation, and only
+    the last step fails the job (tests/workflows/test_workflows_plan_run.py runs them)."""
+    steps = load("leadsync-plan.yml")["jobs"]["plan"]["steps"]
+    names = [s.get("id") or s.get("name") for s in steps]
+    plan = steps[names.index("plan")]
+    assert "!cancelled()" in plan["if"]  # runs after a failed `leadsync validate` too
+    assert 'echo "exitcode=$code" >> "$GITHUB_OUTPUT"' in plan["run"]
+    assert plan["run"].rstrip().endswith("exit 0")
+    comment = next(s for s in steps if "github-script" in s.get("uses", ""))
+    assert "!cancelled()" in comment["if"] and "steps.plan.outcome == 'success'" in comment["if"]
+    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert "exitcode == '0'" in upload["if"] and "exitcode == '2'" in upload["if"]
+    last = steps[-1]
+    assert last["env"]["PLAN_EXIT"] == "${{ steps.plan.outputs.exitcode }}"
+    assert "exit 1" in last["run"] and "!cancelled()" in last["if"]
+    assert names.index("plan") < steps.index(comment) < len(steps) - 1
+
+
+def test_every_job_has_a_timeout() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in load(path.name)["jobs"].items():
+            minutes = job.get("timeout-minutes")
+            assert isinstance(minutes, int) and 0 < minutes <= 120, (path.name, name)
+
+
+def test_leadsync_workflows_install_the_pinned_release() -> None:
+    """Each example installs exactly the leadsync release it was written for (this one), from
+    one env var at the top, so an upgrade is a reviewed one-line change."""
+    for path in WORKFLOWS.glob("leadsync-*.yml"):
+        doc = load(path.name)
+        assert doc["env"]["LEADSYNC_VERSION"] == __version__, path.name
+        installs = [
+            line.strip()
+            for job in doc["jobs"].values()
+            for line in run_lines(job).splitlines()
+            if "pip install" in line
+        ]
+        assert installs == ['pip install "leadsync[postgres]==${LEADSYNC_VERSION}"'], path.name
 
 
 def test_apply_workflow_applies_the_saved_plan_without_races() -> None:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from leadsync import logs
 from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
@@ -30,6 +31,7 @@ V2_PAGE = 1000  # v2 `select` maximum for address-book lists
 V3_MAX_PAGE = 5000  # v3 `limit` maximum
 DEFAULT_TIMEOUT = (10.0, 121.0)  # connect, read: Dotdigital suggests allowing ~121 s per call
 _EXCERPT = 160
+log = logs.get("dotdigital")
 
 
 class DotdigitalClient:
@@ -213,6 +215,7 @@ class DotdigitalClient:
         """One logical call: retries transient failures within the policy, maps the rest."""
         url = self.base_url + path
         what = f"{method} {path}"
+        where = logs.endpoint(method, url)  # for the log: no query string, no credentials
         attempt = 0
         while True:
             attempt += 1
@@ -228,8 +231,10 @@ class DotdigitalClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                log.debug("%s: %s -> %s", self._log_name(), where, type(exc).__name__)
                 if self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    why = f"{self._log_name()}: {where} -> {type(exc).__name__}"
+                    self.retry.pause(attempt, why=why)
                     continue
                 raise DotdigitalError(
                     f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
@@ -237,12 +242,14 @@ class DotdigitalClient:
                     transient=True,
                 ) from None
             status = response.status_code
+            log.debug("%s: %s -> %s", self._log_name(), where, status)
             if status < 300:
                 return response
+            why = f"{self._log_name()}: {where} -> {status}"
             if status == 429:
                 wait = self._rate_limit_wait(response)
                 if self.retry.allows(attempt) and (wait is None or wait <= self.retry.max_wait):
-                    self.retry.pause(attempt, wait)
+                    self.retry.pause(attempt, wait, why=why)
                     continue
                 reset_at = self._clock() + wait if wait is not None else None
                 raise RateLimited(
@@ -253,7 +260,7 @@ class DotdigitalClient:
                 )
             if status >= 500:
                 if self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    self.retry.pause(attempt, why=why + _excerpt_suffix(response.text))
                     continue
                 raise DotdigitalError(
                     f"{self._who()}: {what} answered HTTP {status} after {attempt} attempts"
@@ -308,6 +315,9 @@ class DotdigitalClient:
             # Documented as UTC epoch seconds; small values can only be a delta.
             return max(0.0, value - self._clock()) if value > 1e9 else max(0.0, value)
         return None
+
+    def _log_name(self) -> str:
+        return f"dotdigital account {self.account!r}" if self.account else "dotdigital"
 
     def _who(self) -> str:
         name = f"account {self.account!r}" if self.account else "account"

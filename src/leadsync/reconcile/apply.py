@@ -16,7 +16,6 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from leadsync.reconcile import planfile
 from leadsync.reconcile.diff import diff
 from leadsync.reconcile.model import Plan, ResourceChange
 from leadsync.reconcile.observed import Observed
+from leadsync.reconcile.provenance import ci_identity, git_commit
 from leadsync.reconcile.refresh import Systems
 from leadsync.reconcile.session import (
     load_config,
@@ -59,6 +59,7 @@ class ApplyResult:
     lineage: str | None = None
     remote_done: list[str] = field(default_factory=list)
     baseline: dict[str, int] = field(default_factory=dict)  # address -> members recorded
+    warnings: list[str] = field(default_factory=list)  # one line each, for stderr
 
 
 @dataclass
@@ -246,15 +247,19 @@ def execute(
         salt=salt,
     )
     summary = plan.summary()
+    directory = str(config_dir(config.source))
+    git = git_commit(directory)
     entry = HistoryEntry(
         serial=serial,
         lineage=lineage,
         applied_at=now_iso,
         applied_by=user,
         host=socket.gethostname(),
-        git_commit=git_commit(str(config_dir(config.source))),
+        git_commit=git.commit,
         config_sha256=config.source_sha256,
         summary=summary,
+        ci=ci_identity(os.environ),
+        git_error=git.problem,
     )
     store.commit_apply(
         new,
@@ -264,7 +269,8 @@ def execute(
         baseline=baseline,
         watermarks=watermarks,
     )
-    return ApplyResult(True, plan, serial, lineage, done, counts)
+    warning = git.warning(directory)
+    return ApplyResult(True, plan, serial, lineage, done, counts, [warning] if warning else [])
 
 
 def _ensure(change: ResourceChange, observed: Observed, systems: Systems) -> Observed:
@@ -369,19 +375,3 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
-
-
-def git_commit(directory: str) -> str | None:
-    """HEAD of the repository holding the config, if it is one (the history names it)."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", directory, "rev-parse", "--verify", "-q", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None

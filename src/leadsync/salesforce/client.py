@@ -9,7 +9,9 @@ What it adds to simple-salesforce, and why:
 - an exact count of HTTP requests (`calls`) and the org's API usage from every response's
   Sforce-Limit-Info, bulk calls included (simple-salesforce parses it only on REST calls);
 - Bulk API 2.0 driven step by step, so the job id reaches the caller before any data is
-  uploaded (crash recovery needs it) and per-record results are read back and aligned.
+  uploaded (crash recovery needs it) and per-record results are read back and aligned;
+- the last HTTP exchange (endpoint, status, Salesforce's request id) in the debug log, in every
+  retry line and at the end of the error a failed call raises.
 
 Retrying and idempotency: reads (describe, queries, bulk result files) are retried on every
 transient failure. A create (sObject Collections POST) is retried only when Salesforce surely did
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -50,6 +53,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.util import call_salesforce
 
+from leadsync import logs
 from leadsync.config.model import SalesforceConfig
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce import auth
@@ -80,6 +84,10 @@ from leadsync.salesforce.soql import (
 )
 
 T = TypeVar("T")
+log = logs.get("salesforce")
+# Salesforce's edge names every answer with a request id (support asks for it); both spellings.
+REQUEST_ID_HEADERS = ("X-SFDC-Request-Id", "X-Request-Id")
+_ATTEMPTS = re.compile(r" after \d+ attempts$")  # the final error's words; a retry line counts
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
 # Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
@@ -123,6 +131,7 @@ class SalesforceClient:
             self._session.trust_env = False
             self._session.verify = cfg.ca_bundle
         self._last_headers: Mapping[str, str] | None = None
+        self._last_exchange = ""  # "POST https://host/path -> 503, request id ..." (no query)
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
@@ -190,6 +199,7 @@ class SalesforceClient:
         base = f"/services/data/v{self._connect().sf_version}"
         todo = deque((f"{base}/query?q={quote_plus(soql, safe='')}", 0) for soql in soqls)
         rows: list[dict[str, Any]] = []
+        failed = ""
         while todo:
             batch = [todo.popleft() for _ in range(min(COMPOSITE_QUERIES, len(todo)))]
             answers = self._composite_get([url for url, _ in batch])
@@ -208,10 +218,11 @@ class SalesforceClient:
                     tries + 1,
                 )
                 if not error.transient or not self.retry.allows(tries + 1):
-                    raise error
+                    raise self._with_exchange(error)
                 again.append((url, tries + 1))
+                failed = f"salesforce: {self._failed(error)}"
             if again:
-                self.retry.pause(max(tries for _, tries in again))
+                self.retry.pause(max(tries for _, tries in again), why=failed)
                 todo.extendleft(reversed(again))
         return rows
 
@@ -331,7 +342,7 @@ class SalesforceClient:
                     if _locked(result):
                         locked.append(i)
                 if locked and self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    self.retry.pause(attempt, why=self._locked_note(name, len(locked)))
                     pending = locked
                 else:
                     pending = []
@@ -402,7 +413,7 @@ class SalesforceClient:
                     results[i] = queue.popleft() if queue else outcome.missing
             locked = [i for i in pending if _locked(results[i])]
             if locked and self.retry.allows(attempt):
-                self.retry.pause(attempt)
+                self.retry.pause(attempt, why=self._locked_note(name, len(locked)))
                 pending = locked
             else:
                 pending = []
@@ -570,8 +581,17 @@ class SalesforceClient:
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = self.timeout
             self._last_headers = None
-            response = original_send(request, **kwargs)
+            where = logs.endpoint(request.method or "", request.url or "")
+            self._last_exchange = f"{where} -> no answer"
+            try:
+                response = original_send(request, **kwargs)
+            except requests.RequestException as exc:
+                self._last_exchange = f"{where} -> {type(exc).__name__}"
+                log.debug("salesforce: %s", self._last_exchange)
+                raise
             self._last_headers = response.headers
+            self._last_exchange = _exchange(where, response)
+            log.debug("salesforce: %s", self._last_exchange)
             info = response.headers.get("Sforce-Limit-Info")
             if info:
                 usage = Salesforce.parse_api_usage(info).get("api-usage")
@@ -606,6 +626,7 @@ class SalesforceClient:
                 if renewed or not auth.can_renew(self.cfg):
                     raise
                 renewed = True
+                log.info("salesforce: %s: session expired; logging in again", what)
                 self._sf = None  # log in again, then retry the step once
 
     def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
@@ -626,12 +647,14 @@ class SalesforceClient:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 if not idempotent and not _never_sent(exc):
-                    raise SalesforceError(
-                        f"{what}: {type(exc).__name__} after the request was sent "
-                        f"(attempt {attempt}); Salesforce may have applied it, so it is not "
-                        "sent again blindly",
-                        code="CONNECTION_ERROR",
-                        ambiguous=True,
+                    raise self._with_exchange(
+                        SalesforceError(
+                            f"{what}: {type(exc).__name__} after the request was sent "
+                            f"(attempt {attempt}); Salesforce may have applied it, so it is not "
+                            "sent again blindly",
+                            code="CONNECTION_ERROR",
+                            ambiguous=True,
+                        )
                     ) from None
                 error = SalesforceError(
                     f"{what}: {type(exc).__name__} after {attempt} attempts",
@@ -650,7 +673,7 @@ class SalesforceClient:
             except SimpleSalesforceError as exc:
                 error = self._map_error(what, exc, attempt, idempotent=idempotent)
                 if error.ambiguous:
-                    raise error from None
+                    raise self._with_exchange(error) from None
             except SalesforceOperationError as exc:
                 raise SalesforceError(
                     f"{what}: {_excerpt(str(exc))}", code=BULK_JOB_FAILED
@@ -661,8 +684,10 @@ class SalesforceClient:
                     code="UNEXPECTED_RESPONSE",
                 ) from None
             if not error.transient or not self.retry.allows(attempt):
-                raise error
-            self.retry.pause(attempt, self._retry_after(error.status))
+                raise self._with_exchange(error)
+            self.retry.pause(
+                attempt, self._retry_after(error.status), why=f"salesforce: {self._failed(error)}"
+            )
 
     def _retry_after(self, status: int | None) -> float | None:
         """Seconds a 429/503 asked us to wait (Retry-After), when the answer said so."""
@@ -673,6 +698,24 @@ class SalesforceClient:
             return max(0.0, float(value)) if value else None
         except ValueError:
             return None
+
+    def _failed(self, error: SalesforceError) -> str:
+        """A retry line's account of a failed call: our words, Salesforce's, the exchange."""
+        said = _ATTEMPTS.sub("", str(error).removeprefix("Salesforce: "))
+        return f"{said}; {self._last_exchange}"
+
+    def _locked_note(self, sobject: str, count: int) -> str:
+        return (
+            f"salesforce: {count} {sobject} record{'s' if count != 1 else ''} UNABLE_TO_LOCK_ROW; "
+            f"{self._last_exchange}"
+        )
+
+    def _with_exchange(self, error: SalesforceError) -> SalesforceError:
+        """The error, its message ending with the endpoint, status and request id it came from
+        (request-level failures only: per-record reasons stay Salesforce's own words)."""
+        if self._last_exchange and self._last_exchange not in str(error):
+            error.args = (f"{error.args[0]} [{self._last_exchange}]", *error.args[1:])
+        return error
 
     def _map_error(
         self, what: str, exc: SimpleSalesforceError, attempt: int, *, idempotent: bool = True
@@ -730,6 +773,12 @@ class SalesforceClient:
         return SalesforceError(
             f"{what}: unexpected response: {_excerpt(repr(body))}", code="UNEXPECTED_RESPONSE"
         )
+
+
+def _exchange(where: str, response: requests.Response) -> str:
+    """`POST https://host/path -> 503, request id 4f3c...` for logs and error messages."""
+    rid = next((response.headers[h] for h in REQUEST_ID_HEADERS if response.headers.get(h)), None)
+    return f"{where} -> {response.status_code}" + (f", request id {rid}" if rid else "")
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -62,6 +62,8 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "git_commit",
     "config_sha256",
     "summary",
+    "ci",
+    "git_error",
 )
 
 
@@ -216,10 +218,13 @@ def history_row(entry: HistoryEntry) -> tuple[Any, ...]:
         entry.git_commit,
         entry.config_sha256,
         dump(entry.summary),
+        dump(entry.ci) if entry.ci is not None else None,
+        entry.git_error,
     )
 
 
 def history_entry(row: tuple[Any, ...]) -> HistoryEntry:
     values = dict(zip(HISTORY_COLUMNS, row, strict=True))
     values["summary"] = load(values["summary"])
+    values["ci"] = load(values["ci"]) if values["ci"] is not None else None
     return HistoryEntry(**values)

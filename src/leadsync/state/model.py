@@ -42,6 +42,10 @@ class HistoryEntry:
     git_commit: str | None  # commit of the config file when it is in a git repo
     config_sha256: str
     summary: dict[str, int]  # {"create": n, "update": n, "delete": n, "no-op": n}
+    # The CI job that applied, when one did: {"system", "actor", "run_url", "commit"} (not
+    # secret; see reconcile/provenance.py). The OS user of a CI runner names nobody.
+    ci: dict[str, str] | None = None
+    git_error: str | None = None  # why git_commit is None although the config is in a repo
 
 
 @dataclass(frozen=True, slots=True)

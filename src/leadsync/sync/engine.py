@@ -106,9 +106,11 @@ def run_sync(
         )
     view = read_view(applied)
     warnings: list[str] = []
-    if _config_differs(config, applied):
+    differing = _config_differences(config, applied)
+    if differing:
         message = (
-            f"{config.source} differs from the applied state (serial {applied.serial}); "
+            f"{config.source} differs from the applied state (serial {applied.serial}) in: "
+            f"{', '.join(differing)}; "
             "this sync uses the applied mapping and books. Run `leadsync plan` to review the "
             "difference and `leadsync apply` to make it effective."
         )
@@ -202,13 +204,11 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
     report["exit_code"] = exit_code(report)
 
 
-def _config_differs(config: Config, applied: Any) -> bool:
-    try:
-        from leadsync.config import snapshot
+def _config_differences(config: Config, applied: Any) -> list[str]:
+    """What differs between leadsync.yaml and the applied config: the rule `status` uses."""
+    from leadsync.config import differences, snapshot
 
-        return snapshot(config, applied.salt) != applied.config
-    except Exception:  # an older/newer snapshot format: fall back to the file's hash
-        return config.source_sha256 != applied.config_sha256
+    return differences(applied.config, snapshot(config, applied.salt))
 
 
 @dataclass

@@ -29,6 +29,9 @@ class VersionConverter(BaseConverter):
 
 
 D = "/services/data/v<version:version>"
+# Salesforce's edge (server: sfdcedge) names every answer, errors included, with a request id
+# of 32 hex digits, the id its support and Event Monitoring (REQUEST_ID) know the request by.
+REQUEST_ID_HEADER = "X-SFDC-Request-Id"
 
 
 def _api_rules() -> list[Rule]:

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.wording import clause
+
 # ledger state -> report key (the names the issue fixes)
 OUTCOME_KEYS: dict[str, str] = {
     "created": "created",
@@ -153,7 +155,8 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
     if report.get("status") == "stopped":
         parts.append(
             Text(
-                f"stopped early: {report.get('stop_reason')}. Everything done so far is recorded; "
+                f"stopped early: {clause(str(report.get('stop_reason')))}. Everything done so far "
+                "is recorded; "
                 "run `leadsync sync` again later to continue.",
                 style="yellow",
             )

@@ -74,6 +74,12 @@ def test_ca_bundle_missing_or_not_pem_is_ls030_at_its_line(write, base, env, whe
     [d] = [d for d in load(write(text), env).diagnostics if d.code == "LS030"]
     assert "certs/corp.pem (" in d.message and str(tmp_path / "certs" / "corp.pem") in d.message
     assert "set salesforce.ca_bundle" in d.message
+    # a variable that also holds a secret is never shown, even as a path
+    text = base.replace("${SF_CA_BUNDLE:-}", "${DD_UK_PASSWORD}")
+    [d] = [d for d in load(write(text), env).diagnostics if d.code == "LS030"]
+    assert (
+        env["DD_UK_PASSWORD"] not in d.message and "(the value of ${DD_UK_PASSWORD})" in d.message
+    )
     # fine: a real PEM bundle, a CA directory, empty (the system store)
     assert errors(load(path, env)) == []  # conftest's SF_CA_BUNDLE is a real PEM bundle
     assert errors(load(path, {**env, "SF_CA_BUNDLE": str(tmp_path)})) == []

@@ -30,10 +30,12 @@ def check(tree: Tree) -> None:
     problem = ca_bundle_problem(resolved)
     if problem is None:
         return
-    names = tree.from_env.get(CA_BUNDLE_PATH)
+    names = tree.from_env.get(CA_BUNDLE_PATH) or []
     source = f" (from ${{{names[0]}}})" if names else ""
     fix = f"set {names[0]}" if names else "set salesforce.ca_bundle"
     shown = str(resolved) if str(path) == str(resolved) else f"{value} ({resolved})"
+    if set(names) & _secret_variables(tree):  # a path is no secret, but this variable is
+        shown, source = tree.show(value, CA_BUNDLE_PATH), ""
     tree.add(
         codes.CA_BUNDLE,
         "error",
@@ -42,6 +44,22 @@ def check(tree: Tree) -> None:
         CA_BUNDLE_PATH,
         tree.pos(CA_BUNDLE_PATH),
     )
+
+
+def _secret_variables(tree: Tree) -> set[str]:
+    """Variables that also feed a secret key anywhere in the file: their values are never shown,
+    even where they land in a key that is not secret."""
+    return {
+        name
+        for where, used in tree.from_env.items()
+        if _is_secret_path(where)
+        for name in used
+    }
+
+
+def _is_secret_path(path: str) -> bool:
+    last = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    return last in codes.SECRET_KEYS or path.endswith("dotdigital.username")
 
 
 def ca_bundle_problem(path: Path) -> str | None:

@@ -152,6 +152,10 @@ YAML_FORMS = {
     "anchor and alias": ("x-a: &a 1\nx-b: *a\n", False),
     "tag": ("x-a: !!str 5\n", False),
     "quoted << key": ('x-a:\n  "<<": 1\n', True),
+    "complex key": ("? [a, b]\n: c\n", False),
+    "second document": ("---\nversion: 1\n", False),
+    "duplicate key": ("version: 1\n", False),
+    "text with & * !": ("x-a: 'R&D *star* !bang'\n", True),
 }
 
 

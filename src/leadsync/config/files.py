@@ -50,10 +50,7 @@ def _secret_variables(tree: Tree) -> set[str]:
     """Variables that also feed a secret key anywhere in the file: their values are never shown,
     even where they land in a key that is not secret."""
     return {
-        name
-        for where, used in tree.from_env.items()
-        if _is_secret_path(where)
-        for name in used
+        name for where, used in tree.from_env.items() if _is_secret_path(where) for name in used
     }
 
 

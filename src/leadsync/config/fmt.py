@@ -643,6 +643,13 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
         raise FmtError(_where(filename, exc) + f"invalid YAML: {exc.problem}") from None
     except YAMLError as exc:
         raise FmtError(f"{filename}: invalid YAML: {exc}") from None
+    complex_key = _first_complex_key(data)
+    if complex_key is not None:
+        line, col = complex_key
+        raise FmtError(
+            f"{filename}:{line + 1}:{col + 1}: "
+            "fmt does not support complex (non-scalar) mapping keys; write the keys out"
+        )
     comments = _collect_comments(text, data, tokens)
     header = _tidy(comments.header, strip_leading=True)
     footer = _tidy(comments.footer, strip_leading=True)
@@ -665,6 +672,23 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
     if footer:
         writer.out += ["", *footer] if comments.footer and comments.footer[0] == "" else footer
     return "\n".join(line.rstrip() for line in writer.out) + "\n"
+
+
+def _first_complex_key(data: Any) -> tuple[int, int] | None:
+    """(line, column) of a `? [a, b]: value` style key, which validate refuses too (LS005)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, tuple | list | dict):
+                return data.lc.key(key) if isinstance(data, CommentedMap) else (0, 0)
+            found = _first_complex_key(value)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for item in data:
+            found = _first_complex_key(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _first_merge_key(tokens: list[Any]) -> ScalarToken | None:

@@ -103,7 +103,15 @@ def emulator(
 
 
 @cli.command()
-@click.argument("path", default="leadsync.yaml", type=click.Path(dir_okay=True))
+@click.argument("path", required=False, type=click.Path(dir_okay=True))
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    type=click.Path(dir_okay=True),
+    help="The config to check, as every other command takes it (same as PATH).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
 @click.option(
     "--allow-unset-env",
@@ -111,14 +119,23 @@ def emulator(
     help="Report unset ${VAR}s as warnings, not errors (pre-commit hooks have no secrets).",
 )
 @click.pass_context
-def validate(ctx: click.Context, path: str, as_json: bool, allow_unset_env: bool) -> None:
-    """Check PATH (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
+def validate(
+    ctx: click.Context,
+    path: str | None,
+    config_path: str | None,
+    as_json: bool,
+    allow_unset_env: bool,
+) -> None:
+    """Check PATH or -c FILE (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
 
     One diagnostic per line (file:line:col: severity CODE: message [yaml.path]). Exit 1 on any
     error. Never touches the network or the state.
     """
     from leadsync.config.validate import run as run_validate
 
+    if path is not None and config_path is not None and path != config_path:
+        raise click.UsageError(f"two configs given ({path} and -c {config_path}); name one")
+    path = path or config_path or "leadsync.yaml"
     outcome = run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env)
     click.echo(outcome.stdout, nl=False)
     if outcome.summary:
@@ -142,6 +159,23 @@ def fmt_command(ctx: click.Context, path: str, check: bool, show_diff: bool) -> 
     from leadsync.config.fmt import run as run_fmt
 
     _emit(ctx, run_fmt(path, check=check, diff=show_diff))
+
+
+@cli.command("schema")
+@click.option(
+    "--path", "show_path", is_flag=True, help="Print where the installed schema file is instead."
+)
+def schema_command(show_path: bool) -> None:
+    """Print the JSON Schema of leadsync.yaml for this version of leadsync.
+
+    Editors validate and complete the config with it through the line
+    `# yaml-language-server: $schema=./schema/leadsync.schema.json`; in your own repository,
+    `leadsync schema > schema/leadsync.schema.json` puts it where that line looks.
+    """
+    from leadsync.config import schema_file
+
+    path = schema_file()
+    click.echo(str(path) if show_path else path.read_text(encoding="utf-8"), nl=show_path)
 
 
 def _config_option(help_text: str = "The integration config.") -> Callable[[_F], _F]:
@@ -286,7 +320,8 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     "--every",
     metavar="DURATION",
     default=None,
-    help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION).",
+    help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION; "
+    "10s to 744h).",
 )
 @click.pass_context
 def sync(

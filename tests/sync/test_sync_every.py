@@ -221,7 +221,7 @@ def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(worksp
     it and goes on; once applied, the next run works. A broken config ends the loop with 1."""
     ws = workspace(apply=False)
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1s")
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "10s")  # the minimum
     output = Output(proc)
     try:
         first = _next_line(output)

@@ -102,6 +102,11 @@ class _Builder:
             ca_bundle=self.file_path(data.get("ca_bundle")),
             api_version=data.get("api_version", "61.0"),
             pos=self.tree.pos("salesforce"),
+            env_vars={
+                path.removeprefix("salesforce."): names[0]
+                for path, names in self.tree.from_env.items()
+                if path.startswith("salesforce.")
+            },
         )
 
     def auth(self, data: dict[str, Any], path: str) -> SalesforceAuth:

@@ -163,6 +163,15 @@ class SalesforceConfig:
     ca_bundle: str | None  # None/empty: system trust store
     api_version: str
     pos: Pos
+    # key under `salesforce` (e.g. "instance_url", "auth.access_token") -> the ${VAR} it came
+    # from, so a message can tell the user which variable to set, not a YAML path
+    env_vars: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def setting(self, key: str) -> str:
+        """How to name a setting to the user: "SF_CA_BUNDLE (salesforce.ca_bundle)" when it is
+        read from the environment, else "salesforce.ca_bundle"."""
+        var = self.env_vars.get(key)
+        return f"{var} (salesforce.{key})" if var else f"salesforce.{key}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 from leadsync.config import codes
 from leadsync.config.model import Direction
 from leadsync.config.source import Tree, child_path, index_path
+from leadsync.wording import join_and
 
 # The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
 REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
@@ -55,9 +56,9 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
         tree.add(
             codes.CLEAR_WITH_CREATE_LEADS,
             "error",
-            f"clear_address_books is true but address book {_names(lead_books)} has "
-            "create_leads: the book would be emptied before the sync reads its new members; "
-            "set clear_address_books: false",
+            f"clear_address_books is true but {_books(lead_books, 'has', 'have')} "
+            f"create_leads: {'the book' if len(lead_books) == 1 else 'each book'} would be "
+            "emptied before the sync reads its new members; set clear_address_books: false",
             where,
             tree.pos(where),
         )
@@ -82,9 +83,11 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
             )
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:3])
-    return shown + (f" (and {len(names) - 3} more)" if len(names) > 3 else "")
+def _books(names: list[str], verb_one: str, verb_many: str) -> str:
+    """ "address book 'A' has" / "address books 'A' and 'B' have" (at most three named)."""
+    if len(names) == 1:
+        return f"address book {names[0]} {verb_one}"
+    return f"address books {join_and(names, limit=3)} {verb_many}"
 
 
 def _duplicates(
@@ -141,7 +144,7 @@ def _required_fields(
             tree.add(
                 codes.REQUIRED_FIELD_UNMAPPED,
                 "error",
-                f"{field} is not mapped, but address book {_names(lead_books)} creates Leads: "
+                f"{field} is not mapped, but {_books(lead_books, 'creates', 'create')} Leads: "
                 f"map FirstName, LastName and Company with two-way or dotdigital-to-salesforce",
                 anchor,
                 tree.key_pos(anchor),
@@ -156,8 +159,9 @@ def _required_fields(
         tree.add(
             codes.REQUIRED_FIELD_WRONG_DIRECTION,
             "error",
-            f"{field} is mapped {row['direction']}, which never writes to Salesforce, but address "
-            f"book {_names(lead_books)} creates Leads: use two-way or dotdigital-to-salesforce",
+            f"{field} is mapped {row['direction']}, which never writes to Salesforce, but "
+            f"{_books(lead_books, 'creates', 'create')} Leads: use two-way or "
+            "dotdigital-to-salesforce",
             where,
             tree.pos(where),
         )

@@ -26,6 +26,7 @@ from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
 from leadsync.dotdigital.model import AddressBook, Contact, DataField
 from leadsync.retry import RetryPolicy
+from leadsync.wording import join_and
 
 V2_PAGE = 1000  # v2 `select` maximum for address-book lists
 V3_MAX_PAGE = 5000  # v3 `limit` maximum
@@ -60,6 +61,10 @@ class DotdigitalClient:
         self._session = session or requests.Session()
         # UTF-8 bytes: requests would encode str credentials as latin-1 and crash on others.
         self._auth = (conn.username.reveal().encode(), conn.password.reveal().encode())
+        # What to tell the user to fix when the credentials are refused: the variables, by name.
+        self._credential_names = [
+            s.env_var for s in (conn.username, conn.password) if s.env_var is not None
+        ]
         self._headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -274,9 +279,15 @@ class DotdigitalClient:
         status = response.status_code
         message, code = _error_message(response)
         if status == 401:
+            names = self._credential_names
+            check = (
+                f"check {join_and(names)}"
+                if names
+                else "check the account's dotdigital username and password"
+            )
             return DotdigitalAuthError(
-                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}. "
-                "Check the username and password environment variables of this account.",
+                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}; "
+                + check,
                 status=status,
             )
         if status == 403:

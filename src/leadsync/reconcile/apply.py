@@ -79,11 +79,11 @@ def apply_command(
     lock_timeout: float,
     prompt: Prompt,
 ) -> ApplyResult:
-    if plan_path is None and not auto_approve and not prompt.interactive:
-        raise ApplyRefused(
-            "apply needs a confirmation, but this is not a terminal: pass --auto-approve, or save "
-            "a reviewed plan with `leadsync plan --out FILE` and run `leadsync apply FILE`"
-        )
+    """Plan afresh (or check the saved plan), confirm, execute.
+
+    Confirmation is needed only when there is something to apply: a CI job without a terminal
+    that finds nothing to change exits 0 ("No changes") without --auto-approve.
+    """
     saved = planfile.load(plan_path) if plan_path is not None else None
     loaded = load_config(config_path)
     config = loaded.config
@@ -101,7 +101,12 @@ def apply_command(
     if saved is not None:
         _check_saved_against_fresh(saved, plan)
     if not plan.has_changes:
-        return ApplyResult(False, plan)
+        return ApplyResult(False, plan)  # nothing to confirm: CI without a terminal exits 0
+    if saved is None and not auto_approve and not prompt.interactive:
+        raise ApplyRefused(
+            "apply needs a confirmation, but this is not a terminal: pass --auto-approve, or save "
+            "a reviewed plan with `leadsync plan --out FILE` and run `leadsync apply FILE`"
+        )
     with writing_store(config) as store:
         names = ["apply", *(f"account:{n}" for n in _account_names(config, applied))]
         with store.lock(names, timeout=lock_timeout, purpose="apply"):

@@ -22,6 +22,7 @@ from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
 from leadsync.salesforce.model import FieldInfo
 from leadsync.state.model import AppliedState
+from leadsync.wording import plural
 
 RESOLVED_FORMAT = 1
 # Lead fields leadsync sets itself, so the org requiring them needs no mapping row.
@@ -375,7 +376,11 @@ def _resolve_books(
                         config,
                         m.CAMPAIGN_NOT_FOUND,
                         f"{base}.campaign",
-                        f"Salesforce has no Campaign named (or with id) {book.campaign!r}",
+                        f"Salesforce has no Campaign named (or with id) {book.campaign!r}"
+                        + _did_you_mean(
+                            book.campaign,
+                            [*observed.campaign_names, *(c.name for c in observed.campaigns)],
+                        ),
                     )
                 )
             elif len(matches) > 1:
@@ -501,13 +506,18 @@ def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceCha
         reason = f"{after.get('name')!r} now resolves to book id {after.get('id')} (was {before.get('id')})"
     if newly_creating and ch.action in ("create", "update"):
         book = obs.book_by_id(after["id"]) if obs is not None and after.get("id") else None
-        count = f"{book.contacts} " if book is not None else ""
+        members = plural(book.contacts, "current member") if book is not None else "current members"
+        one = book is not None and book.contacts == 1
         if after.get("backfill"):
-            tail = f"all {count}current members become Leads at the next sync (backfill: true)"
+            tail = (
+                f"{'its' if one else 'all'} {members} "
+                f"{'becomes a Lead' if one else 'become Leads'} at the next sync (backfill: true)"
+            )
         else:
             tail = (
-                f"its {count}current members are recorded as the baseline and not converted; "
-                "members who join later become Leads (set backfill: true to convert everyone)"
+                f"its {members} {'is' if one else 'are'} recorded as the baseline and not "
+                "converted; members who join later become Leads (set backfill: true to convert "
+                "everyone)"
             )
         reason = f"{reason}; create_leads starts: {tail}"
     elif ch.action == "update" and before.get("create_leads") and not after.get("create_leads"):

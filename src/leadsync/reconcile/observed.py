@@ -55,6 +55,9 @@ class Observed:
     campaigns: tuple[ObservedCampaign, ...] = ()  # every campaign matching a name/id we asked for
     lead_statuses: tuple[LeadStatusValue, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Names of the org's campaigns, read only when a linked campaign was not found: the
+    # "did you mean" of LS208 (never part of a fingerprint: it is advice, not a plan input)
+    campaign_names: tuple[str, ...] = ()
 
     def campaign_by_id(self, campaign_id: str) -> ObservedCampaign | None:
         key = campaign_id[:15]  # 15- and 18-char ids name the same record

@@ -264,6 +264,14 @@ class SalesforceClient:
             clauses.append(f"Id IN {quote(ids)}")
         return list(self.query(f"SELECT Id, Name FROM Campaign WHERE {' OR '.join(clauses)}"))
 
+    def campaign_names(self, limit: int = 2000) -> list[str]:
+        """Names of the most recently modified campaigns (one query, at most `limit`): the
+        candidates for a "did you mean" when a linked campaign is not found."""
+        rows = self.query(
+            f"SELECT Name FROM Campaign ORDER BY LastModifiedDate DESC LIMIT {int(limit)}"
+        )
+        return [str(r["Name"]) for r in rows if r.get("Name")]
+
     def campaign_member_statuses(self, campaign_ids: Iterable[str]) -> dict[str, list[str]]:
         """Status labels of each campaign (one query), keyed by the id as given and as returned."""
         ids = list(dict.fromkeys(str(i) for i in campaign_ids if i))
@@ -638,7 +646,8 @@ class SalesforceClient:
             except requests.exceptions.SSLError as exc:
                 raise SalesforceError(
                     f"{what}: TLS verification failed for {self.cfg.instance_url} "
-                    f"({type(exc).__name__}); set salesforce.ca_bundle if the org uses a private CA",
+                    f"({type(exc).__name__}); set {self.cfg.setting('ca_bundle')} if the org "
+                    "uses a private CA",
                     code="TLS_ERROR",
                 ) from None
             except (
@@ -762,7 +771,7 @@ class SalesforceClient:
         else:
             hint = (
                 "the configured access_token cannot be renewed by leadsync; get a new token "
-                "and set it in the environment variable salesforce.auth.access_token names"
+                f"and set {self.cfg.setting('auth.access_token')}"
             )
         return SessionExpired(
             f"{what}: session invalid or expired ({code or 'HTTP 401'}: {message or 'no message'}); "

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.wording import clause
+
 # ledger state -> report key (the names the issue fixes)
 OUTCOME_KEYS: dict[str, str] = {
     "created": "created",
@@ -208,7 +210,8 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
     if report.get("status") == "stopped":
         parts.append(
             Text(
-                f"stopped early: {report.get('stop_reason')}. Everything done so far is recorded; "
+                f"stopped early: {clause(str(report.get('stop_reason')))}. Everything done so far "
+                "is recorded; "
                 "run `leadsync sync` again later to continue.",
                 style="yellow",
             )

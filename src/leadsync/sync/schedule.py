@@ -30,6 +30,10 @@ from leadsync.errors import LeadsyncError, UsageError
 
 UNITS = {"s": 1, "m": 60, "h": 3600}
 _PART = re.compile(r"(\d+)([smh])")
+# A schedule faster than this spends the org's API allowance on empty runs; one slower than a
+# month is a typo (and past what the wait can represent on every platform).
+MIN_INTERVAL = 10
+MAX_INTERVAL = 31 * 24 * 3600
 
 
 class BadInterval(UsageError):
@@ -46,10 +50,23 @@ def parse_interval(text: str) -> float:
             f"--every {text!r}: expected a duration such as 90s, 15m, 1h or 1h30m "
             "(units s, m, h; a number alone has no unit)"
         )
-    seconds = float(sum(int(n) * UNITS[u] for n, u in parts))
+    # Digits are counted before int() sees them: a 5,000-digit number is "too long", not a
+    # ValueError from Python's integer-string limit.
+    too_long = any(len(n.lstrip("0")) > 12 for n, _ in parts)
+    seconds = MAX_INTERVAL + 1 if too_long else sum(int(n) * UNITS[u] for n, u in parts)
     if seconds <= 0:
         raise BadInterval(f"--every {text!r}: the interval must be longer than zero")
-    return seconds
+    if seconds < MIN_INTERVAL:
+        raise BadInterval(
+            f"--every {text!r}: too short; the shortest interval is {MIN_INTERVAL}s "
+            "(each run costs API calls in both systems)"
+        )
+    if seconds > MAX_INTERVAL:
+        raise BadInterval(
+            f"--every {text!r}: too long; the longest interval is 31 days (744h); "
+            "for rarer runs use a scheduler such as cron"
+        )
+    return float(seconds)
 
 
 class StopFlag:

@@ -224,7 +224,8 @@ def campaign_line(book: dict[str, Any], *, dry: bool = False) -> str | None:
     if parts:
         text += " and ".join(parts) + (" would be added" if dry else " added")
     if already:
-        noun = "was already a member" if already == 1 else "were already members"
+        verb = ("is", "are") if dry else ("was", "were")
+        noun = f"{verb[0]} already a member" if already == 1 else f"{verb[1]} already members"
         text += ("; " if parts else "") + f"{already} {noun}"
     return text
 

@@ -367,8 +367,9 @@ def sync(
     "--state",
     "record_state",
     required=True,
-    type=click.Choice(["failed", "skipped", "pending", "excluded", "created"]),
-    help="Which ledger records to list.",
+    type=click.Choice(["failed", "skipped", "pending", "excluded", "created", "baseline"]),
+    help="Which ledger records to list (baseline: members recorded when create_leads was "
+    "applied, never converted unless backfill: true).",
 )
 @click.option("--account", default=None, help="Only this account.")
 @click.option("--book", default=None, help="Only this address book (name or id).")
@@ -387,7 +388,7 @@ def records(
     """List the sync ledger's records in one state, with their reasons.
 
     Per record: account, address book, contact id, email, reason code, fields, the created
-    Lead or the matched Salesforce record, last run and reason. Reads the state only (no
+    Lead or the matched Salesforce record, its campaign membership, last run and reason. Reads the state only (no
     network, writes nothing). Exit 0; 1 for an unknown account/book or a bad config.
     """
     from leadsync.sync.records import records_command

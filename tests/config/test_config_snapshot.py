@@ -30,6 +30,7 @@ def test_snapshot_is_canonical_and_secret_free(write, base, env, secret_values):
             "create_leads": True,
             "campaign": "Spring Webinar 2026",
             "backfill": False,
+            "add_existing_to_campaign": True,
         }
     ]
 

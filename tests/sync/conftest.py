@@ -263,8 +263,8 @@ class Workspace:
         return {r["Email"].lower(): r for r in rows}
 
     def campaign_members(self) -> list[dict[str, Any]]:
-        rows = self.query("SELECT Id, CampaignId, LeadId, Status FROM CampaignMember")
-        pairs = [(r["CampaignId"], r["LeadId"]) for r in rows]
+        rows = self.query("SELECT Id, CampaignId, LeadId, ContactId, Status FROM CampaignMember")
+        pairs = [(r["CampaignId"], r["LeadId"] or r["ContactId"]) for r in rows]
         assert len(pairs) == len(set(pairs)), "duplicate CampaignMembers"
         return rows
 

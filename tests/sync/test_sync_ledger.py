@@ -146,6 +146,26 @@ def test_attempt_marks_and_campaign_member_gating() -> None:
     assert "campaign_error" not in member.extra
 
 
+def test_who_joins_the_campaign_after_an_exclusion() -> None:
+    """Existing Leads/Contacts join (as LeadId/ContactId) unless add_existing_to_campaign is
+    false; leadsync's own Lead from another book always joins; a duplicate-rule match never."""
+    join = ledger.joins_campaign
+    assert join("EXISTING_CONTACT", "701X", True) == "701X"
+    assert join("EXISTING_CONTACT", "701X", False) is None
+    assert join("LEAD_FROM_OTHER_BOOK", "701X", False) == "701X"
+    assert join("DUPLICATES_DETECTED", "701X", True) is None
+    assert join("EXISTING_LEAD", None, True) is None
+    pending = evaluate(None, contact())
+    contact_match = ledger.excluded(pending, "0031", "EXISTING_CONTACT", "why", "r1", "t", "701X")
+    assert ledger.member_ref(contact_match) == ("ContactId", "0031")
+    assert ledger.member_kind(contact_match) == "existing"
+    assert ledger.needs_campaign_member(contact_match, "701X|Sent")
+    no_campaign = ledger.excluded(pending, "00Q1", "EXISTING_LEAD", "why", "r1", "t")
+    assert not ledger.needs_campaign_member(no_campaign, "701X|Sent")
+    created = ledger.created(pending, "00Q2", "701X", "r1", "t")
+    assert (ledger.member_ref(created), ledger.member_kind(created)) == (("LeadId", "00Q2"), "new")
+
+
 def test_existing_matches_prefers_contact_then_lowest_id_case_insensitive() -> None:
     leads = [{"Id": "00Q2", "Email": "A@x.com"}, {"Id": "00Q1", "Email": "a@X.com "}]
     contacts = [{"Id": "0039", "Email": "b@x.com"}, {"Id": "0031", "Email": "B@X.COM"}]

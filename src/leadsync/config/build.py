@@ -164,6 +164,7 @@ class _Builder:
                     campaign=book.get("campaign") or None,
                     backfill=bool(book.get("backfill", False)),
                     pos=self.tree.pos(index_path(books_path, i)),
+                    add_existing_to_campaign=bool(book.get("add_existing_to_campaign", True)),
                 )
                 for i, book in enumerate(data.get("address_books") or [])
             ),

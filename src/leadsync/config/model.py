@@ -95,6 +95,8 @@ class AddressBookConfig:
     campaign: str | None  # Campaign Name or 15/18-char Id
     backfill: bool
     pos: Pos
+    # Members already in Salesforce (excluded from lead creation) still join `campaign`.
+    add_existing_to_campaign: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,16 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
                 where,
                 tree.pos(where),
             )
+        if "add_existing_to_campaign" in book and not (isinstance(campaign, str) and campaign):
+            where = child_path(index_path(books_path, i), "add_existing_to_campaign")
+            tree.add(
+                codes.ADD_EXISTING_WITHOUT_CAMPAIGN,
+                "warning",
+                "add_existing_to_campaign is set but the address book has no campaign, so it "
+                "has no effect",
+                where,
+                tree.pos(where),
+            )
 
 
 def _books(names: list[str], verb_one: str, verb_many: str) -> str:

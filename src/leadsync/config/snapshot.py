@@ -121,6 +121,7 @@ def _account(account: AccountConfig, salt: str) -> dict[str, Any]:
                     "create_leads": b.create_leads,
                     "campaign": b.campaign,
                     "backfill": b.backfill,
+                    "add_existing_to_campaign": b.add_existing_to_campaign,
                 }
                 for b in account.address_books
             ),

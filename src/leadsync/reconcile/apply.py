@@ -228,6 +228,7 @@ def execute(
             "leadsync", f"the remote actions did not converge ({left}); run apply again"
         )
     starting = _books_starting(applied, final.resolved)
+    released = _books_backfilling(applied, final.resolved)
     watermarks: dict[tuple[str, int], str] = {}
     for account, book in starting:
         if not book.get("backfill"):
@@ -273,6 +274,7 @@ def execute(
         expected_serial=applied.serial if applied is not None else 0,
         baseline=baseline,
         watermarks=watermarks,
+        release_baseline=released,
     )
     warning = git.warning(directory)
     return ApplyResult(True, plan, serial, lineage, done, counts, [warning] if warning else [])
@@ -335,6 +337,29 @@ def _books_starting(
             key = (name, int(book["id"])) if book.get("id") is not None else None
             if book.get("create_leads") and key is not None and key not in was:
                 out.append((name, book))
+    return out
+
+
+def _books_backfilling(
+    applied: AppliedState | None, resolved: dict[str, Any]
+) -> list[tuple[str, int]]:
+    """Books whose baseline is released by this apply: `backfill: true` on a create_leads book
+    that did not have it (set after the first apply, or create_leads turned on again with it).
+    The user's intent is plain: the members recorded as baseline become Leads after all."""
+    was: dict[tuple[str, int], bool] = {}
+    if applied is not None:
+        for name, acct in applied.resolved.get("accounts", {}).items():
+            for b in acct.get("books", []):
+                if b.get("create_leads") and b.get("id") is not None:
+                    was[(name, int(b["id"]))] = bool(b.get("backfill"))
+    out: list[tuple[str, int]] = []
+    for name in sorted(resolved.get("accounts", {})):
+        for book in resolved["accounts"][name].get("books", []):
+            if not (book.get("create_leads") and book.get("backfill")) or book.get("id") is None:
+                continue
+            key = (name, int(book["id"]))
+            if was.get(key) is not True:
+                out.append(key)
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -31,16 +32,24 @@ SET_BY_LEADSYNC = frozenset({"email", "status"})
 ALWAYS_REQUIRED = ("LastName", "Company")
 
 
-def diff(config: Config, applied: AppliedState | None, observed: Observed, *, salt: str) -> Plan:
+def diff(
+    config: Config,
+    applied: AppliedState | None,
+    observed: Observed,
+    *,
+    salt: str,
+    baseline: Mapping[tuple[str, int], int] | None = None,
+) -> Plan:
     """Compare desired config (resolved against `observed`) with the applied state.
 
     `salt` is the applied state's salt (or a fresh one before the first apply): secret values
-    are compared only as salted fingerprints.
+    are compared only as salted fingerprints. `baseline`: (account, book id) -> baseline rows in
+    the state's ledger, read by the caller; it only sharpens the reason of a backfill change.
     """
     diags: list[Diagnostic] = []
     resolved, remote = build_resolved(config, observed, salt, diags)
     before = applied.resolved if applied is not None else {}
-    changes = [*_changes(before, resolved, observed), *remote]
+    changes = [*_changes(before, resolved, observed, baseline or {}), *remote]
     drift = find_drift(applied, observed)
     prior = PriorState(applied.lineage, applied.serial) if applied is not None else None
     return Plan(
@@ -74,7 +83,8 @@ def build_resolved(
         settings:     {endpoint, username, password, clear_address_books, create_missing_datafields}
         lead_mapping: [{salesforce, datafield, direction, salesforce_type, datafield_type}]
         datafields:   {DATAFIELD: type}   (every mapped datafield)
-        books:        [{id, name, create_leads, backfill, campaign, campaign_id, campaign_name}]
+        books:        [{id, name, create_leads, backfill, campaign, campaign_id, campaign_name,
+                        add_existing_to_campaign}]
       member_statuses: [{campaign_id, campaign_name, label}]   (statuses leadsync ensured)
     """
     lead_fields = {name.lower(): f for name, f in observed.lead.fields.items()}
@@ -408,6 +418,7 @@ def _resolve_books(
                 "campaign": book.campaign,
                 "campaign_id": campaign_id,
                 "campaign_name": campaign_name,
+                "add_existing_to_campaign": book.add_existing_to_campaign,
             }
         )
     return out
@@ -417,7 +428,10 @@ def _resolve_books(
 
 
 def _changes(
-    before: dict[str, Any], after: dict[str, Any], observed: Observed
+    before: dict[str, Any],
+    after: dict[str, Any],
+    observed: Observed,
+    baseline: Mapping[tuple[str, int], int],
 ) -> list[ResourceChange]:
     out: list[ResourceChange] = []
     for section in ("salesforce", "defaults", "sync"):
@@ -439,7 +453,7 @@ def _changes(
         for key in _ordered(a_books, b_books):
             addr = f"{prefix}.address_book[{_q(key)}]"
             ch = _compare(addr, "address_book", b_books.get(key), a_books.get(key), name)
-            out.append(_book_reason(ch, obs))
+            out.append(_book_reason(ch, obs, baseline))
     return out
 
 
@@ -495,7 +509,9 @@ def _reason(action: str, kind: str, changed: list[str], sensitive: list[str]) ->
     return "changed: " + ", ".join(parts)
 
 
-def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceChange:
+def _book_reason(
+    ch: ResourceChange, obs: ObservedAccount | None, baseline: Mapping[tuple[str, int], int]
+) -> ResourceChange:
     """Address books deserve a sharper reason: what happens to the members already there."""
     after, before = ch.after or {}, ch.before or {}
     newly_creating = after.get("create_leads") and (
@@ -520,8 +536,14 @@ def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceCha
                 "everyone)"
             )
         reason = f"{reason}; create_leads starts: {tail}"
-    elif ch.action == "update" and before.get("create_leads") and not after.get("create_leads"):
-        reason = f"{reason}; create_leads stops: new members are no longer converted"
+    elif ch.action == "update" and after.get("create_leads") and "backfill" in ch.changed:
+        reason = f"{reason}; {_backfill_tail(ch, baseline)}"
+    elif before.get("create_leads") and (
+        ch.action == "delete" or (ch.action == "update" and not after.get("create_leads"))
+    ):
+        reason = (
+            f"{reason}; create_leads stops: new members are no longer converted. {STOP_WARNING}"
+        )
     if reason == ch.reason:
         return ch
     return ResourceChange(
@@ -534,6 +556,26 @@ def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceCha
         ch.changed,
         ch.sensitive,
         ch.account,
+    )
+
+
+# Why a plan warns when a create_leads book stops (a book removed, or create_leads off).
+STOP_WARNING = (
+    "Warning: turning create_leads on again later records everyone who joined in between as "
+    "baseline (never converted), unless that apply also sets backfill: true"
+)
+
+
+def _backfill_tail(ch: ResourceChange, baseline: Mapping[tuple[str, int], int]) -> str:
+    """backfill switched on (or off) on a book that keeps creating Leads."""
+    after = ch.after or {}
+    if not after.get("backfill"):
+        return "backfill stops: no effect on members already taken or recorded as baseline"
+    n = baseline.get((ch.account or "", int(after.get("id") or 0)), 0)
+    noun = "baseline member will become a Lead" if n == 1 else "baseline members will become Leads"
+    return (
+        f"backfill starts: {n} {noun} at the next sync (those already in Salesforce are "
+        "excluded as usual; members who left the book are not taken)"
     )
 
 

@@ -289,6 +289,19 @@ class SalesforceClient:
                 out.setdefault(key, []).append(str(label))
         return out
 
+    def campaign_member_ids(
+        self, campaign_id: str, field: str, record_ids: Iterable[str]
+    ) -> set[str]:
+        """Which of `record_ids` (values of CampaignMember `field`: LeadId or ContactId) are
+        members of the campaign already; Ids as Salesforce returns them (18 characters)."""
+        values = list(dict.fromkeys(str(i) for i in record_ids if i))
+        if not values:
+            return set()
+        head = f"SELECT {identifier(field)} FROM CampaignMember"
+        tail = f"AND CampaignId = {quote(campaign_id)}"
+        rows = self.query_many(list(in_queries(head, field, values, tail=tail)))
+        return {str(row[field]) for row in rows if row.get(field)}
+
     def lead_statuses(self) -> list[dict[str, Any]]:
         """LeadStatus rows: ApiName, MasterLabel, IsDefault, IsConverted, SortOrder."""
         return list(

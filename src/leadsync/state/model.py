@@ -149,9 +149,12 @@ class StateStore(Protocol):
         expected_serial: int,
         baseline: Iterable[LedgerEntry] = (),
         watermarks: dict[tuple[str, int], str] | None = None,
+        release_baseline: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Write state, history, baseline ledger rows and watermarks in ONE transaction.
 
+        `release_baseline`: (account, book id) of books whose baseline rows and watermark are
+        deleted first (backfill turned on: the next sync takes those members as new).
         Raises StaleState when the stored lineage/serial differ from the expected ones.
         """
         ...

@@ -23,6 +23,7 @@ class BookView:
     backfill: bool
     campaign_id: str | None
     campaign_name: str | None
+    add_existing_to_campaign: bool = True  # excluded people (already in Salesforce) join too
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ def read_view(applied: AppliedState) -> AppliedView:
                     backfill=bool(b.get("backfill", False)),
                     campaign_id=b.get("campaign_id") or None,
                     campaign_name=b.get("campaign_name") or b.get("campaign") or None,
+                    add_existing_to_campaign=bool(b.get("add_existing_to_campaign", True)),
                 )
                 for b in acct.get("books") or ()
                 if b.get("id") is not None

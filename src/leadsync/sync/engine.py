@@ -14,6 +14,9 @@ Crash safety is the design's centre (invariant 6). Three rules give it:
    overlap window, a crash before the watermark moved) are harmless: the ledger de-duplicates.
 
 CampaignMembers need no write-ahead: creating one twice gives DUPLICATE_VALUE, which means done.
+The campaign step reads the ledger (every entry with a campaign and no member yet: created Leads,
+and people excluded because they are already in Salesforce), so a crash before it is made up by
+the next run.
 
 A write whose outcome is unknown while the run goes on (the connection dropped after a create was
 sent, a read timeout, 500/502/504: the client raises it as `ambiguous` instead of re-sending it
@@ -50,7 +53,7 @@ from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import HeldLock, LedgerEntry, StateStore
 from leadsync.sync import ledger, write_errors
 from leadsync.sync.applied import AccountView, AppliedView, BookView, NotApplied, read_view
-from leadsync.sync.classify import Match, existing_matches
+from leadsync.sync.classify import Match, OwnLead, existing_matches, with_own_leads
 from leadsync.sync.mapping import LeadMapping, normalise_email
 from leadsync.sync.report import (
     OUTCOME_KEYS,
@@ -225,6 +228,10 @@ class Run:
     started_at: str = field(default_factory=lambda: _now())
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    # Dry run only: what the real run would have written by now, in book order.
+    # email -> (account, book) of the Lead an earlier book would have created
+    predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
+    predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
 
     def mapping(self, account: AccountView) -> LeadMapping:
@@ -244,6 +251,7 @@ class Run:
                 book_id=book_id,
                 book=book.name if book else f"(address book {book_id})",
                 campaign_id=book.campaign_id if book else None,
+                campaign=book.campaign_name if book else None,
             )
         return self.tallies[key]
 
@@ -485,7 +493,9 @@ class AccountSync:
         """Re-map (the mapping may have changed), then drop members already in Salesforce.
 
         Checked right before writing, not when read: a Lead created since (by a person, by
-        another book of this run) must not get a twin.
+        another book of this run) must not get a twin. An excluded member of a book with a
+        campaign keeps that campaign (ledger.joins_campaign): its matched Lead or Contact joins
+        it in the campaign step.
         """
         now = _now()
         changed: list[LedgerEntry] = []
@@ -501,18 +511,54 @@ class AccountSync:
                 self._records[again.contact_id] = mapped.record
             else:
                 changed.append(again)
-        matches = self.find_existing([e.email for e in ready])
+        book = self._book(ready[0].book_id) if ready else None
+        matches = self.match_existing(book.id, ready) if book is not None else {}
         still: list[LedgerEntry] = []
         for entry in ready:
             match = matches.get(entry.email)
-            if match is not None:
+            if match is not None and book is not None:
+                campaign = ledger.joins_campaign(
+                    match.code, book.campaign_id, book.add_existing_to_campaign
+                )
                 changed.append(
-                    ledger.excluded(entry, match.id, match.code, match.reason, self.run_id, now)
+                    ledger.excluded(
+                        entry, match.id, match.code, match.reason, self.run_id, now, campaign
+                    )
                 )
             else:
                 still.append(entry)
         self._put_counted(changed, {e.contact_id: e for e in entries})
         return still
+
+    def _book(self, book_id: int) -> BookView:
+        return next(b for b in self.account.books if b.id == book_id)
+
+    def match_existing(
+        self,
+        book_id: int,
+        entries: Sequence[LedgerEntry],
+        predicted: dict[str, OwnLead] | None = None,
+    ) -> dict[str, Match]:
+        """Email -> the Salesforce record that excludes the member: an existing Contact or Lead,
+        named as leadsync's own when it is the Lead created for the same contact from another
+        book of the account. `predicted` (dry run): Leads earlier books of this run would have
+        created by now."""
+        matches = self.find_existing([e.email for e in entries])
+        own = {**(predicted or {}), **self.own_leads(book_id, entries)}
+        return with_own_leads(matches, own) if own else matches
+
+    def own_leads(self, book_id: int, entries: Sequence[LedgerEntry]) -> dict[str, OwnLead]:
+        """Email -> the Lead the ledger records as created for the same Dotdigital contact from
+        another address book of this account (contact ids are per account, like the ledger)."""
+        ids = [e.contact_id for e in entries]
+        out: dict[str, OwnLead] = {}
+        for other in self.account.books:
+            if other.id == book_id or not ids:
+                continue
+            for entry in self.store.ledger_get(self.account.name, other.id, ids).values():
+                if entry.state == "created" and entry.lead_id:
+                    out.setdefault(entry.email, OwnLead(other.name, entry.lead_id))
+        return out
 
     def find_existing(self, emails: Sequence[str]) -> dict[str, Match]:
         if not emails:
@@ -673,13 +719,12 @@ class AccountSync:
     # -- 4. campaign members -------------------------------------------------------------------
 
     def campaign_members(self, book: BookView, tally: BookTally) -> None:
-        """Created Leads of a linked book that are not campaign members yet -> CampaignMember."""
+        """Ledger entries of a linked book with nobody in the campaign yet -> CampaignMember:
+        created Leads, and the Lead or Contact that excluded a member (ledger.member_ref)."""
         status = self.ctx.view.campaign_member_status
         waiting: list[LedgerEntry] = []
-        for entry in self.store.ledger_iter(self.account.name, book.id, ["created"]):
-            if entry.campaign_id and ledger.needs_campaign_member(
-                entry, f"{entry.campaign_id}|{status}"
-            ):
+        for entry in self.store.ledger_iter(self.account.name, book.id, ["created", "excluded"]):
+            if ledger.needs_campaign_member(entry, f"{entry.campaign_id}|{status}"):
                 waiting.append(entry)
                 if len(waiting) >= BULK_JOB_RECORDS:
                     self._add_members(waiting, status, tally)
@@ -688,14 +733,29 @@ class AccountSync:
             self._add_members(waiting, status, tally)
 
     def _add_members(self, entries: list[LedgerEntry], status: str, tally: BookTally) -> None:
+        """One batch: Lead members and Contact members go in separate writes (a Bulk job's
+        results are matched back by one key field)."""
+        by_field: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in entries:
+            ref = ledger.member_ref(entry)
+            if ref is not None:
+                by_field[ref[0]].append(entry)
+        for field_name in sorted(by_field):
+            self._add_member_batch(by_field[field_name], field_name, status, tally)
+
+    def _add_member_batch(
+        self, entries: list[LedgerEntry], field_name: str, status: str, tally: BookTally
+    ) -> None:
         self.ctx.checkpoint()
         self.held.verify()
         records = [
-            {"CampaignId": e.campaign_id, "LeadId": e.lead_id, "Status": status} for e in entries
+            {"CampaignId": e.campaign_id, field_name: ref[1], "Status": status}
+            for e in entries
+            if (ref := ledger.member_ref(e)) is not None
         ]
         resent = False
         if len(records) >= self.settings.bulk_threshold:
-            results = self.sf.bulk_insert("CampaignMember", records, key_field="LeadId")
+            results = self.sf.bulk_insert("CampaignMember", records, key_field=field_name)
         else:
             results, resent = self._create_members(records)
         now = _now()
@@ -704,13 +764,13 @@ class AccountSync:
             code = result.errors[0].status_code if result.errors else None
             if result.success and result.id:
                 updates.append(ledger.campaign_member_added(entry, result.id, self.run_id, now))
-                tally.campaign_members_added += 1
+                tally.member_added(ledger.member_kind(entry))
             elif code == ledger.DUPLICATE_VALUE:
                 updates.append(ledger.campaign_member_added(entry, code, self.run_id, now))
                 if resent:  # most likely made by the attempt whose answer was lost
-                    tally.campaign_members_added += 1
+                    tally.member_added(ledger.member_kind(entry))
                 else:
-                    tally.campaign_members_existing += 1
+                    tally.campaign_members_already_in += 1
             elif code and code not in ledger.TRANSIENT_CODES and code != RESULT_UNKNOWN:
                 message = result.errors[0].message
                 key = f"{entry.campaign_id}|{status}"
@@ -774,8 +834,26 @@ class AccountSync:
         return error if error is not None and error.get("run") == self.run_id else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Joining:
+    """A campaign member the real run would add: whom (field + record Id, "" for a Lead not
+    created yet), for which member (email), counted as "new" or "existing"."""
+
+    email: str
+    campaign_id: str
+    field: str
+    record_id: str
+    kind: str
+
+
 class DryRunBook:
-    """What a sync would do for one book: reads both systems, writes nothing anywhere."""
+    """What a sync would do for one book: reads both systems, writes nothing anywhere.
+
+    It follows the real run's steps in the real run's order, so it predicts the same counts and
+    reasons: Leads an earlier book of this run would create are remembered (Run.predicted_leads)
+    and exclude the same person in a later book, as the created Lead would; campaign members are
+    predicted from the same ledger rules, and those already in the campaign are looked up.
+    """
 
     def __init__(
         self, parent: AccountSync, book: BookView, mapping: LeadMapping, tally: BookTally
@@ -787,6 +865,7 @@ class DryRunBook:
         self.samples: dict[str, list[dict[str, str]]] = {
             k: [] for k in ("created", "excluded", "skipped", "failed")
         }
+        self.joining: list[_Joining] = []
         parent.ctx.samples[(parent.account.name, book.id)] = self.samples
 
     def run(self) -> None:
@@ -838,17 +917,80 @@ class DryRunBook:
                 self.classify(earlier)
                 earlier = []
         self.classify(earlier)
-        if self.book.campaign_id:
-            self.tally.campaign_members_added = self.tally.outcomes["created"]
+        self.predict_campaign()
 
     def classify(self, ready: list[LedgerEntry]) -> None:
-        matches = self.parent.find_existing([e.email for e in ready])
+        if not ready:
+            return
+        p = self.parent
+        matches = p.match_existing(self.book.id, ready, self._predicted(ready))
         for entry in ready:
             match = matches.get(entry.email)
             if match is not None:
                 self.count(entry, "excluded", match.reason, match.code)
+                campaign = ledger.joins_campaign(
+                    match.code, self.book.campaign_id, self.book.add_existing_to_campaign
+                )
+                field_name = ledger.MEMBER_FIELD_OF_EXCLUSION.get(match.code, "LeadId")
+                if campaign:
+                    self.joining.append(
+                        _Joining(entry.email, campaign, field_name, match.id, "existing")
+                    )
             else:
                 self.count(entry, "created", "has every value the Lead needs")
+                p.ctx.predicted_leads.setdefault(entry.email, (p.account.name, self.book.name))
+                if self.book.campaign_id:
+                    self.joining.append(
+                        _Joining(entry.email, self.book.campaign_id, "LeadId", "", "new")
+                    )
+
+    def _predicted(self, ready: list[LedgerEntry]) -> dict[str, OwnLead]:
+        """Leads that earlier books of this run would have created for these emails."""
+        p = self.parent
+        out: dict[str, OwnLead] = {}
+        for entry in ready:
+            origin = p.ctx.predicted_leads.get(entry.email)
+            if origin is None or origin == (p.account.name, self.book.name):
+                continue
+            account, book = origin
+            same = account == p.account.name
+            out[entry.email] = OwnLead(book if same else f"{account}/{book}", None, same)
+        return out
+
+    def predict_campaign(self) -> None:
+        """Who the campaign step would add: this run's members (above) and ledger entries left
+        without a member by earlier runs; those already in the campaign are not added."""
+        status = self.parent.ctx.view.campaign_member_status
+        joining = list(self.joining)
+        p = self.parent
+        for entry in p.store.ledger_iter(p.account.name, self.book.id, ["created", "excluded"]):
+            ref = ledger.member_ref(entry)
+            key = f"{entry.campaign_id}|{status}"
+            if ref is not None and entry.campaign_id and ledger.needs_campaign_member(entry, key):
+                joining.append(
+                    _Joining(entry.email, entry.campaign_id, *ref, ledger.member_kind(entry))
+                )
+        members = self._members_already(joining)
+        for join in joining:
+            key = (join.campaign_id, join.email)
+            if key in p.ctx.predicted_members or (join.campaign_id, join.record_id) in members:
+                self.tally.campaign_members_already_in += 1
+            else:
+                self.tally.member_added(join.kind)
+                p.ctx.predicted_members.add(key)
+
+    def _members_already(self, joining: list[_Joining]) -> set[tuple[str, str]]:
+        """(campaign id, record Id) of the people in `joining` who are campaign members now."""
+        wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for join in joining:
+            if join.record_id:
+                wanted[(join.campaign_id, join.field)].append(join.record_id)
+        found: set[tuple[str, str]] = set()
+        for (campaign_id, field_name), ids in wanted.items():
+            present = self.parent.sf.campaign_member_ids(campaign_id, field_name, ids)
+            short = {i[:15] for i in present}
+            found |= {(campaign_id, i) for i in ids if i[:15] in short}
+        return found
 
     def count(self, entry: LedgerEntry, state: str, reason: str, code: str | None = None) -> None:
         self.tally.move(None, state, code or entry.reason_code)

@@ -54,6 +54,15 @@ MISSING_FIELDS = "MISSING_FIELDS"
 FROM_SALESFORCE = "FROM_SALESFORCE"
 EXISTING_LEAD = "EXISTING_LEAD"
 EXISTING_CONTACT = "EXISTING_CONTACT"
+# The Lead leadsync created for this contact from another address book of the account: one
+# person is one Lead, and it joins this book's campaign too.
+LEAD_FROM_OTHER_BOOK = "LEAD_FROM_OTHER_BOOK"
+# Exclusions whose matched record (matched_id) can join the book's campaign, as which field.
+MEMBER_FIELD_OF_EXCLUSION = {
+    EXISTING_LEAD: "LeadId",
+    LEAD_FROM_OTHER_BOOK: "LeadId",
+    EXISTING_CONTACT: "ContactId",
+}
 
 
 def evaluate(
@@ -177,8 +186,16 @@ def record_for(
 
 
 def excluded(
-    entry: LedgerEntry, matched_id: str, code: str, reason: str, run_id: str, now: str
+    entry: LedgerEntry,
+    matched_id: str,
+    code: str,
+    reason: str,
+    run_id: str,
+    now: str,
+    campaign_id: str | None = None,
 ) -> LedgerEntry:
+    """Already in Salesforce. `campaign_id` (see joins_campaign): the matched record joins
+    that campaign in this run's campaign step, exactly as a created Lead does."""
     return _touch(
         entry,
         run_id,
@@ -189,7 +206,20 @@ def excluded(
         reason=reason,
         fields=(),
         attempt=None,
+        campaign_id=campaign_id,
     )
+
+
+def joins_campaign(code: str, campaign_id: str | None, add_existing: bool) -> str | None:
+    """The campaign an excluded member's matched record joins, if any.
+
+    People already in Salesforce join the book's campaign unless the book says
+    `add_existing_to_campaign: false`; a Lead leadsync created from another book always does:
+    that person is new to Salesforce through leadsync, and one person is one Lead in every
+    campaign they signed up for."""
+    if not campaign_id or code not in MEMBER_FIELD_OF_EXCLUSION:
+        return None
+    return campaign_id if add_existing or code == LEAD_FROM_OTHER_BOOK else None
 
 
 def with_attempt(
@@ -323,11 +353,26 @@ def campaign_member_failed(
     return _touch(entry, run_id, now, extra=extra)
 
 
+def member_ref(entry: LedgerEntry) -> tuple[str, str] | None:
+    """(CampaignMember field, record Id) of the person an entry puts in its campaign: the Lead
+    it created, or the Lead/Contact that excluded it. None when it has nobody to add."""
+    if entry.state == "created" and entry.lead_id:
+        return "LeadId", entry.lead_id
+    field_name = MEMBER_FIELD_OF_EXCLUSION.get(entry.reason_code or "")
+    if entry.state == "excluded" and entry.matched_id and field_name:
+        return field_name, entry.matched_id
+    return None
+
+
+def member_kind(entry: LedgerEntry) -> str:
+    """ "new" for a Lead this book created, "existing" for a person already in Salesforce."""
+    return "new" if entry.state == "created" else "existing"
+
+
 def needs_campaign_member(entry: LedgerEntry, key: str) -> bool:
-    """Created, linked to a campaign, not yet a member, and not parked by the same error."""
-    if entry.state != "created" or not entry.lead_id or not entry.campaign_id:
-        return False
-    if entry.campaign_member_id:
+    """Linked to a campaign, someone to add (member_ref), not yet a member, and not parked by
+    the same error."""
+    if not entry.campaign_id or entry.campaign_member_id or member_ref(entry) is None:
         return False
     error = entry.extra.get("campaign_error")
     return not (error and error.get("key") == key)

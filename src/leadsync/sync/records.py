@@ -25,7 +25,7 @@ from leadsync.errors import UsageError
 from leadsync.state.model import AppliedState, LedgerEntry, StateStore
 from leadsync.sync.write_errors import last_error_of
 
-STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created")
+STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created", "baseline")
 IN_DOUBT = "a write was in flight when a run stopped; the next sync settles it from Salesforce"
 
 
@@ -48,6 +48,7 @@ class Record:
     fields: tuple[str, ...]
     lead_id: str | None
     matched_id: str | None
+    campaign_id: str | None
     campaign_member_id: str | None
     in_doubt: bool
     tries: int
@@ -91,6 +92,7 @@ def record_of(entry: LedgerEntry, book: str) -> Record:
         fields=tuple(entry.fields),
         lead_id=entry.lead_id,
         matched_id=entry.matched_id,
+        campaign_id=entry.campaign_id,
         campaign_member_id=entry.campaign_member_id,
         in_doubt=entry.attempt is not None,
         tries=entry.tries,
@@ -202,6 +204,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("reason_code", "reason code"),
     ("fields", "fields"),
     ("salesforce_id", "lead / matched id"),
+    ("campaign", "campaign member"),
     ("last_run", "last run"),
     ("reason", "reason"),  # last: long sentences do not push the other columns apart
 )
@@ -221,6 +224,7 @@ def cells(record: Record, cols: tuple[tuple[str, str], ...] = COLUMNS) -> list[s
         "fields": ", ".join(record.fields),
         "salesforce_id": record.lead_id or record.matched_id,
         "last_error": _error_cell(record.last_error),
+        "campaign": campaign_cell(record),
     }
     return [_one_line(values[key]) for key, _label in cols]
 
@@ -229,6 +233,17 @@ def _error_cell(error: dict[str, Any] | None) -> str | None:
     if not error:
         return None
     return f"{error.get('class')}: {error.get('message')}"
+
+
+def campaign_cell(record: Record) -> str | None:
+    """Whether the record's person is in the book's campaign: the CampaignMember Id, "already a
+    member" (Salesforce had one before), "not yet" (the next sync adds it), or None (no campaign
+    for this record)."""
+    if not record.campaign_id:
+        return None
+    if record.campaign_member_id == "DUPLICATE_VALUE":
+        return "already a member"
+    return record.campaign_member_id or "not yet"
 
 
 def _one_line(value: Any) -> str:

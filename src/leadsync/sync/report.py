@@ -10,6 +10,12 @@ Status and exit code (what CI reads): `done` 0, or 4 when records failed or were
 `incomplete` 4: the run went through but records are still pending because writes failed
 (`errors` groups their causes by class, see write_errors.py); `stopped` 3 (an API limit);
 `interrupted` 0 (SIGTERM/SIGINT, by request); `error` 1 (the run could not go on).
+
+Campaign members are counted apart from the outcomes (a member is created or excluded, and
+then also joins the campaign): `campaign_members_added_new` are Leads this book created,
+`campaign_members_added_existing` are people already in Salesforce (an existing Lead or Contact,
+or the Lead another book of the account created for the same person), `campaign_members_added`
+is their sum; `campaign_members_already_in` were members before (nothing written).
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ OUTCOME_KEYS: dict[str, str] = {
     "pending": "pending",
 }
 OUTCOMES: tuple[str, ...] = tuple(OUTCOME_KEYS.values())
+CAMPAIGN_KEYS: tuple[str, ...] = (
+    "campaign_members_added",
+    "campaign_members_added_new",
+    "campaign_members_added_existing",
+    "campaign_members_already_in",
+    "campaign_members_failed",
+)
 
 
 class ReportInvariantError(AssertionError):
@@ -42,12 +55,14 @@ class BookTally:
     book_id: int
     book: str
     campaign_id: str | None = None
+    campaign: str | None = None  # the campaign's name
     seen: int = 0
     outcomes: Counter = field(default_factory=Counter)
     read: int = 0  # members read from Dotdigital in this run
     unchanged: int = 0  # read, but already settled and unchanged
-    campaign_members_added: int = 0
-    campaign_members_existing: int = 0  # DUPLICATE_VALUE: a member from an earlier attempt
+    campaign_members_added_new: int = 0  # Leads this book created
+    campaign_members_added_existing: int = 0  # people already in Salesforce
+    campaign_members_already_in: int = 0  # DUPLICATE_VALUE: a member before this run's attempt
     campaign_members_failed: int = 0
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
@@ -71,6 +86,17 @@ class BookTally:
         if reason_code and after in ("failed", "skipped", "excluded"):
             self.reasons[reason_code] += 1
 
+    def member_added(self, kind: str) -> None:
+        """A CampaignMember was created; `kind` "new" or "existing" (ledger.member_kind)."""
+        if kind == "new":
+            self.campaign_members_added_new += 1
+        else:
+            self.campaign_members_added_existing += 1
+
+    @property
+    def campaign_members_added(self) -> int:
+        return self.campaign_members_added_new + self.campaign_members_added_existing
+
     def check(self) -> None:
         total = sum(self.outcomes[k] for k in OUTCOMES)
         if total != self.seen or any(self.outcomes[k] < 0 for k in OUTCOMES):
@@ -86,10 +112,13 @@ class BookTally:
             "book_id": self.book_id,
             "book": self.book,
             "campaign_id": self.campaign_id,
+            "campaign": self.campaign,
             "seen": self.seen,
             **{k: self.outcomes[k] for k in OUTCOMES},
             "campaign_members_added": self.campaign_members_added,
-            "campaign_members_existing": self.campaign_members_existing,
+            "campaign_members_added_new": self.campaign_members_added_new,
+            "campaign_members_added_existing": self.campaign_members_added_existing,
+            "campaign_members_already_in": self.campaign_members_already_in,
             "campaign_members_failed": self.campaign_members_failed,
             "read": self.read,
             "unchanged": self.unchanged,
@@ -108,7 +137,13 @@ def check_book(book: dict[str, Any]) -> None:
 
 
 def totals(books: list[dict[str, Any]]) -> dict[str, int]:
-    keys = ("seen", *OUTCOMES, "campaign_members_added", "read", "unchanged")
+    keys = (
+        "seen",
+        *OUTCOMES,
+        *CAMPAIGN_KEYS,
+        "read",
+        "unchanged",
+    )
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
 
@@ -187,17 +222,24 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         ("skipped_missing_fields", "would skip" if dry else "skipped"),
         ("failed", "would fail" if dry else "failed"),
         ("pending", "pending"),
-        ("campaign_members_added", "would add to campaign" if dry else "campaign members"),
+        ("campaign_members_added_new", "would join campaign: new" if dry else "campaign: new"),
+        (
+            "campaign_members_added_existing",
+            "would join campaign: existing" if dry else "campaign: existing",
+        ),
     )
     for _, label in headers:
         table.add_column(label, justify="right")
     for book in report["books"]:
-        table.add_row(book["account"], book["book"], *(str(book[k]) for k, _ in headers))
+        table.add_row(book["account"], book["book"], *(str(book.get(k, 0)) for k, _ in headers))
     parts: list[Any] = [table]
     for book in report["books"]:
         if book.get("reasons"):
             why = ", ".join(f"{code} x{n}" for code, n in book["reasons"].items())
             parts.append(Text(f"  {book['account']}/{book['book']}: {why}"))
+        line = campaign_line(book, dry=dry)
+        if line:
+            parts.append(Text(f"  {book['account']}/{book['book']}: {line}"))
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
     calls = report.get("api_calls", {})
@@ -241,6 +283,31 @@ def error_lines(report: dict[str, Any]) -> list[str]:
             f"{s['email']}: {s['message']}"
         )
     return lines
+
+
+def campaign_line(book: dict[str, Any], *, dry: bool = False) -> str | None:
+    """One sentence on who joined the book's campaign, e.g. "campaign 'Spring Webinar 2026':
+    2 new Leads and 1 person already in Salesforce added". None when nothing happened."""
+    new = int(book.get("campaign_members_added_new", 0))
+    existing = int(book.get("campaign_members_added_existing", 0))
+    already = int(book.get("campaign_members_already_in", 0))
+    if not (new or existing or already):
+        return None
+    parts = []
+    if new:
+        parts.append(f"{new} new Lead{'s' if new != 1 else ''}")
+    if existing:
+        who = "person" if existing == 1 else "people"
+        parts.append(f"{existing} {who} already in Salesforce")
+    name = book.get("campaign") or book.get("campaign_id")
+    text = f"campaign {name!r}: "
+    if parts:
+        text += " and ".join(parts) + (" would be added" if dry else " added")
+    if already:
+        verb = ("is", "are") if dry else ("was", "were")
+        noun = f"{verb[0]} already a member" if already == 1 else f"{verb[1]} already members"
+        text += ("; " if parts else "") + f"{already} {noun}"
+    return text
 
 
 def _render_samples(book: dict[str, Any]) -> list[Any]:

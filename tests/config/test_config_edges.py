@@ -240,7 +240,13 @@ FULL = {
                 {"salesforce": "FirstName", "datafield": "FIRSTNAME", "direction": "two-way"}
             ],
             "address_books": [
-                {"name": "B", "create_leads": True, "campaign": "C", "backfill": False}
+                {
+                    "name": "B",
+                    "create_leads": True,
+                    "campaign": "C",
+                    "backfill": False,
+                    "add_existing_to_campaign": True,
+                }
             ],
         }
     },

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from leadsync.state import LockHeld, StaleState
+from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
 from leadsync.state.sqlstore import PAGE_ROWS
 
@@ -220,6 +221,7 @@ def test_ledger_round_trips_every_field(store):
         last_run="run-3",
         updated_at="2026-01-03T10:00:00+00:00",
         extra={"bulk_job": "750xx", "values": {"COMPANY": "Ünïcødé"}, "n": [1, 2.5, None]},
+        attempted_at="2026-01-03T09:59:58Z",
     )
     store.ledger_put([full])
     assert store.ledger_get("uk", 42, [7]) == {7: full}
@@ -458,6 +460,55 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_st
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "version 1"
+        assert out.strip() == f"version {latest_version(SQLITE_STEPS)}"
     store = open_store_again()
     assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]
+
+
+# --- schema migrations -----------------------------------------------------------------------
+
+V1_ROW = (
+    "INSERT INTO ledger (account, book_id, contact_id, email, state, attempt, updated_at) "
+    "VALUES ('uk', 42, {cid}, 'm{cid}@example.com', 'pending', {attempt}, '2026-01-03T10:00:00Z')"
+)
+
+
+def _v1_store(spec) -> None:
+    """A state written by leadsync before step 2 (no ledger.attempted_at), with one write in
+    doubt and one plain pending member, through the backend's own driver."""
+    if spec["backend"] == "sqlite":
+        import sqlite3
+
+        os.makedirs(os.path.dirname(spec["path"]), exist_ok=True)
+        conn = sqlite3.connect(spec["path"])
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        statements, record = SQLITE_STEPS[0][1], "INSERT INTO schema_version VALUES (1, 'x')"
+    else:
+        import psycopg
+
+        schema = spec["schema"]
+        conn = psycopg.connect(spec["dsn"], autocommit=True)
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        statements, record = POSTGRES_STEPS[0][1], "INSERT INTO schema_version VALUES (1)"
+    for statement in [*statements, record]:
+        conn.execute(statement)
+    conn.execute(V1_ROW.format(cid=1, attempt="'coll:run-1:ab12cd34'"))
+    conn.execute(V1_ROW.format(cid=2, attempt="NULL"))
+    conn.commit()
+    conn.close()
+
+
+def test_step_2_gives_writes_in_doubt_their_attempt_time(store_spec, open_store_again):
+    """Upgrading keeps a write in doubt datable: its attempt time is the write-ahead mark's
+    updated_at (so the grace period of an older in-doubt create still counts from its send)."""
+    _v1_store(store_spec)
+    store = open_store_again()
+    assert store.schema_version() == latest_version(SQLITE_STEPS) == 2
+    got = store.ledger_get("uk", 42, [1, 2])
+    assert (got[1].attempt, got[1].attempted_at) == ("coll:run-1:ab12cd34", "2026-01-03T10:00:00Z")
+    assert (got[2].attempt, got[2].attempted_at) == (None, None)

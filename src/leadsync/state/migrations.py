@@ -9,6 +9,8 @@ Both backends hold the same tables and columns (see codec.py for the column orde
   paging, and a partial index covers the few rows whose write is in doubt;
 - watermarks: per (account, book_id), the Dotdigital server time the next sync starts from;
 - runs: one report per sync run.
+Step 2 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
+their updated_at, which the write-ahead mark set).
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -80,6 +82,13 @@ SQLITE_STEPS: Steps = [
                 report TEXT NOT NULL
             )""",
             "CREATE INDEX runs_by_start ON runs (started_at)",
+        ],
+    ),
+    (
+        2,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
         ],
     ),
 ]
@@ -159,6 +168,13 @@ POSTGRES_STEPS: Steps = [
                 since TEXT NOT NULL,
                 backend_pid INTEGER NOT NULL
             )""",
+        ],
+    ),
+    (
+        2,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
         ],
     ),
 ]

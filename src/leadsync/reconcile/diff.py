@@ -66,7 +66,8 @@ def build_resolved(
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
       defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
-      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds}
+      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
+                   in_doubt_grace (seconds; only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
                   API value to write into Lead.Status>}
       accounts.<name>:
@@ -81,7 +82,7 @@ def build_resolved(
         "format": RESOLVED_FORMAT,
         "salesforce": _salesforce_view(config, salt),
         "defaults": asdict(config.defaults),
-        "sync": asdict(config.sync),
+        "sync": config.sync.applied_view(),
     }
     status_value = _check_lead_status(config, observed, diags)
     resolved["salesforce_schema"] = {

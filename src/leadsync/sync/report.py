@@ -5,6 +5,11 @@ members retried, in-doubt writes resolved); each of them ends the run in exactly
 outcome counts, so `seen == created + excluded + skipped + failed + pending` is an invariant the
 code asserts, not a hope. Members read again only because of the overlap window, and already
 settled, are counted apart (`unchanged`): they are not news.
+
+`waiting_in_doubt` is a count beside the outcomes, not one of them: members whose Lead create
+is in doubt and may still be running at Salesforce (an org without the Lead upsert key), so
+they are neither looked up nor re-sent before sync.in_doubt_grace has passed. Those this run
+sent itself are also in `pending`; those an earlier run left are not `seen` by this one.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class BookTally:
     campaign_members_added: int = 0
     campaign_members_existing: int = 0  # DUPLICATE_VALUE: a member from an earlier attempt
     campaign_members_failed: int = 0
+    waiting_in_doubt: int = 0  # creates in doubt, waiting out sync.in_doubt_grace
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
 
@@ -76,6 +82,7 @@ class BookTally:
             "campaign_members_failed": self.campaign_members_failed,
             "read": self.read,
             "unchanged": self.unchanged,
+            "waiting_in_doubt": self.waiting_in_doubt,
             "reasons": dict(sorted(self.reasons.items())),
             "watermark": self.watermark,
         }
@@ -91,7 +98,7 @@ def check_book(book: dict[str, Any]) -> None:
 
 
 def totals(books: list[dict[str, Any]]) -> dict[str, int]:
-    keys = ("seen", *OUTCOMES, "campaign_members_added", "read", "unchanged")
+    keys = ("seen", *OUTCOMES, "campaign_members_added", "read", "unchanged", "waiting_in_doubt")
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
 
@@ -141,6 +148,8 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         if book.get("reasons"):
             why = ", ".join(f"{code} x{n}" for code, n in book["reasons"].items())
             parts.append(Text(f"  {book['account']}/{book['book']}: {why}"))
+        if book.get("waiting_in_doubt"):
+            parts.append(Text(_waiting_line(book), style="yellow"))
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
     calls = report.get("api_calls", {})
@@ -161,6 +170,16 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
     if report.get("status") == "interrupted":
         parts.append(Text(f"interrupted: {report.get('stop_reason')}", style="yellow"))
     return Group(*parts)
+
+
+def _waiting_line(book: dict[str, Any]) -> str:
+    n = book["waiting_in_doubt"]
+    return (
+        f"  {book['account']}/{book['book']}: {n} waiting: "
+        f"{'its' if n == 1 else 'their'} Lead create may still be running at Salesforce; "
+        "a later sync looks for the Lead once sync.in_doubt_grace has passed since it was sent "
+        "(add the Lead field Leadsync_Key__c to settle such writes at once)"
+    )
 
 
 def _render_samples(book: dict[str, Any]) -> list[Any]:

@@ -171,6 +171,9 @@ def test_sf_bulk_upsert_job_reports_created_and_updated_rows(keyed):
 
 def test_sf_bulk_upsert_job_needs_an_external_id_field(keyed):
     sf = keyed.sf()
+    good = {"object": "Lead", "operation": "upsert", "externalIdFieldName": KEY}
+    job = sf.restful("jobs/ingest", method="POST", json={**good, "contentType": "CSV"})
+    assert (job["state"], job["externalIdFieldName"]) == ("Open", KEY)
     for body in (
         {"object": "Lead", "operation": "upsert"},
         {"object": "Lead", "operation": "upsert", "externalIdFieldName": "Email"},

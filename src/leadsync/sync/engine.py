@@ -295,8 +295,8 @@ class AccountSync:
     # -- orchestration -------------------------------------------------------------------------
 
     def run(self) -> None:
-        mapping = self.ctx.mapping(self.account)
         self.key = key_field(self.sf.describe("Lead")).name  # describe is cached by the client
+        mapping = self.ctx.mapping(self.account)
         if not self.ctx.dry_run:
             self.resolve_in_doubt(self.store.ledger_in_doubt(self.account.name))
         for book in self.account.lead_books:

@@ -18,6 +18,8 @@ from typing import Any
 
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import AccountConfig, Config, Secret
+from leadsync.duration import format_duration
+from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
 from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
@@ -76,7 +78,8 @@ def build_resolved(
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
       defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
-      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds}
+      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
+                   in_doubt_grace (seconds; only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
                   API value to write into Lead.Status>}
       accounts.<name>:
@@ -92,7 +95,7 @@ def build_resolved(
         "format": RESOLVED_FORMAT,
         "salesforce": _salesforce_view(config, salt),
         "defaults": asdict(config.defaults),
-        "sync": asdict(config.sync),
+        "sync": config.sync.applied_view(),
     }
     status_value = _check_lead_status(config, observed, diags)
     resolved["salesforce_schema"] = {
@@ -119,6 +122,7 @@ def build_resolved(
             "books": books,
         }
     resolved["accounts"] = accounts
+    _check_lead_key(config, observed, diags)
     resolved["member_statuses"] = [member_statuses[k] for k in sorted(member_statuses)]
     for (campaign_id, label), entry in sorted(member_statuses.items()):
         camp = observed.campaign_by_id(campaign_id)
@@ -187,6 +191,44 @@ def _check_lead_status(config: Config, observed: Observed, diags: list[Diagnosti
         )
     )
     return None
+
+
+def _check_lead_key(config: Config, observed: Observed, diags: list[Diagnostic]) -> None:
+    """Warn when the org's Lead lacks a usable Leadsync_Key__c (see leadsync.leadkey): the sync
+    works without it, but then a create whose outcome is unknown waits out the grace period
+    before it is looked up and sent again. Said once, at the first create_leads book."""
+    where = next(
+        (
+            f"accounts.{acct.name}.address_books[{i}].create_leads"
+            for acct in config.accounts.values()
+            for i, book in enumerate(acct.address_books)
+            if book.create_leads
+        ),
+        None,
+    )
+    key = key_field(observed.lead)
+    if where is None or key.usable:
+        return
+    grace = format_duration(config.sync.in_doubt_grace)
+    without = (
+        f"until then, a Lead create whose outcome is unknown (a run killed mid-write, an answer "
+        f"lost) waits sync.in_doubt_grace ({grace}) before leadsync looks for its Lead and "
+        "sends it again, so a request Salesforce still runs cannot make a duplicate"
+    )
+    if key.field is None:
+        code = m.LEAD_KEY_MISSING
+        message = (
+            f"the Salesforce Lead has no field {KEY_FIELD}, the key that makes a repeated Lead "
+            f"write update the Lead instead of creating a second; add it ({SETUP_HINT}); " + without
+        )
+    else:
+        code = m.LEAD_KEY_UNUSABLE
+        message = (
+            f"the Lead field {key.field.name} cannot be leadsync's upsert key: "
+            f"{'; '.join(key.problems)}; make it Text(255), Unique, External ID and editable by "
+            f"the integration user ({SETUP_HINT}); " + without
+        )
+    diags.append(Diagnostic(code, "warning", message, where, *_where(config, where)))
 
 
 def _resolve_mapping(

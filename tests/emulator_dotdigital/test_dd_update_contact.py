@@ -279,3 +279,25 @@ def test_updating_a_generated_member_keeps_it_in_its_book(dd):
     assert dd.get("/v2/contacts/member2@example.com").status_code == 404
     assert dd.get("/contacts/v3/email/renamed@example.com").json()["dataFields"]["FIRSTNAME"] == "R"
     assert dd.get(f"/v2/address-books/{book}").json()["contacts"] == 6
+
+
+def test_a_stored_contact_a_generator_later_covers_keeps_its_place_when_renamed(dd):
+    """member1@ is added by hand first, then a generator covers its address: it is that member
+    (one contact), and after an email change it still is, and modified-since sees the change."""
+    book = _book(dd)
+    added = dd.post(f"/v2/address-books/{book}/contacts", json={"email": "member1@example.com"})
+    contact_id = added.json()["id"]
+    dd.post(f"/__emulator/accounts/uk/address-books/{book}/generate", auth=None, json={"count": 3})
+    since = _later(dd, 60)
+    r = dd.put(f"/v2/contacts/{contact_id}", json={"email": "first@example.com"})
+    assert r.status_code == 200, r.text
+    members = dd.get(f"/v2/address-books/{book}/contacts").json()
+    assert [(m["email"], m["id"] == contact_id) for m in members] == [
+        ("ada@example.com", False),
+        ("member0@example.com", False),
+        ("first@example.com", True),
+        ("member2@example.com", False),
+    ]
+    assert dd.get("/v2/contacts/member1@example.com").status_code == 404
+    changed = dd.get(f"/v2/address-books/{book}/contacts/modified-since/{since}").json()
+    assert [m["email"] for m in changed] == ["first@example.com"]

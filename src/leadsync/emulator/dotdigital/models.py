@@ -523,6 +523,13 @@ class Account:
             cid for cid in book.added if g.index_of(self.contacts[cid].member_email) is not None
         }
         book.remove_explicit(covered)
+        # Stored contacts with a generated address are that member: record them as touched,
+        # so the member stays theirs (and shows in modified-since) even after an email change.
+        for c in list(self.by_email.values()):
+            i = g.index_of(c.member_email)
+            if i is not None:
+                self.touched.setdefault(g.pattern, {}).setdefault(g.start + i, c.id)
+                c.generated_email = c.member_email
         book.segments.append(g)
         self.generators.append(g)
         return g

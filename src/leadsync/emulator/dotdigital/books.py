@@ -1,4 +1,5 @@
-"""Address books as the emulator stores them: ordered segments of members, some computed.
+"""Contacts and address books as the emulator stores them: books are ordered segments of
+members, some computed.
 
 A book is an ordered list of segments: a Generator (members computed from their index, never
 stored), an Explicit run of added contact ids, or a Gap (positions whose members all left).
@@ -15,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from leadsync.emulator.dotdigital import exceptions as exc
+
+SYSTEM_DATAFIELDS = ("FIRSTNAME", "LASTNAME", "FULLNAME", "GENDER", "POSTCODE")
 
 
 @dataclass

@@ -6,11 +6,12 @@ Plain in-memory model, no HTTP here (moto's layout). Design points, each for a r
   patterns, a deterministic share with missing values) computes member `i` from its index, so a
   1,000,000-member book costs a few hundred bytes until members are touched; a member is
   materialised (copied into the contact table) only when something modifies it.
-- A book is an ordered list of segments (a generator, or a list of explicitly added contact
-  ids). Paging finds a position by arithmetic over segments, so a page costs O(page + segments),
-  never O(book).
-- Every time the server assigns comes from one Clock, which a control route can skew, so
-  clock-skew tests see the same skew in server-time and in created/updated/added times.
+- A book is an ordered list of segments (books.py: a generator, a run of explicitly added
+  contact ids, or a gap members left). Paging finds a position by arithmetic over segments, so a
+  page costs O(page + segments), never O(book).
+- Every time the server assigns comes from one Clock (clock.py).
+- Contact updates take a merge option and are all or nothing; `updated` moves only when a
+  stored value changes. Bulk imports live in imports.py, seeding in seeding.py.
 - Each contact has an account-wide `updated` time; each membership has an `added` time per book.
   "Modified in book since T" means max(added to that book, contact updated) >= T, which is what
   a sync needs: new members of a book and members changed since the last run.
@@ -30,11 +31,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from leadsync.emulator.dotdigital import exceptions as exc
 from leadsync.emulator.dotdigital.books import (
+    SYSTEM_DATAFIELDS,
     AddressBook,
     ContactRecord,
     Explicit,
@@ -43,8 +45,9 @@ from leadsync.emulator.dotdigital.books import (
     Segment,
     seg_span,
 )
+from leadsync.emulator.dotdigital.clock import Clock, as_time, parse_when
+from leadsync.emulator.dotdigital.seeding import seed_account
 
-SYSTEM_DATAFIELDS = ("FIRSTNAME", "LASTNAME", "FULLNAME", "GENDER", "POSTCODE")
 DATAFIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
 VISIBILITIES = ("Private", "Public")
 RESERVED_BOOK_NAMES = ("test", "all contacts")
@@ -56,48 +59,6 @@ MAX_BOOK_NAME = 128
 # How a write merges into values a contact has (v3 names; v2's CSV import numbers them 0, 1, 2).
 MERGE_OPTIONS = ("overwrite", "overwriteIfNotEmpty", "overwriteIfEmpty")
 CHANGEABLE_STATUSES = ("Subscribed", "Unsubscribed", "Suppressed")
-
-
-# -- time ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """UTC wall clock plus a settable offset; times are cut to milliseconds (what we emit)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        t = datetime.now(UTC) + self.offset
-        return t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-
-def parse_when(text: str) -> datetime:
-    """Date-only or full ISO 8601; naive values are UTC. Raises ValueError."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        d = date.fromisoformat(text)
-        return datetime(d.year, d.month, d.day, tzinfo=UTC)
-    if not re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})?", text
-    ):
-        raise ValueError(f"not an ISO 8601 date or date-time: {text!r}")
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    # fromisoformat takes at most 6 fractional digits on every 3.11 patch level.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    t = datetime.fromisoformat(text)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _as_time(value: Any, default: datetime) -> datetime:
-    if value is None:
-        return default
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return parse_when(str(value))
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -508,7 +469,7 @@ class Account:
             if str(key).upper() not in self.datafields:
                 raise exc.ControlError(400, f"generate.missing: unknown datafield {key!r}")
         try:
-            added_at = _as_time(spec.get("added_at"), when or self.backend.clock.now())
+            added_at = as_time(spec.get("added_at"), when or self.backend.clock.now())
         except ValueError as e:
             raise exc.ControlError(400, f"generate.added_at: {e}") from None
         g = Generator(spec, 0, added_at)
@@ -766,63 +727,7 @@ class DotdigitalBackend:
             acct = Account(backend, spec)
             backend.accounts[acct.name] = acct
             try:
-                _seed_account(acct, spec, now, where)
+                seed_account(acct, spec, now, where)
             except exc.DotdigitalError as e:
                 raise exc.SeedError(f"{where}: {e.message}") from None
         return backend
-
-
-def _seed_account(acct: Account, spec: dict[str, Any], now: datetime, where: str) -> None:
-    for d_i, df in enumerate(spec.get("datafields") or []):
-        if str(df["name"]).upper() in SYSTEM_DATAFIELDS:
-            continue  # always there; listing it again is harmless
-        try:
-            acct.create_datafield(
-                df["name"], df.get("type", "String"), df.get("visibility"), df.get("default")
-            )
-        except exc.DotdigitalError as e:
-            raise exc.SeedError(f"{where}.datafields[{d_i}]: {e.message}") from None
-    for c_i, c in enumerate(spec.get("contacts") or []):
-        _seed_contact(acct, None, c, now, f"{where}.contacts[{c_i}]")
-    for b_i, b in enumerate(spec.get("address_books") or []):
-        bwhere = f"{where}.address_books[{b_i}]"
-        try:
-            book = acct.create_book(b["name"], b.get("visibility"), b.get("id"))
-        except exc.DotdigitalError as e:
-            raise exc.SeedError(f"{bwhere}: {e.message}") from None
-        for c_i, c in enumerate(b.get("contacts") or []):
-            _seed_contact(acct, book, c, now, f"{bwhere}.contacts[{c_i}]")
-        gens = b.get("generate")
-        for g_i, gspec in enumerate(gens if isinstance(gens, list) else [gens] if gens else []):
-            try:
-                acct.generate(book, gspec, now)
-            except exc.ControlError as e:
-                raise exc.SeedError(f"{bwhere}.generate[{g_i}]: {e.message}") from None
-
-
-def _seed_contact(
-    acct: Account, book: AddressBook | None, c: dict[str, Any], now: datetime, where: str
-) -> None:
-    try:
-        added = _as_time(c.get("added_at"), now)
-        created = _as_time(c.get("created_at"), added)
-        updated = _as_time(c.get("modified_at"), added)
-    except ValueError as e:
-        raise exc.SeedError(f"{where}: {e}") from None
-    try:
-        existed = acct.contact_by_email(str(c["email"])) is not None
-        contact, _ = acct.upsert_contact(
-            c["email"],
-            c.get("datafields"),
-            c.get("opt_in_type"),
-            c.get("email_type"),
-            updated,
-            c.get("status"),
-        )
-        if not existed:
-            contact.created = min(created, updated)
-            contact.updated = updated
-        if book is not None and not acct.is_member(book, contact):
-            book.append_explicit(contact.id, added)
-    except exc.DotdigitalError as e:
-        raise exc.SeedError(f"{where}: {e.message}") from None

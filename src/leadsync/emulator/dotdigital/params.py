@@ -18,7 +18,8 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from leadsync.emulator.dotdigital import exceptions as exc
-from leadsync.emulator.dotdigital.models import EMAIL, Account, ContactRecord, parse_when
+from leadsync.emulator.dotdigital.clock import parse_when
+from leadsync.emulator.dotdigital.models import EMAIL, Account, ContactRecord
 
 MAX_SELECT = 1000
 MAX_V3_LIMIT = 5000

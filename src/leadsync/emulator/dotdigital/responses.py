@@ -23,13 +23,13 @@ from leadsync.emulator.dotdigital import exceptions as exc
 from leadsync.emulator.dotdigital import imports
 from leadsync.emulator.dotdigital import params as p
 from leadsync.emulator.dotdigital import shapes as wire
+from leadsync.emulator.dotdigital.clock import parse_when
 from leadsync.emulator.dotdigital.models import (
     Account,
     ContactChange,
     ContactRecord,
     DotdigitalBackend,
     ImportSettings,
-    parse_when,
 )
 
 # v2's CSV import names its merge options by number (docs: 0 all fields, 1 skip blank values,

@@ -139,13 +139,13 @@ def book_contact(
 
 
 def book_contacts_delete(
-    request: Request, acct: Account, args: dict[str, str], book_id: str
+    request: Request, acct: Account, args: dict[str, str], book_id: str, everyone: bool = False
 ) -> Response:
     """`POST .../contacts/delete` (a JSON array of contact ids; ids that are not members are
     ignored) and `POST .../contacts/delete-all`. The service works in the background; the
     emulator removes at once and reports the request `Started`, its progress `Completed`."""
     target = acct.book(p.book_id(book_id))
-    if request.path.rstrip("/").endswith("delete-all"):
+    if everyone:
         target.empty()
     else:
         acct.remove_members(target, p.contact_ids(request))
@@ -231,12 +231,12 @@ def import_status(
 
 
 def import_report(
-    request: Request, acct: Account, args: dict[str, str], import_id: str
+    request: Request, acct: Account, args: dict[str, str], import_id: str, faults: bool = False
 ) -> Response:
     job = acct.imports.get(import_id.lower())
     if job is None or job.status != "Finished" or not job.fault_header:
         raise exc.import_report_not_found()
-    if request.path.rstrip("/").endswith("report-faults"):
+    if faults:
         return Response(
             wire.v2_import_faults(job).encode("utf-8"), content_type="application/octet-stream"
         )

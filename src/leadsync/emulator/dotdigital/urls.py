@@ -49,7 +49,12 @@ _RULES = [
     Rule(f"{B}/contacts", endpoint=r.book_contacts, methods=["GET", "POST", "DELETE"]),
     Rule(f"{B}/contacts/<contact_id>", endpoint=r.book_contact, methods=["DELETE"]),
     Rule(f"{B}/contacts/delete", endpoint=r.book_contacts_delete, methods=["POST"]),
-    Rule(f"{B}/contacts/delete-all", endpoint=r.book_contacts_delete, methods=["POST"]),
+    Rule(
+        f"{B}/contacts/delete-all",
+        endpoint=r.book_contacts_delete,
+        methods=["POST"],
+        defaults={"everyone": True},
+    ),
     Rule(f"{B}/contacts/modified-since/<date>", endpoint=r.book_modified_since, methods=["GET"]),
     Rule(f"{B}/contacts/import", endpoint=r.book_import, methods=["POST"]),
     Rule(
@@ -60,7 +65,10 @@ _RULES = [
     Rule("/v2/contacts/import/<import_id>", endpoint=r.import_status, methods=["GET"]),
     Rule("/v2/contacts/import/<import_id>/report", endpoint=r.import_report, methods=["GET"]),
     Rule(
-        "/v2/contacts/import/<import_id>/report-faults", endpoint=r.import_report, methods=["GET"]
+        "/v2/contacts/import/<import_id>/report-faults",
+        endpoint=r.import_report,
+        methods=["GET"],
+        defaults={"faults": True},
     ),
     Rule("/v2/contacts/deletion/<deletion_id>", endpoint=r.deletion, methods=["GET"]),
     Rule("/v2/contacts/<ident>", endpoint=r.contact, methods=["GET", "PUT"]),

@@ -974,6 +974,7 @@ def _describe(name: str, raw: Mapping[str, Any]) -> ObjectDescribe:
             picklist_values=picklist,
             external_id=bool(f.get("externalId", False)),
             unique=bool(f.get("unique", False)),
+            updateable=bool(f.get("updateable", f.get("createable", False))),
         )
     return ObjectDescribe(name=str(raw.get("name") or name), fields=fields)
 

@@ -29,6 +29,7 @@ class FieldInfo:
     picklist_values: tuple[PicklistValue, ...] = ()
     external_id: bool = False  # describe's externalId: usable as an upsert key
     unique: bool = False  # no two records hold the same value
+    updateable: bool = True  # describe's updateable: a field update may write it
 
     @property
     def required_on_create(self) -> bool:

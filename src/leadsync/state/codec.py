@@ -12,7 +12,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, LedgerStateName
+from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, LedgerStateName, Link
 
 LEDGER_STATES: frozenset[str] = frozenset(get_args(LedgerStateName))
 ORIGINS: frozenset[str] = frozenset({"dotdigital", "salesforce"})
@@ -236,3 +236,37 @@ def history_entry(row: tuple[Any, ...]) -> HistoryEntry:
     values["summary"] = load(values["summary"])
     values["ci"] = load(values["ci"]) if values["ci"] is not None else None
     return HistoryEntry(**values)
+
+
+LINK_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclass_fields(Link))
+_LINK_JSON = frozenset({"base", "detail"})
+_LINK_JSON_OR_NULL = frozenset({"sf_seen", "dd_seen"})
+
+
+def link_row(link: Link, now: str) -> tuple[Any, ...]:
+    """One links row in LINK_COLUMNS order; `updated_at` is the write time."""
+    out: list[Any] = []
+    for name in LINK_COLUMNS:
+        value = getattr(link, name)
+        if name in _LINK_JSON:
+            value = dump(value or {})
+        elif name in _LINK_JSON_OR_NULL:
+            value = dump(value) if value is not None else None
+        elif name == "updated_at":
+            value = now
+        elif name in ("contact_id", "book_id") and value is not None:
+            value = int(value)
+        out.append(value)
+    return tuple(out)
+
+
+def link_entry(row: tuple[Any, ...]) -> Link:
+    values = dict(zip(LINK_COLUMNS, row, strict=True))
+    for name in _LINK_JSON:
+        values[name] = load(values[name]) or {}
+    for name in _LINK_JSON_OR_NULL:
+        values[name] = load(values[name]) if values[name] is not None else None
+    values["contact_id"] = int(values["contact_id"])
+    if values["book_id"] is not None:
+        values["book_id"] = int(values["book_id"])
+    return Link(**values)

@@ -13,6 +13,10 @@ Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git comm
 could not be read (`git_error`); rows written before have both NULL.
 Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
 their updated_at, which the write-ahead mark set).
+Step 6 (steps 4 and 5 belong to other changes) adds the field-update state: `links`, one row
+per Dotdigital contact paired with a Salesforce Lead or Contact (merge base and the values last
+seen on each side, keyed by datafield; see state/model.py Link), indexed by record Id and by
+outcome; and `update_marks`: per (account, source) where the update step reads changes from.
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -98,6 +102,38 @@ SQLITE_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        6,
+        [
+            """CREATE TABLE links (
+                account TEXT NOT NULL,
+                contact_id INTEGER NOT NULL,
+                email TEXT NOT NULL,
+                sobject TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                book_id INTEGER,
+                state TEXT NOT NULL,
+                base TEXT NOT NULL DEFAULT '{}',
+                sf_seen TEXT,
+                dd_seen TEXT,
+                outcome TEXT,
+                detail TEXT NOT NULL DEFAULT '{}',
+                attempt TEXT,
+                linked_at TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, contact_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX links_by_record ON links (account, record_id)",
+            "CREATE INDEX links_by_outcome ON links (account, outcome) WHERE outcome IS NOT NULL",
+            """CREATE TABLE update_marks (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, source)
+            )""",
         ],
     ),
 ]
@@ -191,6 +227,38 @@ POSTGRES_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        6,
+        [
+            """CREATE TABLE links (
+                account TEXT NOT NULL,
+                contact_id BIGINT NOT NULL,
+                email TEXT NOT NULL,
+                sobject TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                book_id BIGINT,
+                state TEXT NOT NULL,
+                base JSONB NOT NULL DEFAULT '{}',
+                sf_seen JSONB,
+                dd_seen JSONB,
+                outcome TEXT,
+                detail JSONB NOT NULL DEFAULT '{}',
+                attempt TEXT,
+                linked_at TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, contact_id)
+            )""",
+            "CREATE INDEX links_by_record ON links (account, record_id)",
+            "CREATE INDEX links_by_outcome ON links (account, outcome) WHERE outcome IS NOT NULL",
+            """CREATE TABLE update_marks (
+                account TEXT NOT NULL,
+                source TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, source)
+            )""",
         ],
     ),
 ]

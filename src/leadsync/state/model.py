@@ -135,6 +135,43 @@ class LedgerEntry:
     attempted_at: str | None = None
 
 
+LinkStateName = Literal["linked", "unlinked"]
+LinkOutcome = Literal["pending", "update_failed", "conflict", "skipped"]
+
+
+@dataclass(slots=True)
+class Link:
+    """A Dotdigital contact paired with the Salesforce record leadsync keeps it in step with.
+
+    Key: (account, contact_id): one contact has one link whatever books it is in. The values
+    are keyed by datafield (a base outlives a Lead's conversion into a Contact): `base` is the
+    merge base (canonical values both sides agreed on, see sync/updates.py); `sf_seen` and
+    `dd_seen` the raw values last read from (or written to) each side, None before the first
+    read: every change on either side is read (Salesforce by SystemModstamp, Dotdigital by the
+    book's ~modified), so the side that did not change this run is known without asking it.
+    """
+
+    account: str
+    contact_id: int
+    email: str
+    sobject: str  # "Lead" | "Contact"
+    record_id: str
+    book_id: int | None = None  # the book whose ledger entry made the link (for `records`)
+    state: LinkStateName = "linked"
+    base: dict[str, Any] = field(default_factory=dict)
+    sf_seen: dict[str, Any] | None = None
+    dd_seen: dict[str, Any] | None = None
+    # The last run's notable outcome: `pending` (a write failed for now: retried every run),
+    # `update_failed` (a value Salesforce or Dotdigital refused: retried when data changes),
+    # `conflict` (both sides changed; Salesforce won), `skipped` (a rule kept a value out).
+    outcome: LinkOutcome | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # {"run", "at", "fields": [...]}
+    attempt: str | None = None  # a Dotdigital import in flight ("ddimport:<id>")
+    linked_at: str | None = None
+    last_run: str | None = None
+    updated_at: str | None = None
+
+
 class StateStore(Protocol):
     """Every method is atomic; multi-row writes happen in one transaction."""
 
@@ -196,6 +233,37 @@ class StateStore(Protocol):
     def watermark(self, account: str, book_id: int) -> str | None: ...
 
     def set_watermark(self, account: str, book_id: int, value: str) -> None: ...
+
+    # --- links (field updates, sync/links.py) ----------------------------------------------
+    def links_get(self, account: str, contact_ids: Iterable[int]) -> dict[int, Link]: ...
+
+    def links_for_records(self, account: str, record_ids: Iterable[str]) -> dict[str, Link]:
+        """Linked (not unlinked) links by Salesforce record Id."""
+        ...
+
+    def links_with_outcome(self, account: str, outcomes: Sequence[str] | None = None) -> list[Link]:
+        """Links whose last outcome is one of `outcomes` (any outcome when None)."""
+        ...
+
+    def links_put(self, links: Sequence[Link]) -> None: ...
+
+    def links_count(self, account: str) -> int:
+        """Linked (not unlinked) links of the account."""
+        ...
+
+    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
+        """Created/excluded ledger entries with a Salesforce record and no link yet (any book
+        of the account), at most `limit`, by book and contact id."""
+        ...
+
+    def update_mark(self, account: str, source: str) -> str | None:
+        """Where the update step reads changes from next (`dotdigital:<book id>`,
+        `salesforce:<object>`): a server time, or an import in flight (`import:dotdigital`)."""
+        ...
+
+    def set_update_marks(self, account: str, marks: dict[str, str | None]) -> None:
+        """Set (None: delete) several marks in one transaction."""
+        ...
 
     # --- run reports ----------------------------------------------------------------------
     def save_run(self, run_id: str, report: dict[str, Any]) -> None: ...

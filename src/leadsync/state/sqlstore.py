@@ -22,6 +22,7 @@ from leadsync.state.model import (
     HistoryEntry,
     LedgerEntry,
     LedgerStateName,
+    Link,
     LockInfo,
     StaleState,
 )
@@ -72,7 +73,28 @@ RUN_UPSERT = (
     "INSERT INTO runs (run_id, started_at, report) VALUES (?, ?, ?) "
     "ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, report = excluded.report"
 )
-TABLES = ("applied_state", "history", "ledger", "watermarks", "runs")
+_LINK_COLS = ", ".join(codec.LINK_COLUMNS)
+LINK_UPSERT = (
+    f"INSERT INTO links ({_LINK_COLS}) VALUES ({', '.join('?' for _ in codec.LINK_COLUMNS)}) "
+    "ON CONFLICT (account, contact_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in codec.LINK_COLUMNS if c not in ("account", "contact_id")
+    )
+)
+LINK_SELECT = f"SELECT {_LINK_COLS} FROM links"
+UPDATE_MARK_UPSERT = (
+    "INSERT INTO update_marks (account, source, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, source) DO UPDATE SET value = excluded.value"
+)
+# Ledger entries with a Salesforce record that no link covers yet (the update step links them).
+LEDGER_UNLINKED = (
+    f"SELECT {', '.join('l.' + c for c in codec.LEDGER_COLUMNS)} FROM ledger l "
+    "WHERE l.account = ? AND l.state IN ('created', 'excluded') "
+    "AND (l.lead_id IS NOT NULL OR l.matched_id IS NOT NULL) "
+    "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = l.account "
+    "AND k.contact_id = l.contact_id) ORDER BY l.book_id, l.contact_id LIMIT ?"
+)
+TABLES = ("applied_state", "history", "ledger", "watermarks", "runs", "links", "update_marks")
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -344,6 +366,87 @@ class SqlStore:
     def watermarks(self) -> dict[tuple[str, int], str]:
         rows = self._read(self._q("SELECT account, book_id, value FROM watermarks"))
         return {(a, int(b)): v for a, b, v in rows}
+
+    # --- links -----------------------------------------------------------------------------
+    def links_get(self, account: str, contact_ids: Iterable[int]) -> dict[int, Link]:
+        ids = sorted({int(i) for i in contact_ids})
+        found: dict[int, Link] = {}
+        for chunk in chunked(ids, self.GET_CHUNK):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._read(
+                self._q(f"{LINK_SELECT} WHERE account = ? AND contact_id IN ({marks})"),
+                (account, *chunk),
+            )
+            for row in rows:
+                link = codec.link_entry(row)
+                found[link.contact_id] = link
+        return found
+
+    def links_for_records(self, account: str, record_ids: Iterable[str]) -> dict[str, Link]:
+        ids = sorted({str(i) for i in record_ids if i})
+        found: dict[str, Link] = {}
+        for chunk in chunked(ids, self.GET_CHUNK):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._read(
+                self._q(
+                    f"{LINK_SELECT} WHERE account = ? AND record_id IN ({marks}) "
+                    "AND state = 'linked' ORDER BY contact_id"
+                ),
+                (account, *chunk),
+            )
+            for row in rows:
+                link = codec.link_entry(row)
+                found.setdefault(link.record_id, link)
+        return found
+
+    def links_with_outcome(self, account: str, outcomes: Sequence[str] | None = None) -> list[Link]:
+        sql = f"{LINK_SELECT} WHERE account = ? AND outcome IS NOT NULL"
+        params: tuple[Any, ...] = (account,)
+        if outcomes is not None:
+            if not outcomes:
+                return []
+            sql += f" AND outcome IN ({', '.join('?' for _ in outcomes)})"
+            params = (account, *outcomes)
+        rows = self._read(self._q(sql + " ORDER BY contact_id"), params)
+        return [codec.link_entry(r) for r in rows]
+
+    def links_put(self, links: Sequence[Link]) -> None:
+        if not links:
+            return
+        now = codec.utc_now()
+        with self._tx() as cur:
+            self._executemany(cur, LINK_UPSERT, [codec.link_row(k, now) for k in links])
+
+    def links_count(self, account: str) -> int:
+        rows = self._read(
+            self._q("SELECT COUNT(*) FROM links WHERE account = ? AND state = 'linked'"),
+            (account,),
+        )
+        return int(rows[0][0])
+
+    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
+        rows = self._read(self._q(LEDGER_UNLINKED), (account, int(limit)))
+        return [codec.ledger_entry(r) for r in rows]
+
+    def update_mark(self, account: str, source: str) -> str | None:
+        rows = self._read(
+            self._q("SELECT value FROM update_marks WHERE account = ? AND source = ?"),
+            (account, source),
+        )
+        return rows[0][0] if rows else None
+
+    def set_update_marks(self, account: str, marks: dict[str, str | None]) -> None:
+        if not marks:
+            return
+        with self._tx() as cur:
+            for source, value in sorted(marks.items()):
+                if value is None:
+                    cur.execute(
+                        self._q("DELETE FROM update_marks WHERE account = ? AND source = ?"),
+                        (account, source),
+                    )
+                else:
+                    cur.execute(self._q(UPDATE_MARK_UPSERT), (account, source, value))
 
     # --- run reports ----------------------------------------------------------------------
     def save_run(self, run_id: str, report: dict[str, Any]) -> None:

@@ -17,6 +17,11 @@ class Outcome:
     label: str  # what the page calls it
     hint: str  # one sentence on what it means
     colour: str
+    short: str = ""  # a table header's word for it (the label when empty)
+
+    @property
+    def header(self) -> str:
+        return self.short or self.label
 
 
 OUTCOMES: tuple[Outcome, ...] = (
@@ -27,6 +32,7 @@ OUTCOMES: tuple[Outcome, ...] = (
         "Already in Salesforce",
         "a Lead or Contact with this email exists; no second record was made",
         "#94a3b8",
+        "In Salesforce",
     ),
     Outcome(
         "skipped",

@@ -163,12 +163,30 @@ def _build_world(root: Path) -> tuple[Any, Any, list[dict[str, Any]]]:
 def audit_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditWorld]:
     emu, ws, reports = _build_world(tmp_path_factory.mktemp("audit"))
     ui = UiProcess(["-c", "leadsync.yaml"], ws.root, ws.env)
-    secrets = {k: v for k, v in emu.env().items() if k.endswith(("TOKEN", "PASSWORD", "SECRET"))}
+    # the credentials leadsync.yaml reads (it fingerprints the Dotdigital user name too)
+    wanted = ("SF_ACCESS_TOKEN", "DD_UK_USERNAME", "DD_UK_PASSWORD")
+    secrets = {k: v for k, v in emu.env().items() if k in wanted}
     try:
         yield AuditWorld(ws, reports, ui, secrets)
     finally:
         ui.stop()
         emu.stop()
+
+
+@pytest.fixture
+def ui_process() -> Iterator[Any]:
+    """Start `leadsync ui ARGS --port 0 --ready-file ...`: factory(args, cwd, env=None)."""
+    started: list[UiProcess] = []
+
+    def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> UiProcess:
+        ui = UiProcess(args, cwd, env if env is not None else dict(os.environ))
+        started.append(ui)
+        return ui
+
+    yield start
+    for ui in started:
+        if ui.proc.poll() is None:
+            ui.stop()
 
 
 @pytest.fixture(scope="session")

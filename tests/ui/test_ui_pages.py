@@ -90,7 +90,7 @@ def test_a_run_page_shows_that_runs_report(audit_world, page):
     assert any(r.startswith("MISSING_FIELDS") for r in reasons), reasons
     # the runs page lists both runs, newest first, with the report's totals
     page.open(audit_world.ui.url + "runs")
-    rows = page.css("tr[data-run-id]")
+    rows = page.css("table.runs tr[data-run-id]")
     assert sorted(r.get_attribute("data-run-id") for r in rows) == sorted(
         r["run_id"] for r in audit_world.reports
     )

@@ -34,8 +34,9 @@ import pytest
 import requests
 
 TESTS = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Debian's paths; another machine (e.g. a GitHub runner with its own Chrome) can name its own.
+CHROMIUM = os.environ.get("LEADSYNC_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("LEADSYNC_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -45,19 +45,34 @@ def like_pattern(fragment: str) -> str:
     return f"%{escaped}%"
 
 
+# The widest contact and book ids the key range spans (BIGINT in PostgreSQL, INTEGER in SQLite).
+_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
+
+
 def where_clause(query: LedgerQuery) -> tuple[str, list[Any]]:
-    """The query's conditions as SQL with `?` placeholders, and their parameters. Pure."""
+    """The query's conditions as SQL with `?` placeholders, and their parameters. Pure.
+
+    An account (and book) is written as a range of the primary key in row values,
+    `(account, book_id, contact_id) BETWEEN (a, b, lowest) AND (a, b, highest)`, not as
+    `account = ?`: SQLite without ANALYZE statistics would answer `account = ?` through the
+    by-state index and look every row up again (300 ms for 100,000 rows instead of 25), while
+    a key range reads the primary key in both backends.
+    """
     parts: list[str] = []
     params: list[Any] = []
     if query.account is not None:
-        parts.append("account = ?")
-        params.append(query.account)
+        low = _LOWEST if query.book_id is None else int(query.book_id)
+        high = _HIGHEST if query.book_id is None else int(query.book_id)
+        parts.append(
+            "(account, book_id, contact_id) >= (?, ?, ?) AND (account, book_id, contact_id) <= (?, ?, ?)"
+        )
+        params.extend([query.account, low, _LOWEST, query.account, high, _HIGHEST])
+    elif query.book_id is not None:
+        parts.append("book_id = ?")
+        params.append(int(query.book_id))
     if query.states:
         parts.append(f"state IN ({', '.join('?' for _ in query.states)})")
         params.extend(query.states)
-    if query.book_id is not None:
-        parts.append("book_id = ?")
-        params.append(int(query.book_id))
     if query.reason_code is not None:
         parts.append("reason_code = ?")
         params.append(query.reason_code)
@@ -72,14 +87,15 @@ def where_clause(query: LedgerQuery) -> tuple[str, list[Any]]:
 
 def keyset_clause(key: Key, direction: Literal["after", "before"]) -> tuple[str, list[Any]]:
     """Rows past `key` in the page order (account, book_id, contact_id, all descending):
-    `after` the next page's rows, `before` the previous page's. Pure."""
+    `after` the next page's rows, `before` the previous page's. A row-value comparison, which
+    both backends answer from the primary key. Pure."""
     op = "<" if direction == "after" else ">"
     account, book_id, contact_id = key
-    sql = (
-        f"(account {op} ? OR (account = ? AND (book_id {op} ? OR "
-        f"(book_id = ? AND contact_id {op} ?))))"
-    )
-    return sql, [account, account, int(book_id), int(book_id), int(contact_id)]
+    return f"(account, book_id, contact_id) {op} (?, ?, ?)", [
+        account,
+        int(book_id),
+        int(contact_id),
+    ]
 
 
 class AuditStore(Protocol):

@@ -145,10 +145,10 @@ def read_page(store: Any, flt: RecordFilter, page_size: int = PAGE_SIZE) -> Reco
     names = book_names(applied)
     if store is None:
         return RecordsPage(flt, [], 0, {}, {}, None, None, [], [])
+    books = sorted((a, b, n) for (a, b), n in names.items())
+    flt = with_account(flt, books)
     facets = store.ledger_facets(flt.query().without_state_and_reason())
     entries, prev, nxt = _page(store, flt, page_size)
-    known = sorted(set(names) | {(a, b) for a, b, _s in store.ledger_counts()})
-    books = [(a, b, names.get((a, b), f"(address book {b})")) for a, b in known]
     link = SalesforceLinks.of(applied)
     return RecordsPage(
         filter=flt,
@@ -165,6 +165,15 @@ def read_page(store: Any, flt: RecordFilter, page_size: int = PAGE_SIZE) -> Reco
         accounts=sorted({a for a, _b, _n in books}),
         books=books,
     )
+
+
+def with_account(flt: RecordFilter, books: list[tuple[str, int, str]]) -> RecordFilter:
+    """A book chosen without an account gets its account when only one applied account has a
+    book of that id: the query then reads that book's key range, not the whole ledger."""
+    if flt.book is None or flt.account:
+        return flt
+    owners = {a for a, b, _n in books if b == flt.book}
+    return replace(flt, account=owners.pop()) if len(owners) == 1 else flt
 
 
 def _sum(facets: dict[tuple[str, str | None], int], pick: Any) -> dict[str, int]:
@@ -317,7 +326,8 @@ def csv_lines(store: Any, flt: RecordFilter) -> Iterator[str]:
     if store is None:
         return
     names = book_names(store.read_applied())
-    scan = replace(flt, after=None, before=None).query()
+    books = sorted((a, b, n) for (a, b), n in names.items())
+    scan = replace(with_account(flt, books), after=None, before=None).query()
     for i, entry in enumerate(store.ledger_scan(scan), 1):
         record = record_of(
             entry, names.get((entry.account, int(entry.book_id)), f"(address book {entry.book_id})")

@@ -154,3 +154,38 @@ def test_a_postgresql_state_answers_as_the_sqlite_one(
         body = pg.get(path).text
         assert "pg-Secret-9" not in body, path
     assert records_answer(pg, "q=o_d")[0] == []  # `_` is a character, not a wildcard ("old@")
+
+
+def test_paging_walks_every_record_forward_and_back(audit_world):
+    """Pages by key: following `next` to the end lists every record once, newest member first
+    within each book, and `prev` walks back through the same pages."""
+    from leadsync.state.sqlite import SqliteStore
+    from leadsync.ui.records import parse_filter, read_page
+
+    store = SqliteStore(audit_world.ws.state_db)
+    try:
+        pages, args = [], {}
+        while True:
+            page = read_page(store, parse_filter(args), page_size=3)
+            pages.append([r.record.email for r in page.rows])
+            assert page.total == 8 and (page.prev is None) == (len(pages) == 1)
+            if page.next is None:
+                break
+            args = {"after": page.next}
+        assert [len(p) for p in pages] == [3, 3, 2]
+        walked = [e for p in pages for e in p]
+        every = [
+            r
+            for s in ("created", "excluded", "skipped", "failed", "baseline")
+            for r in audit_world.records(s)
+        ]
+        assert sorted(walked) == sorted(r["email"] for r in every)
+        keys = [(r["account"], r["book_id"], r["contact_id"]) for r in every]
+        by_email = dict(zip((r["email"] for r in every), keys, strict=True))
+        assert [by_email[e] for e in walked] == sorted(keys, reverse=True)
+        back = read_page(store, parse_filter({"before": page.prev}), page_size=3)
+        assert [r.record.email for r in back.rows] == pages[-2] and back.prev is not None
+        first = read_page(store, parse_filter({"before": back.prev}), page_size=3)
+        assert [r.record.email for r in first.rows] == pages[0] and first.prev is None
+    finally:
+        store.close()

@@ -59,6 +59,7 @@ class StateSource:
             self._where = state_location(self._config)
             if self._config.state.backend == "sqlite":
                 self._sqlite = sqlite_path(self._config.state.path, config_dir(self._config.source))
+            self.store()  # a server-side state that cannot be reached fails now, not on page one
             return
         kind, _sep, rest = str(self.location).partition(":")
         if kind == "sqlite":
@@ -66,7 +67,7 @@ class StateSource:
             if not rest or not self._sqlite.is_file():
                 raise StateError(f"the state file {rest or '(none given)'} does not exist")
             self._where = str(self._sqlite)
-        self.store()  # opens (and checks) a server-side location now
+        self.store()
 
     def describe(self) -> str:
         """Where the state lives, for the page header: a path or user@host/db, never a password."""

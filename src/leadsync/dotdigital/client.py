@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -188,6 +188,68 @@ class DotdigitalClient:
                 )
             seen_markers.add(marker)
             params = {**params, "marker": marker}
+
+    def contact(self, contact_id: int) -> Contact | None:
+        """One contact by id (v3, every data field), or None when it does not exist."""
+        try:
+            body = self._json("GET", f"/contacts/v3/contactId/{int(contact_id)}")
+        except DotdigitalError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise self._unexpected("GET /contacts/v3/contactId/{id}", 200, body)
+        return _v3_contact(body, self)
+
+    def import_contacts(
+        self, contacts: Sequence[Mapping[str, Any]], *, merge_option: str = "overwrite"
+    ) -> str:
+        """Submit a v3 bulk import (`PUT /contacts/v3/import`); returns its import id. Each
+        contact is a v3 contact body (`matchIdentifier`, `identifiers`, `dataFields`, ...).
+        Not retried on a lost answer blindly: a retried submit imports the same values again,
+        which is harmless for updates (the only use leadsync makes of it)."""
+        body = self._json(
+            "PUT",
+            "/contacts/v3/import",
+            json={"mergeOption": merge_option, "contacts": list(contacts)},
+        )
+        import_id = body.get("importId") if isinstance(body, dict) else None
+        if not import_id:
+            raise self._unexpected("PUT /contacts/v3/import", 202, body)
+        return str(import_id)
+
+    def import_status(self, import_id: str) -> dict[str, Any]:
+        """`GET /contacts/v3/import/{id}`: {"status", "summary"?, "failures"?, ...}."""
+        body = self._json("GET", f"/contacts/v3/import/{import_id}")
+        if not isinstance(body, dict) or not body.get("status"):
+            raise self._unexpected("GET /contacts/v3/import/{id}", 200, body)
+        return body
+
+    def wait_import(
+        self,
+        import_id: str,
+        *,
+        poll: float = 0.2,
+        poll_max: float = 5.0,
+        timeout: float = 3600.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Any]:
+        """Poll an import until it is no longer NotFinished; its final status document."""
+        waited, delay = 0.0, poll
+        while True:
+            status = self.import_status(import_id)
+            if str(status.get("status")) != "NotFinished":
+                return status
+            if waited >= timeout:
+                raise DotdigitalError(
+                    f"{self._who()}: import {import_id} still NotFinished after {int(waited)} s; "
+                    "a later run waits for it",
+                    code="IMPORT_NOT_FINISHED",
+                    transient=True,
+                )
+            sleep(delay)
+            waited += delay
+            delay = min(poll_max, delay * 1.5)
 
     # -- transport ------------------------------------------------------------------------------
 

@@ -98,6 +98,9 @@ DEFAULT_TIMEOUT = (10.0, 120.0)
 # Request-level refusals caused by one record's content: isolate that record (see create()).
 SPLITTABLE_REQUEST_ERRORS = frozenset({"JSON_PARSER_ERROR"})
 TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
+# Field updates never re-route: with no header Salesforce re-runs the active Lead assignment
+# rule on REST updates (Sforce-Auto-Assign defaults to TRUE). The one place that says so.
+FIELD_UPDATE_HEADERS: Mapping[str, str] = {"Sforce-Auto-Assign": "FALSE"}
 _EXCERPT = 200
 
 
@@ -149,9 +152,10 @@ class SalesforceClient:
             self._describes[name] = _describe(name, raw)
         return self._describes[name]
 
-    def query(self, soql: str) -> Iterator[dict[str, Any]]:
-        """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped."""
-        page = self._call("query", lambda sf: sf.query(soql))
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped.
+        `include_deleted`: queryAll (deleted and merged-away records too, with IsDeleted)."""
+        page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
         while True:
             if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
                 raise self._unexpected("query", page)
@@ -367,11 +371,43 @@ class SalesforceClient:
         send = _Collection(name, path, "PATCH", f"upsert {name}", True)
         return self._write_collections(send, records, allow_duplicate_save)
 
+    def update(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        allow_duplicate_save: bool = False,
+    ) -> list[SaveResult]:
+        """Update records by Id (each record carries `Id`) through sObject Collections (PATCH
+        composite/sobjects, 200 a call, allOrNone false); results in order. Only the fields a
+        record carries are written. Sent with `Sforce-Auto-Assign: FALSE` (FIELD_UPDATE_HEADERS):
+        without it Salesforce re-runs the active Lead assignment rule on every REST update, and
+        a field update would hand the Lead to a new owner. Idempotent: a lost answer is asked
+        again within the retry budget."""
+        name = identifier(sobject)
+        send = _Collection(name, "composite/sobjects", "PATCH", f"update {name}", True)
+        rows = [{("id" if k == "Id" else k): v for k, v in r.items()} for r in records]
+        return self._write_collections(send, rows, allow_duplicate_save, FIELD_UPDATE_HEADERS)
+
+    def bulk_update(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        on_job: Callable[[str], None] | None = None,
+    ) -> list[SaveResult]:
+        """Update records by Id through Bulk API 2.0 (`operation: update`), results aligned by
+        Id. The job names no assignment rule, so none runs (Bulk jobs run only the rule they
+        name). An empty cell leaves a field as it is; `#N/A` clears it (a None value here)."""
+        rows = [{k: ("#N/A" if v is None else v) for k, v in r.items()} for r in records]
+        return self._bulk_write(sobject, rows, "Id", on_job, None, operation=Operation.update)
+
     def _write_collections(
         self,
         send: _Collection,
         records: Sequence[Mapping[str, Any]],
         allow_duplicate_save: bool,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> list[SaveResult]:
         """The records in collections of 200, results in input order; records that fail with
         UNABLE_TO_LOCK_ROW are resubmitted within the retry budget."""
@@ -379,7 +415,8 @@ class SalesforceClient:
         headers = {
             "Sforce-Duplicate-Rule-Header": (
                 f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
-            )
+            ),
+            **(extra_headers or {}),
         }
         results: list[SaveResult | None] = [None] * len(records)
         for start in range(0, len(records), COLLECTION_SIZE):
@@ -482,6 +519,8 @@ class SalesforceClient:
         key_field: str,
         on_job: Callable[[str], None] | None,
         external_id_field: str | None,
+        *,
+        operation: Operation | None = None,
     ) -> list[SaveResult]:
         name = identifier(sobject)
         identifier(key_field)
@@ -493,7 +532,7 @@ class SalesforceClient:
             attempt += 1
             for chunk in _byte_chunks(pending, records):
                 rows = [records[i] for i in chunk]
-                job_id, info = self._run_job(name, rows, on_job, external_id_field)
+                job_id, info = self._run_job(name, rows, on_job, external_id_field, operation)
                 outcome = self._job_outcome(job_id, key_field, info)
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
@@ -545,9 +584,11 @@ class SalesforceClient:
         rows: Sequence[Mapping[str, Any]],
         on_job: Callable[[str], None] | None,
         external_id_field: str | None = None,
+        operation: Operation | None = None,
     ) -> tuple[str, Mapping[str, Any]]:
         data = _to_csv(rows)
-        operation = Operation.upsert if external_id_field else Operation.insert
+        if operation is None:
+            operation = Operation.upsert if external_id_field else Operation.insert
         created = self._call(
             f"bulk create job {sobject}",
             lambda sf: self._bulk(sf, sobject).create_job(

@@ -144,11 +144,12 @@ class Link:
     """A Dotdigital contact paired with the Salesforce record leadsync keeps it in step with.
 
     Key: (account, contact_id): one contact has one link whatever books it is in. The values
-    are keyed by datafield (a base outlives a Lead's conversion into a Contact): `base` is the
-    merge base (canonical values both sides agreed on, see sync/updates.py); `sf_seen` and
-    `dd_seen` the raw values last read from (or written to) each side, None before the first
-    read: every change on either side is read (Salesforce by SystemModstamp, Dotdigital by the
-    book's ~modified), so the side that did not change this run is known without asking it.
+    `base` is the merge base, by datafield (a base outlives a Lead's conversion into a
+    Contact): canonical values both sides agreed on, see sync/updates.py. `sf_seen` (by
+    Salesforce field) and `dd_seen` (by datafield) are the raw values last read from, or
+    written to, each side; None before the first read. Every change on either side is read
+    (Salesforce by SystemModstamp, Dotdigital by the book's ~modified), so the side that did
+    not change in a run is known without asking it again.
     """
 
     account: str
@@ -247,8 +248,8 @@ class StateStore(Protocol):
 
     def links_put(self, links: Sequence[Link]) -> None: ...
 
-    def links_count(self, account: str) -> int:
-        """Linked (not unlinked) links of the account."""
+    def links_count(self, account: str) -> dict[str, int]:
+        """Linked (not unlinked) links of the account, by Salesforce object."""
         ...
 
     def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:

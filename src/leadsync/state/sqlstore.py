@@ -419,12 +419,15 @@ class SqlStore(AuditReads):
         with self._tx() as cur:
             self._executemany(cur, LINK_UPSERT, [codec.link_row(k, now) for k in links])
 
-    def links_count(self, account: str) -> int:
+    def links_count(self, account: str) -> dict[str, int]:
         rows = self._read(
-            self._q("SELECT COUNT(*) FROM links WHERE account = ? AND state = 'linked'"),
+            self._q(
+                "SELECT sobject, COUNT(*) FROM links WHERE account = ? AND state = 'linked' "
+                "GROUP BY sobject"
+            ),
             (account,),
         )
-        return int(rows[0][0])
+        return {str(sobject): int(n) for sobject, n in rows}
 
     def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
         rows = self._read(self._q(LEDGER_UNLINKED), (account, int(limit)))

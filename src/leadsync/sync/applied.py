@@ -7,7 +7,7 @@ The shape is the `resolved` value documented in reconcile/diff.py `build_resolve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from leadsync.config.model import SyncSettings
 from leadsync.errors import LeadsyncError
@@ -31,6 +31,8 @@ class AccountView:
     name: str
     rows: tuple[Row, ...]
     books: tuple[BookView, ...]
+    contact_rows: tuple[Row, ...] = ()  # the contact mapping (Contacts, converted Leads)
+    datafield_types: dict[str, str] = field(default_factory=dict)  # DATAFIELD -> type
 
     @property
     def lead_books(self) -> tuple[BookView, ...]:
@@ -90,7 +92,12 @@ def read_view(applied: AppliedState) -> AppliedView:
                 for b in acct.get("books") or ()
                 if b.get("id") is not None
             )
-            accounts[str(name)] = AccountView(str(name), rows, books)
+            contact_rows = tuple(
+                Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
+                for r in acct.get("contact_mapping") or ()
+            )
+            types = {str(k): str(v) for k, v in (acct.get("datafields") or {}).items()}
+            accounts[str(name)] = AccountView(str(name), rows, books, contact_rows, types)
         lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
         member_status = defaults.get("campaign_member_status") or "Sent"
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

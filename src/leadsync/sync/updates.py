@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from leadsync.salesforce.model import FieldInfo
+from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 from leadsync.sync.mapping import ConversionError, convert
 
 S2D = "salesforce-to-dotdigital"
@@ -52,6 +52,13 @@ NOT_UPDATEABLE = "NOT_UPDATEABLE"
 INVALID_FIELD = "INVALID_FIELD"
 
 Value = str | int | float | bool | None
+
+# Fields Salesforce refuses to blank whatever describe says (Company is nillable in recent API
+# versions, yet orgs still refuse a Lead without it; see mapping.ALWAYS_REQUIRED for creates).
+REQUIRED_ON_UPDATE: dict[str, tuple[str, ...]] = {
+    "Lead": ("LastName", "Company"),
+    "Contact": ("LastName",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,28 @@ class FieldRule:
     @property
     def updateable(self) -> bool:
         return self.info is not None and self.info.updateable
+
+
+def rules_for(
+    sobject: str,
+    rows: Sequence[Any],
+    describe: ObjectDescribe,
+    datafield_types: Mapping[str, str],
+) -> tuple[FieldRule, ...]:
+    """The mapping rows of one Salesforce object (`rows`: sync/mapping.py Row) as FieldRules:
+    each with its field's describe, whether Salesforce requires a value, the datafield type."""
+    by_lower = {name.lower(): info for name, info in describe.fields.items()}
+    types = {name.upper(): kind for name, kind in datafield_types.items()}
+    out: list[FieldRule] = []
+    for row in rows:
+        info = describe.fields.get(row.salesforce) or by_lower.get(row.salesforce.lower())
+        name = info.name if info is not None else row.salesforce
+        required = name in REQUIRED_ON_UPDATE.get(sobject, ()) or (
+            info is not None and not info.nillable and info.type != "boolean"
+        )
+        dd_type = types.get(row.datafield.upper(), "String")
+        out.append(FieldRule(name, row.datafield, row.direction, info, required, dd_type))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,148 @@
+"""Link transitions: what a link becomes after each step of the update step. Pure.
+
+A link pairs a Dotdigital contact with the Salesforce Lead or Contact leadsync keeps it in step
+with (state/model.py Link). Links are made from the ledger: a Lead leadsync created (`lead_id`),
+an existing Lead or Contact a member matched (`matched_id`). Rules that live here:
+
+- a new link starts `pending` with nothing seen on either side: the next evaluation reads both
+  sides in full and finds (or fills) the merge base (sync/updates.py, "no base yet");
+- a converted Lead moves the link to its `ConvertedContactId` (the contact mapping applies from
+  then on; the base, keyed by datafield, carries over): Salesforce forbids updating it;
+- a record deleted or merged away in Salesforce unlinks the pair (recorded, never re-linked);
+  a Dotdigital contact that left the book keeps its link (it may come back);
+- the bases and the values seen move only with what a write really did (`evaluated`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from leadsync.state.model import LedgerEntry, Link
+from leadsync.sync.updates import FieldNote, LinkPlan
+
+LEAD_PREFIX = "00Q"
+CONTACT_PREFIX = "003"
+
+# outcome precedence when one evaluation has several kinds of news
+_RANK = {"pending": 4, "update_failed": 3, "conflict": 2, "skipped": 1}
+
+
+def sobject_of(record_id: str) -> str | None:
+    """Lead or Contact, from the Id's key prefix (the only two objects a member is linked to)."""
+    if record_id.startswith(LEAD_PREFIX):
+        return "Lead"
+    if record_id.startswith(CONTACT_PREFIX):
+        return "Contact"
+    return None
+
+
+def from_entry(entry: LedgerEntry, run_id: str, now: str) -> Link | None:
+    """The link a created or excluded ledger entry makes (None: nothing to link to)."""
+    record_id = entry.lead_id or entry.matched_id
+    sobject = sobject_of(record_id or "")
+    if entry.state not in ("created", "excluded") or not record_id or sobject is None:
+        return None
+    return Link(
+        account=entry.account,
+        contact_id=entry.contact_id,
+        email=entry.email,
+        sobject=sobject,
+        record_id=record_id,
+        book_id=entry.book_id,
+        outcome="pending",
+        detail={"run": run_id, "at": now, "why": "linked: both sides are read in full once"},
+        linked_at=now,
+        last_run=run_id,
+    )
+
+
+def converted(link: Link, contact_id: str, run_id: str, now: str) -> Link:
+    """The Lead was converted: from now on the link is its Contact (read in full next)."""
+    return replace(
+        link,
+        sobject="Contact",
+        record_id=contact_id,
+        sf_seen=None,
+        outcome="pending",
+        detail={
+            "run": run_id,
+            "at": now,
+            "why": f"Lead {link.record_id} was converted into Contact {contact_id}",
+            "converted_from": link.record_id,
+        },
+        last_run=run_id,
+    )
+
+
+def unlinked(link: Link, why: str, run_id: str, now: str) -> Link:
+    return replace(
+        link,
+        state="unlinked",
+        outcome=None,
+        detail={"run": run_id, "at": now, "why": why},
+        attempt=None,
+        last_run=run_id,
+    )
+
+
+def with_email(link: Link, email: str | None) -> Link:
+    """A changed email is the same person (the link is by contact id and record Id)."""
+    if email and email.strip().lower() != link.email:
+        return replace(link, email=email.strip().lower())
+    return link
+
+
+def pending(link: Link, why: str, run_id: str, now: str, **changes: Any) -> Link:
+    """A write failed for now (or was not made): the link is evaluated again next run."""
+    return replace(
+        link,
+        outcome="pending",
+        detail={"run": run_id, "at": now, "why": why},
+        last_run=run_id,
+        **changes,
+    )
+
+
+def evaluated(
+    link: Link,
+    plan: LinkPlan,
+    *,
+    sf_values: Mapping[str, Any],
+    dd_values: Mapping[str, Any],
+    sf_ok: bool,
+    dd_ok: bool,
+    notes: Sequence[FieldNote],
+    run_id: str,
+    now: str,
+    pending_why: str | None = None,
+) -> Link:
+    """The link after its plan's writes: bases and seen values move for the sides whose write
+    succeeded; a side that failed for now leaves the link `pending` (evaluated again next run
+    from what it has seen); notes (conflicts, skips, refusals) become the outcome and detail."""
+    sf_seen = dict(sf_values)
+    dd_seen = dict(dd_values)
+    if sf_ok:
+        sf_seen.update(plan.to_salesforce)
+    if dd_ok:
+        dd_seen.update(plan.to_dotdigital)
+    outcome: str | None = "pending" if pending_why else None
+    for note in notes:
+        if outcome is None or _RANK[note.kind] > _RANK[outcome]:
+            outcome = note.kind
+    detail: dict[str, Any] = {}
+    if outcome is not None:
+        detail = {"run": run_id, "at": now, "fields": [n.as_dict() for n in notes]}
+        if pending_why:
+            detail["why"] = pending_why
+    return replace(
+        link,
+        base=plan.settled(link.base, sf_ok=sf_ok, dd_ok=dd_ok),
+        sf_seen=sf_seen,
+        dd_seen=dd_seen,
+        outcome=outcome,  # type: ignore[arg-type]
+        detail=detail,
+        attempt=None,
+        last_run=run_id,
+    )

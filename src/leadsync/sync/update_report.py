@@ -1,0 +1,121 @@
+"""The update step's counts per account, and their place in the run report. Pure.
+
+Counts are of people (links), not fields: `updated_in_salesforce` is the number of Leads and
+Contacts a field update was written to, `updated_in_dotdigital` the number of contacts, and a
+person with a conflict on two fields is one conflict. `update_failed`: people with a value one
+side refused (retried when their data changes, listed by `records --state update_failed`);
+`update_pending`: people whose write failed for now (retried every run; the run is incomplete,
+like a Lead left pending). `linked` new links, `unlinked` records deleted or merged away in
+Salesforce, `converted` links moved from a converted Lead to its Contact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+UPDATE_KEYS: tuple[str, ...] = (
+    "updated_in_salesforce",
+    "updated_in_dotdigital",
+    "conflicts",
+    "update_failed",
+    "update_skipped",
+    "update_pending",
+    "linked",
+    "unlinked",
+    "converted",
+)
+SAMPLES = 5
+
+
+@dataclass(slots=True)
+class UpdateTally:
+    account: str
+    counts: Counter = field(default_factory=Counter)
+    read_dotdigital: int = 0  # linked contacts read because they changed
+    read_salesforce: int = 0  # linked records read because they changed
+    samples: list[dict[str, Any]] = field(default_factory=list)  # dry run: before/after
+    # contact id -> (email, last error) of people whose write failed for now in this run
+    errors: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, key: str, n: int = 1) -> None:
+        if key not in UPDATE_KEYS:
+            raise KeyError(key)
+        self.counts[key] += n
+
+    def sample(self, email: str, side: str, fld: str, before: Any, after: Any) -> None:
+        if len(self.samples) < SAMPLES:
+            self.samples.append(
+                {"email": email, "side": side, "field": fld, "before": before, "after": after}
+            )
+
+    def as_dict(self, *, dry_run: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"account": self.account}
+        out.update({k: self.counts[k] for k in UPDATE_KEYS})
+        out["read_dotdigital"] = self.read_dotdigital
+        out["read_salesforce"] = self.read_salesforce
+        if dry_run:
+            out["samples"] = list(self.samples)
+        return out
+
+
+def update_totals(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    rows = list(rows)
+    return {k: sum(int(r.get(k, 0)) for r in rows) for k in UPDATE_KEYS}
+
+
+def update_errors(tallies: Iterable[UpdateTally]) -> list[dict[str, Any]]:
+    """Error groups (report.error_classes' shape) of updates that failed for now."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for tally in sorted(tallies, key=lambda t: t.account):
+        for contact_id, (email, error) in sorted(tally.errors.items()):
+            key = (str(error.get("system") or ""), str(error.get("class") or "UNKNOWN"))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = {
+                    "class": key[1],
+                    "system": key[0],
+                    "count": 1,
+                    "sample": {
+                        "account": tally.account,
+                        "book": "(field updates)",
+                        "contact_id": contact_id,
+                        "email": email,
+                        "message": error.get("message"),
+                    },
+                }
+            else:
+                group["count"] += 1
+    return list(groups.values())
+
+
+def update_line(row: dict[str, Any], *, dry: bool = False) -> str | None:
+    """One sentence on an account's field updates, e.g. "field updates: 3 Salesforce records
+    and 2 Dotdigital contacts updated, 1 conflict (Salesforce won)". None when nothing."""
+    verb = "would be updated" if dry else "updated"
+    parts: list[str] = []
+    sf, dd = int(row.get("updated_in_salesforce", 0)), int(row.get("updated_in_dotdigital", 0))
+    if sf or dd:
+        what = []
+        if sf:
+            what.append(f"{sf} Salesforce record{'s' if sf != 1 else ''}")
+        if dd:
+            what.append(f"{dd} Dotdigital contact{'s' if dd != 1 else ''}")
+        parts.append(" and ".join(what) + f" {verb}")
+    for key, one, many in (
+        ("conflicts", "conflict (Salesforce won)", "conflicts (Salesforce won)"),
+        ("update_failed", "update refused", "updates refused"),
+        ("update_skipped", "value kept out (skipped)", "values kept out (skipped)"),
+        ("update_pending", "update left for the next run", "updates left for the next run"),
+        ("linked", "new link", "new links"),
+        ("unlinked", "unlinked (deleted in Salesforce)", "unlinked (deleted in Salesforce)"),
+        ("converted", "converted Lead now followed as its Contact", "converted Leads now followed as their Contacts"),
+    ):  # fmt: skip
+        n = int(row.get(key, 0))
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    if not parts:
+        return None
+    return "field updates: " + ", ".join(parts)

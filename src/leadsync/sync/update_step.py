@@ -1,0 +1,602 @@
+"""Step 3 of an account's sync: linked people changed on either side -> field updates.
+
+After push and Lead creation, AccountSync.run hands the account to UpdateStep, which:
+
+1. settles a Dotdigital import a killed run left in flight (waits for it: its values then read
+   back like any other change), then links the ledger's new people (sync/links.py);
+2. reads what changed: each book's members modified since its update mark (v3 `~modified`,
+   less the overlap window; one call per book when nothing changed) and the Leads and Contacts
+   whose SystemModstamp moved since theirs (queryAll, so deleted and merged-away records come
+   too; one call per object). Only linked people are kept;
+3. per linked pair and mapped field, applies the row's direction against the merge base
+   (sync/updates.py), from the values just read and, for the side that did not change, the
+   values the link saw last;
+4. writes in batches: Salesforce through sObject Collections updates (200 a call; Bulk API 2.0
+   update jobs from sync.bulk_threshold on), Dotdigital through one v3 bulk import per batch;
+5. stores each link (bases and seen values moved only by what a write really did), then the
+   marks last.
+
+Crash safety without a write-ahead per link: a write is an assignment, and the merge base moves
+only once the write is recorded, so whatever a killed run wrote reads back on the next run as
+"both sides hold the same value" (the base moves, nothing is written) or as an ordinary change
+handled by the same rules; the marks move last, so nothing changed is skipped. The one write
+recorded before it is known is a Dotdigital import: its id is stored before it is polled, and
+the next run waits for it first, so an old import can never land after a newer one.
+
+The account lock is verified before every batch of writes and before the marks move; the API
+budget (sync.max_api_share) is checked between batches, as for creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from leadsync.dotdigital.model import Contact
+from leadsync.errors import LimitReached, RemoteError
+from leadsync.salesforce.model import SaveResult
+from leadsync.state.model import Link
+from leadsync.sync import links, write_errors
+from leadsync.sync.ledger import TRANSIENT_CODES
+from leadsync.sync.update_report import UpdateTally
+from leadsync.sync.updates import FieldNote, FieldRule, LinkPlan, plan_link, rules_for
+
+if TYPE_CHECKING:
+    from leadsync.sync.engine import AccountSync
+
+CHUNK = 2000  # links evaluated, written and stored per round
+COLLECTION = 200  # one sObject Collections update
+READ_CHUNK = 2000  # changed Salesforce rows matched against links per round
+LINK_BATCH = 5000  # ledger entries linked per round
+IMPORT_MARK = "import:dotdigital"
+EPOCH = "1970-01-01T00:00:00Z"
+CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
+GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+
+
+@dataclass(slots=True)
+class _Side:
+    """One side's outcome for one link in this round."""
+
+    ok: bool = True
+    pending: str | None = None  # why the write failed for now
+    error: dict[str, Any] | None = None  # last error (pending) for the report
+    notes: list[FieldNote] = field(default_factory=list)
+    gone: str | None = None  # the record is gone: unlink
+
+
+class UpdateStep:
+    def __init__(self, parent: AccountSync) -> None:
+        self.parent = parent
+        self.ctx = parent.ctx
+        self.account = parent.account
+        self.name = parent.account.name
+        self.dd = parent.dd
+        self.sf = parent.sf
+        self.store = parent.store
+        self.held = parent.held
+        self.settings = parent.settings
+        self.run_id = parent.run_id
+        self.dry = parent.ctx.dry_run
+        self.tally: UpdateTally = parent.ctx.update_tally(self.name)
+        self._rules: dict[str, tuple[FieldRule, ...]] = {}
+        self._fresh: dict[int, Link] = {}  # dry run: links the real run would make now
+        self._marks: dict[str, str | None] = {}
+
+    # -- orchestration -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if not (self.account.rows or self.account.contact_rows):
+            return
+        if not self.dry:
+            self.settle_import()
+        self.link_new()
+        counts = self.store.links_count(self.name)
+        for link in self._fresh.values():
+            counts[link.sobject] = counts.get(link.sobject, 0) + 1
+        if not counts:
+            return
+        dd_changed = self.read_dotdigital()
+        sf_changed = self.read_salesforce(counts)
+        touched = set(dd_changed) | set(sf_changed) | set(self._fresh)
+        touched |= {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
+        ids = sorted(touched)
+        for start in range(0, len(ids), CHUNK):
+            self.ctx.checkpoint()
+            self.evaluate(ids[start : start + CHUNK], dd_changed, sf_changed)
+        if not self.dry:
+            self.held.verify()
+            self.store.set_update_marks(self.name, self._marks)
+
+    def rules(self, sobject: str) -> tuple[FieldRule, ...]:
+        if sobject not in self._rules:
+            rows = self.account.rows if sobject == "Lead" else self.account.contact_rows
+            describe = self.sf.describe(sobject)
+            self._rules[sobject] = rules_for(
+                sobject, rows, describe, self.account.datafield_types
+            )
+        return self._rules[sobject]
+
+    # -- 1. links --------------------------------------------------------------------------------
+
+    def settle_import(self) -> None:
+        """A Dotdigital import a killed run left in flight: wait for it before reading, so it
+        cannot land after a newer one; what it wrote reads back as a change."""
+        import_id = self.store.update_mark(self.name, IMPORT_MARK)
+        if import_id:
+            self.dd.wait_import(import_id)
+            self.store.set_update_marks(self.name, {IMPORT_MARK: None})
+
+    def link_new(self) -> None:
+        """Ledger entries with a Salesforce record and no link yet -> new (pending) links."""
+        while True:
+            entries = self.store.ledger_unlinked(self.name, LINK_BATCH)
+            now = _now()
+            made: dict[int, Link] = {}
+            for entry in entries:
+                link = links.from_entry(entry, self.run_id, now)
+                if link is not None and entry.contact_id not in made:
+                    made[entry.contact_id] = link
+            if self.dry:
+                self._fresh.update(made)
+                return
+            if made:
+                self.store.links_put(list(made.values()))
+                self.tally.add("linked", len(made))
+            if len(entries) < LINK_BATCH or not made:
+                return
+
+    # -- 2. what changed -------------------------------------------------------------------------
+
+    def datafields(self) -> list[str]:
+        rows = (*self.account.rows, *self.account.contact_rows)
+        return sorted({r.datafield for r in rows})
+
+    def read_dotdigital(self) -> dict[int, Contact]:
+        """Linked contacts of the account's books modified since each book's update mark."""
+        changed: dict[int, Contact] = {}
+        started: datetime | None = None
+        for book in self.account.books:
+            source = f"dotdigital:{book.id}"
+            # Where this read starts next time: the Lead step's mark of this run when it read
+            # the book (taken before that read: whatever it saw is seen here too), else now.
+            start = self.store.watermark(self.name, book.id) if book.create_leads else None
+            if start is None:
+                started = started or self.dd.server_time()
+                start = _iso(started)
+            mark = self.store.update_mark(self.name, source)
+            since = _parse(mark) - self._overlap() if mark else None
+            for page in self.dd.book_members(
+                book.id, modified_since=since, datafields=self.datafields()
+            ):
+                linked = self._links_get([c.id for c in page])
+                for contact in page:
+                    link = linked.get(contact.id)
+                    if link is not None and link.state == "linked":
+                        changed[contact.id] = contact
+                self.ctx.check_stop()
+            self._marks[source] = start
+        self.tally.read_dotdigital = len(changed)
+        return changed
+
+    def read_salesforce(self, counts: Mapping[str, int]) -> dict[int, dict[str, Any]]:
+        """Linked Leads and Contacts whose SystemModstamp moved since the object's update mark
+        (queryAll: deleted and merged-away ones too), by contact id. Deleted records unlink
+        their pair; a converted Lead moves its link to the Contact (read in full next)."""
+        changed: dict[int, dict[str, Any]] = {}
+        for sobject in ("Lead", "Contact"):
+            if not counts.get(sobject) and not (sobject == "Contact" and self.tally.counts["converted"]):
+                continue  # fmt: skip
+            source = f"salesforce:{sobject}"
+            mark = self.store.update_mark(self.name, source)
+            if mark is None:
+                # First read of this object: every link of it is new (pending), read by Id;
+                # changes from now on are those after the org's newest stamp.
+                self._marks[source] = self._newest_stamp(sobject) or EPOCH
+                continue
+            since = _parse(mark) - self._overlap()
+            top = mark
+            rows = self.sf.query(self._changed_soql(sobject, since), include_deleted=True)
+            for chunk in _chunks(rows, READ_CHUNK):
+                top = max([top, *(str(r.get("SystemModstamp") or "") for r in chunk)], key=_key)
+                self._match_changed(sobject, chunk, changed)
+                self.ctx.check_stop()
+            self._marks[source] = top
+        self.tally.read_salesforce = len(changed)
+        return changed
+
+    def _match_changed(
+        self, sobject: str, rows: Sequence[dict[str, Any]], changed: dict[int, dict[str, Any]]
+    ) -> None:
+        linked = self._links_for_records([str(r["Id"]) for r in rows])
+        now = _now()
+        moved: list[Link] = []
+        for row in rows:
+            link = linked.get(str(row["Id"]))
+            if link is None or link.sobject != sobject:
+                continue
+            if row.get("IsDeleted"):
+                master = row.get("MasterRecordId")
+                why = f"merged into {master}" if master else "deleted"
+                moved.append(
+                    links.unlinked(
+                        link, f"{sobject} {link.record_id} was {why} in Salesforce", self.run_id, now
+                    )
+                )
+                self.tally.add("unlinked")
+                changed.pop(link.contact_id, None)
+            elif sobject == "Lead" and row.get("IsConverted") and row.get("ConvertedContactId"):
+                moved.append(links.converted(link, str(row["ConvertedContactId"]), self.run_id, now))
+                self.tally.add("converted")
+                changed.pop(link.contact_id, None)
+            else:
+                changed[link.contact_id] = row
+        self._store_links(moved)
+
+    def _changed_soql(self, sobject: str, since: datetime) -> str:
+        fields = self._fields(sobject, extra=("SystemModstamp", "IsDeleted", "MasterRecordId"))
+        return (
+            f"SELECT {', '.join(fields)} FROM {sobject} "
+            f"WHERE SystemModstamp >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+            "ORDER BY SystemModstamp"
+        )
+
+    def _fields(self, sobject: str, extra: Sequence[str] = ()) -> list[str]:
+        described = self.sf.describe(sobject).fields
+        wanted = ["Id", *(r.salesforce for r in self.rules(sobject) if r.info is not None)]
+        if sobject == "Lead":
+            wanted += ["IsConverted", "ConvertedContactId"]
+        wanted += extra
+        always = ("Id", "SystemModstamp", "IsDeleted")  # every object has them
+        return list(dict.fromkeys(f for f in wanted if f in always or f in described))
+
+    def _newest_stamp(self, sobject: str) -> str | None:
+        soql = f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1"
+        for row in self.sf.query(soql):
+            return str(row.get("SystemModstamp") or "") or None
+        return None
+
+    def _overlap(self) -> timedelta:
+        return timedelta(seconds=self.settings.overlap_seconds)
+
+    # -- 3. evaluate and write -------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        ids: Sequence[int],
+        dd_changed: Mapping[int, Contact],
+        sf_changed: Mapping[int, dict[str, Any]],
+    ) -> None:
+        """One round: the links of `ids` -> plans -> writes -> links stored."""
+        found = {cid: k for cid, k in self._links_get(ids).items() if k.state == "linked"}
+        sf_values = self._salesforce_values(found, sf_changed)
+        dd_values = self._dotdigital_values(found, dd_changed)
+        now = _now()
+        plans: dict[int, LinkPlan] = {}
+        for cid, link in found.items():
+            if cid not in sf_values or cid not in dd_values:
+                continue  # unlinked while reading, or the contact is gone (recorded)
+            if cid in dd_changed:
+                found[cid] = link = links.with_email(link, dd_changed[cid].email)
+            plans[cid] = plan_link(self.rules(link.sobject), link.base, sf_values[cid], dd_values[cid])
+        if self.dry:
+            self._preview(found, plans, sf_values)
+            return
+        sf_sides = self._write_salesforce(found, plans)
+        dd_sides = self._write_dotdigital(found, plans)
+        stored: list[Link] = []
+        for cid, plan in plans.items():
+            link, sf, dd = found[cid], sf_sides.get(cid, _Side()), dd_sides.get(cid, _Side())
+            if sf.gone:
+                stored.append(links.unlinked(link, sf.gone, self.run_id, now))
+                self.tally.add("unlinked")
+                continue
+            notes = [*plan.notes, *sf.notes, *dd.notes]
+            why = "; ".join(w for w in (sf.pending, dd.pending) if w) or None
+            stored.append(
+                links.evaluated(
+                    link, plan, sf_values=sf_values[cid], dd_values=dd_values[cid],
+                    sf_ok=sf.ok, dd_ok=dd.ok, notes=notes, run_id=self.run_id, now=now,
+                    pending_why=why,
+                )
+            )  # fmt: skip
+            self._count(link, plan, sf, dd, notes)
+        self._store_links(stored)
+
+    def _count(self, link: Link, plan: LinkPlan, sf: _Side, dd: _Side, notes: list[FieldNote]):
+        if plan.to_salesforce and sf.ok:
+            self.tally.add("updated_in_salesforce")
+        if plan.to_dotdigital and dd.ok:
+            self.tally.add("updated_in_dotdigital")
+        kinds = {n.kind for n in notes}
+        for kind, key in (
+            ("conflict", "conflicts"),
+            ("update_failed", "update_failed"),
+            ("skipped", "update_skipped"),
+        ):
+            if kind in kinds:
+                self.tally.add(key)
+        if sf.pending or dd.pending:
+            self.tally.add("update_pending")
+            error = sf.error or dd.error
+            if error is not None:
+                self.tally.errors[link.contact_id] = (link.email, error)
+
+    def _salesforce_values(
+        self, found: dict[int, Link], changed: Mapping[int, dict[str, Any]]
+    ) -> dict[int, dict[str, Any]]:
+        """Raw Salesforce values of each link: read this run, else seen last, else read by Id
+        now (new links). A record not found is gone: the pair is unlinked; a Lead found
+        converted moves to its Contact, read in the same way."""
+        out: dict[int, dict[str, Any]] = {}
+        for _attempt in range(2):  # a Lead converted since: its Contact in the second pass
+            wanted: dict[str, dict[str, Link]] = {}
+            for cid, link in found.items():
+                row = changed.get(cid)
+                if cid in out:
+                    continue
+                if row is not None:  # read this run (a relinked pair's old row was dropped)
+                    out[cid] = self._picked(link.sobject, row)
+                elif link.sf_seen is not None:
+                    out[cid] = dict(link.sf_seen)
+                else:
+                    wanted.setdefault(link.sobject, {})[link.record_id] = link
+            if not wanted:
+                break
+            self._read_by_id(found, wanted, out)
+        return out
+
+    def _read_by_id(
+        self, found: dict[int, Link], wanted: dict[str, dict[str, Link]], out: dict[int, Any]
+    ) -> None:
+        now = _now()
+        moved: list[Link] = []
+        for sobject, by_id in wanted.items():
+            rows = self.sf.find_by(sobject, "Id", list(by_id), fields=self._fields(sobject))
+            seen = {str(r["Id"])[:15]: r for r in rows}
+            for record_id, link in by_id.items():
+                row = seen.get(record_id[:15])
+                if row is None:
+                    why = f"{sobject} {record_id} is not in Salesforce any more (deleted)"
+                    moved.append(links.unlinked(link, why, self.run_id, now))
+                    self.tally.add("unlinked")
+                    del found[link.contact_id]
+                elif sobject == "Lead" and row.get("IsConverted") and row.get("ConvertedContactId"):
+                    link = links.converted(link, str(row["ConvertedContactId"]), self.run_id, now)
+                    found[link.contact_id] = link
+                    moved.append(link)
+                    self.tally.add("converted")
+                else:
+                    out[link.contact_id] = self._picked(sobject, row)
+        self._store_links(moved)
+
+    def _picked(self, sobject: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {r.salesforce: row.get(r.salesforce) for r in self.rules(sobject)}
+
+    def _dotdigital_values(
+        self, found: dict[int, Link], changed: Mapping[int, Contact]
+    ) -> dict[int, dict[str, Any]]:
+        """Raw Dotdigital values of each link: read this run, else seen last, else read one
+        by one now (a new link whose contact this run's reads did not bring: rare, since a
+        contact's Lead is made from a read of it, but a retried pending one can be older)."""
+        out: dict[int, dict[str, Any]] = {}
+        names = self.datafields()
+        for cid, link in found.items():
+            contact = changed.get(cid)
+            if contact is None and link.dd_seen is None:
+                contact = self.dd.contact(cid)
+                if contact is None:
+                    self.tally.add("update_skipped")
+                    continue  # the contact is gone from Dotdigital: nothing to compare with
+            if contact is not None:
+                out[cid] = {n: contact.datafields.get(n) for n in names}
+            else:
+                out[cid] = dict(link.dd_seen or {})
+        return out
+
+    def _write_salesforce(
+        self, found: Mapping[int, Link], plans: Mapping[int, LinkPlan]
+    ) -> dict[int, _Side]:
+        sides: dict[int, _Side] = {}
+        by_object: dict[str, list[int]] = {}
+        for cid, plan in plans.items():
+            if plan.to_salesforce:
+                by_object.setdefault(found[cid].sobject, []).append(cid)
+        for sobject, cids in sorted(by_object.items()):
+            bulk = len(cids) >= self.settings.bulk_threshold
+            size = len(cids) if bulk else COLLECTION
+            for start in range(0, len(cids), size):
+                batch = cids[start : start + size]
+                records = [{"Id": found[c].record_id, **plans[c].to_salesforce} for c in batch]
+                self.ctx.checkpoint()
+                self.held.verify()
+                try:
+                    if bulk:
+                        results = self.sf.bulk_update(sobject, records)
+                    else:
+                        results = self.sf.update(
+                            sobject, records, allow_duplicate_save=self.settings.allow_duplicate_save
+                        )
+                except LimitReached:
+                    raise  # nothing of this batch is recorded: re-derived by the next run
+                except RemoteError as exc:
+                    error = write_errors.of_exception(exc)
+                    for cid in batch:
+                        sides[cid] = self._refused_all(plans[cid], error, exc)
+                    continue
+                for cid, result in zip(batch, results, strict=True):
+                    sides[cid] = self._salesforce_side(found[cid], plans[cid], result)
+        return sides
+
+    def _refused_all(self, plan: LinkPlan, error: write_errors.WriteError, exc: Exception) -> _Side:
+        stamped = error.stamped(self.run_id, _now())
+        if getattr(exc, "transient", False):
+            return _Side(ok=False, pending=f"Salesforce update failed for now: {exc}", error=stamped)
+        return _Side(ok=False, notes=_refused(plan.to_salesforce, "Salesforce", error.error_class, str(exc)))
+
+    def _salesforce_side(self, link: Link, plan: LinkPlan, result: SaveResult) -> _Side:
+        if result.success:
+            return _Side()
+        err = result.errors[0] if result.errors else None
+        code = err.status_code if err else "UNKNOWN"
+        message = err.message if err else "no error message"
+        if code in GONE_CODES:
+            return _Side(ok=False, gone=f"{link.sobject} {link.record_id} is gone from Salesforce ({code})")
+        if code in TRANSIENT_CODES or code == CONVERTED_LEAD:
+            # A Lead converted since it was read is followed as its Contact next run.
+            error = write_errors.of_record(code, message).stamped(self.run_id, _now())
+            return _Side(ok=False, pending=f"Salesforce: {code}: {message}", error=error)
+        return _Side(ok=False, notes=_refused(plan.to_salesforce, "Salesforce", code, message))
+
+    def _write_dotdigital(
+        self, found: Mapping[int, Link], plans: Mapping[int, LinkPlan]
+    ) -> dict[int, _Side]:
+        cids = [cid for cid, plan in plans.items() if plan.to_dotdigital]
+        sides: dict[int, _Side] = {}
+        if not cids:
+            return sides
+        contacts = [
+            {
+                "matchIdentifier": "contactId",
+                "identifiers": {"contactId": cid},
+                "dataFields": plans[cid].to_dotdigital,
+            }
+            for cid in cids
+        ]
+        self.ctx.check_stop()
+        self.held.verify()
+        try:
+            import_id = self.dd.import_contacts(contacts)
+            self.store.set_update_marks(self.name, {IMPORT_MARK: import_id})
+            status = self.dd.wait_import(import_id)
+            self.store.set_update_marks(self.name, {IMPORT_MARK: None})
+        except LimitReached:
+            raise
+        except RemoteError as exc:
+            if not getattr(exc, "transient", False):
+                raise
+            error = write_errors.of_exception(exc).stamped(self.run_id, _now())
+            why = f"Dotdigital import failed for now: {exc}"
+            return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
+        return self._import_sides(cids, plans, status)
+
+    def _import_sides(
+        self, cids: Sequence[int], plans: Mapping[int, LinkPlan], status: Mapping[str, Any]
+    ) -> dict[int, _Side]:
+        """Per-contact outcome of a finished import: those it lists as updated (or created)
+        succeeded, those it lists as failed failed, the rest (a failure it could not name,
+        e.g. a contact id that no longer exists) failed too, with the import's reason."""
+        state = str(status.get("status"))
+        if state != "Finished":
+            why = f"Dotdigital import ended {state}"
+            error = write_errors.of_record(state, why, "Dotdigital").stamped(self.run_id, _now())
+            return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
+        done = {
+            _int(ref.get("contactId"))
+            for key in ("updated", "created")
+            for ref in status.get(key) or []
+            if isinstance(ref, dict)
+        }
+        reasons: dict[int, tuple[str, str]] = {}
+        unnamed: list[tuple[str, str]] = []
+        for failure in status.get("failures") or []:
+            items = failure.get("failures") or [{}]
+            reason = (str(items[0].get("failureCode") or "failed"), str(items[0].get("description") or ""))
+            if failure.get("contactId") is not None:
+                reasons[_int(failure.get("contactId"))] = reason
+            else:
+                unnamed.append(reason)
+        sides: dict[int, _Side] = {}
+        for cid in cids:
+            if cid in done:
+                continue
+            code, message = reasons.get(cid) or (unnamed[0] if unnamed else ("contactNotFound", "the import did not update this contact"))
+            sides[cid] = _Side(ok=False, notes=_refused(plans[cid].to_dotdigital, "Dotdigital", code, message))
+        return sides
+
+    # -- dry run ---------------------------------------------------------------------------------
+
+    def _preview(
+        self, found: Mapping[int, Link], plans: Mapping[int, LinkPlan], sf_values: Mapping[int, Any]
+    ) -> None:
+        for cid, plan in plans.items():
+            link = found[cid]
+            rules = {r.salesforce: r for r in self.rules(link.sobject)}
+            for fld, value in plan.to_salesforce.items():
+                self.tally.sample(link.email, "salesforce", fld, sf_values[cid].get(fld), value)
+            for df, value in plan.to_dotdigital.items():
+                before = next((sf_values[cid].get(r.salesforce) for r in rules.values() if r.datafield == df), None)
+                self.tally.sample(link.email, "dotdigital", df, link.dd_seen.get(df) if link.dd_seen else before, value)
+            self._count(link, plan, _Side(), _Side(), plan.notes)
+
+    # -- store -----------------------------------------------------------------------------------
+
+    def _links_get(self, ids: Sequence[int]) -> dict[int, Link]:
+        found = self.store.links_get(self.name, ids)
+        for cid in ids:
+            if cid in self._fresh and cid not in found:
+                found[cid] = self._fresh[cid]
+        return found
+
+    def _links_for_records(self, record_ids: Sequence[str]) -> dict[str, Link]:
+        found = self.store.links_for_records(self.name, record_ids)
+        for link in self._fresh.values():
+            found.setdefault(link.record_id, link)
+        return found
+
+    def _store_links(self, changed: Sequence[Link]) -> None:
+        if self.dry:
+            for link in changed:
+                self._fresh[link.contact_id] = link
+            return
+        if changed:
+            self.held.verify()
+            self.store.links_put(list(changed))
+
+
+def _refused(values: Mapping[str, Any], system: str, code: str, message: str) -> list[FieldNote]:
+    """An update the other system refused: one note per field it carried."""
+    winner = "dotdigital" if system == "Salesforce" else "salesforce"
+    reason = f"{system} refused the update: {code}: {message}"
+    return [
+        FieldNote("update_failed", name, name, None, value, winner=winner, reason=reason, code=code)
+        for name, value in values.items()
+    ]
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _key(stamp: str) -> datetime:
+    return _parse(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _parse(text: str) -> datetime:
+    """ISO 8601 as either system writes it (`Z`, `+00:00`, Salesforce's `+0000`)."""
+    text = text.strip().replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

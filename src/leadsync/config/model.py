@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from leadsync.leadrules import WRITING_DIRECTIONS
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
@@ -77,7 +79,7 @@ class Direction(StrEnum):
 
     @property
     def writes_to_salesforce(self) -> bool:
-        return self is not Direction.SALESFORCE_TO_DOTDIGITAL
+        return self.value in WRITING_DIRECTIONS
 
 
 @dataclass(frozen=True, slots=True)

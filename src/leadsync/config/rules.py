@@ -13,10 +13,9 @@ from leadsync.config import codes
 from leadsync.config.model import Direction
 from leadsync.config.source import Tree, child_path, index_path
 from leadsync.duration import format_duration, parse_duration
+from leadsync.leadrules import REQUIRED_LEAD_FIELDS
 from leadsync.wording import join_and
 
-# The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
-REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
 _WRITES = {d.value for d in Direction if d.writes_to_salesforce}
 _ALL = {d.value for d in Direction}
 

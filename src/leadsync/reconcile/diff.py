@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
+from leadsync import leadrules
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import AccountConfig, Config, Secret
 from leadsync.duration import format_duration
@@ -28,10 +29,8 @@ from leadsync.state.model import AppliedState
 from leadsync.wording import plural
 
 RESOLVED_FORMAT = 1
-# Lead fields leadsync sets itself, so the org requiring them needs no mapping row.
-SET_BY_LEADSYNC = frozenset({"email", "status"})
-# The org may report these nillable, but Salesforce still refuses a Lead without them.
-ALWAYS_REQUIRED = ("LastName", "Company")
+# Lower-cased, as describe's names are compared here (leadrules.py owns the rule).
+SET_BY_LEADSYNC = frozenset(name.lower() for name in leadrules.SET_BY_LEADSYNC)
 
 
 def diff(
@@ -339,7 +338,7 @@ def _types_fit(df_type: str, sf_field: FieldInfo) -> bool:
 def _org_required(observed: Observed) -> set[str]:
     required = {f.name for f in observed.lead.fields.values() if f.required_on_create}
     lower = {name.lower(): name for name in observed.lead.fields}
-    for name in ALWAYS_REQUIRED:
+    for name in leadrules.SALESFORCE_REQUIRED:
         required.add(lower.get(name.lower(), name))
     return {r for r in required if r.lower() not in SET_BY_LEADSYNC}
 

@@ -74,6 +74,8 @@ from leadsync.sync.report import (
     final_status,
     totals,
 )
+from leadsync.sync.update_report import UpdateTally, update_errors, update_totals
+from leadsync.sync.update_step import UpdateStep
 from leadsync.sync.write_errors import WriteError
 
 COLLECTION_BATCH = 200  # one sObject Collections call
@@ -171,7 +173,11 @@ def run_sync(
     try:
         for name, account in view.accounts.items():
             run.check_stop()
-            if not account.lead_books and not store.ledger_in_doubt(name):
+            if (
+                not account.lead_books
+                and not store.ledger_in_doubt(name)
+                and not store.links_count(name)
+            ):
                 continue
             lock = (
                 nullcontext(NO_LOCK)
@@ -208,7 +214,13 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
             book["samples"] = run.samples.get((book["account"], book["book_id"]), {})
     report["books"] = books
     report["totals"] = totals(books)
-    report["errors"] = error_classes(run.tallies.values())
+    updates = [t.as_dict(dry_run=run.dry_run) for t in run.update_tallies.values()]
+    report["updates"] = updates
+    report["totals"].update(update_totals(updates))
+    report["errors"] = sorted(
+        error_classes(run.tallies.values()) + update_errors(run.update_tallies.values()),
+        key=lambda g: (-g["count"], g["class"], g["system"]),
+    )
     report["status"] = final_status(
         report["status"], report["errors"], report["totals"]["waiting_in_doubt"]
     )
@@ -246,6 +258,12 @@ class Run:
     predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
     predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
+    update_tallies: dict[str, UpdateTally] = field(default_factory=dict)  # account -> counts
+
+    def update_tally(self, account: str) -> UpdateTally:
+        if account not in self.update_tallies:
+            self.update_tallies[account] = UpdateTally(account)
+        return self.update_tallies[account]
 
     def mapping(self, account: AccountView) -> LeadMapping:
         if account.name not in self._mapping:
@@ -349,6 +367,8 @@ class AccountSync:
             self.write_pending(book, mapping, tally)
             self.ctx.check_stop()  # a stop leaves CampaignMembers to the next run
             self.campaign_members(book, tally)
+        self.ctx.check_stop()
+        UpdateStep(self).run()  # 3. field updates of linked people, both ways
 
     # -- 1. in-doubt writes --------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.sync.update_report import update_line
 from leadsync.wording import clause
 
 # ledger state -> report key (the names the issue fixes)
@@ -211,6 +212,7 @@ def exit_code(report: dict[str, Any]) -> int:
     t = report["totals"]
     problems = t["failed"] + t["skipped_missing_fields"]
     problems += sum(b.get("campaign_members_failed", 0) for b in report["books"])
+    problems += t.get("update_failed", 0)  # a value one side refused (records --state update_failed)
     return 4 if problems else 0
 
 
@@ -254,6 +256,17 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
             parts.append(Text(_waiting_line(book), style="yellow"))
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
+    for row in report.get("updates") or []:
+        line = update_line(row, dry=dry)
+        if line:
+            parts.append(Text(f"  {row['account']}: {line}"))
+        for sample in row.get("samples") or [] if dry and dry_run_samples else []:
+            parts.append(
+                Text(
+                    f"    {sample['email']}  {sample['side']}.{sample['field']}: "
+                    f"{sample['before']!r} -> {sample['after']!r}"
+                )
+            )
     calls = report.get("api_calls", {})
     line = (
         f"run {report['run_id']}  applied serial {report['applied_serial']}  "

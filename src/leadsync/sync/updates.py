@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from leadsync.leadrules import SALESFORCE_REQUIRED
 from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 from leadsync.sync.mapping import ConversionError, convert
 
@@ -53,10 +54,10 @@ INVALID_FIELD = "INVALID_FIELD"
 
 Value = str | int | float | bool | None
 
-# Fields Salesforce refuses to blank whatever describe says (Company is nillable in recent API
-# versions, yet orgs still refuse a Lead without it; see mapping.ALWAYS_REQUIRED for creates).
+# Fields Salesforce refuses to blank whatever describe says (leadrules.SALESFORCE_REQUIRED for
+# Leads: Company is nillable in recent API versions, yet orgs still refuse a Lead without it).
 REQUIRED_ON_UPDATE: dict[str, tuple[str, ...]] = {
-    "Lead": ("LastName", "Company"),
+    "Lead": SALESFORCE_REQUIRED,
     "Contact": ("LastName",),
 }
 

@@ -266,6 +266,12 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     default=None,
     help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION).",
 )
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Also read every member id of each book now (not only every sync.sweep_every) and "
+    "take members the sync has never seen: for joins that did not move the modified date.",
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -274,6 +280,7 @@ def sync(
     dry_run: bool,
     lock_timeout: float,
     every: str | None,
+    sweep: bool,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
@@ -298,6 +305,7 @@ def sync(
             dry_run=dry_run,
             lock_timeout=lock_timeout,
             every=every,
+            sweep=sweep,
         )
     )
 

@@ -327,3 +327,13 @@ def test_every_endpoint_matches_the_published_schemas(dd):
     v3_err = response_schema_ref("v3", "/contacts/v3", "get", 400)
     for query in ("limit=0", "~modified=yesterday", "marker=bogus", "data-fields=NOPE"):
         check(dd.get(f"/contacts/v3?{query}"), 400, v3_err)
+    one = "/contacts/v3/{identifier}/{value}"
+    got = check(
+        dd.get(f"/contacts/v3/contactId/{added['id']}"),
+        200,
+        response_schema_ref("v3", one, "get", 200),
+    )
+    assert got["dataFields"]["AGE"] == 7
+    check(
+        dd.get("/contacts/v3/contactId/99999999"), 404, response_schema_ref("v3", one, "get", 404)
+    )

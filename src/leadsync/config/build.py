@@ -93,6 +93,7 @@ class _Builder:
                 data.get("allow_duplicate_save", defaults.allow_duplicate_save)
             ),
             overlap_seconds=int(data.get("overlap_seconds", defaults.overlap_seconds)),
+            sweep_every=str(data.get("sweep_every", defaults.sweep_every)).strip().lower(),
         )
 
     def salesforce(self, data: dict[str, Any]) -> SalesforceConfig:

@@ -165,10 +165,16 @@ class SalesforceConfig:
     pos: Pos
 
 
+ASSIGN_ACTIVE = "active"  # defaults.assignment_rule: the org's active Lead assignment rule
+ASSIGN_NONE = "none"  # no assignment rule: created Leads stay with the integration user
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     lead_status: str = "New"
     campaign_member_status: str = "Sent"
+    # active | none | an AssignmentRule Name or Id; applied alike on Collections and Bulk 2.0
+    assignment_rule: str = ASSIGN_ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +183,7 @@ class SyncSettings:
     max_api_share: float = 0.5  # stop when the org's daily API usage reaches this share
     allow_duplicate_save: bool = False  # Sforce-Duplicate-Rule-Header allowSave
     overlap_seconds: int = 300  # re-read window behind the watermark (clock skew, late commits)
+    sweep_every: str = "24h"  # membership sweep interval, a duration like --every's (12h, 1h30m)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ nothing here may assume the schema passed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from leadsync.config import codes
@@ -17,12 +18,14 @@ from leadsync.config.source import Tree, child_path, index_path
 REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
 _WRITES = {d.value for d in Direction if d.writes_to_salesforce}
 _ALL = {d.value for d in Direction}
+_DURATION = re.compile(r"\s*([0-9]+[smhSMH])+\s*")  # the schema's sweep_every pattern
 
 
 def check(tree: Tree) -> None:
     data = tree.data
     if not isinstance(data, dict):
         return
+    _sweep_every(tree, data.get("sync"))
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
         return
@@ -80,6 +83,22 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
                 where,
                 tree.pos(where),
             )
+
+
+def _sweep_every(tree: Tree, sync: Any) -> None:
+    """sync.sweep_every is read by the same parser as `sync --every` (one duration syntax);
+    the schema's pattern already refuses other shapes, this catches what it cannot (zero)."""
+    from leadsync.sync.schedule import BadInterval, parse_interval
+
+    value = sync.get("sweep_every") if isinstance(sync, dict) else None
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        return  # the schema reports it
+    try:
+        parse_interval(value)
+    except BadInterval as exc:
+        where = "sync.sweep_every"
+        message = str(exc).replace("--every", "sweep_every", 1)
+        tree.add(codes.BAD_VALUE, "error", message, where, tree.pos(where))
 
 
 def _names(names: list[str]) -> str:

@@ -50,12 +50,14 @@ def snapshot(config: Config, salt: str) -> dict[str, Any]:
         "defaults": {
             "lead_status": config.defaults.lead_status,
             "campaign_member_status": config.defaults.campaign_member_status,
+            "assignment_rule": config.defaults.assignment_rule,
         },
         "sync": {
             "bulk_threshold": config.sync.bulk_threshold,
             "max_api_share": config.sync.max_api_share,
             "allow_duplicate_save": config.sync.allow_duplicate_save,
             "overlap_seconds": config.sync.overlap_seconds,
+            "sweep_every": config.sync.sweep_every,
         },
         "accounts": {
             name: _account(config.accounts[name], salt) for name in sorted(config.accounts)

@@ -8,7 +8,9 @@ Both backends hold the same tables and columns (see codec.py for the column orde
   index on (account, state, book_id, contact_id) serves `records --state` and per-state
   paging, and a partial index covers the few rows whose write is in doubt;
 - watermarks: per (account, book_id), the Dotdigital server time the next sync starts from;
-- runs: one report per sync run.
+- runs: one report per sync run;
+- sweeps (step 2): per (account, book_id), the Dotdigital server time of the last membership
+  sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -80,6 +82,17 @@ SQLITE_STEPS: Steps = [
                 report TEXT NOT NULL
             )""",
             "CREATE INDEX runs_by_start ON runs (started_at)",
+        ],
+    ),
+    (
+        2,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
 ]
@@ -158,6 +171,17 @@ POSTGRES_STEPS: Steps = [
                 os_user TEXT NOT NULL,
                 since TEXT NOT NULL,
                 backend_pid INTEGER NOT NULL
+            )""",
+        ],
+    ),
+    (
+        2,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
             )""",
         ],
     ),

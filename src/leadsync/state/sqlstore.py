@@ -52,6 +52,10 @@ WATERMARK_UPSERT = (
     "INSERT INTO watermarks (account, book_id, value) VALUES (?, ?, ?) "
     "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
 )
+SWEEP_UPSERT = (
+    "INSERT INTO sweeps (account, book_id, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
+)
 APPLIED_UPSERT = (
     f"INSERT INTO applied_state (id, {', '.join(codec.APPLIED_COLUMNS)}) "
     f"VALUES (1, {', '.join('?' for _ in codec.APPLIED_COLUMNS)}) "
@@ -331,6 +335,17 @@ class SqlStore:
     def watermarks(self) -> dict[tuple[str, int], str]:
         rows = self._read(self._q("SELECT account, book_id, value FROM watermarks"))
         return {(a, int(b)): v for a, b, v in rows}
+
+    def last_sweep(self, account: str, book_id: int) -> str | None:
+        rows = self._read(
+            self._q("SELECT value FROM sweeps WHERE account = ? AND book_id = ?"),
+            (account, int(book_id)),
+        )
+        return rows[0][0] if rows else None
+
+    def set_last_sweep(self, account: str, book_id: int, value: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q(SWEEP_UPSERT), (account, int(book_id), value))
 
     # --- run reports ----------------------------------------------------------------------
     def save_run(self, run_id: str, report: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leadsync.config.model import SyncSettings
+from leadsync.config.model import ASSIGN_ACTIVE, SyncSettings
 from leadsync.errors import LeadsyncError
 from leadsync.state.model import AppliedState
 from leadsync.sync.mapping import Row
@@ -44,6 +44,8 @@ class AppliedView:
     campaign_member_status: str
     settings: SyncSettings
     accounts: dict[str, AccountView]
+    # "active", "none" or the AssignmentRule Id plan resolved defaults.assignment_rule to
+    assignment_rule: str = ASSIGN_ACTIVE
 
 
 class AppliedStateError(LeadsyncError):
@@ -62,6 +64,7 @@ def read_view(applied: AppliedState) -> AppliedView:
             max_api_share=float(sync.get("max_api_share", base.max_api_share)),
             allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
             overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
+            sweep_every=str(sync.get("sweep_every") or base.sweep_every),
         )
         accounts: dict[str, AccountView] = {}
         for name, acct in sorted((res.get("accounts") or {}).items()):
@@ -84,6 +87,8 @@ def read_view(applied: AppliedState) -> AppliedView:
             accounts[str(name)] = AccountView(str(name), rows, books)
         lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
         member_status = defaults.get("campaign_member_status") or "Sent"
+        # States applied before assignment_rule existed: Salesforce's REST default (active).
+        assignment = schema.get("assignment_rule") or ASSIGN_ACTIVE
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AppliedStateError(
             f"the applied state (serial {applied.serial}) cannot be read by this version of "
@@ -96,4 +101,5 @@ def read_view(applied: AppliedState) -> AppliedView:
         campaign_member_status=str(member_status),
         settings=settings,
         accounts=accounts,
+        assignment_rule=str(assignment),
     )

@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadsync.config.model import Config
+from leadsync.config.model import Config, SyncSettings
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
@@ -53,6 +53,7 @@ from leadsync.sync.applied import AccountView, AppliedView, BookView, read_view
 from leadsync.sync.classify import Match, existing_matches
 from leadsync.sync.mapping import LeadMapping, normalise_email
 from leadsync.sync.report import OUTCOME_KEYS, BookTally, exit_code, totals
+from leadsync.sync.schedule import parse_interval
 
 COLLECTION_BATCH = 200  # one sObject Collections call
 CHECK_CHUNK = 2000  # members checked against Salesforce (by email) per round of queries
@@ -86,10 +87,12 @@ def run_sync(
     salesforce: SalesforceClient | None = None,
     dotdigital: Callable[[str], DotdigitalClient] | None = None,
     stop: StopHook | None = None,
+    sweep: bool = False,
 ) -> SyncResult:
     """One sync of every create_leads book in the applied state. Raises LeadsyncError (exit 1)
     for errors; a limit stops the run cleanly and is reported (exit 3), not raised; a stop
-    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted"."""
+    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted".
+    `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every` passed)."""
     applied = store.read_applied()
     if applied is None:
         raise LeadsyncError(
@@ -131,6 +134,7 @@ def run_sync(
         dry_run=dry_run,
         progress=progress,
         stop=stop,
+        force_sweep=sweep,
     )
     report: dict[str, Any] = {
         "run_id": run.run_id,
@@ -211,6 +215,7 @@ class Run:
     dry_run: bool
     progress: Progress | None
     stop: StopHook | None = None
+    force_sweep: bool = False  # `sync --sweep`
     started_at: str = field(default_factory=lambda: _now())
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
@@ -375,6 +380,8 @@ class AccountSync:
         mark = _iso(started)
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
+        if self.sweep_due(book, started):
+            self.sweep(book, mapping, tally, mark)
 
     def _since(self, book: BookView) -> datetime | None:
         mark = self.store.watermark(self.account.name, book.id)
@@ -407,6 +414,67 @@ class AccountSync:
         if self.ctx.progress:
             self.ctx.progress(f"{self.account.name}/{book.name}: read", len(page))
         return updates
+
+    # -- 2b. membership sweep -------------------------------------------------------------------
+    #
+    # Reading by `~modified` finds a member only if joining the book moved the contact's
+    # modified date. Dotdigital does not document that it does for a contact that already
+    # existed (e.g. in another book), so at least every `sync.sweep_every` (default 24h; `sync
+    # --sweep` forces one) the run also lists every member id of the book and takes the ones
+    # the ledger has never seen through the normal path. Cost per book: ceil(members / 5,000)
+    # Dotdigital calls for the ids (dotdigital/client.py `book_member_ids`), ledger look-ups by
+    # id, then for the N members found min(N, that many) calls for their data fields.
+
+    def sweep_due(self, book: BookView, server_now: datetime) -> bool:
+        if self.ctx.force_sweep:
+            return True
+        last = self.store.last_sweep(self.account.name, book.id)
+        if last is None:
+            return True  # never swept (new book, or a state older than the sweep)
+        return server_now - _parse_iso(last) >= timedelta(seconds=_sweep_seconds(self.settings))
+
+    def sweep(self, book: BookView, mapping: LeadMapping, tally: BookTally, mark: str) -> None:
+        """Sweep one book; its time is recorded only after what it found is in the ledger, so
+        a run stopped or killed mid-sweep leaves the sweep due (re-finding is harmless)."""
+        for page in self.sweep_pages(book, mapping, tally, exclude=frozenset()):
+            self.ingest_page(book, page, mapping, tally)
+            self.ctx.check_stop()
+        self.store.set_last_sweep(self.account.name, book.id, mark)
+
+    def sweep_pages(
+        self, book: BookView, mapping: LeadMapping, tally: BookTally, *, exclude: frozenset[int]
+    ) -> Iterator[list[Contact]]:
+        """Members of the book that are neither in the ledger nor in `exclude`, with their data
+        fields, in pages. Fetched one by one when that costs fewer calls than reading the book
+        again with its data fields, else by that second read."""
+        unseen: list[int] = []
+        pages = 0
+        tally.sweep_ids_read = 0
+        for ids in self.dd.book_member_ids(book.id):
+            pages += 1
+            tally.sweep_ids_read += len(ids)
+            known = self.store.ledger_get(self.account.name, book.id, ids)
+            unseen += [i for i in ids if i not in known and i not in exclude]
+            self.ctx.check_stop()
+            if self.ctx.progress:
+                self.ctx.progress(f"{self.account.name}/{book.name}: sweep", len(ids))
+        if not unseen:
+            return
+        if len(unseen) <= pages:
+            found = [c for c in (self.dd.contact_by_id(i) for i in unseen) if c is not None]
+            tally.swept += len(found)
+            if found:
+                yield found
+            return
+        wanted = set(unseen)
+        for page in self.dd.book_members(book.id, datafields=mapping.datafields):
+            hits = [c for c in page if c.id in wanted]
+            wanted.difference_update(c.id for c in hits)
+            tally.swept += len(hits)
+            if hits:
+                yield hits
+            if not wanted:
+                return
 
     # -- 3. write Leads ------------------------------------------------------------------------
 
@@ -747,35 +815,14 @@ class DryRunBook:
             self.count(entry, "pending", "in doubt: the next sync resolves it from Salesforce")
         seen: set[int] = set()
         since = p._since(self.book)
+        server_now = p.dd.server_time()
         for page in p.dd.book_members(
             self.book.id, modified_since=since, datafields=self.mapping.datafields
         ):
-            self.tally.read += len(page)
-            existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
-            now = _now()
-            ready: list[LedgerEntry] = []
-            for contact in page:
-                new = ledger.evaluate(
-                    existing.get(contact.id),
-                    account=p.account.name,
-                    book_id=self.book.id,
-                    contact=contact,
-                    mapping=self.mapping,
-                    run_id=p.run_id,
-                    now=now,
-                )
-                if new is None:
-                    self.tally.unchanged += 1
-                    continue
-                seen.add(contact.id)
-                if new.state == "pending":
-                    ready.append(new)
-                else:
-                    self.count(new, new.state, new.reason or "")
-            self.classify(ready)
-            p.ctx.check_stop()
-            if p.ctx.progress:
-                p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
+            self.consider(page, seen)
+        if p.sweep_due(self.book, server_now):  # what the real run's sweep would find
+            for page in p.sweep_pages(self.book, self.mapping, self.tally, exclude=frozenset(seen)):
+                self.consider(page, seen)
         earlier: list[LedgerEntry] = []
         for entry in p.store.ledger_iter(p.account.name, self.book.id, ["pending"]):
             if entry.contact_id in seen or entry.attempt is not None:
@@ -791,6 +838,36 @@ class DryRunBook:
         self.classify(earlier)
         if self.book.campaign_id:
             self.tally.campaign_members_added = self.tally.outcomes["created"]
+
+    def consider(self, page: Sequence[Contact], seen: set[int]) -> None:
+        """One page of members read: what the real run's ingest would record for each."""
+        p = self.parent
+        self.tally.read += len(page)
+        existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
+        now = _now()
+        ready: list[LedgerEntry] = []
+        for contact in page:
+            new = ledger.evaluate(
+                existing.get(contact.id),
+                account=p.account.name,
+                book_id=self.book.id,
+                contact=contact,
+                mapping=self.mapping,
+                run_id=p.run_id,
+                now=now,
+            )
+            if new is None:
+                self.tally.unchanged += 1
+                continue
+            seen.add(contact.id)
+            if new.state == "pending":
+                ready.append(new)
+            else:
+                self.count(new, new.state, new.reason or "")
+        self.classify(ready)
+        p.ctx.check_stop()
+        if p.ctx.progress:
+            p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
 
     def classify(self, ready: list[LedgerEntry]) -> None:
         matches = self.parent.find_existing([e.email for e in ready])
@@ -816,6 +893,14 @@ def _known(result: SaveResult) -> bool:
         and result.errors
         and result.errors[0].status_code in (RESULT_UNKNOWN, BULK_JOB_FAILED)
     )
+
+
+def _sweep_seconds(settings: SyncSettings) -> float:
+    """sync.sweep_every in seconds (validate checked it; an unreadable value means the default)."""
+    try:
+        return parse_interval(settings.sweep_every)
+    except LeadsyncError:
+        return parse_interval(SyncSettings().sweep_every)
 
 
 def _job_ids(attempt: str) -> list[str]:
@@ -852,6 +937,7 @@ def open_and_sync(
     progress: Progress | None = None,
     env: dict[str, str] | None = None,
     stop: StopHook | None = None,
+    sweep: bool = False,
 ) -> SyncResult:
     """The CLI's one call: load leadsync.yaml (for connections and the state), then sync."""
     from leadsync.config import config_dir, load_or_raise
@@ -868,6 +954,7 @@ def open_and_sync(
             warn=warn,
             progress=progress,
             stop=stop,
+            sweep=sweep,
         )
     finally:
         store.close()

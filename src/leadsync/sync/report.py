@@ -43,6 +43,8 @@ class BookTally:
     campaign_members_failed: int = 0
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
+    sweep_ids_read: int | None = None  # member ids the membership sweep read (None: no sweep)
+    swept: int = 0  # members the sweep found that the ledger had never seen (also in `read`)
 
     def move(self, before: str | None, after: str, reason_code: str | None = None) -> None:
         """Record an entry's new state. `before` is its state if this run already counted it."""
@@ -78,6 +80,12 @@ class BookTally:
             "unchanged": self.unchanged,
             "reasons": dict(sorted(self.reasons.items())),
             "watermark": self.watermark,
+            "swept": self.swept,
+            "sweep": (
+                None
+                if self.sweep_ids_read is None
+                else {"ids_read": self.sweep_ids_read, "found": self.swept}
+            ),
         }
 
 
@@ -91,7 +99,7 @@ def check_book(book: dict[str, Any]) -> None:
 
 
 def totals(books: list[dict[str, Any]]) -> dict[str, int]:
-    keys = ("seen", *OUTCOMES, "campaign_members_added", "read", "unchanged")
+    keys = ("seen", *OUTCOMES, "campaign_members_added", "read", "unchanged", "swept")
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
 
@@ -141,6 +149,15 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         if book.get("reasons"):
             why = ", ".join(f"{code} x{n}" for code, n in book["reasons"].items())
             parts.append(Text(f"  {book['account']}/{book['book']}: {why}"))
+        if book.get("sweep"):
+            found = book["sweep"]["found"]
+            parts.append(
+                Text(
+                    f"  {book['account']}/{book['book']}: membership sweep read "
+                    f"{book['sweep']['ids_read']} member ids, found {found} the sync had not "
+                    f"seen{' (now in the counts above)' if found else ''}"
+                )
+            )
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
     calls = report.get("api_calls", {})

@@ -11,6 +11,8 @@ Emulator-only control routes (no auth; C's middleware adds the generic ones):
   GET|POST /__emulator/clock                                            body: {"offset_seconds": n}
   POST /__emulator/accounts/<name>/contacts/<email>   body: {"datafields": {...}, "status"?: ...}
        creates or modifies a contact without touching any address book.
+  GET|POST /__emulator/accounts/<name>/settings       body: {"join_updates_modified": bool}
+       the account's modelling switches (see models.py: does a book join modify a contact?).
 
 Each request names its rule in `environ[ROUTE_KEY]` (e.g. `/v2/address-books/{book_id}/contacts`;
 `<unmatched>` when no rule matches), so the request log counts per endpoint rather than per book;
@@ -67,6 +69,7 @@ _RULES = [
     Rule("/v2/contacts/<ident>", endpoint="contact", methods=["GET"]),
     Rule("/v2/data-fields", endpoint="datafields", methods=["GET", "POST"]),
     Rule("/contacts/v3", endpoint="v3_contacts", methods=["GET"]),
+    Rule("/contacts/v3/<identifier>/<path:value>", endpoint="v3_contact", methods=["GET"]),
     Rule(
         "/__emulator/accounts/<name>/address-books/<book>/generate",
         endpoint="ctl_generate",
@@ -74,6 +77,7 @@ _RULES = [
     ),
     Rule("/__emulator/clock", endpoint="ctl_clock", methods=["GET", "POST"]),
     Rule("/__emulator/accounts/<name>/contacts/<email>", endpoint="ctl_contact", methods=["POST"]),
+    Rule("/__emulator/accounts/<name>/settings", endpoint="ctl_settings", methods=["GET", "POST"]),
 ]
 
 
@@ -334,6 +338,33 @@ class DotdigitalApp:
         items_out = [wire.v3_contact(acct, c, fields, include) for c in page]
         return _json({"_links": links, "_items": items_out})
 
+    def on_v3_contact(
+        self, request: Request, acct: Account, args: dict[str, str], identifier: str, value: str
+    ) -> Response:
+        """GET /contacts/v3/{identifier}/{value}: one contact with all its data fields (the v3
+        spec's "Get a contact by an identifier"; contactId and email are modelled)."""
+        kind = identifier.lower()
+        if kind == "contactid":
+            if not re.fullmatch(r"\d+", value):
+                raise exc.V3Error(400, "contacts:invalidId", f"The contact id '{value}' is invalid")
+            contact = acct.contact_by_id(int(value))
+        elif kind == "email":
+            contact = acct.contact_by_email(value)
+        else:
+            raise exc.V3Error(
+                400,
+                "contacts:invalidIdentifier",
+                f"The identifier '{identifier}' is not supported by the emulator",
+            )
+        if contact is None:
+            raise exc.V3Error(
+                404,
+                "contacts:contactNotFound",
+                "The following contacts could not be found",
+                [{"item": value, "description": f"Not found using the identifier '{identifier}'"}],
+            )
+        return _json(wire.v3_contact(acct, contact, list(acct.datafields), set()))
+
     # -- control -----------------------------------------------------------------------------------
 
     def on_ctl_generate(self, request: Request, name: str, book: str) -> Response:
@@ -372,6 +403,19 @@ class DotdigitalApp:
             raise exc.ControlError(400, "datafields must be an object")
         contact, created = acct.upsert_contact(email, values, status=spec.get("status"))
         return _json({"contact": wire.v2_contact(acct, contact, True)}, 201 if created else 200)
+
+    def on_ctl_settings(self, request: Request, name: str) -> Response:
+        acct = self._control_account(name)
+        if request.method == "POST":
+            spec = _control_body(request)
+            unknown = sorted(set(spec) - {"join_updates_modified"})
+            if unknown:
+                raise exc.ControlError(400, f"unknown setting(s): {', '.join(unknown)}")
+            value = spec.get("join_updates_modified", acct.join_updates_modified)
+            if not isinstance(value, bool):
+                raise exc.ControlError(400, "join_updates_modified must be true or false")
+            acct.join_updates_modified = value
+        return _json({"join_updates_modified": acct.join_updates_modified})
 
     def _control_account(self, name: str) -> Account:
         acct = self.backend.accounts.get(name)

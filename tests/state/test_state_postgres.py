@@ -10,6 +10,7 @@ import pytest
 
 from leadsync.config.model import Secret, StateConfig
 from leadsync.state import LockHeld, StateError, open_store
+from leadsync.state.migrations import POSTGRES_STEPS, latest_version
 from leadsync.state.postgres import PostgresStore, lock_key, safe_target
 
 pytestmark = pytest.mark.postgres
@@ -31,7 +32,7 @@ def test_open_store_uses_dsn_and_schema(pg_dsn, schema, tmp_path):
     store = open_store(cfg, tmp_path)
     try:
         store.save_run("r1", {"ok": True})
-        assert store.schema_version() == 1
+        assert store.schema_version() == latest_version(POSTGRES_STEPS)
     finally:
         store.close()
     with psycopg.connect(pg_dsn) as conn:
@@ -42,7 +43,15 @@ def test_open_store_uses_dsn_and_schema(pg_dsn, schema, tmp_path):
                 (schema,),
             )
         }
-    assert {"applied_state", "history", "ledger", "watermarks", "runs", "lock_holders"} <= tables
+    assert {
+        "applied_state",
+        "history",
+        "ledger",
+        "watermarks",
+        "runs",
+        "lock_holders",
+        "sweeps",
+    } <= tables
     assert not list(tmp_path.iterdir())  # nothing local for the postgres backend
 
 
@@ -51,7 +60,7 @@ def test_migrations_are_idempotent(pg_dsn, schema):
         PostgresStore(pg_dsn, schema=schema).close()
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute(f'SELECT version FROM "{schema}".schema_version').fetchall()
-    assert rows == [(1,)]
+    assert rows == [(v,) for v, _ in POSTGRES_STEPS]
 
 
 def test_a_newer_schema_is_refused(pg_dsn, schema):

@@ -337,6 +337,32 @@ def test_watermarks(store):
     }
 
 
+def test_last_sweep_per_book(store):
+    assert store.last_sweep("uk", 42) is None
+    store.set_last_sweep("uk", 42, "2026-01-01T10:00:00+00:00")
+    store.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
+    store.set_last_sweep("uk", 43, "2026-01-03T10:00:00+00:00")
+    assert store.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
+    assert store.last_sweep("uk", 43) == "2026-01-03T10:00:00+00:00"
+    assert store.last_sweep("us", 42) is None
+
+
+def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open_store_again):
+    """Step 2 (sweeps) runs on a store that has only step 1, keeping what it holds."""
+    store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
+    with store._tx() as cur:  # back to what a leadsync before step 2 left behind
+        cur.execute("DROP TABLE sweeps")
+        cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (2,))
+    assert store.schema_version() == 1
+    store.close()
+    again = open_store_again()
+    assert again.schema_version() >= 2
+    assert again.watermark("uk", 42) == "2026-01-01T10:00:00Z"
+    assert again.last_sweep("uk", 42) is None
+    again.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
+    assert again.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
+
+
 def test_runs_saved_replaced_and_listed_newest_first(store):
     store.save_run("r1", {"started_at": "2026-01-01T10:00:00Z", "books": [], "status": "running"})
     store.save_run("r2", {"started_at": "2026-01-02T10:00:00Z", "books": [{"seen": 3}]})

@@ -37,6 +37,7 @@ LEAD_STATUS_UNKNOWN = "LS207"
 CAMPAIGN_NOT_FOUND = "LS208"
 CAMPAIGN_AMBIGUOUS = "LS209"
 DATAFIELD_TYPE_MISMATCH = "LS210"  # warning: values may fail to convert at sync time
+ASSIGNMENT_RULE_UNKNOWN = "LS211"
 
 CODES: dict[str, str] = {
     BOOK_NOT_FOUND: "address book not found in Dotdigital",
@@ -49,6 +50,7 @@ CODES: dict[str, str] = {
     CAMPAIGN_NOT_FOUND: "Salesforce Campaign not found",
     CAMPAIGN_AMBIGUOUS: "several Salesforce Campaigns have this name",
     DATAFIELD_TYPE_MISMATCH: "datafield type does not fit the Salesforce field type",
+    ASSIGNMENT_RULE_UNKNOWN: "assignment_rule names no Lead assignment rule in Salesforce",
 }
 
 

@@ -9,7 +9,11 @@ What it adds to simple-salesforce, and why:
 - an exact count of HTTP requests (`calls`) and the org's API usage from every response's
   Sforce-Limit-Info, bulk calls included (simple-salesforce parses it only on REST calls);
 - Bulk API 2.0 driven step by step, so the job id reaches the caller before any data is
-  uploaded (crash recovery needs it) and per-record results are read back and aligned.
+  uploaded (crash recovery needs it) and per-record results are read back and aligned;
+- the same Lead assignment on both write paths (salesforce/assignment.py): the
+  `Sforce-Auto-Assign` header on REST writes, `assignmentRuleId` on ingest jobs, which
+  simple-salesforce's `create_job` cannot send (so the job is created here with the same
+  REST call it makes, see `_create_ingest_job`).
 
 Retrying and idempotency: reads (describe, queries, bulk result files) are retried on every
 transient failure. A create (sObject Collections POST) is retried only when Salesforce surely did
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -53,6 +58,11 @@ from simple_salesforce.util import call_salesforce
 from leadsync.config.model import SalesforceConfig
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce import auth
+from leadsync.salesforce.assignment import (
+    ACTIVE_LEAD_RULE_SOQL,
+    LEAD_RULES_SOQL,
+    LeadAssignment,
+)
 from leadsync.salesforce.errors import (
     BULK_JOB_FAILED,
     NOT_PROCESSED,
@@ -127,6 +137,7 @@ class SalesforceClient:
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
         self._describes: dict[str, ObjectDescribe] = {}
+        self._active_lead_rule: list[str | None] = []  # looked up once per client
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -278,6 +289,29 @@ class SalesforceClient:
             )
         )
 
+    def lead_assignment_rules(self) -> list[dict[str, Any]]:
+        """The org's Lead AssignmentRule rows: Id, Name, Active (at most one is active)."""
+        return list(self.query(LEAD_RULES_SOQL))
+
+    # -- Lead assignment: one place for every Lead write (creates and upserts) ------------------
+
+    def write_headers(self, assignment: LeadAssignment | None) -> dict[str, str]:
+        """Extra headers of a REST write carrying `assignment` (none when it is None)."""
+        return assignment.rest_headers() if assignment is not None else {}
+
+    def job_options(self, assignment: LeadAssignment | None) -> dict[str, str]:
+        """Extra ingest-job properties for `assignment`; resolves `active` to the org's active
+        Lead rule Id (one SOQL query per client: a run uses one rule throughout)."""
+        if assignment is None:
+            return {}
+        active: str | None = None
+        if assignment.needs_active_rule_id:
+            if not self._active_lead_rule:
+                rows = list(self.query(ACTIVE_LEAD_RULE_SOQL))
+                self._active_lead_rule.append(str(rows[0]["Id"]) if rows else None)
+            active = self._active_lead_rule[0]
+        return assignment.job_properties(active)
+
     def api_usage(self) -> tuple[int, int] | None:
         """(used, total) daily API requests from the latest Sforce-Limit-Info, if seen yet."""
         if self._usage is not None:
@@ -293,18 +327,21 @@ class SalesforceClient:
         records: Sequence[Mapping[str, Any]],
         *,
         allow_duplicate_save: bool = False,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Insert through sObject Collections (200 a call, allOrNone false), results in order.
 
         Records that fail with UNABLE_TO_LOCK_ROW are resubmitted within the retry budget;
         if still locked they come back with that code (transient: leave pending).
+        `assignment` (Leads): which assignment rule Salesforce runs on them.
         """
         name = identifier(sobject)
         flag = "true" if allow_duplicate_save else "false"
         headers = {
             "Sforce-Duplicate-Rule-Header": (
                 f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
-            )
+            ),
+            **self.write_headers(assignment),
         }
         results: list[SaveResult | None] = [None] * len(records)
         for start in range(0, len(records), COLLECTION_SIZE):
@@ -375,16 +412,19 @@ class SalesforceClient:
         *,
         key_field: str,
         on_job: Callable[[str], None] | None = None,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Insert through Bulk API 2.0; per-record results aligned to input order by key_field.
 
         `on_job(job_id)` runs after the job is created and BEFORE any data is uploaded, so a
         caller that records it can always resolve the job after a crash (bulk_job_results).
         Several jobs are used when the data is large, or to resubmit rows that hit
-        UNABLE_TO_LOCK_ROW; `on_job` is called for each.
+        UNABLE_TO_LOCK_ROW; `on_job` is called for each. `assignment` (Leads): which
+        assignment rule every job names, as `create` tells REST.
         """
         name = identifier(sobject)
         identifier(key_field)
+        options = self.job_options(assignment)
         results: list[SaveResult | None] = [None] * len(records)
         keys = [_key(key_field, r.get(key_field)) for r in records]
         pending = list(range(len(records)))
@@ -392,7 +432,7 @@ class SalesforceClient:
         while pending:
             attempt += 1
             for chunk in _byte_chunks(pending, records):
-                job_id, info = self._run_job(name, [records[i] for i in chunk], on_job)
+                job_id, info = self._run_job(name, [records[i] for i in chunk], on_job, options)
                 outcome = self._job_outcome(job_id, key_field, info)
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
@@ -443,11 +483,12 @@ class SalesforceClient:
         sobject: str,
         rows: Sequence[Mapping[str, Any]],
         on_job: Callable[[str], None] | None,
+        options: Mapping[str, str] | None = None,
     ) -> tuple[str, Mapping[str, Any]]:
         data = _to_csv(rows)
         created = self._call(
             f"bulk create job {sobject}",
-            lambda sf: self._bulk(sf, sobject).create_job(Operation.insert),
+            lambda sf: self._create_ingest_job(sf, sobject, Operation.insert, options or {}),
         )
         if not isinstance(created, Mapping) or not created.get("id"):
             raise self._unexpected("bulk create job", created)
@@ -469,6 +510,30 @@ class SalesforceClient:
             self._abort_quietly(job_id)
             raise
         return job_id, self._wait_job(job_id)
+
+    def _create_ingest_job(
+        self, sf: Salesforce, sobject: str, operation: Operation, options: Mapping[str, str]
+    ) -> Any:
+        """POST jobs/ingest: the request simple-salesforce's `_Bulk2Client.create_job` sends
+        (same URL, headers and body), plus `options` (e.g. assignmentRuleId, which that
+        method has no parameter for; the library itself is left unmodified)."""
+        client = self._bulk(sf, sobject)
+        payload = {
+            "operation": operation.value,
+            "object": sobject,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+            **options,
+        }
+        response = call_salesforce(
+            url=client._construct_request_url(None, False),
+            method="POST",
+            session=sf.session,
+            headers=client._get_headers(client.JSON_CONTENT_TYPE, client.JSON_CONTENT_TYPE),
+            data=json.dumps(payload, allow_nan=False),
+        )
+        return response.json()
 
     def _get_job(self, job_id: str) -> Mapping[str, Any]:
         info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, False))

@@ -44,6 +44,7 @@ from leadsync.config.model import Config, SyncSettings
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
+from leadsync.salesforce.assignment import LeadAssignment
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
@@ -220,6 +221,11 @@ class Run:
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
+
+    @property
+    def assignment(self) -> LeadAssignment:
+        """defaults.assignment_rule as applied: the same owner on Collections and Bulk."""
+        return LeadAssignment(self.view.assignment_rule)
 
     def mapping(self, account: AccountView) -> LeadMapping:
         if account.name not in self._mapping:
@@ -564,7 +570,10 @@ class AccountSync:
         records = [self._record(e, mapping) for e in marked]
         try:
             results = self.sf.create(
-                "Lead", records, allow_duplicate_save=self.settings.allow_duplicate_save
+                "Lead",
+                records,
+                allow_duplicate_save=self.settings.allow_duplicate_save,
+                assignment=self.ctx.assignment,
             )
         except LimitReached:
             # The request was refused as a whole (403 REQUEST_LIMIT_EXCEEDED): nothing written.
@@ -626,7 +635,9 @@ class AccountSync:
             self.store.ledger_put(marked)
 
         try:
-            results = self.sf.bulk_insert("Lead", records, key_field="Email", on_job=on_job)
+            results = self.sf.bulk_insert(
+                "Lead", records, key_field="Email", on_job=on_job, assignment=self.ctx.assignment
+            )
         except LimitReached:
             if not jobs:
                 self._release(marked, "stopped by an API limit before this record was sent")

@@ -289,6 +289,10 @@ def sync(
     finishes the batch in flight, records it, prints the report and exits 0 (a second signal
     stops at once; the next run resolves what was in flight).
 
+    Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
+    sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
+    join did not move their modified date; --sweep sweeps every book now.
+
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
     with an error (network, lock held; logged on stderr and, with --json, as a JSON line with

@@ -73,10 +73,12 @@ def test_schema_defaults_match_the_model():
         "max_api_share": SyncSettings().max_api_share,
         "allow_duplicate_save": SyncSettings().allow_duplicate_save,
         "overlap_seconds": SyncSettings().overlap_seconds,
+        "sweep_every": SyncSettings().sweep_every,
     }
     d = defs["defaults"]["properties"]
     assert d["lead_status"]["default"] == Defaults().lead_status
     assert d["campaign_member_status"]["default"] == Defaults().campaign_member_status
+    assert d["assignment_rule"]["default"] == Defaults().assignment_rule
     assert defs["address_book"]["properties"]["backfill"]["default"] is False
     assert defs["mapping_row"]["properties"]["direction"]["enum"] == [
         "two-way",

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from leadsync.state import LockHeld, StaleState
+from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
 from leadsync.state.sqlstore import PAGE_ROWS
 
@@ -484,6 +485,7 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_st
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "version 1"
+        assert out.strip() == f"version {latest_version(SQLITE_STEPS)}"
+    assert latest_version(SQLITE_STEPS) == latest_version(POSTGRES_STEPS)  # one schema, two SQLs
     store = open_store_again()
     assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]

@@ -44,9 +44,10 @@ def _join_quietly(ws: Any, kit: Any) -> None:
 
 def test_sweep_finds_a_member_whose_join_did_not_move_modified_exactly_once(workspace, kit) -> None:
     ws = workspace(seed=_seed(kit))
+    # apply's baseline read every member: that was the book's first sweep
+    assert len(ws.state_rows("SELECT value FROM sweeps")) == 1
     first = ws.sync(code=(0,))["books"][0]
-    # the first sync after apply sweeps (never swept): the baseline member is not new
-    assert first["sweep"] == {"ids_read": 1, "found": 0} and first["created"] == 0
+    assert first["sweep"] is None and first["created"] == 0
 
     _join_quietly(ws, kit)
     normal = ws.sync(code=(0,))["books"][0]
@@ -73,7 +74,7 @@ def test_sweep_finds_a_member_whose_join_did_not_move_modified_exactly_once(work
 
 def test_sweep_runs_by_itself_once_sweep_every_has_passed(workspace, kit) -> None:
     ws = workspace(seed=_seed(kit), config=kit.config_yaml(sync={"sweep_every": "6h"}))
-    ws.sync(code=(0,))  # the first sweep
+    ws.sync(code=(0,))
     _join_quietly(ws, kit)
     assert ws.sync(code=(0,))["books"][0]["sweep"] is None
     assert QUIET not in ws.leads()
@@ -112,3 +113,16 @@ def test_sweep_every_must_be_a_duration(workspace, kit, tmp_path) -> None:
         assert "LS024" in proc.stdout + proc.stderr, proc
         assert hint in proc.stdout + proc.stderr
         assert "leadsync.yaml:" in proc.stdout + proc.stderr
+
+
+def test_a_book_with_no_recorded_sweep_is_swept_by_the_next_sync(workspace, kit) -> None:
+    """E.g. a state written before the sweep existed, or copied by `state migrate`."""
+    ws = workspace(seed=_seed(kit))
+    _join_quietly(ws, kit)
+    con = sqlite3.connect(ws.state_db)
+    with con:
+        con.execute("DELETE FROM sweeps")
+    con.close()
+    book = ws.sync(code=(0,))["books"][0]
+    assert book["sweep"] == {"ids_read": 2, "found": 1} and book["created"] == 1
+    assert ws.sync(code=(0,))["books"][0]["sweep"] is None

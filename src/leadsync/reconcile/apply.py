@@ -264,6 +264,10 @@ def execute(
         baseline=baseline,
         watermarks=watermarks,
     )
+    for (account, book_id), mark in watermarks.items():
+        # The baseline read every member: it counts as the book's first membership sweep
+        # (sync/engine.py). Lost in a crash right here, the first sync simply sweeps.
+        store.set_last_sweep(account, book_id, mark)
     return ApplyResult(True, plan, serial, lineage, done, counts)
 
 

@@ -386,7 +386,9 @@ class AccountSync:
         mark = _iso(started)
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
-        if self.sweep_due(book, started):
+        if since is None:  # that was a read of every member: a sweep needs nothing more
+            self.store.set_last_sweep(self.account.name, book.id, mark)
+        elif self.sweep_due(book, started):
             self.sweep(book, mapping, tally, mark)
 
     def _since(self, book: BookView) -> datetime | None:
@@ -427,7 +429,8 @@ class AccountSync:
     # modified date. Dotdigital does not document that it does for a contact that already
     # existed (e.g. in another book), so at least every `sync.sweep_every` (default 24h; `sync
     # --sweep` forces one) the run also lists every member id of the book and takes the ones
-    # the ledger has never seen through the normal path. Cost per book: ceil(members / 5,000)
+    # the ledger has never seen through the normal path. A full read (no watermark yet, e.g.
+    # backfill) and apply's baseline read count as sweeps. Cost per book: ceil(members / 5,000)
     # Dotdigital calls for the ids (dotdigital/client.py `book_member_ids`), ledger look-ups by
     # id, then for the N members found min(N, that many) calls for their data fields.
 
@@ -831,7 +834,7 @@ class DryRunBook:
             self.book.id, modified_since=since, datafields=self.mapping.datafields
         ):
             self.consider(page, seen)
-        if p.sweep_due(self.book, server_now):  # what the real run's sweep would find
+        if since is not None and p.sweep_due(self.book, server_now):  # as the real run would
             for page in p.sweep_pages(self.book, self.mapping, self.tally, exclude=frozenset(seen)):
                 self.consider(page, seen)
         earlier: list[LedgerEntry] = []

@@ -244,6 +244,15 @@ def test_ledger_keys_are_per_account_and_book(store):
     assert store.ledger_get("de", 42, [1]) == {}
 
 
+def test_ledger_known_names_members_with_an_entry_in_any_state(store):
+    store.ledger_put([entry(1, "baseline"), entry(2, "created"), entry(3, book_id=43)])
+    ids = [*range(0, 2500), 1, 2]  # more ids than one query carries; repeats are harmless
+    assert store.ledger_known("uk", 42, ids) == {1, 2}
+    assert store.ledger_known("uk", 43, [3, 4]) == {3}
+    assert store.ledger_known("us", 42, [1]) == set()
+    assert store.ledger_known("uk", 42, []) == set()
+
+
 def test_ledger_rejects_unknown_state_and_writes_nothing(store):
     with pytest.raises(ValueError, match="ledger state 'done'"):
         store.ledger_put([entry(1), entry(2, state="done")])

@@ -126,3 +126,30 @@ def test_a_book_with_no_recorded_sweep_is_swept_by_the_next_sync(workspace, kit)
     book = ws.sync(code=(0,))["books"][0]
     assert book["sweep"] == {"ids_read": 2, "found": 1} and book["created"] == 1
     assert ws.sync(code=(0,))["books"][0]["sweep"] is None
+
+
+def test_what_a_sweep_costs_in_dotdigital_calls(workspace, kit) -> None:
+    """ceil(members / 5,000) calls for the ids, then min(found, that) for the data fields:
+    one by one when fewer, else one more read of the book with its data fields."""
+    seed = _seed(kit)
+    big = seed["dotdigital"]["accounts"][0]["address_books"][1]
+    big["contacts"] += [{**big["contacts"][0], "email": f"q{i}@example.com"} for i in range(3)]
+    ws = workspace(seed=seed)
+
+    def sweep_calls() -> dict[str, int]:
+        counts = ws.emu.requests_log("dotdigital")["counts"]
+        return {k: v for k, v in counts.items() if "/contacts/v3" in k}
+
+    _join_quietly(ws, kit)  # one found, one page of ids: fetched by id
+    ws.emu.reset_log()
+    assert ws.sync("--sweep", code=(0,))["books"][0]["swept"] == 1
+    by_id = "GET /contacts/v3/{identifier}/{value}"
+    assert sweep_calls() == {"GET /contacts/v3": 2, by_id: 1}  # ~modified read + ids page
+
+    for i in range(3):  # three found, one page of ids: the book is read again with data
+        ws.add_member(f"q{i}@example.com", kit.member("Quinn", "Quiet", "Silent Co"))
+    ws.emu.reset_log()
+    book = ws.sync("--sweep", code=(0,))["books"][0]
+    assert (book["swept"], book["created"]) == (3, 3)
+    assert sweep_calls() == {"GET /contacts/v3": 3}
+    assert {f"q{i}@example.com" for i in range(3)} <= set(ws.leads())

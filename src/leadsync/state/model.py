@@ -154,6 +154,10 @@ class StateStore(Protocol):
         self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
     ) -> Iterator[LedgerEntry]: ...
 
+    def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
+        """The ids among `contact_ids` that have an entry in the book's ledger (any state)."""
+        ...
+
     def ledger_in_doubt(self, account: str) -> list[LedgerEntry]:
         """Entries whose `attempt` is set: a write was in flight when a run stopped."""
         ...

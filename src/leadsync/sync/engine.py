@@ -462,7 +462,7 @@ class AccountSync:
         for ids in self.dd.book_member_ids(book.id):
             pages += 1
             tally.sweep_ids_read += len(ids)
-            known = self.store.ledger_get(self.account.name, book.id, ids)
+            known = self.store.ledger_known(self.account.name, book.id, ids)
             unseen += [i for i in ids if i not in known and i not in exclude]
             self.ctx.check_stop()
             if self.ctx.progress:

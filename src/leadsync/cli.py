@@ -2,24 +2,45 @@
 
 Exit codes are made for CI: 0 ok, 1 error (bad config, bad flags, API refusal; one line, no
 traceback), 2 plan has changes (with --detailed-exitcode), 3 sync stopped early on a limit,
-4 sync done but some records failed or were skipped.
+4 sync incomplete (records still pending because writes failed) or some records failed or were
+skipped. A command given --json prints one JSON document on stdout also when it fails (main).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from leadsync import __version__
-from leadsync.errors import LeadsyncError
+from leadsync import __version__, logs
+from leadsync.errors import LeadsyncError, UsageError, document_of, error_document
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        logs.configure(verbose=True)
+
+
+def _verbose_option() -> click.Option:
+    """`-v/--verbose`, taken before or after the command name (`leadsync -v sync`, `leadsync
+    sync -v`); LEADSYNC_LOG=debug|info does the same from the environment (leadsync/logs.py)."""
+    return click.Option(
+        ["-v", "--verbose"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Log on stderr every HTTP request and retry (endpoint, status, Salesforce request "
+        "id); never a secret. Same as LEADSYNC_LOG=debug.",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +103,15 @@ def emulator(
 
 
 @cli.command()
-@click.argument("path", default="leadsync.yaml", type=click.Path(dir_okay=True))
+@click.argument("path", required=False, type=click.Path(dir_okay=True))
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    type=click.Path(dir_okay=True),
+    help="The config to check, as every other command takes it (same as PATH).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
 @click.option(
     "--allow-unset-env",
@@ -90,14 +119,23 @@ def emulator(
     help="Report unset ${VAR}s as warnings, not errors (pre-commit hooks have no secrets).",
 )
 @click.pass_context
-def validate(ctx: click.Context, path: str, as_json: bool, allow_unset_env: bool) -> None:
-    """Check PATH (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
+def validate(
+    ctx: click.Context,
+    path: str | None,
+    config_path: str | None,
+    as_json: bool,
+    allow_unset_env: bool,
+) -> None:
+    """Check PATH or -c FILE (default leadsync.yaml) offline: schema, ${VAR}s and the sync rules.
 
     One diagnostic per line (file:line:col: severity CODE: message [yaml.path]). Exit 1 on any
     error. Never touches the network or the state.
     """
     from leadsync.config.validate import run as run_validate
 
+    if path is not None and config_path is not None and path != config_path:
+        raise click.UsageError(f"two configs given ({path} and -c {config_path}); name one")
+    path = path or config_path or "leadsync.yaml"
     outcome = run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env)
     click.echo(outcome.stdout, nl=False)
     if outcome.summary:
@@ -121,6 +159,23 @@ def fmt_command(ctx: click.Context, path: str, check: bool, show_diff: bool) -> 
     from leadsync.config.fmt import run as run_fmt
 
     _emit(ctx, run_fmt(path, check=check, diff=show_diff))
+
+
+@cli.command("schema")
+@click.option(
+    "--path", "show_path", is_flag=True, help="Print where the installed schema file is instead."
+)
+def schema_command(show_path: bool) -> None:
+    """Print the JSON Schema of leadsync.yaml for this version of leadsync.
+
+    Editors validate and complete the config with it through the line
+    `# yaml-language-server: $schema=./schema/leadsync.schema.json`; in your own repository,
+    `leadsync schema > schema/leadsync.schema.json` puts it where that line looks.
+    """
+    from leadsync.config import schema_file
+
+    path = schema_file()
+    click.echo(str(path) if show_path else path.read_text(encoding="utf-8"), nl=show_path)
 
 
 def _config_option(help_text: str = "The integration config.") -> Callable[[_F], _F]:
@@ -179,7 +234,7 @@ def plan(
 
     Writes nothing anywhere (only --out FILE).
     """
-    from leadsync.reconcile.commands import UsageError, run_plan
+    from leadsync.reconcile.commands import run_plan
 
     if as_json and as_markdown:
         raise UsageError("--json and --markdown exclude each other")
@@ -241,7 +296,8 @@ def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
 @click.pass_context
 def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | None) -> None:
-    """Every apply: serial, time, OS user, host, git commit of the config, plan summary."""
+    """Every apply: serial, time, OS user, host, git commit of the config, plan summary, and
+    the CI job that ran it (GitHub Actions actor and run URL, GitLab user and job URL)."""
     from leadsync.reconcile.commands import run_history
 
     _emit(ctx, run_history(config_path, as_json=as_json, limit=limit))
@@ -264,7 +320,8 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     "--every",
     metavar="DURATION",
     default=None,
-    help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION).",
+    help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION; "
+    "10s to 744h).",
 )
 @click.option(
     "--sweep",
@@ -284,10 +341,12 @@ def sync(
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
-    Exit 0 done; 4 done but some records failed or were skipped (see the report); 3 stopped
-    early on an API limit (everything recorded, safe to re-run); 1 error. SIGTERM or Ctrl-C
-    finishes the batch in flight, records it, prints the report and exits 0 (a second signal
-    stops at once; the next run resolves what was in flight).
+    Exit 0 done; 4 incomplete (records still pending because writes failed: "status":
+    "incomplete", the error classes in "errors") or some records failed or were skipped (see
+    the report); 3 stopped early on an API limit (everything recorded, safe to re-run); 1
+    error (with --json: one error document, "status": "error", with a code and the run id).
+    SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
+    (a second signal stops at once; the next run resolves what was in flight).
 
     Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
     sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
@@ -295,10 +354,10 @@ def sync(
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
-    with an error (network, lock held; logged on stderr and, with --json, as a JSON line with
-    "status": "error") does not end the loop: the next run continues. A config error ends it
-    with exit 1, since no run can succeed until it is fixed. A signal, during a run or while
-    waiting, ends it with exit 0.
+    with an error (network, lock held; logged on stderr and, with --json, as its error
+    document on one line) does not end the loop: the next run continues. A config error ends
+    it with exit 1, since no run can succeed until it is fixed. A signal, during a run or
+    while waiting, ends it with exit 0.
     """
     from leadsync.sync.cli import run_command
 
@@ -320,8 +379,9 @@ def sync(
     "--state",
     "record_state",
     required=True,
-    type=click.Choice(["failed", "skipped", "pending", "excluded", "created"]),
-    help="Which ledger records to list.",
+    type=click.Choice(["failed", "skipped", "pending", "excluded", "created", "baseline"]),
+    help="Which ledger records to list (baseline: members recorded when create_leads was "
+    "applied, never converted unless backfill: true).",
 )
 @click.option("--account", default=None, help="Only this account.")
 @click.option("--book", default=None, help="Only this address book (name or id).")
@@ -340,7 +400,7 @@ def records(
     """List the sync ledger's records in one state, with their reasons.
 
     Per record: account, address book, contact id, email, reason code, fields, the created
-    Lead or the matched Salesforce record, last run and reason. Reads the state only (no
+    Lead or the matched Salesforce record, its campaign membership, last run and reason. Reads the state only (no
     network, writes nothing). Exit 0; 1 for an unknown account/book or a bad config.
     """
     from leadsync.sync.records import records_command
@@ -381,22 +441,74 @@ def state_migrate(source: str, target: str, schema: str, lock_timeout: float) ->
     click.echo(migrate(source, target, schema=schema, lock_timeout=lock_timeout).line())
 
 
+def _with_verbose(command: click.Command) -> None:
+    """The group and every command (and subcommand) take -v, wherever a user types it."""
+    if not any(p.name == "verbose" for p in command.params):
+        command.params.append(_verbose_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_verbose(sub)
+
+
+_with_verbose(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every failure becomes one clear line on stderr and a CI-friendly code."""
+    """Entry point: every failure becomes one clear line on stderr and a CI-friendly code.
+
+    A command asked for `--json` also prints ONE JSON error document on stdout (one line, see
+    leadsync.errors.error_document), whatever failed: flags, config, state, lock, network, or
+    a bug (code `internal`). Never a traceback.
+    """
+    logs.configure()  # from LEADSYNC_LOG; -v raises it while the arguments are parsed
+    args = sys.argv[1:] if argv is None else list(argv)
+    json_command = _json_command(args)
     try:
-        code = cli.main(args=argv, prog_name="leadsync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
+        code = cli.main(args=args, prog_name="leadsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail(json_command, "aborted", "aborted", EXIT_ERROR)
     except click.ClickException as exc:  # bad flags are bad input: exit 1, not click's 2
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(json_command, "usage", exc.format_message(), EXIT_ERROR)
     except LeadsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(json_command, exc.error_code, str(exc), exc.exit_code, document_of(exc, json_command))
+    except Exception as exc:  # a bug: still one line (and the JSON document), never a traceback
+        message = f"internal error ({type(exc).__name__}: {exc}); please report it"
+        _fail(json_command, "internal", message, EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(
+    command: str | None, code: str, message: str, exit_code: int, doc: dict | None = None
+) -> NoReturn:
+    """The human line on stderr; with --json, the error document on stdout; then exit."""
+    click.echo(f"error: {message}", err=True)
+    if command is not None:
+        doc = doc or error_document(code, message, command=command, exit_code=exit_code)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    sys.exit(exit_code)
+
+
+def _json_command(args: list[str]) -> str | None:
+    """The subcommand's name when it takes `--json` and was given it, else None.
+
+    Read from the raw arguments, not from click's parse, so that a bad flag (which fails
+    before any command runs) is still answered in JSON.
+    """
+    for i, token in enumerate(args):
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            continue  # a group option (--version, --help)
+        command = cli.commands.get(token)
+        if command is None or not any(p.name == "as_json" for p in command.params):
+            return None
+        rest = args[i + 1 :]
+        rest = rest[: rest.index("--")] if "--" in rest else rest
+        return token if "--json" in rest else None
+    return None
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ SIGNUPS = [
         "LASTNAME": "Nocompany",
         "REGION": "APAC",
     },
-    # Already a Salesforce Contact (old@example.com, other letter case): excluded, never duplicated.
+    # Already a Salesforce Contact (old@example.com, other letter case): no Lead is created (never
+    # a duplicate), and that Contact joins the book's campaign.
     {
         "email": "OLD@example.com",
         "FIRSTNAME": "Olde",
@@ -146,6 +147,42 @@ def add_signups(info: dict, book_name: str) -> None:
         print(f"  + {person['email']} joined {book_name!r}")
 
 
+def salesforce_query(info: dict, soql: str) -> list[dict]:
+    """One SOQL query through the Salesforce REST API (as any client would send it)."""
+    sf = info["salesforce"]
+    r = requests.get(
+        f"{sf['instance_url']}/services/data/v61.0/query",
+        params={"q": soql},
+        headers={"Authorization": f"Bearer {sf['access_token']}"},
+        verify=sf["ca_bundle"],
+        timeout=10,
+    )
+    r.raise_for_status()
+    return r.json()["records"]
+
+
+def show_campaign(info: dict, name: str) -> None:
+    """Who is in the campaign now, read back from Salesforce: new Leads and existing people."""
+    campaign = salesforce_query(info, f"SELECT Id FROM Campaign WHERE Name = '{name}'")[0]["Id"]
+    members = salesforce_query(
+        info,
+        "SELECT LeadId, ContactId, Status FROM CampaignMember "
+        f"WHERE CampaignId = '{campaign}' ORDER BY Id",
+    )
+    emails: dict[str, str] = {}
+    for sobject in ("Lead", "Contact"):
+        for row in salesforce_query(info, f"SELECT Id, Email FROM {sobject}"):
+            emails[row["Id"]] = row["Email"]
+    print(f"  Campaign {name!r} has {len(members)} members:")
+    for m in members:
+        if m["ContactId"]:
+            who = f"Contact {m['ContactId']}  (already in Salesforce: no Lead created)"
+        else:
+            who = f"Lead {m['LeadId']}"
+        email = emails.get(m["ContactId"] or m["LeadId"], "?")
+        print(f"    {email:<28} {m['Status']:<6} {who}")
+
+
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
@@ -172,6 +209,8 @@ def main() -> None:
         banner("8. what was not created, and why")
         for state in ("skipped", "failed", "excluded"):
             leadsync("records", "-c", "leadsync.yaml", "--state", state, env=env)
+        banner("9. the campaign in Salesforce: new Leads, and the existing Contact who signed up")
+        show_campaign(info, "Spring Webinar 2026")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

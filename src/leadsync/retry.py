@@ -5,6 +5,10 @@ Why full jitter: when many workers (or many runs of the same cron) hit the same 
 having them all come back at once (AWS architecture blog, "Exponential Backoff And Jitter").
 
 The policy is a value: tests pass one with a no-op `sleep` so nothing in the suite waits.
+
+Every pause is logged at info level (`-v`, `LEADSYNC_LOG=info`) with the caller's account of what
+failed (endpoint, HTTP status, request id; see leadsync/logs.py for what may appear in a line):
+this is the one place that decides how a retry looks in the log.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from leadsync import logs
+
+log = logs.get("retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +44,25 @@ class RetryPolicy:
         ceiling = min(self.cap, self.base * (2 ** max(attempt - 1, 0)))
         return self.rng() * ceiling
 
-    def pause(self, attempt: int, requested: float | None = None) -> None:
-        """Sleep before the next attempt: the server's requested pause if any, else backoff."""
+    def delay(self, attempt: int, requested: float | None = None) -> float:
+        """Seconds before the next attempt: the server's requested pause if any, else backoff."""
         if requested is not None and requested >= 0:
-            self.sleep(min(requested, self.max_wait))
-        else:
-            self.sleep(self.backoff(attempt))
+            return min(requested, self.max_wait)
+        return self.backoff(attempt)
+
+    def pause(self, attempt: int, requested: float | None = None, *, why: str = "") -> None:
+        """Sleep before the next attempt; `why` (what failed, where) goes to the log."""
+        seconds = self.delay(attempt, requested)
+        if why:
+            log.info(
+                "%s; retry %d of %d in %.1f s%s",
+                why,
+                attempt,
+                self.max_attempts - 1,
+                seconds,
+                " (as the server asked)" if requested is not None and requested >= 0 else "",
+            )
+        self.sleep(seconds)
 
     def allows(self, attempt: int) -> bool:
         """True while another attempt fits the budget (`attempt` = attempts made so far)."""

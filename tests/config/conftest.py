@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import certifi
 import pytest
 
 # Distinctive values: tests grep every output for them; none may ever appear.
@@ -16,7 +17,7 @@ SECRETS = {
 }
 ENV = {
     "SF_INSTANCE_URL": "https://127.0.0.1:8443",
-    "SF_CA_BUNDLE": "/tmp/leadsync-test-ca.pem",
+    "SF_CA_BUNDLE": certifi.where(),  # a real PEM bundle: validate checks the file (LS030)
     "DD_UK_ENDPOINT": "http://127.0.0.1:9001",
     **SECRETS,
 }

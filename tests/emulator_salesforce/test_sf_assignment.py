@@ -88,14 +88,15 @@ def test_a_bad_rule_in_the_header_is_refused(routed):
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
 
 
-def _bulk_job(org, sf, extra: dict) -> dict:
+def _bulk_job(
+    org, sf, extra: dict, csv_data: str = "LastName,Company,Email\nB1,Co,b1@example.com\n"
+) -> dict:
     url = f"{org.instance_url}/services/data/v59.0/jobs/ingest"
     headers = {"Authorization": f"Bearer {org.token}", "Content-Type": "application/json"}
     body = {"object": "Lead", "operation": "insert", "contentType": "CSV", **extra}
     created = call_salesforce(
         url=url, method="POST", session=org.session(), headers=headers, data=json.dumps(body)
     ).json()
-    csv_data = "LastName,Company,Email\nB1,Co,b1@example.com\n"
     s = org.session()
     s.put(f"{url}/{created['id']}/batches", data=csv_data.encode(),
           headers={**headers, "Content-Type": "text/csv"})  # fmt: skip
@@ -115,6 +116,49 @@ def test_bulk_jobs_run_only_the_rule_they_name(routed):
     assert named["assignmentRuleId"] == rules["Route to Rita"]["Id"]
     owner = sf.query("SELECT Owner.Username FROM Lead WHERE Email = 'b1@example.com'")
     assert owner["records"][0]["Owner"]["Username"] == "rep@example.com"
+
+
+KEY = "Leadsync_Key__c"
+
+
+def test_upserts_run_the_rule_on_the_records_they_create(sf_factory):
+    """sObject Collections upserts follow Sforce-Auto-Assign and Bulk 2.0 upsert jobs their
+    assignmentRuleId, as creates do, on the records they create; a record an upsert updates
+    keeps its owner (a named rule applies "for created" records only)."""
+    key = {"name": KEY, "type": "string", "length": 255, "unique": True, "external_id": True}
+    org = sf_factory({**SEED, "lead_fields": [key]})
+    sf = org.sf()
+    users = {u["Username"]: u["Id"] for u in sf.query("SELECT Id, Username FROM User")["records"]}
+    spare = sf.query("SELECT Id FROM AssignmentRule WHERE Name = 'Spare'")["records"][0]["Id"]
+
+    def upsert(n: int, headers: dict | None = None, **values) -> dict:
+        record = {"attributes": {"type": "Lead"}, **_lead(n), KEY: f"k{n}", **values}
+        body = {"allOrNone": False, "records": [record]}
+        path = f"composite/sobjects/Lead/{KEY}"
+        [result] = sf.restful(path, method="PATCH", json=body, headers=headers or {})
+        return result
+
+    def owner_of(n: int) -> str:
+        return sf.query(f"SELECT OwnerId FROM Lead WHERE {KEY} = 'k{n}'")["records"][0]["OwnerId"]
+
+    first = upsert(1)  # no header: TRUE, the active rule
+    assert first["created"] and owner_of(1) == users["rep@example.com"]
+    assert upsert(2, {"Sforce-Auto-Assign": spare})["created"]
+    assert owner_of(2) == users["other@example.com"]
+    assert upsert(3, {"Sforce-Auto-Assign": "FALSE"})["created"]
+    assert owner_of(3) == users["integration@example.com"]
+    again = upsert(1, {"Sforce-Auto-Assign": spare}, LastName="Again")
+    assert (again["id"], again["created"]) == (first["id"], False)
+    assert owner_of(1) == users["rep@example.com"]
+
+    csv_data = f"LastName,Company,Email,{KEY}\nB4,Co,b4@example.com,k4\nB1,Co,l1@example.com,k1\n"
+    job = _bulk_job(
+        org, sf, {"operation": "upsert", "externalIdFieldName": KEY, "assignmentRuleId": spare},
+        csv_data,
+    )  # fmt: skip
+    assert job["assignmentRuleId"] == spare
+    assert owner_of(4) == users["other@example.com"]  # created by the job: the rule ran
+    assert owner_of(1) == users["rep@example.com"]  # updated by it: owner kept
 
 
 def test_bulk_job_with_an_unknown_rule_is_refused(routed):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from leadsync.config import differences
 from leadsync.reconcile.apply import _books_starting
-from leadsync.reconcile.status import _differences
 
 
 def _resolved(*books):
@@ -40,5 +40,5 @@ def test_differences_name_paths_not_values():
         "defaults": {"lead_status": "Working"},
         "accounts": {"uk": {"dotdigital": {"password": "h2"}}},
     }
-    assert _differences(a, b) == ["accounts.uk.dotdigital", "defaults.lead_status"]
-    assert _differences(a, a) == []
+    assert differences(a, b) == ["accounts.uk.dotdigital", "defaults.lead_status"]
+    assert differences(a, a) == []

@@ -47,7 +47,18 @@ def fill(store) -> None:
                 "s",
             ),
             HistoryEntry(
-                serial, lineage, f"t{serial}", "bob", "h", None, f"c{serial}", {"create": 1}
+                serial,
+                lineage,
+                f"t{serial}",
+                "bob",
+                "h",
+                None,
+                f"c{serial}",
+                {"create": 1},
+                ci={"system": "gitlab", "actor": "alice", "run_url": "https://gl/j/7"}
+                if serial == 2
+                else None,
+                git_error="not readable" if serial == 3 else None,
             ),
             expected_lineage=None if serial == 1 else lineage,
             expected_serial=serial - 1,

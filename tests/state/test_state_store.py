@@ -45,7 +45,17 @@ def hist(serial: int, lineage: str = LINEAGE) -> HistoryEntry:
         git_commit="abc123" if serial % 2 else None,
         config_sha256=f"sha-{serial}",
         summary={"create": serial, "update": 0, "delete": 0, "no-op": 1},
+        ci=CI if serial % 2 == 0 else None,
+        git_error=None if serial % 2 else "detected dubious ownership in repository at '/w'",
     )
+
+
+CI = {
+    "system": "github",
+    "actor": "octocat",
+    "run_url": "https://github.com/o/r/actions/runs/42",
+    "commit": "c0ffee",
+}
 
 
 def entry(contact_id: int, state="pending", account="uk", book_id=42, **over) -> LedgerEntry:
@@ -221,6 +231,7 @@ def test_ledger_round_trips_every_field(store):
         last_run="run-3",
         updated_at="2026-01-03T10:00:00+00:00",
         extra={"bulk_job": "750xx", "values": {"COMPANY": "Ünïcødé"}, "n": [1, 2.5, None]},
+        attempted_at="2026-01-03T09:59:58Z",
     )
     store.ledger_put([full])
     assert store.ledger_get("uk", 42, [7]) == {7: full}
@@ -358,15 +369,15 @@ def test_last_sweep_per_book(store):
 
 
 def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open_store_again):
-    """Step 2 (sweeps) runs on a store that has only step 1, keeping what it holds."""
+    """Step 4 (sweeps) runs on a store that has only steps 1-3, keeping what it holds."""
     store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
-    with store._tx() as cur:  # back to what a leadsync before step 2 left behind
+    with store._tx() as cur:  # back to what a leadsync before step 4 left behind
         cur.execute("DROP TABLE sweeps")
-        cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (2,))
-    assert store.schema_version() == 1
+        cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (4,))
+    assert store.schema_version() == 3
     store.close()
     again = open_store_again()
-    assert again.schema_version() >= 2
+    assert again.schema_version() == latest_version(SQLITE_STEPS) >= 4
     assert again.watermark("uk", 42) == "2026-01-01T10:00:00Z"
     assert again.last_sweep("uk", 42) is None
     again.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
@@ -494,7 +505,107 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_st
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == f"version {latest_version(SQLITE_STEPS)}"
+        steps = SQLITE_STEPS if store_spec["backend"] == "sqlite" else POSTGRES_STEPS
+        assert out.strip() == f"version {latest_version(steps)}"
     assert latest_version(SQLITE_STEPS) == latest_version(POSTGRES_STEPS)  # one schema, two SQLs
     store = open_store_again()
     assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]
+
+
+def test_a_store_of_schema_version_1_is_upgraded_and_its_history_kept(store_spec, open_store_again):
+    """A state written by leadsync 0.1.0 (schema version 1) opens with this one: the new
+    history columns are added and the old rows read back with no CI identity."""
+    old_row = ("lin-0", "2026-01-01T00:00:00+00:00", "bob", "h", "abc", "sha", '{"create":1}')
+    insert = (
+        "INSERT INTO history (serial, lineage, applied_at, applied_by, host, git_commit, "
+        "config_sha256, summary) VALUES (1, {})".format(", ".join(["%s"] * 7))
+    )
+    if store_spec["backend"] == "sqlite":
+        import sqlite3
+        from pathlib import Path
+
+        Path(store_spec["path"]).parent.mkdir(parents=True)
+        con = sqlite3.connect(store_spec["path"])
+        with con:
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            for statement in SQLITE_STEPS[0][1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (1, 'then')")
+            con.execute(insert.replace("%s", "?"), old_row)
+        con.close()
+        steps = SQLITE_STEPS
+    else:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(store_spec["dsn"], autocommit=True) as con:
+            con.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(store_spec["schema"])))
+            con.execute(
+                sql.SQL("SET search_path TO {}").format(sql.Identifier(store_spec["schema"]))
+            )
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)"
+            )
+            for statement in POSTGRES_STEPS[0][1]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (1, 'then')")
+            con.execute(insert, old_row)
+        steps = POSTGRES_STEPS
+    store = open_store_again()
+    assert store.schema_version() == latest_version(steps)
+    [old] = store.history()
+    assert (old.serial, old.git_commit, old.summary) == (1, "abc", {"create": 1})
+    assert (old.ci, old.git_error) == (None, None)
+    store.commit_apply(applied(1), hist(2), expected_lineage=None, expected_serial=0)
+    assert store.history()[0] == hist(2)
+
+
+# --- schema migrations -----------------------------------------------------------------------
+
+V1_ROW = (
+    "INSERT INTO ledger (account, book_id, contact_id, email, state, attempt, updated_at) "
+    "VALUES ('uk', 42, {cid}, 'm{cid}@example.com', 'pending', {attempt}, '2026-01-03T10:00:00Z')"
+)
+
+
+def _v1_store(spec) -> None:
+    """A state written by leadsync before step 3 (no ledger.attempted_at), with one write in
+    doubt and one plain pending member, through the backend's own driver."""
+    if spec["backend"] == "sqlite":
+        import sqlite3
+
+        os.makedirs(os.path.dirname(spec["path"]), exist_ok=True)
+        conn = sqlite3.connect(spec["path"])
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        statements, record = SQLITE_STEPS[0][1], "INSERT INTO schema_version VALUES (1, 'x')"
+    else:
+        import psycopg
+
+        schema = spec["schema"]
+        conn = psycopg.connect(spec["dsn"], autocommit=True)
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        statements, record = POSTGRES_STEPS[0][1], "INSERT INTO schema_version VALUES (1)"
+    for statement in [*statements, record]:
+        conn.execute(statement)
+    conn.execute(V1_ROW.format(cid=1, attempt="'coll:run-1:ab12cd34'"))
+    conn.execute(V1_ROW.format(cid=2, attempt="NULL"))
+    conn.commit()
+    conn.close()
+
+
+def test_step_3_gives_writes_in_doubt_their_attempt_time(store_spec, open_store_again):
+    """Upgrading keeps a write in doubt datable: its attempt time is the write-ahead mark's
+    updated_at (so the grace period of an older in-doubt create still counts from its send)."""
+    _v1_store(store_spec)
+    store = open_store_again()
+    assert store.schema_version() == latest_version(SQLITE_STEPS)
+    got = store.ledger_get("uk", 42, [1, 2])
+    assert (got[1].attempt, got[1].attempted_at) == ("coll:run-1:ab12cd34", "2026-01-03T10:00:00Z")
+    assert (got[2].attempt, got[2].attempted_at) == (None, None)

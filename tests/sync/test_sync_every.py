@@ -221,11 +221,12 @@ def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(worksp
     it and goes on; once applied, the next run works. A broken config ends the loop with 1."""
     ws = workspace(apply=False)
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1s")
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "10s")  # the minimum
     output = Output(proc)
     try:
         first = _next_line(output)
-        assert first["status"] == "error" and "nothing has been applied" in first["error"]
+        assert first["status"] == "error" and "nothing has been applied" in first["message"]
+        assert first["code"] == "not_applied" and first["command"] == "sync"
         assert first["exit_code"] == 1
         ws.apply()  # the member was there before create_leads was applied: baseline
         ws.add_member("alan@example.com", kit.member("Alan", "Turing", "Bletchley", "AMER"))
@@ -242,6 +243,32 @@ def test_every_keeps_going_after_a_failed_run_and_stops_on_a_config_error(worksp
             proc.kill()
     assert proc.returncode == 1, (out, err)
     assert "invalid config" in err and "Traceback" not in err
+
+
+def test_every_reports_an_incomplete_run_and_the_next_run_completes_it(workspace, kit) -> None:
+    """Exit 4 (incomplete: Salesforce answered 500 to every create) does not end the loop; the
+    run's line says so, and once Salesforce is healthy a later run creates the Leads."""
+    ws = workspace()
+    ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
+    ws.emu.inject_fault("salesforce", method="POST", path_regex="composite/sobjects$", status=500)
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "10s")
+    output = Output(proc)
+    try:
+        first = _next_line(output)
+        assert (first["status"], first["exit_code"]) == ("incomplete", 4)
+        assert [(e["class"], e["count"]) for e in first["errors"]] == [("HTTP 500", 1)]
+        ws.emu.clear_faults()
+        while True:
+            line = _next_line(output)
+            if line["status"] == "done":
+                break
+            assert line["status"] == "incomplete", line  # a run that began before the clear
+        assert line["totals"]["created"] == 1 and line["exit_code"] == 0
+        _stop(output)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "ada@example.com" in ws.leads()
 
 
 def test_bad_every_values_are_one_line_errors(tmp_path) -> None:

@@ -12,7 +12,14 @@ from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger
 from leadsync.sync.classify import existing_matches
 from leadsync.sync.mapping import LeadMapping, Row
-from leadsync.sync.report import BookTally, ReportInvariantError, exit_code, totals
+from leadsync.sync.report import (
+    BookTally,
+    ReportInvariantError,
+    error_classes,
+    exit_code,
+    final_status,
+    totals,
+)
 
 
 def _f(name: str, **kw) -> FieldInfo:
@@ -139,6 +146,26 @@ def test_attempt_marks_and_campaign_member_gating() -> None:
     assert "campaign_error" not in member.extra
 
 
+def test_who_joins_the_campaign_after_an_exclusion() -> None:
+    """Existing Leads/Contacts join (as LeadId/ContactId) unless add_existing_to_campaign is
+    false; leadsync's own Lead from another book always joins; a duplicate-rule match never."""
+    join = ledger.joins_campaign
+    assert join("EXISTING_CONTACT", "701X", True) == "701X"
+    assert join("EXISTING_CONTACT", "701X", False) is None
+    assert join("LEAD_FROM_OTHER_BOOK", "701X", False) == "701X"
+    assert join("DUPLICATES_DETECTED", "701X", True) is None
+    assert join("EXISTING_LEAD", None, True) is None
+    pending = evaluate(None, contact())
+    contact_match = ledger.excluded(pending, "0031", "EXISTING_CONTACT", "why", "r1", "t", "701X")
+    assert ledger.member_ref(contact_match) == ("ContactId", "0031")
+    assert ledger.member_kind(contact_match) == "existing"
+    assert ledger.needs_campaign_member(contact_match, "701X|Sent")
+    no_campaign = ledger.excluded(pending, "00Q1", "EXISTING_LEAD", "why", "r1", "t")
+    assert not ledger.needs_campaign_member(no_campaign, "701X|Sent")
+    created = ledger.created(pending, "00Q2", "701X", "r1", "t")
+    assert (ledger.member_ref(created), ledger.member_kind(created)) == (("LeadId", "00Q2"), "new")
+
+
 def test_existing_matches_prefers_contact_then_lowest_id_case_insensitive() -> None:
     leads = [{"Id": "00Q2", "Email": "A@x.com"}, {"Id": "00Q1", "Email": "a@X.com "}]
     contacts = [{"Id": "0039", "Email": "b@x.com"}, {"Id": "0031", "Email": "B@X.COM"}]
@@ -185,3 +212,73 @@ def test_exit_codes() -> None:
     assert exit_code(clean) == 0
     assert exit_code({**clean, "totals": {"failed": 1, "skipped_missing_fields": 0}}) == 4
     assert exit_code({**clean, "status": "stopped"}) == 3
+    assert exit_code({**clean, "status": "incomplete"}) == 4
+    assert exit_code({**clean, "status": "interrupted"}) == 0
+    assert exit_code({**clean, "status": "error"}) == 1
+
+
+def test_incomplete_only_when_a_done_run_left_records_pending_because_of_errors() -> None:
+    error = [{"class": "HTTP 500", "count": 1}]
+    assert final_status("done", error) == "incomplete"
+    assert final_status("done", []) == "done"
+    assert final_status("stopped", error) == "stopped"  # a limit: exit 3 stays
+    assert final_status("interrupted", error) == "interrupted"
+
+
+def test_error_classes_group_this_runs_pending_errors_with_a_sample() -> None:
+    a, b = BookTally("uk", 1, "A"), BookTally("uk", 2, "B")
+    http = {"class": "HTTP 500", "system": "Salesforce", "message": "boom"}
+    lock = {"class": "UNABLE_TO_LOCK_ROW", "system": "Salesforce", "message": "locked"}
+    b.note_error(30, "z@example.com", http)
+    a.note_error(20, "y@example.com", http)
+    a.note_error(10, "x@example.com", lock)
+    a.note_error(11, "w@example.com", http)
+    a.note_error(11, "w@example.com", None)  # created later in the run: no longer an error
+    assert error_classes([b, a]) == [
+        {
+            "class": "HTTP 500",
+            "system": "Salesforce",
+            "count": 2,
+            "sample": {
+                "account": "uk",
+                "book": "A",
+                "contact_id": 20,
+                "email": "y@example.com",
+                "message": "boom",
+            },
+        },
+        {
+            "class": "UNABLE_TO_LOCK_ROW",
+            "system": "Salesforce",
+            "count": 1,
+            "sample": {
+                "account": "uk",
+                "book": "A",
+                "contact_id": 10,
+                "email": "x@example.com",
+                "message": "locked",
+            },
+        },
+    ]
+
+
+def test_a_transient_save_error_keeps_the_member_pending_with_its_last_error() -> None:
+    pending = evaluate(None, contact())
+    locked = ledger.after_save(
+        pending,
+        SaveResult(False, None, (SaveError("UNABLE_TO_LOCK_ROW", "busy"),)),
+        None,
+        "r1",
+        "t",
+    )
+    assert locked.state == "pending"
+    assert locked.extra["last_error"] == {
+        "class": "UNABLE_TO_LOCK_ROW",
+        "system": "Salesforce",
+        "message": "UNABLE_TO_LOCK_ROW: busy",
+        "run": "r1",
+        "at": "t",
+    }
+    created = ledger.after_save(locked, SaveResult(True, "00Q1"), None, "r2", "t2")
+    assert created.state == "created"
+    assert ledger.back_to_pending(pending, "r1", "t").extra.get("last_error") is None

@@ -28,6 +28,7 @@ from leadsync.config.model import (
     SyncSettings,
 )
 from leadsync.config.source import Tree, child_path, index_path
+from leadsync.duration import parse_duration
 
 DEFAULT_STATE_PATH = ".leadsync/state.db"
 
@@ -93,7 +94,16 @@ class _Builder:
                 data.get("allow_duplicate_save", defaults.allow_duplicate_save)
             ),
             overlap_seconds=int(data.get("overlap_seconds", defaults.overlap_seconds)),
-            sweep_every=str(data.get("sweep_every", defaults.sweep_every)).strip().lower(),
+            in_doubt_grace=(
+                parse_duration(data["in_doubt_grace"])
+                if "in_doubt_grace" in data
+                else defaults.in_doubt_grace
+            ),
+            sweep_every=(
+                parse_duration(data["sweep_every"])
+                if "sweep_every" in data
+                else defaults.sweep_every
+            ),
         )
 
     def salesforce(self, data: dict[str, Any]) -> SalesforceConfig:
@@ -103,6 +113,11 @@ class _Builder:
             ca_bundle=self.file_path(data.get("ca_bundle")),
             api_version=data.get("api_version", "61.0"),
             pos=self.tree.pos("salesforce"),
+            env_vars={
+                path.removeprefix("salesforce."): names[0]
+                for path, names in self.tree.from_env.items()
+                if path.startswith("salesforce.")
+            },
         )
 
     def auth(self, data: dict[str, Any], path: str) -> SalesforceAuth:
@@ -160,6 +175,7 @@ class _Builder:
                     campaign=book.get("campaign") or None,
                     backfill=bool(book.get("backfill", False)),
                     pos=self.tree.pos(index_path(books_path, i)),
+                    add_existing_to_campaign=bool(book.get("add_existing_to_campaign", True)),
                 )
                 for i, book in enumerate(data.get("address_books") or [])
             ),

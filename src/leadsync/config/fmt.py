@@ -30,13 +30,15 @@ The canonical form (``format_text`` is pure text in -> text out; ``run`` is the 
   environment, so it cannot print a secret.
 - Idempotent: ``format_text(format_text(x)) == format_text(x)`` (tested as a property).
 
-Not supported (a clear error, file untouched): anchors/aliases and tags, several documents.
+Not supported (a clear error, file untouched): merge keys (<<), anchors/aliases and tags,
+several documents. `validate` refuses the same constructs, so both accept the same YAML.
 """
 
 from __future__ import annotations
 
 import difflib
 import io
+import itertools
 import os
 import stat
 import tempfile
@@ -55,7 +57,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
-from ruamel.yaml.tokens import AliasToken, AnchorToken, ScalarToken, TagToken
+from ruamel.yaml.tokens import AliasToken, AnchorToken, KeyToken, ScalarToken, TagToken
 
 from leadsync.errors import LeadsyncError
 
@@ -619,6 +621,12 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
     """Return `text` in canonical form. Raises FmtError naming filename:line on broken YAML."""
     try:
         tokens = _scan_tokens(text)
+        merge = _first_merge_key(tokens)
+        if merge is not None:
+            raise FmtError(
+                f"{filename}:{merge.start_mark.line + 1}:{merge.start_mark.column + 1}: "
+                "fmt does not support merge keys (<<); write the keys out"
+            )
         for tok in tokens:
             if isinstance(tok, AnchorToken | AliasToken | TagToken):
                 what = "tags (!name)" if isinstance(tok, TagToken) else "anchors/aliases (&, *)"
@@ -635,6 +643,13 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
         raise FmtError(_where(filename, exc) + f"invalid YAML: {exc.problem}") from None
     except YAMLError as exc:
         raise FmtError(f"{filename}: invalid YAML: {exc}") from None
+    complex_key = _first_complex_key(data)
+    if complex_key is not None:
+        line, col = complex_key
+        raise FmtError(
+            f"{filename}:{line + 1}:{col + 1}: "
+            "fmt does not support complex (non-scalar) mapping keys; write the keys out"
+        )
     comments = _collect_comments(text, data, tokens)
     header = _tidy(comments.header, strip_leading=True)
     footer = _tidy(comments.footer, strip_leading=True)
@@ -657,6 +672,33 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
     if footer:
         writer.out += ["", *footer] if comments.footer and comments.footer[0] == "" else footer
     return "\n".join(line.rstrip() for line in writer.out) + "\n"
+
+
+def _first_complex_key(data: Any) -> tuple[int, int] | None:
+    """(line, column) of a `? [a, b]: value` style key, which validate refuses too (LS005)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, tuple | list | dict):
+                return data.lc.key(key) if isinstance(data, CommentedMap) else (0, 0)
+            found = _first_complex_key(value)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for item in data:
+            found = _first_complex_key(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _first_merge_key(tokens: list[Any]) -> ScalarToken | None:
+    """`<<:` is a merge key (a YAML 1.1 extension), not a key named "<<"; validate refuses it
+    with the same words, so both commands accept the same YAML."""
+    for before, tok in itertools.pairwise(tokens):
+        is_key = isinstance(before, KeyToken) and isinstance(tok, ScalarToken)
+        if is_key and tok.plain and tok.value == "<<":
+            return tok
+    return None
 
 
 def _where(filename: str, exc: MarkedYAMLError) -> str:

@@ -24,6 +24,7 @@ class Interpolated:
     value: str
     used: list[str] = field(default_factory=list)  # variables referenced, in order
     unset: list[tuple[str, int]] = field(default_factory=list)  # (name, offset in raw text)
+    empty: list[str] = field(default_factory=list)  # set to "" and no default to fall back on
     malformed: list[int] = field(default_factory=list)  # offsets of `${` that do not parse
     literal_text: bool = False  # any text outside references (or a non-empty default)
 
@@ -63,6 +64,8 @@ def interpolate(raw: str, env: Mapping[str, str]) -> Interpolated:
             elif current is None:
                 result.unset.append((name, i))
             else:
+                if not current:
+                    result.empty.append(name)
                 out.append(current)
             i = match.end()
             continue

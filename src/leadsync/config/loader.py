@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from leadsync.config import rules, schema
+from leadsync.config import files, rules, schema
 from leadsync.config.build import build
 from leadsync.config.diagnostics import Diagnostic, has_errors, sort_key
 from leadsync.config.model import Config
@@ -48,6 +48,7 @@ def load_bytes(raw: bytes, source: str, env: Mapping[str, str] | None = None) ->
     if tree.ok:
         schema.check(tree)
         rules.check(tree)
+        files.check(tree)
     diagnostics = sorted(set(tree.diagnostics), key=_order)
     config = None if has_errors(diagnostics) else build(tree)
     return LoadResult(config, diagnostics)

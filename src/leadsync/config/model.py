@@ -95,6 +95,8 @@ class AddressBookConfig:
     campaign: str | None  # Campaign Name or 15/18-char Id
     backfill: bool
     pos: Pos
+    # Members already in Salesforce (excluded from lead creation) still join `campaign`.
+    add_existing_to_campaign: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,15 @@ class SalesforceConfig:
     ca_bundle: str | None  # None/empty: system trust store
     api_version: str
     pos: Pos
+    # key under `salesforce` (e.g. "instance_url", "auth.access_token") -> the ${VAR} it came
+    # from, so a message can tell the user which variable to set, not a YAML path
+    env_vars: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def setting(self, key: str) -> str:
+        """How to name a setting to the user: "SF_CA_BUNDLE (salesforce.ca_bundle)" when it is
+        read from the environment, else "salesforce.ca_bundle"."""
+        var = self.env_vars.get(key)
+        return f"{var} (salesforce.{key})" if var else f"salesforce.{key}"
 
 
 ASSIGN_ACTIVE = "active"  # defaults.assignment_rule: the org's active Lead assignment rule
@@ -177,13 +188,43 @@ class Defaults:
     assignment_rule: str = ASSIGN_ACTIVE
 
 
+DEFAULT_IN_DOUBT_GRACE = 900  # 15 minutes, in seconds
+DEFAULT_SWEEP_EVERY = 24 * 3600  # a day, in seconds
+
+
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     bulk_threshold: int = 2000  # >= this many Leads in one book: Bulk API 2.0
     max_api_share: float = 0.5  # stop when the org's daily API usage reaches this share
     allow_duplicate_save: bool = False  # Sforce-Duplicate-Rule-Header allowSave
     overlap_seconds: int = 300  # re-read window behind the watermark (clock skew, late commits)
-    sweep_every: str = "24h"  # membership sweep interval, a duration like --every's (12h, 1h30m)
+    # Seconds an in-doubt Lead create waits before it is looked up and re-sent, in orgs without
+    # the Lead upsert key: longer than Salesforce's 10-minute request limit, so a create still
+    # running at Salesforce (its client killed) finishes before anyone looks for its Leads.
+    in_doubt_grace: int = DEFAULT_IN_DOUBT_GRACE
+    # Seconds between membership sweeps of a book (every member id read), written like
+    # --every (12h, 1h30m): finds members whose join did not move their modified date.
+    sweep_every: int = DEFAULT_SWEEP_EVERY
+
+    def applied_view(self) -> dict[str, object]:
+        """The settings as the applied state records them (resolved and snapshot).
+
+        in_doubt_grace and sweep_every appear only when they differ from their defaults: a
+        state applied before the key existed then reads the same as one applied now with the
+        default, so upgrading leadsync shows no change in `plan` and no "differs" warning in
+        `sync`.
+        """
+        view: dict[str, object] = {
+            "bulk_threshold": self.bulk_threshold,
+            "max_api_share": self.max_api_share,
+            "allow_duplicate_save": self.allow_duplicate_save,
+            "overlap_seconds": self.overlap_seconds,
+        }
+        if self.in_doubt_grace != DEFAULT_IN_DOUBT_GRACE:
+            view["in_doubt_grace"] = self.in_doubt_grace
+        if self.sweep_every != DEFAULT_SWEEP_EVERY:
+            view["sweep_every"] = self.sweep_every
+        return view
 
 
 @dataclass(frozen=True, slots=True)

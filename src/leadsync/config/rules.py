@@ -7,18 +7,24 @@ nothing here may assume the schema passed.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from leadsync.config import codes
 from leadsync.config.model import Direction
 from leadsync.config.source import Tree, child_path, index_path
+from leadsync.duration import DurationTooLong, format_duration, parse_duration
+from leadsync.sync.schedule import MAX_INTERVAL, MIN_INTERVAL
+from leadsync.wording import join_and
 
 # The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
 REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
 _WRITES = {d.value for d in Direction if d.writes_to_salesforce}
 _ALL = {d.value for d in Direction}
-_DURATION = re.compile(r"\s*([0-9]+[smhSMH])+\s*")  # the schema's sweep_every pattern
+
+
+# Salesforce cancels a request that runs longer than this; a create sent before a crash can
+# still complete until then (see sync.in_doubt_grace).
+SALESFORCE_REQUEST_LIMIT_SECONDS = 600
 
 
 def check(tree: Tree) -> None:
@@ -26,6 +32,7 @@ def check(tree: Tree) -> None:
     if not isinstance(data, dict):
         return
     _sweep_every(tree, data.get("sync"))
+    _in_doubt_grace(tree, data.get("sync"))
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
         return
@@ -58,9 +65,9 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
         tree.add(
             codes.CLEAR_WITH_CREATE_LEADS,
             "error",
-            f"clear_address_books is true but address book {_names(lead_books)} has "
-            "create_leads: the book would be emptied before the sync reads its new members; "
-            "set clear_address_books: false",
+            f"clear_address_books is true but {_books(lead_books, 'has', 'have')} "
+            f"create_leads: {'the book' if len(lead_books) == 1 else 'each book'} would be "
+            "emptied before the sync reads its new members; set clear_address_books: false",
             where,
             tree.pos(where),
         )
@@ -83,27 +90,70 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
                 where,
                 tree.pos(where),
             )
+        if "add_existing_to_campaign" in book and not (isinstance(campaign, str) and campaign):
+            where = child_path(index_path(books_path, i), "add_existing_to_campaign")
+            tree.add(
+                codes.ADD_EXISTING_WITHOUT_CAMPAIGN,
+                "warning",
+                "add_existing_to_campaign is set but the address book has no campaign, so it "
+                "has no effect",
+                where,
+                tree.pos(where),
+            )
 
 
 def _sweep_every(tree: Tree, sync: Any) -> None:
-    """sync.sweep_every is read by the same parser as `sync --every` (one duration syntax);
-    the schema's pattern already refuses other shapes, this catches what it cannot (zero)."""
-    from leadsync.sync.schedule import BadInterval, parse_interval
-
-    value = sync.get("sweep_every") if isinstance(sync, dict) else None
-    if not isinstance(value, str) or not _DURATION.fullmatch(value):
-        return  # the schema reports it
+    """sync.sweep_every is read by the one duration parser (as `sync --every` is) and takes
+    the same range (10s to 31 days); the schema's pattern refuses other shapes, this catches
+    what a pattern cannot (zero, too short, too long)."""
+    if not isinstance(sync, dict) or not isinstance(sync.get("sweep_every"), str):
+        return
+    text = sync["sweep_every"]
     try:
-        parse_interval(value)
-    except BadInterval as exc:
-        where = "sync.sweep_every"
-        message = str(exc).replace("--every", "sweep_every", 1)
-        tree.add(codes.BAD_VALUE, "error", message, where, tree.pos(where))
+        seconds = parse_duration(text)
+    except DurationTooLong:
+        seconds = MAX_INTERVAL + 1
+    except ValueError:
+        return  # the schema reports the form (LS024)
+    if seconds <= 0:
+        problem = "the interval must be longer than zero"
+    elif seconds < MIN_INTERVAL:
+        problem = f"too short; the shortest interval is {format_duration(MIN_INTERVAL)}"
+    elif seconds > MAX_INTERVAL:
+        problem = "too long; the longest interval is 31 days (744h)"
+    else:
+        return
+    where = "sync.sweep_every"
+    tree.add(codes.BAD_VALUE, "error", f"sweep_every {text!r}: {problem}", where, tree.pos(where))
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:3])
-    return shown + (f" (and {len(names) - 3} more)" if len(names) > 3 else "")
+def _books(names: list[str], verb_one: str, verb_many: str) -> str:
+    """ "address book 'A' has" / "address books 'A' and 'B' have" (at most three named)."""
+    if len(names) == 1:
+        return f"address book {names[0]} {verb_one}"
+    return f"address books {join_and(names, limit=3)} {verb_many}"
+
+
+def _in_doubt_grace(tree: Tree, sync: Any) -> None:
+    """A grace shorter than a request can run lets a re-sent create overtake the first one."""
+    if not isinstance(sync, dict) or not isinstance(sync.get("in_doubt_grace"), str):
+        return
+    try:
+        seconds = parse_duration(sync["in_doubt_grace"])
+    except ValueError:
+        return  # the schema reports the form (LS024)
+    if seconds < SALESFORCE_REQUEST_LIMIT_SECONDS:
+        where = "sync.in_doubt_grace"
+        tree.add(
+            codes.SHORT_IN_DOUBT_GRACE,
+            "warning",
+            f"in_doubt_grace {format_duration(seconds)} is shorter than the 10 minutes "
+            "Salesforce may keep running a request: in an org without the Lead field "
+            "Leadsync_Key__c, a create still running when its run was killed can be sent again "
+            "and make a duplicate Lead (use at least 11m, or add the field)",
+            where,
+            tree.pos(where),
+        )
 
 
 def _duplicates(
@@ -160,7 +210,7 @@ def _required_fields(
             tree.add(
                 codes.REQUIRED_FIELD_UNMAPPED,
                 "error",
-                f"{field} is not mapped, but address book {_names(lead_books)} creates Leads: "
+                f"{field} is not mapped, but {_books(lead_books, 'creates', 'create')} Leads: "
                 f"map FirstName, LastName and Company with two-way or dotdigital-to-salesforce",
                 anchor,
                 tree.key_pos(anchor),
@@ -175,8 +225,9 @@ def _required_fields(
         tree.add(
             codes.REQUIRED_FIELD_WRONG_DIRECTION,
             "error",
-            f"{field} is mapped {row['direction']}, which never writes to Salesforce, but address "
-            f"book {_names(lead_books)} creates Leads: use two-way or dotdigital-to-salesforce",
+            f"{field} is mapped {row['direction']}, which never writes to Salesforce, but "
+            f"{_books(lead_books, 'creates', 'create')} Leads: use two-way or "
+            "dotdigital-to-salesforce",
             where,
             tree.pos(where),
         )

@@ -21,7 +21,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from leadsync.config import codes
-from leadsync.config.source import ROOT, Tree, child_path, index_path
+from leadsync.config.source import ROOT, Tree, child_path, has_url_credentials, index_path
+from leadsync.wording import join_and
 
 SCHEMA_NAME = "leadsync.schema.json"
 
@@ -59,6 +60,8 @@ _PATTERN_HINTS = {
     "api_version": 'a quoted version such as "61.0"',
     "domain": "login, test or <mydomain>.my",
     "schema": "a PostgreSQL identifier",
+    "in_doubt_grace": "a duration such as 15m, 660s or 1h30m (units s, m, h)",
+    "sweep_every": "a duration such as 24h, 12h or 1h30m (units s, m, h)",
 }
 
 
@@ -70,9 +73,34 @@ def schema_file(name: str = SCHEMA_NAME) -> Path:
     return Path(__file__).resolve().parents[3] / "schema" / name
 
 
+ENV_REF = {"$ref": "#/$defs/env_ref"}
+
+
+@lru_cache(maxsize=1)
+def editor_schema() -> dict[str, Any]:
+    """The schema file as shipped: fields also accept a `${VAR}` reference, so an editor that
+    validates the raw YAML (the yaml-language-server line) does not flag `${SF_INSTANCE_URL}`."""
+    return json.loads(schema_file().read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def config_schema() -> dict[str, Any]:
-    return json.loads(schema_file().read_text(encoding="utf-8"))
+    """What the loader checks: the editor schema without its `${VAR}` alternatives, applied to
+    the values after substitution (a `${VAR}` must stand for a value that fits the field)."""
+    return _strict(editor_schema())
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and ENV_REF in branches:
+        kept = [b for b in branches if b != ENV_REF]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        node = {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+    return {k: _strict(v) for k, v in node.items()}
 
 
 @lru_cache(maxsize=1)
@@ -106,6 +134,7 @@ def check(tree: Tree) -> None:
         positions=tree.positions,
         key_positions=tree.key_positions,
         from_env=tree.from_env,
+        empty_env=tree.empty_env,
     )
     for error in _validator().iter_errors(tree.data):
         _convert(error, found)
@@ -216,7 +245,19 @@ def _convert(error: ValidationError, tree: Tree) -> None:
     path = _path_of(error)
     kind = error.validator
     value = error.instance
-    if "propertyNames" in error.relative_schema_path:
+    if value == "" and path in tree.empty_env:
+        _empty_env(tree, path)
+    elif kind == "pattern" and isinstance(value, str) and has_url_credentials(value):
+        tree.add(
+            codes.URL_CREDENTIALS,
+            "error",
+            "the URL carries a user name or password (user:password@host); remove them from "
+            "the URL (credentials belong in the auth settings, read from the environment)"
+            + _env_note(tree, path),
+            path,
+            tree.pos(path),
+        )
+    elif "propertyNames" in error.relative_schema_path:
         key_path = child_path(path, str(value))
         tree.add(
             codes.BAD_VALUE,
@@ -296,6 +337,25 @@ def _convert(error: ValidationError, tree: Tree) -> None:
             path,
             tree.pos(path),
         )
+
+
+def _empty_env(tree: Tree, path: str) -> None:
+    """`export SF_ACCESS_TOKEN=` (set, but to nothing): say so, and name the variable to set."""
+    names = tree.empty_env[path]
+    subject = (
+        f"environment variable {names[0]} is"
+        if len(names) == 1
+        else f"environment variables {join_and(names)} are"
+    )
+    hint = _PATTERN_HINTS.get(_last_key(path))
+    tree.add(
+        codes.ENV_EMPTY,
+        "error",
+        f"{subject} set but empty; give {'it' if len(names) == 1 else 'them'} a value"
+        + (f" ({hint})" if hint else ""),
+        path,
+        tree.pos(path),
+    )
 
 
 _RANGE_WORDS = {

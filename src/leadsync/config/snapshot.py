@@ -1,17 +1,24 @@
-"""A canonical, JSON-able view of a Config: what `apply` records and `plan`/`status` compare.
+"""A canonical, JSON-able view of a Config: what `apply` records and `status`/`sync` compare.
 
 Deterministic (sorted keys and lists), free of positions (moving a line is not a change), and
 free of secrets: each secret becomes `Secret.fingerprint(salt)`, so a changed password still shows
-as changed while neither the value nor an unsalted hash of it is ever stored. Relative paths are
-resolved against the config file's directory, so the same file means the same state wherever
-the command is run from.
+as changed while neither the value nor an unsalted hash of it is ever stored. File paths are
+already resolved against the config file's directory (config/build.py), so the same file means
+the same snapshot wherever the command is run from.
+
+Only the integration is in it: where the state lives (`state:`) is not. Moving the state
+(`leadsync state migrate`, a new `state.path`) or rotating the state DSN's password changes
+nothing Dotdigital or Salesforce see, so `plan` shows no change for it and `status`/`sync` must
+not call it a difference either. `differences()` is the one rule for what "differs" means; it
+also reads snapshots of format 1, which carried the state location, without calling that a
+difference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from leadsync.config.build import config_dir
 from leadsync.config.model import (
     AccessTokenAuth,
     AccountConfig,
@@ -21,7 +28,13 @@ from leadsync.config.model import (
     Secret,
 )
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: no `state` block; Dotdigital's address as one `base_url`
+# Top-level keys that describe the record, not the integration (format 1 also had `state`).
+_NOT_INTEGRATION = frozenset({"format", "state"})
+# Format 1 kept the Dotdigital address as written; `base_url` is what it resolves to, the only
+# part of it the integration uses (`region: r1` and its endpoint URL are one address).
+_AS_WRITTEN = frozenset({"endpoint", "region"})
+_DEPTH = 3  # differences are named down to e.g. accounts.uk.lead_mapping
 
 
 def _fp(secret: Secret | None, salt: str) -> str | None:
@@ -29,18 +42,9 @@ def _fp(secret: Secret | None, salt: str) -> str | None:
 
 
 def snapshot(config: Config, salt: str) -> dict[str, Any]:
-    state_path = None
-    if config.state.path:
-        state_path = str((config_dir(config.source) / config.state.path).resolve())
     return {
         "format": SNAPSHOT_FORMAT,
         "version": config.version,
-        "state": {
-            "backend": config.state.backend,
-            "path": state_path,
-            "dsn": _fp(config.state.dsn, salt),
-            "schema": config.state.schema,
-        },
         "salesforce": {
             "instance_url": config.salesforce.instance_url,
             "api_version": config.salesforce.api_version,
@@ -52,13 +56,7 @@ def snapshot(config: Config, salt: str) -> dict[str, Any]:
             "campaign_member_status": config.defaults.campaign_member_status,
             "assignment_rule": config.defaults.assignment_rule,
         },
-        "sync": {
-            "bulk_threshold": config.sync.bulk_threshold,
-            "max_api_share": config.sync.max_api_share,
-            "allow_duplicate_save": config.sync.allow_duplicate_save,
-            "overlap_seconds": config.sync.overlap_seconds,
-            "sweep_every": config.sync.sweep_every,
-        },
+        "sync": config.sync.applied_view(),
         "accounts": {
             name: _account(config.accounts[name], salt) for name in sorted(config.accounts)
         },
@@ -95,8 +93,6 @@ def _account(account: AccountConfig, salt: str) -> dict[str, Any]:
     dd = account.dotdigital
     return {
         "dotdigital": {
-            "endpoint": dd.endpoint,
-            "region": dd.region,
             "base_url": dd.base_url,
             "username": _fp(dd.username, salt),
             "password": _fp(dd.password, salt),
@@ -121,9 +117,46 @@ def _account(account: AccountConfig, salt: str) -> dict[str, Any]:
                     "create_leads": b.create_leads,
                     "campaign": b.campaign,
                     "backfill": b.backfill,
+                    "add_existing_to_campaign": b.add_existing_to_campaign,
                 }
                 for b in account.address_books
             ),
             key=lambda b: b["name"],
         ),
     }
+
+
+def integration(snap: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a snapshot (any format) that describes the integration, comparable across
+    formats: no format number, no state location, Dotdigital addresses as `base_url` only."""
+    out = {k: v for k, v in snap.items() if k not in _NOT_INTEGRATION}
+    accounts = out.get("accounts")
+    if isinstance(accounts, Mapping):
+        out["accounts"] = {name: _account_integration(a) for name, a in accounts.items()}
+    return out
+
+
+def _account_integration(account: Any) -> Any:
+    if not isinstance(account, Mapping) or not isinstance(account.get("dotdigital"), Mapping):
+        return account
+    dd = {k: v for k, v in account["dotdigital"].items() if k not in _AS_WRITTEN}
+    return {**account, "dotdigital": dd}
+
+
+def differences(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Paths (e.g. `accounts.uk.lead_mapping`) where the integration of two snapshots differs,
+    sorted; values are never named, so a changed secret shows as its path only. The rule
+    `status` and `sync` share for "leadsync.yaml differs from the applied config"."""
+    return sorted(_paths(integration(applied), integration(desired), "", 0))
+
+
+def _paths(applied: Any, desired: Any, path: str, depth: int) -> list[str]:
+    if applied == desired:
+        return []
+    if isinstance(applied, Mapping) and isinstance(desired, Mapping) and depth < _DEPTH:
+        out: list[str] = []
+        for key in sorted(set(applied) | set(desired), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            out += _paths(applied.get(key), desired.get(key), sub, depth + 1)
+        return out
+    return [path or "(everything)"]

@@ -69,6 +69,8 @@ class Tree:
     positions: dict[str, Pos] = field(default_factory=dict)  # path -> value start
     key_positions: dict[str, Pos] = field(default_factory=dict)  # path -> its key's start
     from_env: dict[str, list[str]] = field(default_factory=dict)  # path -> variables used
+    # path -> variables that are set but empty, for values that came out empty because of them
+    empty_env: dict[str, list[str]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     ok: bool = False  # the YAML parsed into a document (data may still be invalid)
 
@@ -91,6 +93,8 @@ class Tree:
             return f"(the value of ${{{names[0]}}})"
         if _last_key(path) in codes.SECRET_KEYS or path.endswith("dotdigital.username"):
             return "(sensitive)"
+        if isinstance(value, str) and has_url_credentials(value):
+            return "(a URL with credentials, not shown)"
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
 
@@ -106,6 +110,14 @@ class Tree:
                 column=max(pos.column, 1),
             )
         )
+
+
+_URL_CREDENTIALS = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@")
+
+
+def has_url_credentials(value: str) -> bool:
+    """`https://user:password@host`: a secret in a URL, to be refused and never shown."""
+    return bool(_URL_CREDENTIALS.match(value))
 
 
 def read_file(path: str) -> tuple[bytes | None, Diagnostic | None]:
@@ -194,10 +206,56 @@ def parse(raw: bytes, file: str, env: Mapping[str, str]) -> Tree:
     if root is None:
         tree.add(codes.EMPTY_FILE, "error", "the file is empty", "", Pos(file, 1, 1))
         return tree
+    unsupported = _unsupported_features(text, file)
+    if unsupported:
+        tree.diagnostics.extend(unsupported)
+        return tree
     walker = _Walker(tree, env, text.splitlines())
     tree.data = walker.walk(root, "", 0)
     tree.ok = True
     return tree
+
+
+_FEATURE_MESSAGES = {
+    "merge": "merge keys (<<) are not supported; write the keys out",
+    "alias": "anchors and aliases (&name, *name) are not supported; write the values out",
+    "tag": "tags (!name, !!type) are not supported; write the value as plain or quoted text",
+}
+
+
+def _unsupported_features(text: str, file: str) -> list[Diagnostic]:
+    """Merge keys, anchors/aliases and tags: the first of each kind, as LS005.
+
+    `leadsync fmt` cannot keep them (it rewrites the file in one canonical form), so validate
+    refuses them too: both commands accept exactly the same YAML. A config is a page of plain
+    keys and values; repeating a block is clearer in review than a reference to it.
+    """
+    if not any(mark in text for mark in ("&", "*", "!", "<<")):
+        return []  # none of the tokens can occur: skip the second scan
+    first: dict[str, yaml.Token] = {}
+    after_key = False
+    for token in yaml.scan(text, Loader=_LOADER):
+        if isinstance(token, yaml.ScalarToken) and after_key:
+            if token.plain and token.value == "<<":
+                first.setdefault("merge", token)
+        elif isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+            first.setdefault("alias", token)
+        elif isinstance(token, yaml.TagToken):
+            first.setdefault("tag", token)
+        after_key = isinstance(token, yaml.KeyToken)
+    found = sorted(first.items(), key=lambda kv: (kv[1].start_mark.index, kv[0]))
+    return [
+        Diagnostic(
+            codes.YAML_UNSUPPORTED,
+            "error",
+            _FEATURE_MESSAGES[kind],
+            ROOT,
+            file,
+            token.start_mark.line + 1,
+            token.start_mark.column + 1,
+        )
+        for kind, token in found
+    ]
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -315,6 +373,8 @@ class _Walker:
         result = interpolate(raw, self.env)
         if result.used:
             self.tree.from_env[path] = result.used
+        if result.empty and result.value == "":
+            self.tree.empty_env[path] = result.empty
         for name, _offset in result.unset:
             self.tree.add(
                 codes.ENV_UNSET,

@@ -20,16 +20,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from leadsync import logs
 from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
 from leadsync.dotdigital.model import AddressBook, Contact, DataField
 from leadsync.retry import RetryPolicy
+from leadsync.wording import join_and
 
 V2_PAGE = 1000  # v2 `select` maximum for address-book lists
 V3_MAX_PAGE = 5000  # v3 `limit` maximum
 DEFAULT_TIMEOUT = (10.0, 121.0)  # connect, read: Dotdigital suggests allowing ~121 s per call
 _EXCERPT = 160
+log = logs.get("dotdigital")
 
 
 class DotdigitalClient:
@@ -58,6 +61,10 @@ class DotdigitalClient:
         self._session = session or requests.Session()
         # UTF-8 bytes: requests would encode str credentials as latin-1 and crash on others.
         self._auth = (conn.username.reveal().encode(), conn.password.reveal().encode())
+        # What to tell the user to fix when the credentials are refused: the variables, by name.
+        self._credential_names = [
+            s.env_var for s in (conn.username, conn.password) if s.env_var is not None
+        ]
         self._headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -248,6 +255,7 @@ class DotdigitalClient:
         """One logical call: retries transient failures within the policy, maps the rest."""
         url = self.base_url + path
         what = f"{method} {path}"
+        where = logs.endpoint(method, url)  # for the log: no query string, no credentials
         attempt = 0
         while True:
             attempt += 1
@@ -263,20 +271,25 @@ class DotdigitalClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                log.debug("%s: %s -> %s", self._log_name(), where, type(exc).__name__)
                 if self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    why = f"{self._log_name()}: {where} -> {type(exc).__name__}"
+                    self.retry.pause(attempt, why=why)
                     continue
                 raise DotdigitalError(
                     f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
+                    code="CONNECTION_ERROR",
                     transient=True,
                 ) from None
             status = response.status_code
+            log.debug("%s: %s -> %s", self._log_name(), where, status)
             if status < 300:
                 return response
+            why = f"{self._log_name()}: {where} -> {status}"
             if status == 429:
                 wait = self._rate_limit_wait(response)
                 if self.retry.allows(attempt) and (wait is None or wait <= self.retry.max_wait):
-                    self.retry.pause(attempt, wait)
+                    self.retry.pause(attempt, wait, why=why)
                     continue
                 reset_at = self._clock() + wait if wait is not None else None
                 raise RateLimited(
@@ -287,7 +300,7 @@ class DotdigitalClient:
                 )
             if status >= 500:
                 if self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    self.retry.pause(attempt, why=why + _excerpt_suffix(response.text))
                     continue
                 raise DotdigitalError(
                     f"{self._who()}: {what} answered HTTP {status} after {attempt} attempts"
@@ -301,9 +314,15 @@ class DotdigitalClient:
         status = response.status_code
         message, code = _error_message(response)
         if status == 401:
+            names = self._credential_names
+            check = (
+                f"check {join_and(names)}"
+                if names
+                else "check the account's dotdigital username and password"
+            )
             return DotdigitalAuthError(
-                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}. "
-                "Check the username and password environment variables of this account.",
+                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}; "
+                + check,
                 status=status,
             )
         if status == 403:
@@ -342,6 +361,9 @@ class DotdigitalClient:
             # Documented as UTC epoch seconds; small values can only be a delta.
             return max(0.0, value - self._clock()) if value > 1e9 else max(0.0, value)
         return None
+
+    def _log_name(self) -> str:
+        return f"dotdigital account {self.account!r}" if self.account else "dotdigital"
 
     def _who(self) -> str:
         name = f"account {self.account!r}" if self.account else "account"

@@ -6,6 +6,11 @@ live here; service-specific ones (expire-token, clock, ...) pass through to the 
 
 Every delayed response (latency and/or a fault's delay_ms) carries `X-Emulator-Delay-Ms: <ms>`.
 
+A service may name a request-id header (Salesforce: `X-SFDC-Request-Id`, set by its edge on
+every answer, errors included): each request then gets a fresh id (32 hex digits), sent in that
+header on whatever answers it (the service or a fault) and kept in the request log as
+"request_id", so a test can match what a client logged with what the server saw.
+
 Control routes (no auth, never logged, counted, delayed or faulted):
   GET    /__emulator/requests   -> {"requests": [{"method","path","status","query"}],
                                     "counts": {"<METHOD> <route pattern>": n},
@@ -64,6 +69,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,6 +77,8 @@ from http import HTTPStatus
 from typing import Any
 
 CONTROL_PREFIX = "/__emulator/"
+REQUEST_ID_KEY = "leadsync.emulator.request_id"
+"""environ key holding the request id the middleware gave the request (when the service has one)."""
 ROUTE_KEY = "leadsync.emulator.route"
 """environ key a service sets to the matched route pattern ("/v2/address-books/{book_id}")."""
 UNMATCHED = "<unmatched>"
@@ -274,10 +282,12 @@ class EmulatorControl:
         *,
         latency_ms: int = 0,
         error_body: ErrorBody | None = None,
+        request_id_header: str | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.latency_ms = latency_ms
+        self.request_id_header = request_id_header
         self.error_body = error_body or DEFAULT_ERROR_BODIES.get(service, salesforce_error_body)
         self._lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
@@ -327,6 +337,10 @@ class EmulatorControl:
             # Service-specific control route: no latency, no faults, no log.
             return self.app(environ, start_response)
 
+        if self.request_id_header:
+            request_id = uuid.uuid4().hex
+            environ[REQUEST_ID_KEY] = request_id
+            start_response = _with_header(start_response, self.request_id_header, request_id)
         query = urllib.parse.unquote_plus(environ.get("QUERY_STRING", "") or "")
         fault = self._take_fault(method, path, query)
         delay_ms = self.latency_ms + (fault.delay_ms if fault else 0)
@@ -399,6 +413,8 @@ class EmulatorControl:
         client = environ.get("HTTP_X_LEADSYNC_CLIENT")
         if client:
             entry["client"] = client
+        if environ.get(REQUEST_ID_KEY):
+            entry["request_id"] = environ[REQUEST_ID_KEY]
         with self._lock:
             self._log.append(entry)
             self._counts[f"{method} {key_path}"] += 1
@@ -537,6 +553,13 @@ def _hold_until_closed(sock: socket.socket | None, limit: float) -> None:
         return
     with contextlib.suppress(OSError, ValueError):
         select.select([sock], [], [], limit)
+
+
+def _with_header(start_response: Callable, name: str, value: str) -> Callable:
+    def wrapped(status: str, headers: list, exc_info: Any = None) -> Callable:
+        return start_response(status, [*headers, (name, value)], exc_info)
+
+    return wrapped
 
 
 def _with_delay_header(start_response: Callable, delay_ms: int) -> Callable:

@@ -45,6 +45,7 @@ class ServiceApp:
     info: dict[str, Any]
     error_body: ErrorBody | None = None
     backend: Any = None
+    request_id_header: str | None = None  # the header naming each answer (see control.py)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -131,6 +132,7 @@ def start(
                 name,
                 latency_ms=latency_ms,
                 error_body=svc.error_body or DEFAULT_ERROR_BODIES[name],
+                request_id_header=svc.request_id_header,
             )
             controls[name] = control
             servers.append(_listen(host, port, control, ssl_ctx, name))
@@ -211,6 +213,7 @@ def build_services(seed: dict[str, Any]) -> dict[str, ServiceApp]:
             info=sf_info,
             error_body=getattr(sf_urls, "fault_error_body", None),
             backend=sf_backend,
+            request_id_header=sf_urls.REQUEST_ID_HEADER,
         ),
     }
 

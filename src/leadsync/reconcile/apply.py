@@ -16,7 +16,6 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from leadsync.reconcile import planfile
 from leadsync.reconcile.diff import diff
 from leadsync.reconcile.model import Plan, ResourceChange
 from leadsync.reconcile.observed import Observed
+from leadsync.reconcile.provenance import ci_identity, git_commit
 from leadsync.reconcile.refresh import Systems
 from leadsync.reconcile.session import (
     load_config,
@@ -59,6 +59,7 @@ class ApplyResult:
     lineage: str | None = None
     remote_done: list[str] = field(default_factory=list)
     baseline: dict[str, int] = field(default_factory=dict)  # address -> members recorded
+    warnings: list[str] = field(default_factory=list)  # one line each, for stderr
 
 
 @dataclass
@@ -78,11 +79,11 @@ def apply_command(
     lock_timeout: float,
     prompt: Prompt,
 ) -> ApplyResult:
-    if plan_path is None and not auto_approve and not prompt.interactive:
-        raise ApplyRefused(
-            "apply needs a confirmation, but this is not a terminal: pass --auto-approve, or save "
-            "a reviewed plan with `leadsync plan --out FILE` and run `leadsync apply FILE`"
-        )
+    """Plan afresh (or check the saved plan), confirm, execute.
+
+    Confirmation is needed only when there is something to apply: a CI job without a terminal
+    that finds nothing to change exits 0 ("No changes") without --auto-approve.
+    """
     saved = planfile.load(plan_path) if plan_path is not None else None
     loaded = load_config(config_path)
     config = loaded.config
@@ -100,7 +101,12 @@ def apply_command(
     if saved is not None:
         _check_saved_against_fresh(saved, plan)
     if not plan.has_changes:
-        return ApplyResult(False, plan)
+        return ApplyResult(False, plan)  # nothing to confirm: CI without a terminal exits 0
+    if saved is None and not auto_approve and not prompt.interactive:
+        raise ApplyRefused(
+            "apply needs a confirmation, but this is not a terminal: pass --auto-approve, or save "
+            "a reviewed plan with `leadsync plan --out FILE` and run `leadsync apply FILE`"
+        )
     with writing_store(config) as store:
         names = ["apply", *(f"account:{n}" for n in _account_names(config, applied))]
         with store.lock(names, timeout=lock_timeout, purpose="apply"):
@@ -222,6 +228,7 @@ def execute(
             "leadsync", f"the remote actions did not converge ({left}); run apply again"
         )
     starting = _books_starting(applied, final.resolved)
+    released = _books_backfilling(applied, final.resolved)
     watermarks: dict[tuple[str, int], str] = {}
     for account, book in starting:
         if not book.get("backfill"):
@@ -246,15 +253,19 @@ def execute(
         salt=salt,
     )
     summary = plan.summary()
+    directory = str(config_dir(config.source))
+    git = git_commit(directory)
     entry = HistoryEntry(
         serial=serial,
         lineage=lineage,
         applied_at=now_iso,
         applied_by=user,
         host=socket.gethostname(),
-        git_commit=git_commit(str(config_dir(config.source))),
+        git_commit=git.commit,
         config_sha256=config.source_sha256,
         summary=summary,
+        ci=ci_identity(os.environ),
+        git_error=git.problem,
     )
     store.commit_apply(
         new,
@@ -263,12 +274,14 @@ def execute(
         expected_serial=applied.serial if applied is not None else 0,
         baseline=baseline,
         watermarks=watermarks,
+        release_baseline=released,
     )
     for (account, book_id), mark in watermarks.items():
         # The baseline read every member: it counts as the book's first membership sweep
         # (sync/engine.py). Lost in a crash right here, the first sync simply sweeps.
         store.set_last_sweep(account, book_id, mark)
-    return ApplyResult(True, plan, serial, lineage, done, counts)
+    warning = git.warning(directory)
+    return ApplyResult(True, plan, serial, lineage, done, counts, [warning] if warning else [])
 
 
 def _ensure(change: ResourceChange, observed: Observed, systems: Systems) -> Observed:
@@ -331,6 +344,29 @@ def _books_starting(
     return out
 
 
+def _books_backfilling(
+    applied: AppliedState | None, resolved: dict[str, Any]
+) -> list[tuple[str, int]]:
+    """Books whose baseline is released by this apply: `backfill: true` on a create_leads book
+    that did not have it (set after the first apply, or create_leads turned on again with it).
+    The user's intent is plain: the members recorded as baseline become Leads after all."""
+    was: dict[tuple[str, int], bool] = {}
+    if applied is not None:
+        for name, acct in applied.resolved.get("accounts", {}).items():
+            for b in acct.get("books", []):
+                if b.get("create_leads") and b.get("id") is not None:
+                    was[(name, int(b["id"]))] = bool(b.get("backfill"))
+    out: list[tuple[str, int]] = []
+    for name in sorted(resolved.get("accounts", {})):
+        for book in resolved["accounts"][name].get("books", []):
+            if not (book.get("create_leads") and book.get("backfill")) or book.get("id") is None:
+                continue
+            key = (name, int(book["id"]))
+            if was.get(key) is not True:
+                out.append(key)
+    return out
+
+
 def _baseline(
     systems: Systems,
     starting: list[tuple[str, dict[str, Any]]],
@@ -373,19 +409,3 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
-
-
-def git_commit(directory: str) -> str | None:
-    """HEAD of the repository holding the config, if it is one (the history names it)."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", directory, "rev-parse", "--verify", "-q", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from leadsync.errors import LeadsyncError
+from leadsync.errors import ConfigError, LeadsyncError
 from leadsync.reconcile import planfile, render
 from leadsync.reconcile.apply import Prompt, apply_command
 from leadsync.reconcile.model import Plan
@@ -29,10 +29,6 @@ class Outcome:
     exit_code: int = EXIT_OK
 
 
-class UsageError(LeadsyncError):
-    """Flags that do not go together."""
-
-
 def run_plan(
     config_path: str,
     *,
@@ -41,7 +37,15 @@ def run_plan(
     detailed_exitcode: bool = False,
     lock_timeout: float = 0.0,
 ) -> Outcome:
-    plan, warnings = plan_command(config_path, lock_timeout=lock_timeout)
+    try:
+        plan, warnings = plan_command(config_path, lock_timeout=lock_timeout)
+    except LeadsyncError as exc:
+        if fmt != "markdown":
+            raise
+        # A pull-request comment is made of stdout: the errors must be in it.
+        diagnostics = exc.diagnostics if isinstance(exc, ConfigError) else []
+        text = render.failure_markdown(str(exc), diagnostics)
+        return Outcome(text, f"error: {exc}\n", exc.exit_code)
     observed_warnings = [d for d in plan.diagnostics if d.severity != "error"]
     stderr = "".join(d.format() + "\n" for d in [*warnings, *observed_warnings])
     if plan.has_errors:
@@ -96,7 +100,7 @@ def run_apply(
         f"Apply complete! {s['create']} created, {s['update']} updated, {s['delete']} deleted. "
         f"State serial {result.serial} (lineage {result.lineage})."
     )
-    return Outcome("\n".join(lines) + "\n")
+    return Outcome("\n".join(lines) + "\n", "".join(w + "\n" for w in result.warnings))
 
 
 def run_status(config_path: str, *, as_json: bool = False) -> Outcome:
@@ -160,9 +164,14 @@ def run_history(config_path: str, *, as_json: bool = False, limit: int | None = 
     lines = []
     for r in rows:
         s = r["summary"]
-        commit = (r["git_commit"] or "")[:12] or "-"
-        lines.append(
+        commit = (r["git_commit"] or "")[:12] or ("unreadable" if r.get("git_error") else "-")
+        line = (
             f"serial {r['serial']}  {r['applied_at']}  {r['applied_by']}@{r['host']}  git {commit}  "
             f"+{s.get('create', 0)} ~{s.get('update', 0)} -{s.get('delete', 0)}"
         )
+        ci = r.get("ci") or {}
+        if ci:
+            who = " ".join(ci[k] for k in ("system", "actor", "run_url") if ci.get(k))
+            line += f"  ci {who}"
+        lines.append(line)
     return Outcome("\n".join(lines) + "\n")

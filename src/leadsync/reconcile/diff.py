@@ -12,16 +12,20 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import ASSIGN_ACTIVE, ASSIGN_NONE, AccountConfig, Config, Secret
+from leadsync.duration import format_duration
+from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
 from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
 from leadsync.salesforce.model import FieldInfo
 from leadsync.state.model import AppliedState
+from leadsync.wording import plural
 
 RESOLVED_FORMAT = 1
 # Lead fields leadsync sets itself, so the org requiring them needs no mapping row.
@@ -30,16 +34,24 @@ SET_BY_LEADSYNC = frozenset({"email", "status"})
 ALWAYS_REQUIRED = ("LastName", "Company")
 
 
-def diff(config: Config, applied: AppliedState | None, observed: Observed, *, salt: str) -> Plan:
+def diff(
+    config: Config,
+    applied: AppliedState | None,
+    observed: Observed,
+    *,
+    salt: str,
+    baseline: Mapping[tuple[str, int], int] | None = None,
+) -> Plan:
     """Compare desired config (resolved against `observed`) with the applied state.
 
     `salt` is the applied state's salt (or a fresh one before the first apply): secret values
-    are compared only as salted fingerprints.
+    are compared only as salted fingerprints. `baseline`: (account, book id) -> baseline rows in
+    the state's ledger, read by the caller; it only sharpens the reason of a backfill change.
     """
     diags: list[Diagnostic] = []
     resolved, remote = build_resolved(config, observed, salt, diags)
     before = applied.resolved if applied is not None else {}
-    changes = [*_changes(before, resolved, observed), *remote]
+    changes = [*_changes(before, resolved, observed, baseline or {}), *remote]
     drift = find_drift(applied, observed)
     prior = PriorState(applied.lineage, applied.serial) if applied is not None else None
     return Plan(
@@ -65,8 +77,9 @@ def build_resolved(
 
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
-      defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
-      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds}
+      defaults:   {lead_status, campaign_member_status, assignment_rule} (as written)
+      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
+                   in_doubt_grace, sweep_every (seconds; each only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
                   API value to write into Lead.Status>, assignment_rule: active | none |
                   <AssignmentRule Id> (defaults.assignment_rule with a name resolved)}
@@ -74,7 +87,8 @@ def build_resolved(
         settings:     {endpoint, username, password, clear_address_books, create_missing_datafields}
         lead_mapping: [{salesforce, datafield, direction, salesforce_type, datafield_type}]
         datafields:   {DATAFIELD: type}   (every mapped datafield)
-        books:        [{id, name, create_leads, backfill, campaign, campaign_id, campaign_name}]
+        books:        [{id, name, create_leads, backfill, campaign, campaign_id, campaign_name,
+                        add_existing_to_campaign}]
       member_statuses: [{campaign_id, campaign_name, label}]   (statuses leadsync ensured)
     """
     lead_fields = {name.lower(): f for name, f in observed.lead.fields.items()}
@@ -82,7 +96,7 @@ def build_resolved(
         "format": RESOLVED_FORMAT,
         "salesforce": _salesforce_view(config, salt),
         "defaults": asdict(config.defaults),
-        "sync": asdict(config.sync),
+        "sync": config.sync.applied_view(),
     }
     status_value = _check_lead_status(config, observed, diags)
     resolved["salesforce_schema"] = {
@@ -110,6 +124,7 @@ def build_resolved(
             "books": books,
         }
     resolved["accounts"] = accounts
+    _check_lead_key(config, observed, diags)
     resolved["member_statuses"] = [member_statuses[k] for k in sorted(member_statuses)]
     for (campaign_id, label), entry in sorted(member_statuses.items()):
         camp = observed.campaign_by_id(campaign_id)
@@ -184,7 +199,7 @@ def _check_assignment_rule(
     config: Config, observed: Observed, diags: list[Diagnostic]
 ) -> str | None:
     """`active`/`none` as they are (the sync looks the active rule up when it writes); a rule
-    Name or Id -> that Lead rule's Id, or LS211 when the org has no such Lead rule."""
+    Name or Id -> that Lead rule's Id, or LS213 when the org has no such Lead rule."""
     wanted = config.defaults.assignment_rule
     if wanted in (ASSIGN_ACTIVE, ASSIGN_NONE):
         return wanted
@@ -207,6 +222,44 @@ def _check_assignment_rule(
     )
     diags.append(_diag(config, m.ASSIGNMENT_RULE_UNKNOWN, "defaults.assignment_rule", why))
     return None
+
+
+def _check_lead_key(config: Config, observed: Observed, diags: list[Diagnostic]) -> None:
+    """Warn when the org's Lead lacks a usable Leadsync_Key__c (see leadsync.leadkey): the sync
+    works without it, but then a create whose outcome is unknown waits out the grace period
+    before it is looked up and sent again. Said once, at the first create_leads book."""
+    where = next(
+        (
+            f"accounts.{acct.name}.address_books[{i}].create_leads"
+            for acct in config.accounts.values()
+            for i, book in enumerate(acct.address_books)
+            if book.create_leads
+        ),
+        None,
+    )
+    key = key_field(observed.lead)
+    if where is None or key.usable:
+        return
+    grace = format_duration(config.sync.in_doubt_grace)
+    without = (
+        f"until then, a Lead create whose outcome is unknown (a run killed mid-write, an answer "
+        f"lost) waits sync.in_doubt_grace ({grace}) before leadsync looks for its Lead and "
+        "sends it again, so a request Salesforce still runs cannot make a duplicate"
+    )
+    if key.field is None:
+        code = m.LEAD_KEY_MISSING
+        message = (
+            f"the Salesforce Lead has no field {KEY_FIELD}, the key that makes a repeated Lead "
+            f"write update the Lead instead of creating a second; add it ({SETUP_HINT}); " + without
+        )
+    else:
+        code = m.LEAD_KEY_UNUSABLE
+        message = (
+            f"the Lead field {key.field.name} cannot be leadsync's upsert key: "
+            f"{'; '.join(key.problems)}; make it Text(255), Unique, External ID and editable by "
+            f"the integration user ({SETUP_HINT}); " + without
+        )
+    diags.append(Diagnostic(code, "warning", message, where, *_where(config, where)))
 
 
 def _resolve_mapping(
@@ -406,7 +459,11 @@ def _resolve_books(
                         config,
                         m.CAMPAIGN_NOT_FOUND,
                         f"{base}.campaign",
-                        f"Salesforce has no Campaign named (or with id) {book.campaign!r}",
+                        f"Salesforce has no Campaign named (or with id) {book.campaign!r}"
+                        + _did_you_mean(
+                            book.campaign,
+                            [*observed.campaign_names, *(c.name for c in observed.campaigns)],
+                        ),
                     )
                 )
             elif len(matches) > 1:
@@ -434,6 +491,7 @@ def _resolve_books(
                 "campaign": book.campaign,
                 "campaign_id": campaign_id,
                 "campaign_name": campaign_name,
+                "add_existing_to_campaign": book.add_existing_to_campaign,
             }
         )
     return out
@@ -443,7 +501,10 @@ def _resolve_books(
 
 
 def _changes(
-    before: dict[str, Any], after: dict[str, Any], observed: Observed
+    before: dict[str, Any],
+    after: dict[str, Any],
+    observed: Observed,
+    baseline: Mapping[tuple[str, int], int],
 ) -> list[ResourceChange]:
     out: list[ResourceChange] = []
     for section in ("salesforce", "defaults", "sync"):
@@ -465,7 +526,7 @@ def _changes(
         for key in _ordered(a_books, b_books):
             addr = f"{prefix}.address_book[{_q(key)}]"
             ch = _compare(addr, "address_book", b_books.get(key), a_books.get(key), name)
-            out.append(_book_reason(ch, obs))
+            out.append(_book_reason(ch, obs, baseline))
     return out
 
 
@@ -521,7 +582,9 @@ def _reason(action: str, kind: str, changed: list[str], sensitive: list[str]) ->
     return "changed: " + ", ".join(parts)
 
 
-def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceChange:
+def _book_reason(
+    ch: ResourceChange, obs: ObservedAccount | None, baseline: Mapping[tuple[str, int], int]
+) -> ResourceChange:
     """Address books deserve a sharper reason: what happens to the members already there."""
     after, before = ch.after or {}, ch.before or {}
     newly_creating = after.get("create_leads") and (
@@ -532,17 +595,28 @@ def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceCha
         reason = f"{after.get('name')!r} now resolves to book id {after.get('id')} (was {before.get('id')})"
     if newly_creating and ch.action in ("create", "update"):
         book = obs.book_by_id(after["id"]) if obs is not None and after.get("id") else None
-        count = f"{book.contacts} " if book is not None else ""
+        members = plural(book.contacts, "current member") if book is not None else "current members"
+        one = book is not None and book.contacts == 1
         if after.get("backfill"):
-            tail = f"all {count}current members become Leads at the next sync (backfill: true)"
+            tail = (
+                f"{'its' if one else 'all'} {members} "
+                f"{'becomes a Lead' if one else 'become Leads'} at the next sync (backfill: true)"
+            )
         else:
             tail = (
-                f"its {count}current members are recorded as the baseline and not converted; "
-                "members who join later become Leads (set backfill: true to convert everyone)"
+                f"its {members} {'is' if one else 'are'} recorded as the baseline and not "
+                "converted; members who join later become Leads (set backfill: true to convert "
+                "everyone)"
             )
         reason = f"{reason}; create_leads starts: {tail}"
-    elif ch.action == "update" and before.get("create_leads") and not after.get("create_leads"):
-        reason = f"{reason}; create_leads stops: new members are no longer converted"
+    elif ch.action == "update" and after.get("create_leads") and "backfill" in ch.changed:
+        reason = f"{reason}; {_backfill_tail(ch, baseline)}"
+    elif before.get("create_leads") and (
+        ch.action == "delete" or (ch.action == "update" and not after.get("create_leads"))
+    ):
+        reason = (
+            f"{reason}; create_leads stops: new members are no longer converted. {STOP_WARNING}"
+        )
     if reason == ch.reason:
         return ch
     return ResourceChange(
@@ -555,6 +629,26 @@ def _book_reason(ch: ResourceChange, obs: ObservedAccount | None) -> ResourceCha
         ch.changed,
         ch.sensitive,
         ch.account,
+    )
+
+
+# Why a plan warns when a create_leads book stops (a book removed, or create_leads off).
+STOP_WARNING = (
+    "Warning: turning create_leads on again later records everyone who joined in between as "
+    "baseline (never converted), unless that apply also sets backfill: true"
+)
+
+
+def _backfill_tail(ch: ResourceChange, baseline: Mapping[tuple[str, int], int]) -> str:
+    """backfill switched on (or off) on a book that keeps creating Leads."""
+    after = ch.after or {}
+    if not after.get("backfill"):
+        return "backfill stops: no effect on members already taken or recorded as baseline"
+    n = baseline.get((ch.account or "", int(after.get("id") or 0)), 0)
+    noun = "baseline member will become a Lead" if n == 1 else "baseline members will become Leads"
+    return (
+        f"backfill starts: {n} {noun} at the next sync (those already in Salesforce are "
+        "excluded as usual; members who left the book are not taken)"
     )
 
 

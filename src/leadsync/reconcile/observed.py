@@ -62,6 +62,9 @@ class Observed:
     campaigns: tuple[ObservedCampaign, ...] = ()  # every campaign matching a name/id we asked for
     lead_statuses: tuple[LeadStatusValue, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Names of the org's campaigns, read only when a linked campaign was not found: the
+    # "did you mean" of LS208 (never part of a fingerprint: it is advice, not a plan input)
+    campaign_names: tuple[str, ...] = ()
     # Lead AssignmentRules; read only when defaults.assignment_rule names one (None: not read)
     assignment_rules: tuple[ObservedAssignmentRule, ...] | None = None
 

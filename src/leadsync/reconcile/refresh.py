@@ -82,6 +82,11 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
         )
         for c in sorted(found, key=lambda c: str(c["Id"]))
     )
+    linked = [b.campaign for a in config.accounts.values() for b in a.address_books if b.campaign]
+    unmatched = [
+        r for r in linked if not any(c.id[:15] == r[:15] or c.name == r for c in campaigns)
+    ]
+    campaign_names = tuple(sf.campaign_names()) if unmatched else ()
     lead_statuses = tuple(
         LeadStatusValue(
             str(s.get("ApiName") or s.get("MasterLabel") or ""),
@@ -106,5 +111,6 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
         campaign_member=campaign_member,
         campaigns=campaigns,
         lead_statuses=lead_statuses,
+        campaign_names=campaign_names,
         assignment_rules=rules,
     )

@@ -7,9 +7,12 @@ arrive already masked, so no renderer can leak a secret; `(sensitive)` is printe
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from leadsync import __version__
+from leadsync.config.diagnostics import Diagnostic
 from leadsync.reconcile.model import FORMAT_VERSION, SENSITIVE, Plan, ResourceChange
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
@@ -131,6 +134,24 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _md_diagnostic(d: Diagnostic) -> str:
+    return f"- `{d.file}:{d.line}` {d.code}: {_md_escape(d.message)}"
+
+
+def failure_markdown(message: str, diagnostics: Sequence[Diagnostic] = ()) -> str:
+    """The pull-request comment when `plan` could not even be made (invalid config, refused
+    credentials, unreachable state): the errors ARE what the reviewer needs to read."""
+    lines = ["### leadsync plan: failed", "", "Nothing was planned."]
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        lines += ["", "**Errors**", "", *(_md_diagnostic(d) for d in errors)]
+    else:
+        longest = max((len(m) for m in re.findall(r"`+", message)), default=0)
+        fence = "`" * max(3, longest + 1)
+        lines += ["", f"{fence}text", message.rstrip("\n"), fence]
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(plan: Plan) -> str:
     """A pull-request comment: headline, drift, a table of changes, the full diff folded."""
     s = plan.summary()
@@ -154,7 +175,7 @@ def to_markdown(plan: Plan) -> str:
     if plan.errors:
         lines.append("**Errors**")
         lines.append("")
-        lines += [f"- `{d.file}:{d.line}` {d.code}: {_md_escape(d.message)}" for d in plan.errors]
+        lines += [_md_diagnostic(d) for d in plan.errors]
         lines.append("")
     if plan.drift:
         lines.append("**Changed outside leadsync (drift)**")

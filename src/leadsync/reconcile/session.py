@@ -99,6 +99,19 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
+def baseline_counts(config: Config, applied: AppliedState | None) -> dict[tuple[str, int], int]:
+    """(account, book id) -> baseline rows in the ledger, for the plan line of a book whose
+    `backfill` is switched on (read only then: counting scans the ledger's state index)."""
+    wanted = any(b.backfill for a in config.accounts.values() for b in a.address_books)
+    if applied is None or not wanted:
+        return {}
+    with reading_store(config) as store:
+        if store is None:
+            return {}
+        counts = store.ledger_counts()
+    return {(a, b): n for (a, b, state), n in counts.items() if state == "baseline"}
+
+
 def make_plan(
     config: Config, applied: AppliedState | None, systems: Systems, *, salt: str | None = None
 ) -> tuple[Plan, Observed]:
@@ -106,7 +119,8 @@ def make_plan(
     masked either way); apply passes the salt it will record."""
     observed = refresh(config, applied, systems)
     use_salt = salt or (applied.salt if applied is not None else new_salt())
-    return diff(config, applied, observed, salt=use_salt), observed
+    baseline = baseline_counts(config, applied)
+    return diff(config, applied, observed, salt=use_salt, baseline=baseline), observed
 
 
 def plan_command(config_path: str, *, lock_timeout: float = 0.0) -> tuple[Plan, list[Diagnostic]]:

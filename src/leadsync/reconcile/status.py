@@ -2,7 +2,8 @@
 
 Both only read. "Differs" compares the canonical snapshot of the file (with the applied salt, so
 a rotated secret counts) with the snapshot recorded at apply time: reformatting or reordering the
-YAML is not a difference, a changed value is.
+YAML is not a difference, a changed value is, and where the state lives is not part of it
+(`config.snapshot.differences`, the rule `sync` uses too).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from leadsync.config import snapshot
+from leadsync.config import differences, snapshot
 from leadsync.reconcile.diff import mask
 from leadsync.reconcile.session import load_config, reading_store, state_location
 
@@ -42,9 +43,9 @@ def status_report(config_path: str) -> dict[str, Any]:
         "applied_by": applied.applied_by,
         "config_sha256": applied.config_sha256,
     }
-    differences = sorted(_differences(applied.config, snapshot(config, applied.salt)))
-    report["config_differs"] = bool(differences)
-    report["differences"] = differences
+    paths = differences(applied.config, snapshot(config, applied.salt))
+    report["config_differs"] = bool(paths)
+    report["differences"] = paths
     return report
 
 
@@ -105,16 +106,3 @@ def history_report(config_path: str, limit: int | None = None) -> list[dict[str,
         if store is None:
             return []
         return [mask(asdict(h)) for h in store.history(limit)]
-
-
-def _differences(applied: Any, desired: Any, path: str = "", depth: int = 0) -> list[str]:
-    """Paths (e.g. accounts.uk.lead_mapping) whose values differ; secrets never shown."""
-    if applied == desired:
-        return []
-    if isinstance(applied, dict) and isinstance(desired, dict) and depth < 3:
-        out: list[str] = []
-        for key in sorted(set(applied) | set(desired)):
-            sub = f"{path}.{key}" if path else str(key)
-            out += _differences(applied.get(key), desired.get(key), sub, depth + 1)
-        return out
-    return [path or "(everything)"]

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce import SalesforceAuthenticationFailed, SalesforceLogin
@@ -43,17 +44,53 @@ def can_renew(cfg: SalesforceConfig) -> bool:
 
 
 def login(cfg: SalesforceConfig, session: requests.Session) -> Token:
-    """A fresh token for `cfg` (no network for the access_token form)."""
+    """A fresh token for `cfg` (no network for the access_token form).
+
+    A login (password or JWT) answers with the instance of the org the user belongs to. That
+    must be the configured `instance_url`: a sandbox config whose login lands in production
+    (domain: login instead of test, a production login_url) would otherwise write there.
+    """
     auth = cfg.auth
     if isinstance(auth, AccessTokenAuth):
         return Token(auth.access_token.reveal(), cfg.instance_url.rstrip("/"))
     if isinstance(auth, PasswordAuth):
         if auth.consumer_key and auth.consumer_secret:
-            return _oauth_password(cfg, auth, session)
-        return _soap_password(cfg, auth, session)
-    if isinstance(auth, JwtAuth):
-        return _jwt(cfg, auth, session)
-    raise LoginFailed(f"unsupported auth form {type(auth).__name__}")
+            token = _oauth_password(cfg, auth, session)
+        else:
+            token = _soap_password(cfg, auth, session)
+    elif isinstance(auth, JwtAuth):
+        token = _jwt(cfg, auth, session)
+    else:
+        raise LoginFailed(f"unsupported auth form {type(auth).__name__}")
+    check_instance(cfg, token.instance_url)
+    return token
+
+
+def check_instance(cfg: SalesforceConfig, answered: str) -> None:
+    """Refuse a login that answered another instance than the configured one (hosts compared
+    case-insensitively, with scheme and port; the configured URL's path is ignored)."""
+    if _origin(answered) == _origin(cfg.instance_url):
+        return
+    raise LoginFailed(
+        f"the login answered instance {_origin(answered)}, but {cfg.setting('instance_url')} "
+        f"is {_origin(cfg.instance_url)}; refusing to work in another org: point both at the "
+        "same org (instance_url, or the login's domain / login_url)",
+        code="INSTANCE_MISMATCH",
+    )
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port], lower case, default port dropped; never user:password."""
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    scheme = (parts.scheme or "https").lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: keep it visible, it differs anyway
+        port = None
+        host = parts.netloc.rpartition("@")[2].lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _login_base(domain: str, login_url: str | None) -> str:

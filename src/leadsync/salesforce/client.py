@@ -10,10 +10,12 @@ What it adds to simple-salesforce, and why:
   Sforce-Limit-Info, bulk calls included (simple-salesforce parses it only on REST calls);
 - Bulk API 2.0 driven step by step, so the job id reaches the caller before any data is
   uploaded (crash recovery needs it) and per-record results are read back and aligned;
+- the last HTTP exchange (endpoint, status, Salesforce's request id) in the debug log, in every
+  retry line and at the end of the error a failed call raises.
 - the same Lead assignment on both write paths (salesforce/assignment.py): the
   `Sforce-Auto-Assign` header on REST writes, `assignmentRuleId` on ingest jobs, which
   simple-salesforce's `create_job` cannot send (so the job is created here with the same
-  REST call it makes, see `_create_ingest_job`).
+  REST call it makes, see `_create_ingest_job`); creates and upserts alike.
 
 Retrying and idempotency: reads (describe, queries, bulk result files) are retried on every
 transient failure. A create (sObject Collections POST) is retried only when Salesforce surely did
@@ -35,6 +37,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -55,6 +58,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.util import call_salesforce
 
+from leadsync import logs
 from leadsync.config.model import SalesforceConfig
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce import auth
@@ -90,6 +94,10 @@ from leadsync.salesforce.soql import (
 )
 
 T = TypeVar("T")
+log = logs.get("salesforce")
+# Salesforce's edge names every answer with a request id (support asks for it); both spellings.
+REQUEST_ID_HEADERS = ("X-SFDC-Request-Id", "X-Request-Id")
+_ATTEMPTS = re.compile(r" after \d+ attempts$")  # the final error's words; a retry line counts
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
 # Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
@@ -133,6 +141,7 @@ class SalesforceClient:
             self._session.trust_env = False
             self._session.verify = cfg.ca_bundle
         self._last_headers: Mapping[str, str] | None = None
+        self._last_exchange = ""  # "POST https://host/path -> 503, request id ..." (no query)
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
@@ -185,6 +194,17 @@ class SalesforceClient:
         tail = f"AND ({extra_where})" if extra_where else ""
         return self.query_many(list(in_queries(head, "Email", values, tail=tail)))
 
+    def find_by(
+        self, sobject: str, field: str, values: Iterable[str], fields: Sequence[str] = ("Id",)
+    ) -> list[dict[str, Any]]:
+        """Records whose `field` is one of `values` (exact strings, de-duplicated; SOQL compares
+        text case-insensitively), over as many quoted IN queries as needed."""
+        wanted = [v for v in dict.fromkeys(str(v) for v in values) if v]
+        if not wanted:
+            return []
+        head = f"SELECT {field_list(fields)} FROM {identifier(sobject)}"
+        return self.query_many(list(in_queries(head, field, wanted)))
+
     def query_many(self, soqls: Sequence[str]) -> list[dict[str, Any]]:
         """Every record of several SOQL queries (all pages), `attributes` dropped.
 
@@ -201,6 +221,7 @@ class SalesforceClient:
         base = f"/services/data/v{self._connect().sf_version}"
         todo = deque((f"{base}/query?q={quote_plus(soql, safe='')}", 0) for soql in soqls)
         rows: list[dict[str, Any]] = []
+        failed = ""
         while todo:
             batch = [todo.popleft() for _ in range(min(COMPOSITE_QUERIES, len(todo)))]
             answers = self._composite_get([url for url, _ in batch])
@@ -219,10 +240,11 @@ class SalesforceClient:
                     tries + 1,
                 )
                 if not error.transient or not self.retry.allows(tries + 1):
-                    raise error
+                    raise self._with_exchange(error)
                 again.append((url, tries + 1))
+                failed = f"salesforce: {self._failed(error)}"
             if again:
-                self.retry.pause(max(tries for _, tries in again))
+                self.retry.pause(max(tries for _, tries in again), why=failed)
                 todo.extendleft(reversed(again))
         return rows
 
@@ -264,6 +286,14 @@ class SalesforceClient:
             clauses.append(f"Id IN {quote(ids)}")
         return list(self.query(f"SELECT Id, Name FROM Campaign WHERE {' OR '.join(clauses)}"))
 
+    def campaign_names(self, limit: int = 2000) -> list[str]:
+        """Names of the most recently modified campaigns (one query, at most `limit`): the
+        candidates for a "did you mean" when a linked campaign is not found."""
+        rows = self.query(
+            f"SELECT Name FROM Campaign ORDER BY LastModifiedDate DESC LIMIT {int(limit)}"
+        )
+        return [str(r["Name"]) for r in rows if r.get("Name")]
+
     def campaign_member_statuses(self, campaign_ids: Iterable[str]) -> dict[str, list[str]]:
         """Status labels of each campaign (one query), keyed by the id as given and as returned."""
         ids = list(dict.fromkeys(str(i) for i in campaign_ids if i))
@@ -281,6 +311,19 @@ class SalesforceClient:
                 out.setdefault(key, []).append(str(label))
         return out
 
+    def campaign_member_ids(
+        self, campaign_id: str, field: str, record_ids: Iterable[str]
+    ) -> set[str]:
+        """Which of `record_ids` (values of CampaignMember `field`: LeadId or ContactId) are
+        members of the campaign already; Ids as Salesforce returns them (18 characters)."""
+        values = list(dict.fromkeys(str(i) for i in record_ids if i))
+        if not values:
+            return set()
+        head = f"SELECT {identifier(field)} FROM CampaignMember"
+        tail = f"AND CampaignId = {quote(campaign_id)}"
+        rows = self.query_many(list(in_queries(head, field, values, tail=tail)))
+        return {str(row[field]) for row in rows if row.get(field)}
+
     def lead_statuses(self) -> list[dict[str, Any]]:
         """LeadStatus rows: ApiName, MasterLabel, IsDefault, IsConverted, SortOrder."""
         return list(
@@ -295,22 +338,39 @@ class SalesforceClient:
 
     # -- Lead assignment: one place for every Lead write (creates and upserts) ------------------
 
-    def write_headers(self, assignment: LeadAssignment | None) -> dict[str, str]:
-        """Extra headers of a REST write carrying `assignment` (none when it is None)."""
-        return assignment.rest_headers() if assignment is not None else {}
+    def write_headers(
+        self, allow_duplicate_save: bool, assignment: LeadAssignment | None
+    ) -> dict[str, str]:
+        """The headers of an sObject Collections write, create or upsert: the duplicate-rule
+        header and, for Leads, `Sforce-Auto-Assign` carrying `assignment` (none when None)."""
+        flag = "true" if allow_duplicate_save else "false"
+        return {
+            "Sforce-Duplicate-Rule-Header": (
+                f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
+            ),
+            **(assignment.rest_headers() if assignment is not None else {}),
+        }
 
-    def job_options(self, assignment: LeadAssignment | None) -> dict[str, str]:
-        """Extra ingest-job properties for `assignment`; resolves `active` to the org's active
-        Lead rule Id (one SOQL query per client: a run uses one rule throughout)."""
+    def job_options(
+        self, assignment: LeadAssignment | None, external_id_field: str | None = None
+    ) -> dict[str, str]:
+        """The properties of a Bulk API 2.0 ingest job, insert or upsert: its operation,
+        `externalIdFieldName` for an upsert and `assignmentRuleId` for `assignment`, `active`
+        resolved to the org's active Lead rule Id (one SOQL query per client: a run uses one
+        rule throughout)."""
+        operation = Operation.upsert if external_id_field else Operation.insert
+        options = {"operation": operation.value}
+        if external_id_field:
+            options["externalIdFieldName"] = identifier(external_id_field)
         if assignment is None:
-            return {}
+            return options
         active: str | None = None
         if assignment.needs_active_rule_id:
             if not self._active_lead_rule:
                 rows = list(self.query(ACTIVE_LEAD_RULE_SOQL))
                 self._active_lead_rule.append(str(rows[0]["Id"]) if rows else None)
             active = self._active_lead_rule[0]
-        return assignment.job_properties(active)
+        return {**options, **assignment.job_properties(active)}
 
     def api_usage(self) -> tuple[int, int] | None:
         """(used, total) daily API requests from the latest Sforce-Limit-Info, if seen yet."""
@@ -336,20 +396,51 @@ class SalesforceClient:
         `assignment` (Leads): which assignment rule Salesforce runs on them.
         """
         name = identifier(sobject)
-        flag = "true" if allow_duplicate_save else "false"
-        headers = {
-            "Sforce-Duplicate-Rule-Header": (
-                f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
-            ),
-            **self.write_headers(assignment),
-        }
+        send = _Collection(name, "composite/sobjects", "POST", f"create {name}", False)
+        return self._write_collections(
+            send, records, self.write_headers(allow_duplicate_save, assignment)
+        )
+
+    def upsert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str,
+        *,
+        allow_duplicate_save: bool = False,
+        assignment: LeadAssignment | None = None,
+    ) -> list[SaveResult]:
+        """Create or update by an External ID field through sObject Collections (PATCH
+        composite/sobjects/{SObject}/{field}, 200 a call, allOrNone false); results in order,
+        each with `created` (True: created, False: the record holding the key was updated).
+
+        Unlike create(), an upsert is idempotent: sent twice it still leaves one record per key.
+        So a lost answer (connection dropped, read timeout, 500/502/504) is simply asked again
+        within the retry budget instead of being raised as ambiguous. `assignment` (Leads): as
+        for create(); Salesforce runs the rule on the records the upsert creates.
+        """
+        name = identifier(sobject)
+        path = f"composite/sobjects/{name}/{identifier(external_id_field)}"
+        send = _Collection(name, path, "PATCH", f"upsert {name}", True)
+        return self._write_collections(
+            send, records, self.write_headers(allow_duplicate_save, assignment)
+        )
+
+    def _write_collections(
+        self,
+        send: _Collection,
+        records: Sequence[Mapping[str, Any]],
+        headers: Mapping[str, str],
+    ) -> list[SaveResult]:
+        """The records in collections of 200, results in input order; records that fail with
+        UNABLE_TO_LOCK_ROW are resubmitted within the retry budget."""
         results: list[SaveResult | None] = [None] * len(records)
         for start in range(0, len(records), COLLECTION_SIZE):
             pending = list(range(start, min(start + COLLECTION_SIZE, len(records))))
             attempt = 0
             while pending:
                 attempt += 1
-                raw = self._post_collection(name, [records[i] for i in pending], headers)
+                raw = self._send_collection(send, [records[i] for i in pending], headers)
                 if not isinstance(raw, list) or len(raw) != len(pending):
                     # The request reached Salesforce; what it did is unknown. Transient per
                     # record: the caller re-checks before writing again.
@@ -368,29 +459,29 @@ class SalesforceClient:
                     if _locked(result):
                         locked.append(i)
                 if locked and self.retry.allows(attempt):
-                    self.retry.pause(attempt)
+                    self.retry.pause(attempt, why=self._locked_note(send.sobject, len(locked)))
                     pending = locked
                 else:
                     pending = []
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
 
-    def _post_collection(
-        self, name: str, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
+    def _send_collection(
+        self, send: _Collection, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
     ) -> Any:
-        """POST one collection. When Salesforce refuses the whole request because one record
+        """Send one collection. When Salesforce refuses the whole request because one record
         cannot even be parsed (JSON_PARSER_ERROR: e.g. a malformed date), split the batch in
         halves until the culprit stands alone, so that it fails by itself and the rest save."""
         body = {
             "allOrNone": False,
-            "records": [{"attributes": {"type": name}, **_json_values(r)} for r in batch],
+            "records": [{"attributes": {"type": send.sobject}, **_json_values(r)} for r in batch],
         }
         try:
             return self._call(
-                f"create {name}",
+                send.what,
                 lambda sf: sf.restful(
-                    "composite/sobjects", method="POST", json=body, headers=dict(headers)
+                    send.path, method=send.method, json=body, headers=dict(headers)
                 ),
-                idempotent=False,
+                idempotent=send.idempotent,
             )
         except SalesforceError as exc:
             if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
@@ -399,8 +490,8 @@ class SalesforceClient:
                 error = {"statusCode": exc.code, "message": exc.detail, "fields": list(exc.fields)}
                 return [{"success": False, "errors": [error]}]
             middle = len(batch) // 2
-            left = self._post_collection(name, batch[:middle], headers)
-            right = self._post_collection(name, batch[middle:], headers)
+            left = self._send_collection(send, batch[:middle], headers)
+            right = self._send_collection(send, batch[middle:], headers)
             if not isinstance(left, list) or not isinstance(right, list):
                 return None  # unexpected shape: the caller marks the batch RESULT_UNKNOWN
             return left + right
@@ -422,9 +513,37 @@ class SalesforceClient:
         UNABLE_TO_LOCK_ROW; `on_job` is called for each. `assignment` (Leads): which
         assignment rule every job names, as `create` tells REST.
         """
+        return self._bulk_write(sobject, records, key_field, on_job, self.job_options(assignment))
+
+    def bulk_upsert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str,
+        key_field: str,
+        on_job: Callable[[str], None] | None = None,
+        assignment: LeadAssignment | None = None,
+    ) -> list[SaveResult]:
+        """Upsert by an External ID field through Bulk API 2.0 (`operation: upsert`,
+        `externalIdFieldName`), driven like bulk_insert; each success carries `created` from
+        the job's sf__Created column. `assignment` (Leads): the rule each job names; it runs
+        on the records the job creates, as on a bulk insert."""
+        options = self.job_options(assignment, external_id_field)
+        return self._bulk_write(sobject, records, key_field, on_job, options)
+
+    def _bulk_write(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        key_field: str,
+        on_job: Callable[[str], None] | None,
+        options: Mapping[str, str],
+    ) -> list[SaveResult]:
+        """Rows through ingest jobs created with `options` (job_options), results aligned to
+        the input by key_field; rows hit by UNABLE_TO_LOCK_ROW go again in a new job."""
         name = identifier(sobject)
         identifier(key_field)
-        options = self.job_options(assignment)
         results: list[SaveResult | None] = [None] * len(records)
         keys = [_key(key_field, r.get(key_field)) for r in records]
         pending = list(range(len(records)))
@@ -432,7 +551,8 @@ class SalesforceClient:
         while pending:
             attempt += 1
             for chunk in _byte_chunks(pending, records):
-                job_id, info = self._run_job(name, [records[i] for i in chunk], on_job, options)
+                rows = [records[i] for i in chunk]
+                job_id, info = self._run_job(name, rows, on_job, options)
                 outcome = self._job_outcome(job_id, key_field, info)
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
@@ -442,7 +562,7 @@ class SalesforceClient:
                     results[i] = queue.popleft() if queue else outcome.missing
             locked = [i for i in pending if _locked(results[i])]
             if locked and self.retry.allows(attempt):
-                self.retry.pause(attempt)
+                self.retry.pause(attempt, why=self._locked_note(name, len(locked)))
                 pending = locked
             else:
                 pending = []
@@ -483,12 +603,12 @@ class SalesforceClient:
         sobject: str,
         rows: Sequence[Mapping[str, Any]],
         on_job: Callable[[str], None] | None,
-        options: Mapping[str, str] | None = None,
+        options: Mapping[str, str],
     ) -> tuple[str, Mapping[str, Any]]:
         data = _to_csv(rows)
         created = self._call(
             f"bulk create job {sobject}",
-            lambda sf: self._create_ingest_job(sf, sobject, Operation.insert, options or {}),
+            lambda sf: self._create_ingest_job(sf, sobject, options),
         )
         if not isinstance(created, Mapping) or not created.get("id"):
             raise self._unexpected("bulk create job", created)
@@ -511,20 +631,18 @@ class SalesforceClient:
             raise
         return job_id, self._wait_job(job_id)
 
-    def _create_ingest_job(
-        self, sf: Salesforce, sobject: str, operation: Operation, options: Mapping[str, str]
-    ) -> Any:
+    def _create_ingest_job(self, sf: Salesforce, sobject: str, options: Mapping[str, str]) -> Any:
         """POST jobs/ingest: the request simple-salesforce's `_Bulk2Client.create_job` sends
-        (same URL, headers and body), plus `options` (e.g. assignmentRuleId, which that
-        method has no parameter for; the library itself is left unmodified)."""
+        (same URL, headers and body, operation and externalIdFieldName included), plus
+        assignmentRuleId, which that method has no parameter for (the library itself is left
+        unmodified)."""
         client = self._bulk(sf, sobject)
         payload = {
-            "operation": operation.value,
-            "object": sobject,
-            "contentType": "CSV",
             "columnDelimiter": "COMMA",
             "lineEnding": "LF",
             **options,
+            "object": sobject,
+            "contentType": "CSV",
         }
         response = call_salesforce(
             url=client._construct_request_url(None, False),
@@ -582,9 +700,9 @@ class SalesforceClient:
                 return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
         for row in successful:
-            rows.append(
-                (_key(key_field, row.get(key_field)), SaveResult(True, row.get("sf__Id") or None))
-            )
+            flag = str(row.get("sf__Created") or "").strip().lower()
+            result = SaveResult(True, row.get("sf__Id") or None, created=flag == "true")
+            rows.append((_key(key_field, row.get(key_field)), result))
         for row in failed:
             rows.append((_key(key_field, row.get(key_field)), _bulk_failure(row.get("sf__Error"))))
         for row in unprocessed:
@@ -635,8 +753,17 @@ class SalesforceClient:
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = self.timeout
             self._last_headers = None
-            response = original_send(request, **kwargs)
+            where = logs.endpoint(request.method or "", request.url or "")
+            self._last_exchange = f"{where} -> no answer"
+            try:
+                response = original_send(request, **kwargs)
+            except requests.RequestException as exc:
+                self._last_exchange = f"{where} -> {type(exc).__name__}"
+                log.debug("salesforce: %s", self._last_exchange)
+                raise
             self._last_headers = response.headers
+            self._last_exchange = _exchange(where, response)
+            log.debug("salesforce: %s", self._last_exchange)
             info = response.headers.get("Sforce-Limit-Info")
             if info:
                 usage = Salesforce.parse_api_usage(info).get("api-usage")
@@ -671,6 +798,7 @@ class SalesforceClient:
                 if renewed or not auth.can_renew(self.cfg):
                     raise
                 renewed = True
+                log.info("salesforce: %s: session expired; logging in again", what)
                 self._sf = None  # log in again, then retry the step once
 
     def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
@@ -682,7 +810,8 @@ class SalesforceClient:
             except requests.exceptions.SSLError as exc:
                 raise SalesforceError(
                     f"{what}: TLS verification failed for {self.cfg.instance_url} "
-                    f"({type(exc).__name__}); set salesforce.ca_bundle if the org uses a private CA",
+                    f"({type(exc).__name__}); set {self.cfg.setting('ca_bundle')} if the org "
+                    "uses a private CA",
                     code="TLS_ERROR",
                 ) from None
             except (
@@ -691,12 +820,14 @@ class SalesforceClient:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 if not idempotent and not _never_sent(exc):
-                    raise SalesforceError(
-                        f"{what}: {type(exc).__name__} after the request was sent "
-                        f"(attempt {attempt}); Salesforce may have applied it, so it is not "
-                        "sent again blindly",
-                        code="CONNECTION_ERROR",
-                        ambiguous=True,
+                    raise self._with_exchange(
+                        SalesforceError(
+                            f"{what}: {type(exc).__name__} after the request was sent "
+                            f"(attempt {attempt}); Salesforce may have applied it, so it is not "
+                            "sent again blindly",
+                            code="CONNECTION_ERROR",
+                            ambiguous=True,
+                        )
                     ) from None
                 error = SalesforceError(
                     f"{what}: {type(exc).__name__} after {attempt} attempts",
@@ -715,7 +846,7 @@ class SalesforceClient:
             except SimpleSalesforceError as exc:
                 error = self._map_error(what, exc, attempt, idempotent=idempotent)
                 if error.ambiguous:
-                    raise error from None
+                    raise self._with_exchange(error) from None
             except SalesforceOperationError as exc:
                 raise SalesforceError(
                     f"{what}: {_excerpt(str(exc))}", code=BULK_JOB_FAILED
@@ -726,8 +857,10 @@ class SalesforceClient:
                     code="UNEXPECTED_RESPONSE",
                 ) from None
             if not error.transient or not self.retry.allows(attempt):
-                raise error
-            self.retry.pause(attempt, self._retry_after(error.status))
+                raise self._with_exchange(error)
+            self.retry.pause(
+                attempt, self._retry_after(error.status), why=f"salesforce: {self._failed(error)}"
+            )
 
     def _retry_after(self, status: int | None) -> float | None:
         """Seconds a 429/503 asked us to wait (Retry-After), when the answer said so."""
@@ -738,6 +871,24 @@ class SalesforceClient:
             return max(0.0, float(value)) if value else None
         except ValueError:
             return None
+
+    def _failed(self, error: SalesforceError) -> str:
+        """A retry line's account of a failed call: our words, Salesforce's, the exchange."""
+        said = _ATTEMPTS.sub("", str(error).removeprefix("Salesforce: "))
+        return f"{said}; {self._last_exchange}"
+
+    def _locked_note(self, sobject: str, count: int) -> str:
+        return (
+            f"salesforce: {count} {sobject} record{'s' if count != 1 else ''} UNABLE_TO_LOCK_ROW; "
+            f"{self._last_exchange}"
+        )
+
+    def _with_exchange(self, error: SalesforceError) -> SalesforceError:
+        """The error, its message ending with the endpoint, status and request id it came from
+        (request-level failures only: per-record reasons stay Salesforce's own words)."""
+        if self._last_exchange and self._last_exchange not in str(error):
+            error.args = (f"{error.args[0]} [{self._last_exchange}]", *error.args[1:])
+        return error
 
     def _map_error(
         self, what: str, exc: SimpleSalesforceError, attempt: int, *, idempotent: bool = True
@@ -784,7 +935,7 @@ class SalesforceClient:
         else:
             hint = (
                 "the configured access_token cannot be renewed by leadsync; get a new token "
-                "and set it in the environment variable salesforce.auth.access_token names"
+                f"and set {self.cfg.setting('auth.access_token')}"
             )
         return SessionExpired(
             f"{what}: session invalid or expired ({code or 'HTTP 401'}: {message or 'no message'}); "
@@ -795,6 +946,12 @@ class SalesforceClient:
         return SalesforceError(
             f"{what}: unexpected response: {_excerpt(repr(body))}", code="UNEXPECTED_RESPONSE"
         )
+
+
+def _exchange(where: str, response: requests.Response) -> str:
+    """`POST https://host/path -> 503, request id 4f3c...` for logs and error messages."""
+    rid = next((response.headers[h] for h in REQUEST_ID_HEADERS if response.headers.get(h)), None)
+    return f"{where} -> {response.status_code}" + (f", request id {rid}" if rid else "")
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -829,6 +986,20 @@ def _outcome_unknown(status: int | None, code: str | None) -> bool:
     """A server error that may come after the work was done (500/502/504); 503 is a refusal
     ("unavailable": nothing was done), and UNABLE_TO_LOCK_ROW is a refusal whatever its status."""
     return status is not None and status >= 500 and status != 503 and code != UNABLE_TO_LOCK_ROW
+
+
+class _Collection:
+    """How one kind of sObject Collections write is sent: create (POST, not idempotent) or
+    upsert by an External ID field (PATCH, idempotent)."""
+
+    __slots__ = ("idempotent", "method", "path", "sobject", "what")
+
+    def __init__(self, sobject: str, path: str, method: str, what: str, idempotent: bool) -> None:
+        self.sobject = sobject
+        self.path = path
+        self.method = method
+        self.what = what
+        self.idempotent = idempotent
 
 
 class _JobOutcome:
@@ -879,6 +1050,8 @@ def _describe(name: str, raw: Mapping[str, Any]) -> ObjectDescribe:
             custom=bool(f.get("custom", False)),
             restricted_picklist=bool(f.get("restrictedPicklist", False)),
             picklist_values=picklist,
+            external_id=bool(f.get("externalId", False)),
+            unique=bool(f.get("unique", False)),
         )
     return ObjectDescribe(name=str(raw.get("name") or name), fields=fields)
 
@@ -901,7 +1074,13 @@ def _save_result(raw: Any) -> SaveResult:
     success = bool(raw.get("success"))
     if not success and not errors:
         errors = (SaveError("UNKNOWN_ERROR", "Salesforce reported a failure without errors"),)
-    return SaveResult(success=success, id=raw.get("id") or None, errors=errors)
+    created = raw.get("created")
+    return SaveResult(
+        success=success,
+        id=raw.get("id") or None,
+        errors=errors,
+        created=created if isinstance(created, bool) and success else None,
+    )
 
 
 def _save_error(raw: Mapping[str, Any]) -> SaveError:

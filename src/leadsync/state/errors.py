@@ -8,6 +8,8 @@ from leadsync.errors import LeadsyncError
 class StateError(LeadsyncError):
     """The state store cannot be opened or used (unreachable server, unwritable path, ...)."""
 
+    error_code = "state_unavailable"
+
 
 class StateNotEmpty(StateError):
     """A copy target already holds state; copying over it would silently fork two histories."""

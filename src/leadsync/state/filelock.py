@@ -25,8 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from leadsync.state.holder import lock_order, this_holder
-from leadsync.state.model import LockHeld, LockInfo
+from leadsync.state.holder import WaitNotice, lock_order, this_holder
+from leadsync.state.model import LockHeld, LockInfo, LockLost
 
 SUFFIX = ".lock"
 POLL_SECONDS = 0.05
@@ -53,6 +53,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class FileHeld:
+    """The flocks a process holds. The kernel keeps an flock while its descriptor is open, so
+    the one way to lose it is the lock file being removed or replaced (a cleanup job, a
+    restored volume): then a new runner would lock a new file beside ours. `verify` checks
+    each descriptor still is the file at its path."""
+
+    def __init__(self, taken: list[tuple[str, int]], directory: Path) -> None:
+        self._taken = taken
+        self._directory = directory
+
+    def verify(self) -> None:
+        for name, fd in self._taken:
+            path = self._directory / lock_file_name(name)
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except OSError:
+                same = False
+            if not same:
+                raise LockLost(
+                    f"state lock {name!r} was lost: its lock file {path} was removed or "
+                    "replaced while this run held it; stopped before writing. Check that no "
+                    "cleanup job touches the state directory, then run the command again."
+                )
+
+
 class FileLocks:
     """Lock files live in one directory (mode 0700) beside the database file."""
 
@@ -67,24 +92,27 @@ class FileLocks:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     @contextlib.contextmanager
-    def hold(self, names: Sequence[str], *, timeout: float, purpose: str) -> Iterator[None]:
+    def hold(self, names: Sequence[str], *, timeout: float, purpose: str) -> Iterator[FileHeld]:
         """Take every named lock or none; poll until `timeout`, then raise LockHeld."""
         ordered = lock_order(names)
         self._ensure_dir()
         deadline = time.monotonic() + max(0.0, timeout)
+        notice = WaitNotice(timeout)
         while True:
             taken, blocked = self._try_all(ordered)
             if blocked is None:
                 break
+            path = self.directory / lock_file_name(blocked)
             if time.monotonic() >= deadline:
-                raise LockHeld(self._holder_at(self.directory / lock_file_name(blocked), blocked))
+                raise LockHeld(self._holder_at(path, blocked))
+            notice.tick(lambda: self._holder_at(path, blocked))  # noqa: B023 (called at once)
             time.sleep(max(0.001, min(POLL_SECONDS, deadline - time.monotonic())))
         try:
             for name, fd in taken:
                 info = json.dumps(asdict(this_holder(name, purpose))).encode()
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, info, 0)
-            yield
+            yield FileHeld(taken, self.directory)
         finally:
             for _name, fd in reversed(taken):
                 with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from leadsync.state.errors import StateError, StateNotEmpty
 from leadsync.state.sqlstore import SqlStore
+from leadsync.wording import plural
 
 DSN_ENV = "LEADSYNC_STATE_DSN"
 
@@ -33,8 +34,9 @@ class CopySummary:
             "no applied state" if self.applied_serial is None else f"serial {self.applied_serial}"
         )
         return (
-            f"copied {self.source} -> {self.target}: {serial}, {self.history} history rows, "
-            f"{self.ledger} ledger rows, {self.watermarks} watermarks, {self.runs} runs"
+            f"copied {self.source} -> {self.target}: {serial}, "
+            f"{plural(self.history, 'history row')}, {plural(self.ledger, 'ledger row')}, "
+            f"{plural(self.watermarks, 'watermark')}, {plural(self.runs, 'run')}"
         )
 
 

@@ -8,9 +8,13 @@ Both backends hold the same tables and columns (see codec.py for the column orde
   index on (account, state, book_id, contact_id) serves `records --state` and per-state
   paging, and a partial index covers the few rows whose write is in doubt;
 - watermarks: per (account, book_id), the Dotdigital server time the next sync starts from;
-- runs: one report per sync run;
-- sweeps (step 2): per (account, book_id), the Dotdigital server time of the last membership
-  sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
+- runs: one report per sync run.
+Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git commit of the config
+could not be read (`git_error`); rows written before have both NULL.
+Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
+their updated_at, which the write-ahead mark set).
+Step 4 adds sweeps: per (account, book_id), the Dotdigital server time of the last membership
+sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -86,6 +90,20 @@ SQLITE_STEPS: Steps = [
     ),
     (
         2,
+        [
+            "ALTER TABLE history ADD COLUMN ci TEXT",
+            "ALTER TABLE history ADD COLUMN git_error TEXT",
+        ],
+    ),
+    (
+        3,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
         [
             """CREATE TABLE sweeps (
                 account TEXT NOT NULL,
@@ -176,6 +194,20 @@ POSTGRES_STEPS: Steps = [
     ),
     (
         2,
+        [
+            "ALTER TABLE history ADD COLUMN ci JSONB",
+            "ALTER TABLE history ADD COLUMN git_error TEXT",
+        ],
+    ),
+    (
+        3,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
         [
             """CREATE TABLE sweeps (
                 account TEXT NOT NULL,

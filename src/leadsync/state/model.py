@@ -42,6 +42,10 @@ class HistoryEntry:
     git_commit: str | None  # commit of the config file when it is in a git repo
     config_sha256: str
     summary: dict[str, int]  # {"create": n, "update": n, "delete": n, "no-op": n}
+    # The CI job that applied, when one did: {"system", "actor", "run_url", "commit"} (not
+    # secret; see reconcile/provenance.py). The OS user of a CI runner names nobody.
+    ci: dict[str, str] | None = None
+    git_error: str | None = None  # why git_commit is None although the config is in a repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class LockHeld(LeadsyncError):
     (A LeadsyncError so the CLI shows its message and exits 1 without a traceback.)
     """
 
+    error_code = "lock_held"
+
     def __init__(self, info: LockInfo) -> None:
         self.info = info
         session = ""
@@ -72,6 +78,22 @@ class LockHeld(LeadsyncError):
             f"state lock {info.name!r} is held by {info.user}@{info.host} (pid {info.pid}, "
             f"{info.purpose}) since {info.since}{session}"
         )
+
+
+class LockLost(LeadsyncError):
+    """A lock this run holds is provably gone (its server session ended, its file was removed).
+
+    Raised by `HeldLock.verify()` before a batch of remote writes: the run stops there, before
+    writing, because another runner may already be inside the same account.
+    """
+
+
+class HeldLock(Protocol):
+    """What `StateStore.lock()` yields: the locks taken, checkable while the run goes on."""
+
+    def verify(self) -> None:
+        """Raise LockLost unless every lock taken is still held by this process."""
+        ...
 
 
 class StaleState(LeadsyncError):
@@ -108,6 +130,9 @@ class LedgerEntry:
     last_run: str | None = None
     updated_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # When the write in `attempt` was sent (ISO 8601 UTC): without an upsert key on Lead, an
+    # in-doubt create is not looked up and re-sent before sync.in_doubt_grace has passed.
+    attempted_at: str | None = None
 
 
 class StateStore(Protocol):
@@ -127,9 +152,12 @@ class StateStore(Protocol):
         expected_serial: int,
         baseline: Iterable[LedgerEntry] = (),
         watermarks: dict[tuple[str, int], str] | None = None,
+        release_baseline: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Write state, history, baseline ledger rows and watermarks in ONE transaction.
 
+        `release_baseline`: (account, book id) of books whose baseline rows and watermark are
+        deleted first (backfill turned on: the next sync takes those members as new).
         Raises StaleState when the stored lineage/serial differ from the expected ones.
         """
         ...
@@ -139,8 +167,9 @@ class StateStore(Protocol):
     # --- locks (released by the OS / server when the holder dies) -------------------------
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
-        """Take all named locks or none; wait up to `timeout` seconds, then raise LockHeld."""
+    ) -> AbstractContextManager[HeldLock]:
+        """Take all named locks or none; wait up to `timeout` seconds, then raise LockHeld.
+        While waiting, say who holds the lock every few seconds (logger `leadsync.lock`)."""
         ...
 
     def lock_holders(self) -> list[LockInfo]: ...

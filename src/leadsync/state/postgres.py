@@ -1,13 +1,20 @@
 """PostgreSQL backend (psycopg 3): shared state for teams and ephemeral CI runners.
 
 Same tables and rules as SQLite (sqlstore.py); what differs:
-- Locks are session-level advisory locks on a connection opened for the lock and closed on
-  release, so a crashed or killed runner's lock vanishes when the server drops its session
-  (Terraform's pg backend does the same: no force-unlock needed). Keys are 64-bit hashes of
-  (schema, name): projects in other schemas never block each other (unlike terraform#33217).
-  Who holds a lock is written to `lock_holders` and shown through pg_locks + pg_stat_activity.
+- Locks are transaction-level advisory locks in a transaction kept open for the run on their own
+  connection (pglock.py: why, and how a lost lock stops the run before it writes). Keys are
+  64-bit hashes of (schema, name): projects in other schemas never block each other (unlike
+  terraform#33217). Who holds a lock is written to `lock_holders` and shown through pg_locks +
+  pg_stat_activity.
+- Every statement is schema-qualified and nothing depends on session state (pgconn.py), so the
+  store works the same directly and through PgBouncer in session or transaction mode.
 - Migrations run under a transaction-scoped advisory lock, so runners starting at once apply
-  each step exactly once; DDL is transactional, so a failed step leaves nothing behind.
+  each step exactly once; DDL is transactional, so a failed step leaves nothing behind. A store
+  whose schema is current runs no DDL at all: a read-only role (USAGE + SELECT) can run
+  `status`, `records` and `history`, and a role that owns only its schema needs no CREATE on
+  the database.
+- Every psycopg error becomes one line that keeps the server's reason; a missing privilege
+  names the GRANT that fixes it.
 - The DSN is a secret (it may carry a password): it never appears in a message; `describe()`
   shows user@host:port/dbname and the schema.
 """
@@ -15,22 +22,22 @@ Same tables and rules as SQLite (sqlstore.py); what differs:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
-from leadsync.state import codec
+from leadsync.state import codec, pglock
 from leadsync.state.errors import StateError
 from leadsync.state.holder import lock_order, this_holder
-from leadsync.state.migrations import POSTGRES_STEPS
-from leadsync.state.model import LockHeld, LockInfo
+from leadsync.state.migrations import POSTGRES_STEPS, latest_version
+from leadsync.state.model import HeldLock, LockInfo
+from leadsync.state.pgconn import Heartbeat, connect, heartbeat_seconds, reason, safe_target
+from leadsync.state.pglock import lock_key
 from leadsync.state.sqlstore import (
     LEDGER_BASELINE,
     LEDGER_BASELINE_NARROW,
@@ -39,8 +46,6 @@ from leadsync.state.sqlstore import (
     chunked,
 )
 
-CONNECT_TIMEOUT_SECONDS = 10
-POLL_SECONDS = 0.05
 MIGRATION_LOCK = "leadsync:migrate"
 COPY_MIN_ROWS = 500
 ANALYZE_AFTER_ROWS = 50_000
@@ -48,29 +53,7 @@ _COPY_INSERTS = {
     LEDGER_BASELINE: codec.LEDGER_COLUMNS,
     LEDGER_BASELINE_NARROW: codec.NARROW_COLUMNS,
 }
-
-
-def lock_key(schema: str, name: str) -> int:
-    """A stable signed 64-bit advisory-lock key for one lock name in one schema."""
-    digest = hashlib.sha256(f"leadsync\0{schema}\0{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def safe_target(dsn: str) -> str:
-    """user@host:port/dbname, never the password; for messages."""
-    try:
-        parts = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "postgres (unparsable DSN)"
-    user = parts.get("user") or ""
-    host = parts.get("host") or parts.get("hostaddr") or "localhost"
-    port = parts.get("port") or "5432"
-    dbname = parts.get("dbname") or user or ""
-    return f"postgres://{user + '@' if user else ''}{host}:{port}/{dbname}"
-
-
-def _app_name(text: str) -> str:
-    return text[:63]  # PostgreSQL truncates application_name to NAMEDATALEN - 1
+__all__ = ["PostgresStore", "lock_key", "safe_target"]
 
 
 class PostgresStore(SqlStore):
@@ -86,44 +69,61 @@ class PostgresStore(SqlStore):
         self._loaded = 0
         self._conn = self._connect("leadsync")
         try:
-            self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            self._migrate()
-        except psycopg.Error as exc:
+            with self._wrap("opening the state", writing=True):
+                self._migrate()
+                interval = heartbeat_seconds(self._conn)
+        except BaseException:
             self._conn.close()
-            raise StateError(f"cannot use the PostgreSQL state {self.describe()}: {exc}") from exc
+            raise
+        # Between statements the connection waits for HTTP calls; keep it from looking idle.
+        self._heartbeat = Heartbeat(self._beat, interval, "leadsync-state").start()
+
+    def _beat(self) -> bool:
+        with self._mutex:
+            if self._conn.closed:
+                return False
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT 1")
+        return True
+
+    def close(self) -> None:
+        self._heartbeat.stop()
+        super().close()
 
     def describe(self) -> str:
         return f"{safe_target(self._dsn)} (schema {self.schema})"
 
-    def _connect(self, application_name: str) -> psycopg.Connection:
-        try:
-            conninfo_to_dict(self._dsn)
-        except psycopg.ProgrammingError as exc:
-            raise StateError(
-                "state.dsn is not a valid PostgreSQL connection string (value not shown)"
-            ) from exc
-        try:
-            return psycopg.connect(
-                self._dsn,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                application_name=_app_name(application_name),
-            )
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StateError(
-                f"cannot connect to the PostgreSQL state at {safe_target(self._dsn)}: {reason}"
-            ) from exc
+    def _connect(self, application_name: str, *, autocommit: bool = True) -> psycopg.Connection:
+        return connect(
+            self._dsn, schema=self.schema, application_name=application_name, autocommit=autocommit
+        )
 
     # --- migrations -----------------------------------------------------------------------
+    def _current_version(self) -> int | None:
+        """The recorded schema version, or None when the schema or its table does not exist.
+        Read without any DDL, so roles that may not create anything can open a current store."""
+        row = self._conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL",
+            (sql.Identifier(self.schema).as_string(None) + ".schema_version",),
+        ).fetchone()
+        if not row[0]:
+            return None
+        return int(
+            self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        )
+
     def _migrate(self) -> None:
+        if self._current_version() == latest_version(POSTGRES_STEPS):
+            return
         with self._conn.transaction():
             self._conn.execute(
                 "SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, MIGRATION_LOCK),)
             )
-            self._conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
+            exists = self._conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchone()
+            if not exists:  # CREATE SCHEMA IF NOT EXISTS would still need CREATE on the database
+                self._conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -141,16 +141,57 @@ class PostgresStore(SqlStore):
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Cursor]:
-        with self._mutex, self._wrap(), self._conn.transaction(), self._conn.cursor() as cur:
+        with (
+            self._mutex,
+            self._wrap(writing=True),
+            self._conn.transaction(),
+            self._conn.cursor() as cur,
+        ):
             yield cur
 
+    def _read(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex, self._wrap(text):
+            return self._conn.execute(text, tuple(params)).fetchall()
+
     @contextlib.contextmanager
-    def _wrap(self) -> Iterator[None]:
-        """Server and network failures become one clear StateError line."""
+    def _wrap(self, doing: str | None = None, *, writing: bool = False) -> Iterator[None]:
+        """Every psycopg error becomes one StateError line with the server's reason (and the
+        statement, for reads); a missing privilege names the GRANT that fixes it."""
         try:
             yield
-        except psycopg.OperationalError as exc:
-            raise StateError(f"PostgreSQL state {self.describe()}: {exc}".strip()) from exc
+        except StateError:
+            raise
+        except pg_errors.InsufficientPrivilege as exc:
+            raise StateError(self._privilege_message(exc, writing=writing)) from exc
+        except psycopg.Error as exc:
+            what = f" while {_short(doing)}" if doing else ""
+            raise StateError(f"PostgreSQL state {self.describe()}{what}: {reason(exc)}") from exc
+
+    def _privilege_message(self, exc: psycopg.Error, *, writing: bool) -> str:
+        schema = sql.Identifier(self.schema).as_string(None)
+        role = self._role()
+        why = reason(exc)
+        if "for database" in why:
+            grant = (
+                f"create the schema for the role (CREATE SCHEMA {schema} AUTHORIZATION {role}) "
+                f"or GRANT CREATE ON DATABASE <database> TO {role}"
+            )
+        elif "for schema" in why:
+            grant = f"GRANT USAGE ON SCHEMA {schema} TO {role}"
+        elif writing:
+            grant = (
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO "
+                f"{role} (or let {role} own the schema); read-only roles can run status, "
+                "records and history only"
+            )
+        else:
+            grant = f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"
+        return f"PostgreSQL state {self.describe()}: {why} (role {role}); to fix: {grant}"
+
+    def _role(self) -> str:
+        with contextlib.suppress(psycopg.Error):
+            return str(self._conn.execute("SELECT current_user").fetchone()[0])
+        return "<role>"
 
     def _begin_apply(self, cur: Any) -> None:
         # Serialises concurrent applies: the second waits, then sees the first one's serial.
@@ -197,60 +238,48 @@ class PostgresStore(SqlStore):
     # --- locks ----------------------------------------------------------------------------
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
-        return self._hold(lock_order(names), timeout=timeout, purpose=purpose)
+    ) -> AbstractContextManager[HeldLock]:
+        return pglock.hold(
+            lambda app: self._connect(app, autocommit=False),
+            self,
+            lock_order(names),
+            timeout=timeout,
+            purpose=purpose,
+        )
 
-    @contextlib.contextmanager
-    def _hold(self, ordered: list[str], *, timeout: float, purpose: str) -> Iterator[None]:
-        me = this_holder(ordered[0], purpose)
-        conn = self._connect(f"leadsync {purpose} {me.user}@{me.host} pid {me.pid}")
-        try:
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-            keys = {name: lock_key(self.schema, name) for name in ordered}
-            deadline = time.monotonic() + max(0.0, timeout)
-            while True:
-                blocked = self._try_all(conn, ordered, keys)
-                if blocked is None:
-                    break
-                if time.monotonic() >= deadline:
-                    raise LockHeld(self._holder_of(blocked, keys[blocked]))
-                time.sleep(max(0.001, min(POLL_SECONDS, deadline - time.monotonic())))
-            try:
-                with conn.transaction():
-                    for name in ordered:
-                        info = this_holder(name, purpose)
-                        conn.execute(
-                            "INSERT INTO lock_holders (name, lock_key, purpose, pid, host, "
-                            "os_user, since, backend_pid) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-                            "pg_backend_pid()) ON CONFLICT (name) DO UPDATE SET "
-                            "lock_key = excluded.lock_key, purpose = excluded.purpose, "
-                            "pid = excluded.pid, host = excluded.host, "
-                            "os_user = excluded.os_user, since = excluded.since, "
-                            "backend_pid = excluded.backend_pid",
-                            (name, keys[name], purpose, info.pid, info.host, info.user, info.since),
-                        )
-                yield
-            finally:
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute(
-                        "DELETE FROM lock_holders WHERE backend_pid = pg_backend_pid() "
-                        "AND name = ANY(%s)",
-                        (ordered,),
-                    )
-        finally:
-            conn.close()  # ends the session: the server releases every advisory lock it held
+    def record_holders(
+        self, ordered: Sequence[str], keys: dict[str, int], purpose: str, backend_pid: int
+    ) -> None:
+        """Who holds the locks, for waiters' messages; rows of holders whose session is gone
+        (a runner killed with SIGKILL) are removed on the way."""
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM lock_holders h WHERE NOT EXISTS (SELECT 1 FROM pg_locks l "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.pid = h.backend_pid "
+                "AND ((l.classid::bigint << 32) | l.objid::bigint) = h.lock_key)"
+            )
+            for name in ordered:
+                info = this_holder(name, purpose)
+                cur.execute(
+                    pglock.HOLDER_UPSERT,
+                    (
+                        name,
+                        keys[name],
+                        purpose,
+                        info.pid,
+                        info.host,
+                        info.user,
+                        info.since,
+                        backend_pid,
+                    ),
+                )
 
-    @staticmethod
-    def _try_all(conn: psycopg.Connection, ordered: list[str], keys: dict[str, int]) -> str | None:
-        taken: list[int] = []
-        for name in ordered:
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (keys[name],)).fetchone()[0]
-            if not got:
-                for key in reversed(taken):
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                return name
-            taken.append(keys[name])
-        return None
+    def forget_holders(self, ordered: Sequence[str], backend_pid: int) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM lock_holders WHERE backend_pid = %s AND name = ANY(%s)",
+                (backend_pid, list(ordered)),
+            )
 
     _HOLDERS_SQL = """
         SELECT h.name, h.purpose, h.pid, h.host, h.os_user, h.since,
@@ -292,10 +321,10 @@ class PostgresStore(SqlStore):
             client_addr=client or "local socket",
         )
 
-    def _holder_of(self, name: str, key: int) -> LockInfo:
+    def holder_of(self, name: str, key: int) -> LockInfo:
         rows = self._holder_rows([key])
         if not rows:  # released between our try and this look: report what we know
-            return LockInfo(name, "unknown (just released)", 0, "unknown", "unknown", "unknown")
+            return pglock.unknown_holder(name)
         return self._info(rows[0], name)
 
     def lock_holders(self) -> list[LockInfo]:
@@ -308,3 +337,9 @@ class PostgresStore(SqlStore):
         return sorted(
             (self._info(r, names.get(int(r[10]))) for r in rows), key=lambda i: (i.name, i.pid)
         )
+
+
+def _short(statement: str) -> str:
+    """The statement (or step) that failed, shortened for a one-line message."""
+    text = " ".join(statement.split())
+    return text if len(text) <= 80 else text[:77] + "..."

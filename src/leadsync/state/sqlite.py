@@ -19,7 +19,7 @@ from pathlib import Path
 from leadsync.state.errors import StateError
 from leadsync.state.filelock import FileLocks
 from leadsync.state.migrations import SQLITE_STEPS
-from leadsync.state.model import LockInfo
+from leadsync.state.model import HeldLock, LockInfo
 from leadsync.state.sqlstore import SqlStore
 
 BUSY_TIMEOUT_SECONDS = 60.0  # short row-level contention only; long waits are the named locks
@@ -112,7 +112,7 @@ class SqliteStore(SqlStore):
     # --- locks ----------------------------------------------------------------------------
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[HeldLock]:
         return self._locks.hold(names, timeout=timeout, purpose=purpose)
 
     def lock_holders(self) -> list[LockInfo]:

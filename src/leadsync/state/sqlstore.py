@@ -18,6 +18,7 @@ from leadsync.state.errors import StateError
 from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
     AppliedState,
+    HeldLock,
     HistoryEntry,
     LedgerEntry,
     LedgerStateName,
@@ -57,6 +58,11 @@ SWEEP_UPSERT = (
     "INSERT INTO sweeps (account, book_id, value) VALUES (?, ?, ?) "
     "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
 )
+# backfill turned on: the baseline is released (members are taken as new by the next sync)
+LEDGER_RELEASE_BASELINE = (
+    "DELETE FROM ledger WHERE account = ? AND book_id = ? AND state = 'baseline'"
+)
+WATERMARK_DELETE = "DELETE FROM watermarks WHERE account = ? AND book_id = ?"
 APPLIED_UPSERT = (
     f"INSERT INTO applied_state (id, {', '.join(codec.APPLIED_COLUMNS)}) "
     f"VALUES (1, {', '.join('?' for _ in codec.APPLIED_COLUMNS)}) "
@@ -138,7 +144,7 @@ class SqlStore:
 
     def lock(
         self, names: Sequence[str], *, timeout: float, purpose: str
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[HeldLock]:
         raise NotImplementedError
 
     def lock_holders(self) -> list[LockInfo]:
@@ -191,12 +197,16 @@ class SqlStore:
         expected_serial: int,
         baseline: Iterable[LedgerEntry] = (),
         watermarks: dict[tuple[str, int], str] | None = None,
+        release_baseline: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Check-and-write in one transaction: a concurrent apply either wins or gets StaleState.
 
         With no state yet, `expected_lineage` must be None (the serial is not compared). The
         baseline may be a generator of millions of entries: it is streamed in chunks inside
         the transaction, and any error (also one raised by the generator) writes nothing.
+        `release_baseline` names books whose baseline rows and watermark go (backfill turned
+        on): the next sync reads the whole book and takes those members as new. This runs
+        before the baseline and watermarks are written, so a book may be in both.
         """
         now = codec.utc_now()
         with self._tx() as cur:
@@ -223,6 +233,9 @@ class SqlStore:
                     raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
             cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(new))
             cur.execute(self._q(HISTORY_INSERT), codec.history_row(entry))
+            for account, book_id in release_baseline:
+                cur.execute(self._q(LEDGER_RELEASE_BASELINE), (account, int(book_id)))
+                cur.execute(self._q(WATERMARK_DELETE), (account, int(book_id)))
             for chunk in chunked(baseline, WRITE_CHUNK):
                 narrow, full = codec.split_plain([codec.ledger_row(e, now) for e in chunk])
                 if narrow:

@@ -23,6 +23,7 @@ class BookView:
     backfill: bool
     campaign_id: str | None
     campaign_name: str | None
+    add_existing_to_campaign: bool = True  # excluded people (already in Salesforce) join too
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,12 @@ class AppliedStateError(LeadsyncError):
     """The applied state cannot be read as a sync plan (written by another version?)."""
 
 
+class NotApplied(LeadsyncError):
+    """`sync` before the first `apply`: there is no integration to run yet."""
+
+    error_code = "not_applied"
+
+
 def read_view(applied: AppliedState) -> AppliedView:
     res = applied.resolved or {}
     try:
@@ -64,7 +71,8 @@ def read_view(applied: AppliedState) -> AppliedView:
             max_api_share=float(sync.get("max_api_share", base.max_api_share)),
             allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
             overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
-            sweep_every=str(sync.get("sweep_every") or base.sweep_every),
+            in_doubt_grace=int(sync.get("in_doubt_grace", base.in_doubt_grace)),
+            sweep_every=int(sync.get("sweep_every", base.sweep_every)),
         )
         accounts: dict[str, AccountView] = {}
         for name, acct in sorted((res.get("accounts") or {}).items()):
@@ -80,6 +88,7 @@ def read_view(applied: AppliedState) -> AppliedView:
                     backfill=bool(b.get("backfill", False)),
                     campaign_id=b.get("campaign_id") or None,
                     campaign_name=b.get("campaign_name") or b.get("campaign") or None,
+                    add_existing_to_campaign=bool(b.get("add_existing_to_campaign", True)),
                 )
                 for b in acct.get("books") or ()
                 if b.get("id") is not None

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from leadsync.errors import ConfigError, LeadsyncError
+from leadsync.errors import ConfigError, LeadsyncError, document_of
 from leadsync.sync.engine import Progress, open_and_sync
 from leadsync.sync.report import render_text
 from leadsync.sync.schedule import StopFlag, parse_interval, run_every, stop_on_signals
@@ -91,11 +91,12 @@ def _print_report(report: dict, *, as_json: bool, one_line: bool) -> None:
 
 
 def _print_error(exc: LeadsyncError, *, as_json: bool) -> None:
-    """A failed run inside --every: one line on stderr (and one JSON line), then go on."""
+    """A failed run inside --every: one line on stderr (and, with --json, its error document
+    as one JSON line, the same document a one-shot `sync --json` prints), then go on."""
     sys.stderr.write(f"error: {exc} (the next run is still scheduled)\n")
     sys.stderr.flush()
     if as_json:
-        line = {"status": "error", "error": str(exc), "exit_code": exc.exit_code, "at": _now()}
+        line = {**document_of(exc, "sync"), "at": _now()}
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 

@@ -14,6 +14,19 @@ Crash safety is the design's centre (invariant 6). Three rules give it:
    overlap window, a crash before the watermark moved) are harmless: the ledger de-duplicates.
 
 CampaignMembers need no write-ahead: creating one twice gives DUPLICATE_VALUE, which means done.
+The campaign step reads the ledger (every entry with a campaign and no member yet: created Leads,
+and people excluded because they are already in Salesforce), so a crash before it is made up by
+the next run.
+
+A write still in flight (rule 2's hard case): Salesforce finishes a request whose client has
+gone away, so "not found" can mean "not yet". When the org's Lead has the upsert key
+(leadsync.leadkey: Leadsync_Key__c, unique External ID), every Lead write is an upsert on
+`<account>:<contact id>`: in-doubt entries are looked up by that key, and a re-sent write can
+only update the Lead a late request made, never add a second. Without the key, an in-doubt
+Collections create is looked up by email, but one not found stays in doubt ("waiting", counted
+in the report) until sync.in_doubt_grace has passed since it was sent (longer than the longest
+request Salesforce runs); only then does "not found" mean "never happened". Bulk jobs need no
+grace: their own state and result files say what they did.
 
 A write whose outcome is unknown while the run goes on (the connection dropped after a create was
 sent, a read timeout, 500/502/504: the client raises it as `ambiguous` instead of re-sending it
@@ -40,21 +53,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadsync.config.model import Config, SyncSettings
+from leadsync.config.model import Config
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
+from leadsync.leadkey import key_field, lead_key
 from leadsync.salesforce.assignment import LeadAssignment
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
-from leadsync.state.model import LedgerEntry, StateStore
-from leadsync.sync import ledger
-from leadsync.sync.applied import AccountView, AppliedView, BookView, read_view
-from leadsync.sync.classify import Match, existing_matches
+from leadsync.state.model import HeldLock, LedgerEntry, StateStore
+from leadsync.sync import ledger, write_errors
+from leadsync.sync.applied import AccountView, AppliedView, BookView, NotApplied, read_view
+from leadsync.sync.classify import Match, OwnLead, existing_matches, with_own_leads
 from leadsync.sync.mapping import LeadMapping, normalise_email
-from leadsync.sync.report import OUTCOME_KEYS, BookTally, exit_code, totals
-from leadsync.sync.schedule import parse_interval
+from leadsync.sync.report import (
+    OUTCOME_KEYS,
+    BookTally,
+    error_classes,
+    exit_code,
+    final_status,
+    totals,
+)
+from leadsync.sync.write_errors import WriteError
 
 COLLECTION_BATCH = 200  # one sObject Collections call
 CHECK_CHUNK = 2000  # members checked against Salesforce (by email) per round of queries
@@ -96,15 +117,17 @@ def run_sync(
     `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every` passed)."""
     applied = store.read_applied()
     if applied is None:
-        raise LeadsyncError(
+        raise NotApplied(
             "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
             "(sync only uses the applied integration)"
         )
     view = read_view(applied)
     warnings: list[str] = []
-    if _config_differs(config, applied):
+    differing = _config_differences(config, applied)
+    if differing:
         message = (
-            f"{config.source} differs from the applied state (serial {applied.serial}); "
+            f"{config.source} differs from the applied state (serial {applied.serial}) in: "
+            f"{', '.join(differing)}; "
             "this sync uses the applied mapping and books. Run `leadsync plan` to review the "
             "difference and `leadsync apply` to make it effective."
         )
@@ -155,12 +178,12 @@ def run_sync(
             if not account.lead_books and not store.ledger_in_doubt(name):
                 continue
             lock = (
-                nullcontext()
+                nullcontext(NO_LOCK)
                 if dry_run
                 else store.lock([f"account:{name}"], timeout=lock_timeout, purpose="sync")
             )
-            with lock:
-                AccountSync(run, account, dd_for(name)).run()
+            with lock as held:
+                AccountSync(run, account, dd_for(name), held).run()
         report["status"] = "done"
     except LimitReached as exc:
         report["status"] = "stopped"
@@ -169,6 +192,7 @@ def run_sync(
         report["status"] = "interrupted"
         report["stop_reason"] = str(exc)
     except LeadsyncError as exc:
+        exc.run_id = run.run_id  # the error document names the run that failed
         report["status"] = "error"
         report["stop_reason"] = str(exc)
         _finish(report, run, dd_clients)
@@ -188,6 +212,10 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
             book["samples"] = run.samples.get((book["account"], book["book_id"]), {})
     report["books"] = books
     report["totals"] = totals(books)
+    report["errors"] = error_classes(run.tallies.values())
+    report["status"] = final_status(
+        report["status"], report["errors"], report["totals"]["waiting_in_doubt"]
+    )
     report["ended_at"] = _now()
     report["api_calls"] = {
         "salesforce": run.sf.calls,
@@ -196,13 +224,11 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
     report["exit_code"] = exit_code(report)
 
 
-def _config_differs(config: Config, applied: Any) -> bool:
-    try:
-        from leadsync.config import snapshot
+def _config_differences(config: Config, applied: Any) -> list[str]:
+    """What differs between leadsync.yaml and the applied config: the rule `status` uses."""
+    from leadsync.config import differences, snapshot
 
-        return snapshot(config, applied.salt) != applied.config
-    except Exception:  # an older/newer snapshot format: fall back to the file's hash
-        return config.source_sha256 != applied.config_sha256
+    return differences(applied.config, snapshot(config, applied.salt))
 
 
 @dataclass
@@ -220,6 +246,10 @@ class Run:
     started_at: str = field(default_factory=lambda: _now())
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    # Dry run only: what the real run would have written by now, in book order.
+    # email -> (account, book) of the Lead an earlier book would have created
+    predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
+    predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
 
     @property
@@ -244,6 +274,7 @@ class Run:
                 book_id=book_id,
                 book=book.name if book else f"(address book {book_id})",
                 campaign_id=book.campaign_id if book else None,
+                campaign=book.campaign_name if book else None,
             )
         return self.tallies[key]
 
@@ -278,10 +309,28 @@ class Run:
             )
 
 
-class AccountSync:
-    """One account, under its lock: resolve in-doubt writes, then each create_leads book."""
+class _NoLock:
+    """A dry run writes nothing, so it takes no lock and has none to lose."""
 
-    def __init__(self, run: Run, account: AccountView, dd: DotdigitalClient) -> None:
+    def verify(self) -> None:
+        return None
+
+
+NO_LOCK = _NoLock()
+
+
+class AccountSync:
+    """One account, under its lock: resolve in-doubt writes, then each create_leads book.
+
+    `held.verify()` runs before every batch of remote writes (and before the watermark
+    moves): if the account lock was lost (its database session ended), the run stops there
+    with LockLost instead of writing beside the runner that may have taken over.
+    """
+
+    def __init__(
+        self, run: Run, account: AccountView, dd: DotdigitalClient, held: HeldLock = NO_LOCK
+    ) -> None:
+        self.held = held
         self.ctx = run
         self.account = account
         self.dd = dd
@@ -290,11 +339,14 @@ class AccountSync:
         self.settings = run.view.settings
         self.run_id = run.run_id
         self._records: dict[int, dict[str, Any]] = {}  # contact id -> Lead record, one batch
+        self.key: str | None = None  # the Lead upsert key field, when the org has it usable
 
     # -- orchestration -------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.key = key_field(self.sf.describe("Lead")).name  # describe is cached by the client
         mapping = self.ctx.mapping(self.account)
+        self.held.verify()
         if not self.ctx.dry_run:
             self.resolve_in_doubt(self.store.ledger_in_doubt(self.account.name))
         for book in self.account.lead_books:
@@ -318,49 +370,104 @@ class AccountSync:
         for entry in entries:
             by_attempt[entry.attempt or ""].append(entry)
         for attempt, group in by_attempt.items():
-            self.settle(group, _job_ids(attempt))
+            # An upsert is looked up by its key while the org still has the field; a create
+            # (or an upsert whose key field has gone since) by email, under the grace rule.
+            keyed = attempt.startswith(KEYED) and self.key is not None
+            self.settle(group, _job_ids(attempt), keyed=keyed)
 
-    def settle(self, group: Sequence[LedgerEntry], job_ids: Sequence[str]) -> list[LedgerEntry]:
-        """In-doubt entries -> created / outcome from a bulk job / back to pending.
+    def settle(
+        self,
+        group: Sequence[LedgerEntry],
+        job_ids: Sequence[str],
+        error: WriteError | None = None,
+        *,
+        keyed: bool,
+        answered: bool = False,
+    ) -> list[LedgerEntry]:
+        """In-doubt entries -> created / outcome from a bulk job / back to pending / waiting.
 
         Used at the start of a run (crash recovery) and right after a write whose outcome is
-        unknown (ambiguous: the client does not re-send creates blindly). When Salesforce
-        cannot be asked now (a transient error), the entries are returned unchanged and stay
-        in doubt: the next run resolves them before it writes anything.
+        unknown (ambiguous: the client does not re-send creates blindly). `keyed`: the write
+        was an upsert on the Lead key, so it is looked up by key and, when absent, safe to send
+        again. A create not found stays in doubt (waiting) until sync.in_doubt_grace has passed
+        since it was sent: it may still be running at Salesforce; unless Salesforce itself
+        `answered` it (a 500: the request is over, whatever it did). When Salesforce cannot be
+        asked now (a transient error), the entries stay in doubt (attempt kept): the next run
+        resolves them before it writes anything. `error`: why the write failed; it becomes the
+        last_error of entries that go back to pending or stay in doubt.
         """
         now = _now()
-        results: dict[str, SaveResult] = {}
+        ident = self._key_of if keyed else _email_of
         settled: list[LedgerEntry] = []
         unknown: list[LedgerEntry] = []
         try:
-            for job_id in job_ids:
-                for key, result in self.sf.bulk_job_results(job_id, key_field="Email").items():
-                    if key not in results or (result.success and not results[key].success):
-                        results[key] = result
+            results = self._job_results(job_ids, self.key if keyed and self.key else "Email")
             for entry in group:
-                result = results.get(entry.email)
+                result = results.get(ident(entry))
                 if result is not None and _known(result):
                     settled.append(
                         ledger.after_save(entry, result, entry.campaign_id, self.run_id, now)
                     )
                 else:
                     unknown.append(entry)
-            found = self._own_leads_by_email([e.email for e in unknown]) if unknown else {}
+            found = self._own_leads(unknown, keyed) if unknown else {}
         except RemoteError as exc:
             if not getattr(exc, "transient", False):
                 raise
-            return list(group)  # still in doubt (attempt kept): the next run settles them
-        if unknown:
-            for entry in unknown:
-                lead_id = found.get(entry.email)
-                if lead_id:
-                    settled.append(
-                        ledger.created(entry, lead_id, entry.campaign_id, self.run_id, now)
-                    )
-                else:
-                    settled.append(ledger.back_to_pending(entry, self.run_id, now))
-        self._put_counted(settled, {e.contact_id: e for e in group})
-        return settled
+            why = write_errors.still_in_doubt(error, exc)
+            kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
+            self._put_counted(kept, {e.contact_id: e for e in group})
+            return kept  # still in doubt (attempt kept): the next run settles them
+        waiting: list[LedgerEntry] = []
+        for entry in unknown:
+            lead_id = found.get(ident(entry).casefold() if keyed else ident(entry))
+            if lead_id:
+                settled.append(ledger.created(entry, lead_id, entry.campaign_id, self.run_id, now))
+            elif keyed or job_ids or answered or self._grace_over(entry):
+                settled.append(ledger.back_to_pending(entry, self.run_id, now, error=error))
+            elif error is not None:  # may still be running at Salesforce: not re-sent yet
+                waiting.append(ledger.with_last_error(entry, error, self.run_id, now))
+            else:
+                waiting.append(entry)
+        # A write of this run that waits keeps its error: the run is incomplete until it settles.
+        self._put_counted(settled + (waiting if error else []), {e.contact_id: e for e in group})
+        for entry in waiting:
+            self.ctx.tally(self.account, entry.book_id).waiting_in_doubt += 1
+        return settled + waiting
+
+    def _job_results(self, job_ids: Sequence[str], key_field: str) -> dict[str, SaveResult]:
+        """Per-record outcomes of bulk jobs left in doubt, by alignment key (a success wins)."""
+        results: dict[str, SaveResult] = {}
+        for job_id in job_ids:
+            for key, result in self.sf.bulk_job_results(job_id, key_field=key_field).items():
+                if key not in results or (result.success and not results[key].success):
+                    results[key] = result
+        return results
+
+    def _grace_over(self, entry: LedgerEntry) -> bool:
+        """Has sync.in_doubt_grace passed since this write was sent? (No time recorded: an
+        entry written before leadsync kept one counts as old.)"""
+        sent = entry.attempted_at or entry.updated_at
+        if not sent:
+            return True
+        age = datetime.now(UTC) - _parse_iso(sent)
+        return age.total_seconds() >= self.settings.in_doubt_grace
+
+    def _key_of(self, entry: LedgerEntry) -> str:
+        return lead_key(entry.account, entry.contact_id)
+
+    def _own_leads(self, entries: Sequence[LedgerEntry], keyed: bool) -> dict[str, str]:
+        """Lowercased key (or email) -> Lead Id, for entries whose write is in doubt."""
+        if not keyed:
+            return self._own_leads_by_email([e.email for e in entries])
+        assert self.key is not None
+        rows = self.sf.find_by(
+            "Lead", self.key, [self._key_of(e) for e in entries], fields=("Id", self.key)
+        )
+        out: dict[str, str] = {}
+        for row in sorted(rows, key=lambda r: str(r.get("Id"))):
+            out.setdefault(str(row.get(self.key) or "").casefold(), str(row["Id"]))
+        return out
 
     def _own_leads_by_email(self, emails: Sequence[str]) -> dict[str, str]:
         """Normalised email -> Lead Id, for emails whose write is in doubt (converted included:
@@ -384,6 +491,7 @@ class AccountSync:
             self.ingest_page(book, page, mapping, tally)
             self.ctx.check_stop()  # cut short: the watermark stays, the next run re-reads
         mark = _iso(started)
+        self.held.verify()
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
         if since is None:  # that was a read of every member: a sweep needs nothing more
@@ -440,7 +548,7 @@ class AccountSync:
         last = self.store.last_sweep(self.account.name, book.id)
         if last is None:
             return True  # never swept (new book, or a state older than the sweep)
-        return server_now - _parse_iso(last) >= timedelta(seconds=_sweep_seconds(self.settings))
+        return server_now - _parse_iso(last) >= timedelta(seconds=self.settings.sweep_every)
 
     def sweep(self, book: BookView, mapping: LeadMapping, tally: BookTally, mark: str) -> None:
         """Sweep one book; its time is recorded only after what it found is in the ledger, so
@@ -448,6 +556,7 @@ class AccountSync:
         for page in self.sweep_pages(book, mapping, tally, exclude=frozenset()):
             self.ingest_page(book, page, mapping, tally)
             self.ctx.check_stop()
+        self.held.verify()  # as before the watermark moves: a lost lock stops the run here
         self.store.set_last_sweep(self.account.name, book.id, mark)
 
     def sweep_pages(
@@ -504,7 +613,7 @@ class AccountSync:
             batch = {
                 cid: e for cid, e in batch.items() if e.state == "pending" and e.attempt is None
             }
-            ready = self.exclude_existing(list(batch.values()), mapping)
+            ready = self.exclude_existing(list(batch.values()), mapping, book.campaign_id)
             if not ready:
                 continue
             if bulk:
@@ -517,12 +626,14 @@ class AccountSync:
                 self.ctx.progress(f"{self.account.name}/{book.name}: write", len(ready))
 
     def exclude_existing(
-        self, entries: list[LedgerEntry], mapping: LeadMapping
+        self, entries: list[LedgerEntry], mapping: LeadMapping, campaign_id: str | None = None
     ) -> list[LedgerEntry]:
         """Re-map (the mapping may have changed), then drop members already in Salesforce.
 
         Checked right before writing, not when read: a Lead created since (by a person, by
-        another book of this run) must not get a twin.
+        another book of this run) must not get a twin. An excluded member of a book with a
+        campaign keeps that campaign (ledger.joins_campaign): its matched Lead or Contact joins
+        it in the campaign step.
         """
         now = _now()
         changed: list[LedgerEntry] = []
@@ -538,27 +649,88 @@ class AccountSync:
                 self._records[again.contact_id] = mapped.record
             else:
                 changed.append(again)
-        matches = self.find_existing([e.email for e in ready])
+        book = self._book(ready[0].book_id) if ready else None
+        leads, contacts = self._existing([e.email for e in ready])
+        found = existing_matches(leads, contacts)
+        matches = self.match_existing(book.id, ready, found=found) if book is not None else {}
+        owned = self._owned(leads)
         still: list[LedgerEntry] = []
         for entry in ready:
             match = matches.get(entry.email)
-            if match is not None:
+            ours = owned.get(self._key_of(entry).casefold())
+            if ours is not None:  # made by an earlier write of ours that finished late
+                changed.append(ledger.created(entry, ours, campaign_id, self.run_id, now))
+            elif match is not None and book is not None:
+                campaign = ledger.joins_campaign(
+                    match.code, book.campaign_id, book.add_existing_to_campaign
+                )
                 changed.append(
-                    ledger.excluded(entry, match.id, match.code, match.reason, self.run_id, now)
+                    ledger.excluded(
+                        entry, match.id, match.code, match.reason, self.run_id, now, campaign
+                    )
                 )
             else:
                 still.append(entry)
         self._put_counted(changed, {e.contact_id: e for e in entries})
         return still
 
+    def _book(self, book_id: int) -> BookView:
+        return next(b for b in self.account.books if b.id == book_id)
+
+    def match_existing(
+        self,
+        book_id: int,
+        entries: Sequence[LedgerEntry],
+        predicted: dict[str, OwnLead] | None = None,
+        found: dict[str, Match] | None = None,
+    ) -> dict[str, Match]:
+        """Email -> the Salesforce record that excludes the member: an existing Contact or Lead,
+        named as leadsync's own when it is the Lead created for the same contact from another
+        book of the account. `predicted` (dry run): Leads earlier books of this run would have
+        created by now."""
+        matches = found if found is not None else self.find_existing([e.email for e in entries])
+        own = {**(predicted or {}), **self.own_leads(book_id, entries)}
+        return with_own_leads(matches, own) if own else matches
+
+    def own_leads(self, book_id: int, entries: Sequence[LedgerEntry]) -> dict[str, OwnLead]:
+        """Email -> the Lead the ledger records as created for the same Dotdigital contact from
+        another address book of this account (contact ids are per account, like the ledger)."""
+        ids = [e.contact_id for e in entries]
+        out: dict[str, OwnLead] = {}
+        for other in self.account.books:
+            if other.id == book_id or not ids:
+                continue
+            for entry in self.store.ledger_get(self.account.name, other.id, ids).values():
+                if entry.state == "created" and entry.lead_id:
+                    out.setdefault(entry.email, OwnLead(other.name, entry.lead_id))
+        return out
+
     def find_existing(self, emails: Sequence[str]) -> dict[str, Match]:
+        return existing_matches(*self._existing(emails))
+
+    def _existing(self, emails: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Unconverted Leads and Contacts with these emails (Leads with their key, if any)."""
         if not emails:
-            return {}
+            return [], []
+        fields = ("Id", "Email", self.key) if self.key else ("Id", "Email")
         leads = self.sf.find_by_emails(
-            "Lead", emails, fields=("Id", "Email"), extra_where="IsConverted = false"
+            "Lead", emails, fields=fields, extra_where="IsConverted = false"
         )
         contacts = self.sf.find_by_emails("Contact", emails, fields=("Id", "Email"))
-        return existing_matches(leads, contacts)
+        return leads, contacts
+
+    def _owned(self, leads: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """Lowercased key -> Lead Id for Leads that carry one of our keys: a write of ours
+        made them (a request that finished after its run gave up on it), so the member is
+        created, not excluded."""
+        if not self.key:
+            return {}
+        out: dict[str, str] = {}
+        for row in sorted(leads, key=lambda r: str(r.get("Id"))):
+            value = row.get(self.key)
+            if value:
+                out.setdefault(str(value).casefold(), str(row["Id"]))
+        return out
 
     def write_collection(
         self,
@@ -568,16 +740,22 @@ class AccountSync:
         stored: dict[int, LedgerEntry],
         resends: int = 0,
     ) -> None:
-        attempt = f"coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
+        attempt = f"{KEYED if self.key else ''}coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
         marked = self._mark(entries, attempt, book, stored)
         records = [self._record(e, mapping) for e in marked]
         try:
-            results = self.sf.create(
-                "Lead",
-                records,
-                allow_duplicate_save=self.settings.allow_duplicate_save,
-                assignment=self.ctx.assignment,
-            )
+            if self.key:
+                results = self.sf.upsert(
+                    "Lead", records, self.key,
+                    allow_duplicate_save=self.settings.allow_duplicate_save,
+                    assignment=self.ctx.assignment,
+                )  # fmt: skip
+            else:
+                results = self.sf.create(
+                    "Lead", records,
+                    allow_duplicate_save=self.settings.allow_duplicate_save,
+                    assignment=self.ctx.assignment,
+                )  # fmt: skip
         except LimitReached:
             # The request was refused as a whole (403 REQUEST_LIMIT_EXCEEDED): nothing written.
             self._release(marked, "stopped by an API limit before this record was sent")
@@ -585,10 +763,18 @@ class AccountSync:
         except RemoteError as exc:
             if getattr(exc, "transient", False):
                 # Gave up after retries, or the outcome is unknown (ambiguous: the client does
-                # not re-send a create blindly): learn what happened, by email, as crash
-                # recovery does. Found: created. Absent: it never happened, so after an
-                # ambiguous failure it is sent again now (a bounded number of times).
-                settled = self.settle(marked, ())
+                # not re-send a create blindly): learn what happened, as crash recovery does
+                # (by key, else by email). Found: created. Absent: it never happened, if the
+                # write was an upsert or Salesforce answered it; then, after an ambiguous
+                # failure, it is sent again now (a bounded number of times). An absent create
+                # that may still be running waits out sync.in_doubt_grace instead.
+                settled = self.settle(
+                    marked,
+                    (),
+                    write_errors.of_exception(exc),
+                    keyed=self.key is not None,
+                    answered=_answered(exc),
+                )
                 again = [e for e in settled if e.state == "pending" and e.attempt is None]
                 if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
                     self.ctx.check_budget()
@@ -633,14 +819,21 @@ class AccountSync:
         def on_job(job_id: str) -> None:
             # Recorded before any data is uploaded: a crash from here on is resolvable.
             jobs.append(job_id)
-            attempt = "bulkjob:" + ",".join(jobs)
+            attempt = f"{KEYED if self.key else ''}bulkjob:" + ",".join(jobs)
             marked[:] = [ledger.evolve(e, attempt=attempt) for e in marked]
             self.store.ledger_put(marked)
 
         try:
-            results = self.sf.bulk_insert(
-                "Lead", records, key_field="Email", on_job=on_job, assignment=self.ctx.assignment
-            )
+            if self.key:
+                results = self.sf.bulk_upsert(
+                    "Lead", records, external_id_field=self.key, key_field=self.key,
+                    on_job=on_job, assignment=self.ctx.assignment,
+                )  # fmt: skip
+            else:
+                results = self.sf.bulk_insert(
+                    "Lead", records, key_field="Email", on_job=on_job,
+                    assignment=self.ctx.assignment,
+                )  # fmt: skip
         except LimitReached:
             if not jobs:
                 self._release(marked, "stopped by an API limit before this record was sent")
@@ -649,7 +842,9 @@ class AccountSync:
             if not getattr(exc, "transient", False) and not jobs:
                 self._release(marked, None)
                 raise
-            settled = self.settle(marked, jobs)
+            settled = self.settle(
+                marked, jobs, write_errors.of_exception(exc), keyed=self.key is not None
+            )
             leftover = [e for e in settled if e.state == "pending" and e.attempt is None]
         else:
             leftover = self._record_results(marked, results)
@@ -670,6 +865,7 @@ class AccountSync:
     ) -> list[LedgerEntry]:
         """Entries with `attempt` set. `durable` (collections): stored here, BEFORE the write
         is sent; a bulk write stores them itself when the job id is known (on_job)."""
+        self.held.verify()  # before the write-ahead mark: a lost lock stops the run here
         now = _now()
         marked = [
             ledger.with_attempt(e, attempt, self.run_id, now, campaign_id=book.campaign_id)
@@ -683,7 +879,11 @@ class AccountSync:
         """The Lead record of a marked entry: as mapped by exclude_existing in this batch, or
         mapped afresh (entries that come back from a settle or a resend)."""
         record = self._records.get(entry.contact_id)
-        return record if record is not None else ledger.record_for(entry, mapping)
+        if record is None:
+            record = ledger.record_for(entry, mapping)
+        if self.key:
+            return {**record, self.key: self._key_of(entry)}
+        return record
 
     def _release(self, marked: Sequence[LedgerEntry], reason: str | None) -> list[LedgerEntry]:
         """The write was refused as a whole before anything was written: pending again."""
@@ -709,18 +909,18 @@ class AccountSync:
         self._put_counted(outcomes, {e.contact_id: e for e in marked})
         if not unknown:
             return []
-        return [e for e in self.settle(unknown, ()) if e.state == "pending" and e.attempt is None]
+        settled = self.settle(unknown, (), keyed=self.key is not None)
+        return [e for e in settled if e.state == "pending" and e.attempt is None]
 
     # -- 4. campaign members -------------------------------------------------------------------
 
     def campaign_members(self, book: BookView, tally: BookTally) -> None:
-        """Created Leads of a linked book that are not campaign members yet -> CampaignMember."""
+        """Ledger entries of a linked book with nobody in the campaign yet -> CampaignMember:
+        created Leads, and the Lead or Contact that excluded a member (ledger.member_ref)."""
         status = self.ctx.view.campaign_member_status
         waiting: list[LedgerEntry] = []
-        for entry in self.store.ledger_iter(self.account.name, book.id, ["created"]):
-            if entry.campaign_id and ledger.needs_campaign_member(
-                entry, f"{entry.campaign_id}|{status}"
-            ):
+        for entry in self.store.ledger_iter(self.account.name, book.id, ["created", "excluded"]):
+            if ledger.needs_campaign_member(entry, f"{entry.campaign_id}|{status}"):
                 waiting.append(entry)
                 if len(waiting) >= BULK_JOB_RECORDS:
                     self._add_members(waiting, status, tally)
@@ -729,13 +929,29 @@ class AccountSync:
             self._add_members(waiting, status, tally)
 
     def _add_members(self, entries: list[LedgerEntry], status: str, tally: BookTally) -> None:
+        """One batch: Lead members and Contact members go in separate writes (a Bulk job's
+        results are matched back by one key field)."""
+        by_field: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in entries:
+            ref = ledger.member_ref(entry)
+            if ref is not None:
+                by_field[ref[0]].append(entry)
+        for field_name in sorted(by_field):
+            self._add_member_batch(by_field[field_name], field_name, status, tally)
+
+    def _add_member_batch(
+        self, entries: list[LedgerEntry], field_name: str, status: str, tally: BookTally
+    ) -> None:
         self.ctx.checkpoint()
+        self.held.verify()
         records = [
-            {"CampaignId": e.campaign_id, "LeadId": e.lead_id, "Status": status} for e in entries
+            {"CampaignId": e.campaign_id, field_name: ref[1], "Status": status}
+            for e in entries
+            if (ref := ledger.member_ref(e)) is not None
         ]
         resent = False
         if len(records) >= self.settings.bulk_threshold:
-            results = self.sf.bulk_insert("CampaignMember", records, key_field="LeadId")
+            results = self.sf.bulk_insert("CampaignMember", records, key_field=field_name)
         else:
             results, resent = self._create_members(records)
         now = _now()
@@ -744,13 +960,13 @@ class AccountSync:
             code = result.errors[0].status_code if result.errors else None
             if result.success and result.id:
                 updates.append(ledger.campaign_member_added(entry, result.id, self.run_id, now))
-                tally.campaign_members_added += 1
+                tally.member_added(ledger.member_kind(entry))
             elif code == ledger.DUPLICATE_VALUE:
                 updates.append(ledger.campaign_member_added(entry, code, self.run_id, now))
                 if resent:  # most likely made by the attempt whose answer was lost
-                    tally.campaign_members_added += 1
+                    tally.member_added(ledger.member_kind(entry))
                 else:
-                    tally.campaign_members_existing += 1
+                    tally.campaign_members_already_in += 1
             elif code and code not in ledger.TRANSIENT_CODES and code != RESULT_UNKNOWN:
                 message = result.errors[0].message
                 key = f"{entry.campaign_id}|{status}"
@@ -802,13 +1018,38 @@ class AccountSync:
                 if old is not None and old.last_run == self.run_id and old.state in OUTCOME_KEYS
                 else None
             )
-            self.ctx.tally(self.account, entry.book_id).move(
-                counted, entry.state, entry.reason_code
-            )
+            tally = self.ctx.tally(self.account, entry.book_id)
+            tally.move(counted, entry.state, entry.reason_code)
+            tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
+
+    def _error_of_this_run(self, entry: LedgerEntry) -> dict[str, Any] | None:
+        """The last_error that keeps `entry` pending, when this run's write recorded it."""
+        if entry.state != "pending":
+            return None
+        error = write_errors.last_error_of(entry.extra)
+        return error if error is not None and error.get("run") == self.run_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Joining:
+    """A campaign member the real run would add: whom (field + record Id, "" for a Lead not
+    created yet), for which member (email), counted as "new" or "existing"."""
+
+    email: str
+    campaign_id: str
+    field: str
+    record_id: str
+    kind: str
 
 
 class DryRunBook:
-    """What a sync would do for one book: reads both systems, writes nothing anywhere."""
+    """What a sync would do for one book: reads both systems, writes nothing anywhere.
+
+    It follows the real run's steps in the real run's order, so it predicts the same counts and
+    reasons: Leads an earlier book of this run would create are remembered (Run.predicted_leads)
+    and exclude the same person in a later book, as the created Lead would; campaign members are
+    predicted from the same ledger rules, and those already in the campaign are looked up.
+    """
 
     def __init__(
         self, parent: AccountSync, book: BookView, mapping: LeadMapping, tally: BookTally
@@ -820,6 +1061,7 @@ class DryRunBook:
         self.samples: dict[str, list[dict[str, str]]] = {
             k: [] for k in ("created", "excluded", "skipped", "failed")
         }
+        self.joining: list[_Joining] = []
         parent.ctx.samples[(parent.account.name, book.id)] = self.samples
 
     def run(self) -> None:
@@ -850,8 +1092,7 @@ class DryRunBook:
                 self.classify(earlier)
                 earlier = []
         self.classify(earlier)
-        if self.book.campaign_id:
-            self.tally.campaign_members_added = self.tally.outcomes["created"]
+        self.predict_campaign()
 
     def consider(self, page: Sequence[Contact], seen: set[int]) -> None:
         """One page of members read: what the real run's ingest would record for each."""
@@ -884,13 +1125,77 @@ class DryRunBook:
             p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
 
     def classify(self, ready: list[LedgerEntry]) -> None:
-        matches = self.parent.find_existing([e.email for e in ready])
+        if not ready:
+            return
+        p = self.parent
+        matches = p.match_existing(self.book.id, ready, self._predicted(ready))
         for entry in ready:
             match = matches.get(entry.email)
             if match is not None:
                 self.count(entry, "excluded", match.reason, match.code)
+                campaign = ledger.joins_campaign(
+                    match.code, self.book.campaign_id, self.book.add_existing_to_campaign
+                )
+                field_name = ledger.MEMBER_FIELD_OF_EXCLUSION.get(match.code, "LeadId")
+                if campaign:
+                    self.joining.append(
+                        _Joining(entry.email, campaign, field_name, match.id, "existing")
+                    )
             else:
                 self.count(entry, "created", "has every value the Lead needs")
+                p.ctx.predicted_leads.setdefault(entry.email, (p.account.name, self.book.name))
+                if self.book.campaign_id:
+                    self.joining.append(
+                        _Joining(entry.email, self.book.campaign_id, "LeadId", "", "new")
+                    )
+
+    def _predicted(self, ready: list[LedgerEntry]) -> dict[str, OwnLead]:
+        """Leads that earlier books of this run would have created for these emails."""
+        p = self.parent
+        out: dict[str, OwnLead] = {}
+        for entry in ready:
+            origin = p.ctx.predicted_leads.get(entry.email)
+            if origin is None or origin == (p.account.name, self.book.name):
+                continue
+            account, book = origin
+            same = account == p.account.name
+            out[entry.email] = OwnLead(book if same else f"{account}/{book}", None, same)
+        return out
+
+    def predict_campaign(self) -> None:
+        """Who the campaign step would add: this run's members (above) and ledger entries left
+        without a member by earlier runs; those already in the campaign are not added."""
+        status = self.parent.ctx.view.campaign_member_status
+        joining = list(self.joining)
+        p = self.parent
+        for entry in p.store.ledger_iter(p.account.name, self.book.id, ["created", "excluded"]):
+            ref = ledger.member_ref(entry)
+            key = f"{entry.campaign_id}|{status}"
+            if ref is not None and entry.campaign_id and ledger.needs_campaign_member(entry, key):
+                joining.append(
+                    _Joining(entry.email, entry.campaign_id, *ref, ledger.member_kind(entry))
+                )
+        members = self._members_already(joining)
+        for join in joining:
+            key = (join.campaign_id, join.email)
+            if key in p.ctx.predicted_members or (join.campaign_id, join.record_id) in members:
+                self.tally.campaign_members_already_in += 1
+            else:
+                self.tally.member_added(join.kind)
+                p.ctx.predicted_members.add(key)
+
+    def _members_already(self, joining: list[_Joining]) -> set[tuple[str, str]]:
+        """(campaign id, record Id) of the people in `joining` who are campaign members now."""
+        wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for join in joining:
+            if join.record_id:
+                wanted[(join.campaign_id, join.field)].append(join.record_id)
+        found: set[tuple[str, str]] = set()
+        for (campaign_id, field_name), ids in wanted.items():
+            present = self.parent.sf.campaign_member_ids(campaign_id, field_name, ids)
+            short = {i[:15] for i in present}
+            found |= {(campaign_id, i) for i in ids if i[:15] in short}
+        return found
 
     def count(self, entry: LedgerEntry, state: str, reason: str, code: str | None = None) -> None:
         self.tally.move(None, state, code or entry.reason_code)
@@ -909,18 +1214,27 @@ def _known(result: SaveResult) -> bool:
     )
 
 
-def _sweep_seconds(settings: SyncSettings) -> float:
-    """sync.sweep_every in seconds (validate checked it; an unreadable value means the default)."""
-    try:
-        return parse_interval(settings.sweep_every)
-    except LeadsyncError:
-        return parse_interval(SyncSettings().sweep_every)
+KEYED = "key:"
+"""Prefix of the attempt of an upsert on the Lead key (e.g. `key:coll:<run>:<batch>`,
+`key:bulkjob:<job ids>`): how a later run knows the write can be looked up by key and re-sent."""
 
 
 def _job_ids(attempt: str) -> list[str]:
+    attempt = attempt.removeprefix(KEYED)
     if attempt.startswith("bulkjob:"):
         return [j for j in attempt.removeprefix("bulkjob:").split(",") if j]
     return []
+
+
+def _email_of(entry: LedgerEntry) -> str:
+    return entry.email
+
+
+def _answered(exc: Exception) -> bool:
+    """Salesforce itself answered the write with 500 (UNKNOWN_EXCEPTION): the request has
+    finished, so a lookup now sees all it did. A lost connection, a read timeout or a gateway's
+    502/504 say nothing of the sort: the request may still be running."""
+    return isinstance(exc, SalesforceError) and exc.status == 500
 
 
 def _new_run_id() -> str:

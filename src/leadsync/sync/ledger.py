@@ -7,7 +7,8 @@ one, so that tests can check each rule without a database or a network:
 - baseline, created and excluded are terminal: a member is never evaluated twice once settled;
 - skipped and failed are re-evaluated only when the member's data or the applied mapping changes
   (the data_hash), so a permanent failure is not retried on every run (no retry storms);
-- pending means "ready, not yet written" (or a transient failure): always retried;
+- pending means "ready, not yet written" (or a transient failure, kept as the entry's
+  `last_error`, see write_errors.py): always retried;
 - `attempt` set means a write was in flight: the outcome is in doubt until resolved from Salesforce.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from leadsync.dotdigital.model import Contact
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
+from leadsync.sync import write_errors
 from leadsync.sync.mapping import (
     LeadMapping,
     Mapped,
@@ -29,6 +31,7 @@ from leadsync.sync.mapping import (
     missing_reason,
     normalise_email,
 )
+from leadsync.sync.write_errors import LAST_ERROR, WriteError
 
 TERMINAL = frozenset({"baseline", "created", "excluded"})
 RETRY_ON_CHANGE = frozenset({"skipped", "failed"})
@@ -51,6 +54,15 @@ MISSING_FIELDS = "MISSING_FIELDS"
 FROM_SALESFORCE = "FROM_SALESFORCE"
 EXISTING_LEAD = "EXISTING_LEAD"
 EXISTING_CONTACT = "EXISTING_CONTACT"
+# The Lead leadsync created for this contact from another address book of the account: one
+# person is one Lead, and it joins this book's campaign too.
+LEAD_FROM_OTHER_BOOK = "LEAD_FROM_OTHER_BOOK"
+# Exclusions whose matched record (matched_id) can join the book's campaign, as which field.
+MEMBER_FIELD_OF_EXCLUSION = {
+    EXISTING_LEAD: "LeadId",
+    LEAD_FROM_OTHER_BOOK: "LeadId",
+    EXISTING_CONTACT: "ContactId",
+}
 
 
 def evaluate(
@@ -174,8 +186,16 @@ def record_for(
 
 
 def excluded(
-    entry: LedgerEntry, matched_id: str, code: str, reason: str, run_id: str, now: str
+    entry: LedgerEntry,
+    matched_id: str,
+    code: str,
+    reason: str,
+    run_id: str,
+    now: str,
+    campaign_id: str | None = None,
 ) -> LedgerEntry:
+    """Already in Salesforce. `campaign_id` (see joins_campaign): the matched record joins
+    that campaign in this run's campaign step, exactly as a created Lead does."""
     return _touch(
         entry,
         run_id,
@@ -186,15 +206,31 @@ def excluded(
         reason=reason,
         fields=(),
         attempt=None,
+        campaign_id=campaign_id,
     )
+
+
+def joins_campaign(code: str, campaign_id: str | None, add_existing: bool) -> str | None:
+    """The campaign an excluded member's matched record joins, if any.
+
+    People already in Salesforce join the book's campaign unless the book says
+    `add_existing_to_campaign: false`; a Lead leadsync created from another book always does:
+    that person is new to Salesforce through leadsync, and one person is one Lead in every
+    campaign they signed up for."""
+    if not campaign_id or code not in MEMBER_FIELD_OF_EXCLUSION:
+        return None
+    return campaign_id if add_existing or code == LEAD_FROM_OTHER_BOOK else None
 
 
 def with_attempt(
     entry: LedgerEntry, attempt: str, run_id: str, now: str, **changes: Any
 ) -> LedgerEntry:
-    """Marks a write in flight; stored durably BEFORE the write is sent. `changes`: other
-    fields set in the same step (e.g. the campaign the created Lead will join)."""
-    return _touch(entry, run_id, now, attempt=attempt, tries=entry.tries + 1, **changes)
+    """Marks a write in flight; stored durably BEFORE the write is sent, with the time it is
+    sent (`attempted_at`, the start of its grace period). `changes`: other fields set in the
+    same step (e.g. the campaign the created Lead will join)."""
+    return _touch(
+        entry, run_id, now, attempt=attempt, attempted_at=now, tries=entry.tries + 1, **changes
+    )
 
 
 def created(
@@ -215,9 +251,18 @@ def created(
 
 
 def back_to_pending(
-    entry: LedgerEntry, run_id: str, now: str, reason: str | None = None
+    entry: LedgerEntry,
+    run_id: str,
+    now: str,
+    reason: str | None = None,
+    error: WriteError | None = None,
 ) -> LedgerEntry:
-    """The write did not happen (or cannot be shown to have happened): try again next time."""
+    """The write did not happen (or cannot be shown to have happened): try again next time.
+
+    `error`: why (kept as the entry's last_error until a later write replaces it)."""
+    changes: dict[str, Any] = {}
+    if error is not None:
+        changes["extra"] = {**entry.extra, LAST_ERROR: error.stamped(run_id, now)}
     return _touch(
         entry,
         run_id,
@@ -226,7 +271,14 @@ def back_to_pending(
         attempt=None,
         reason_code="TRANSIENT" if reason else None,
         reason=reason,
+        **changes,
     )
+
+
+def with_last_error(entry: LedgerEntry, error: WriteError, run_id: str, now: str) -> LedgerEntry:
+    """The entry, state and attempt unchanged, with `error` as its last_error (a write still
+    in doubt because Salesforce could not be asked what became of it)."""
+    return _touch(entry, run_id, now, extra={**entry.extra, LAST_ERROR: error.stamped(run_id, now)})
 
 
 def after_save(
@@ -237,7 +289,8 @@ def after_save(
         return created(entry, result.id, campaign_id, run_id, now)
     errors = result.errors
     if not errors:
-        return back_to_pending(entry, run_id, now, "Salesforce returned no result for this record")
+        why = "Salesforce returned no result for this record"
+        return back_to_pending(entry, run_id, now, why, write_errors.of_record("NO_RESULT", why))
     first = errors[0]
     if first.status_code == DUPLICATES_DETECTED:
         matched = next((m for e in errors for m in e.matched_ids), None)
@@ -253,7 +306,10 @@ def after_save(
             attempt=None,
         )
     if first.status_code in TRANSIENT_CODES:
-        return back_to_pending(entry, run_id, now, f"{first.status_code}: {first.message}")
+        why = f"{first.status_code}: {first.message}"
+        return back_to_pending(
+            entry, run_id, now, why, write_errors.of_record(first.status_code, why)
+        )
     return _touch(
         entry,
         run_id,
@@ -300,11 +356,26 @@ def campaign_member_failed(
     return _touch(entry, run_id, now, extra=extra)
 
 
+def member_ref(entry: LedgerEntry) -> tuple[str, str] | None:
+    """(CampaignMember field, record Id) of the person an entry puts in its campaign: the Lead
+    it created, or the Lead/Contact that excluded it. None when it has nobody to add."""
+    if entry.state == "created" and entry.lead_id:
+        return "LeadId", entry.lead_id
+    field_name = MEMBER_FIELD_OF_EXCLUSION.get(entry.reason_code or "")
+    if entry.state == "excluded" and entry.matched_id and field_name:
+        return field_name, entry.matched_id
+    return None
+
+
+def member_kind(entry: LedgerEntry) -> str:
+    """ "new" for a Lead this book created, "existing" for a person already in Salesforce."""
+    return "new" if entry.state == "created" else "existing"
+
+
 def needs_campaign_member(entry: LedgerEntry, key: str) -> bool:
-    """Created, linked to a campaign, not yet a member, and not parked by the same error."""
-    if entry.state != "created" or not entry.lead_id or not entry.campaign_id:
-        return False
-    if entry.campaign_member_id:
+    """Linked to a campaign, someone to add (member_ref), not yet a member, and not parked by
+    the same error."""
+    if not entry.campaign_id or entry.campaign_member_id or member_ref(entry) is None:
         return False
     error = entry.extra.get("campaign_error")
     return not (error and error.get("key") == key)
@@ -327,6 +398,8 @@ def evolve(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
 
 
 def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerEntry:
+    if "attempt" in changes and changes["attempt"] is None:
+        changes.setdefault("attempted_at", None)  # settled: no write in flight any more
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 

@@ -4,7 +4,9 @@
 opening the SQLite file by hand. It only reads the state: no network, no lock, nothing written
 (a missing state file is reported, not created). Email addresses are shown: they are personal
 data, not secrets, and the list is what the user asked for. Reasons come from the ledger, which
-never holds secrets.
+never holds secrets. A record a failed write left pending shows that write's error (`last error`:
+class and message, e.g. `HTTP 500: Salesforce: create Lead: ...`), the answer to "why is this
+still pending?".
 
 The query (over StateStore.ledger_iter) and the renderings are plain functions; the command at
 the bottom is the only part that loads the config, opens the store and prints.
@@ -19,14 +21,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from leadsync.errors import LeadsyncError
+from leadsync.errors import UsageError
 from leadsync.state.model import AppliedState, LedgerEntry, StateStore
+from leadsync.sync.write_errors import last_error_of
 
-STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created")
+STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created", "baseline")
 IN_DOUBT = "a write was in flight when a run stopped; the next sync settles it from Salesforce"
 
 
-class RecordsError(LeadsyncError):
+class RecordsError(UsageError):
     """--account/--book name something the state does not know."""
 
 
@@ -45,12 +48,15 @@ class Record:
     fields: tuple[str, ...]
     lead_id: str | None
     matched_id: str | None
+    campaign_id: str | None
     campaign_member_id: str | None
     in_doubt: bool
     tries: int
     first_run: str | None
     last_run: str | None
     updated_at: str | None
+    # the last failed write: {"class", "system", "message", "run", "at"} (why it is pending)
+    last_error: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -86,12 +92,14 @@ def record_of(entry: LedgerEntry, book: str) -> Record:
         fields=tuple(entry.fields),
         lead_id=entry.lead_id,
         matched_id=entry.matched_id,
+        campaign_id=entry.campaign_id,
         campaign_member_id=entry.campaign_member_id,
         in_doubt=entry.attempt is not None,
         tries=entry.tries,
         first_run=entry.first_run,
         last_run=entry.last_run,
         updated_at=entry.updated_at,
+        last_error=last_error_of(entry.extra),
     )
 
 
@@ -196,18 +204,46 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("reason_code", "reason code"),
     ("fields", "fields"),
     ("salesforce_id", "lead / matched id"),
+    ("campaign", "campaign member"),
     ("last_run", "last run"),
     ("reason", "reason"),  # last: long sentences do not push the other columns apart
 )
+LAST_ERROR_COLUMN = ("last_error", "last error")  # after reason, when any record has one
 
 
-def cells(record: Record) -> list[str]:
+def columns(selection: Selection) -> tuple[tuple[str, str], ...]:
+    """COLUMNS, plus "last error" when a listed record has one (pending ones, mostly)."""
+    if any(r.last_error for r in selection.records):
+        return (*COLUMNS, LAST_ERROR_COLUMN)
+    return COLUMNS
+
+
+def cells(record: Record, cols: tuple[tuple[str, str], ...] = COLUMNS) -> list[str]:
     values = {
         **record.as_dict(),
         "fields": ", ".join(record.fields),
         "salesforce_id": record.lead_id or record.matched_id,
+        "last_error": _error_cell(record.last_error),
+        "campaign": campaign_cell(record),
     }
-    return [_one_line(values[key]) for key, _label in COLUMNS]
+    return [_one_line(values[key]) for key, _label in cols]
+
+
+def _error_cell(error: dict[str, Any] | None) -> str | None:
+    if not error:
+        return None
+    return f"{error.get('class')}: {error.get('message')}"
+
+
+def campaign_cell(record: Record) -> str | None:
+    """Whether the record's person is in the book's campaign: the CampaignMember Id, "already a
+    member" (Salesforce had one before), "not yet" (the next sync adds it), or None (no campaign
+    for this record)."""
+    if not record.campaign_id:
+        return None
+    if record.campaign_member_id == "DUPLICATE_VALUE":
+        return "already a member"
+    return record.campaign_member_id or "not yet"
 
 
 def _one_line(value: Any) -> str:
@@ -230,8 +266,9 @@ def render_plain(selection: Selection) -> str:
     """Aligned columns for logs, pipes and grep: one record per line, no colour, no wrapping."""
     if not selection.records:
         return summary_line(selection) + "\n"
-    rows = [[label for _key, label in COLUMNS], *(cells(r) for r in selection.records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    cols = columns(selection)
+    rows = [[label for _key, label in cols], *(cells(r, cols) for r in selection.records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cols) - 1)]
     lines = [
         "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
         for row in rows
@@ -255,13 +292,14 @@ def render_table(selection: Selection) -> Any:
         account, book = next(iter(books))
         title += f": {account} / {book}"
         skip = {"account", "book"}
-    keep = [i for i, (key, _label) in enumerate(COLUMNS) if key not in skip]
+    cols = columns(selection)
+    keep = [i for i, (key, _label) in enumerate(cols) if key not in skip]
     table = Table(title=title, title_justify="left")
     for i in keep:
-        key, label = COLUMNS[i]
+        key, label = cols[i]
         table.add_column(label, overflow="fold", justify="right" if key == "contact_id" else "left")
     for record in selection.records:
-        row = cells(record)
+        row = cells(record, cols)
         table.add_row(*(row[i] for i in keep))
     return Group(table, Text(summary_line(selection)))
 

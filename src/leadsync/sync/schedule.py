@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
 import signal
 import threading
@@ -26,30 +25,44 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.errors import LeadsyncError
+from leadsync.duration import DurationTooLong, parse_duration
+from leadsync.errors import LeadsyncError, UsageError
 
-UNITS = {"s": 1, "m": 60, "h": 3600}
-_PART = re.compile(r"(\d+)([smh])")
+# A schedule faster than this spends the org's API allowance on empty runs; one slower than a
+# month is a typo (and past what the wait can represent on every platform).
+MIN_INTERVAL = 10
+MAX_INTERVAL = 31 * 24 * 3600
 
 
-class BadInterval(LeadsyncError):
+class BadInterval(UsageError):
     """--every was given a value that is not a duration like 90s, 15m, 1h or 1h30m."""
 
 
 def parse_interval(text: str) -> float:
     """'15m' -> 900.0. Units s, m, h, combinable ('1h30m'); a bare number is refused, since
     guessing its unit is how a schedule ends up 60 times too fast."""
-    value = text.strip().lower()
-    parts = _PART.findall(value)
-    if not value or "".join(n + u for n, u in parts) != value:
+    try:
+        seconds = float(parse_duration(text))
+    except DurationTooLong:
+        seconds = MAX_INTERVAL + 1.0
+    except ValueError:
         raise BadInterval(
             f"--every {text!r}: expected a duration such as 90s, 15m, 1h or 1h30m "
             "(units s, m, h; a number alone has no unit)"
-        )
-    seconds = float(sum(int(n) * UNITS[u] for n, u in parts))
+        ) from None
     if seconds <= 0:
         raise BadInterval(f"--every {text!r}: the interval must be longer than zero")
-    return seconds
+    if seconds < MIN_INTERVAL:
+        raise BadInterval(
+            f"--every {text!r}: too short; the shortest interval is {MIN_INTERVAL}s "
+            "(each run costs API calls in both systems)"
+        )
+    if seconds > MAX_INTERVAL:
+        raise BadInterval(
+            f"--every {text!r}: too long; the longest interval is 31 days (744h); "
+            "for rarer runs use a scheduler such as cron"
+        )
+    return float(seconds)
 
 
 class StopFlag:
@@ -138,8 +151,8 @@ def run_every(
 ) -> LoopOutcome:
     """Call `run_once` every `interval` seconds until a stop is requested.
 
-    A run's own exit code (0, 3 limit, 4 failed/skipped records) never ends the loop: the next
-    run continues the work. A LeadsyncError from a run (network down, lock held, ...) is
+    A run's own exit code (0, 3 limit, 4 incomplete or failed/skipped records) never ends the
+    loop: the next run continues the work (records left pending are retried first). A LeadsyncError from a run (network down, lock held, ...) is
     reported through `on_error` and the loop goes on, since the next run may well succeed;
     errors of the `fatal` types (a broken config: no run can succeed until a human fixes it)
     end the loop with exit 1, so a supervisor notices.

@@ -323,6 +323,12 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION; "
     "10s to 744h).",
 )
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Also read every member id of each book now (not only every sync.sweep_every) and "
+    "take members the sync has never seen: for joins that did not move the modified date.",
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -331,6 +337,7 @@ def sync(
     dry_run: bool,
     lock_timeout: float,
     every: str | None,
+    sweep: bool,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
@@ -340,6 +347,10 @@ def sync(
     error (with --json: one error document, "status": "error", with a code and the run id).
     SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
     (a second signal stops at once; the next run resolves what was in flight).
+
+    Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
+    sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
+    join did not move their modified date; --sweep sweeps every book now.
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
@@ -357,6 +368,7 @@ def sync(
             dry_run=dry_run,
             lock_timeout=lock_timeout,
             every=every,
+            sweep=sweep,
         )
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from leadsync import leadrules
 from leadsync.config.diagnostics import Diagnostic
-from leadsync.config.model import AccountConfig, Config, Secret
+from leadsync.config.model import ASSIGN_ACTIVE, ASSIGN_NONE, AccountConfig, Config, Secret
 from leadsync.duration import format_duration
 from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
@@ -76,11 +76,12 @@ def build_resolved(
 
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
-      defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
+      defaults:   {lead_status, campaign_member_status, assignment_rule} (as written)
       sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
-                   in_doubt_grace (seconds; only when not the default)}
+                   in_doubt_grace, sweep_every (seconds; each only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
-                  API value to write into Lead.Status>}
+                  API value to write into Lead.Status>, assignment_rule: active | none |
+                  <AssignmentRule Id> (defaults.assignment_rule with a name resolved)}
       accounts.<name>:
         settings:     {endpoint, username, password, clear_address_books, create_missing_datafields}
         lead_mapping: [{salesforce, datafield, direction, salesforce_type, datafield_type}]
@@ -101,6 +102,7 @@ def build_resolved(
         "lead_fingerprint": observed.lead.fingerprint(),
         "lead_required_fields": sorted(_org_required(observed)),
         "lead_status": status_value,
+        "assignment_rule": _check_assignment_rule(config, observed, diags),
     }
     remote: list[ResourceChange] = []
     member_statuses: dict[tuple[str, str], dict[str, Any]] = {}
@@ -189,6 +191,35 @@ def _check_lead_status(config: Config, observed: Observed, diags: list[Diagnosti
             f"lead_status {wanted!r} is not an active Lead Status in Salesforce (active: {available})",
         )
     )
+    return None
+
+
+def _check_assignment_rule(
+    config: Config, observed: Observed, diags: list[Diagnostic]
+) -> str | None:
+    """`active`/`none` as they are (the sync looks the active rule up when it writes); a rule
+    Name or Id -> that Lead rule's Id, or LS213 when the org has no such Lead rule."""
+    wanted = config.defaults.assignment_rule
+    if wanted in (ASSIGN_ACTIVE, ASSIGN_NONE):
+        return wanted
+    rules = observed.assignment_rules or ()
+    if len(wanted) in (15, 18) and wanted.isalnum():
+        found = [r for r in rules if r.id[:15] == wanted[:15]]
+    else:
+        found = [r for r in rules if r.name == wanted] or [
+            r for r in rules if r.name.casefold() == wanted.casefold()
+        ]
+    if len(found) == 1:
+        return found[0].id
+    names = ", ".join(f"{r.name!r}" + (" (active)" if r.active else "") for r in rules)
+    why = (
+        f"{len(found)} Lead assignment rules are named {wanted!r}; name the rule by its Id"
+        if found
+        else f"Salesforce has no Lead assignment rule named (or with Id) {wanted!r}"
+        + _did_you_mean(wanted, [r.name for r in rules])
+        + f" (Lead rules: {names or 'none'}; or use active or none)"
+    )
+    diags.append(_diag(config, m.ASSIGNMENT_RULE_UNKNOWN, "defaults.assignment_rule", why))
     return None
 
 

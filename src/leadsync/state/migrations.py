@@ -13,6 +13,8 @@ Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git comm
 could not be read (`git_error`); rows written before have both NULL.
 Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
 their updated_at, which the write-ahead mark set).
+Step 4 adds sweeps: per (account, book_id), the Dotdigital server time of the last membership
+sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
 Step 6 (steps 4 and 5 belong to other changes) adds the field-update state: `links`, one row
 per Dotdigital contact paired with a Salesforce Lead or Contact (merge base and the values last
 seen on each side, keyed by datafield; see state/model.py Link), indexed by record Id and by
@@ -102,6 +104,17 @@ SQLITE_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
     (
@@ -227,6 +240,17 @@ POSTGRES_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
     (

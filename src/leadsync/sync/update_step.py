@@ -115,9 +115,7 @@ class UpdateStep:
         if sobject not in self._rules:
             rows = self.account.rows if sobject == "Lead" else self.account.contact_rows
             describe = self.sf.describe(sobject)
-            self._rules[sobject] = rules_for(
-                sobject, rows, describe, self.account.datafield_types
-            )
+            self._rules[sobject] = rules_for(sobject, rows, describe, self.account.datafield_types)
         return self._rules[sobject]
 
     # -- 1. links --------------------------------------------------------------------------------
@@ -188,7 +186,9 @@ class UpdateStep:
         their pair; a converted Lead moves its link to the Contact (read in full next)."""
         changed: dict[int, dict[str, Any]] = {}
         for sobject in ("Lead", "Contact"):
-            if not counts.get(sobject) and not (sobject == "Contact" and self.tally.counts["converted"]):
+            if not counts.get(sobject) and not (
+                sobject == "Contact" and self.tally.counts["converted"]
+            ):
                 continue  # fmt: skip
             source = f"salesforce:{sobject}"
             mark = self.store.update_mark(self.name, source)
@@ -223,13 +223,18 @@ class UpdateStep:
                 why = f"merged into {master}" if master else "deleted"
                 moved.append(
                     links.unlinked(
-                        link, f"{sobject} {link.record_id} was {why} in Salesforce", self.run_id, now
+                        link,
+                        f"{sobject} {link.record_id} was {why} in Salesforce",
+                        self.run_id,
+                        now,
                     )
                 )
                 self.tally.add("unlinked")
                 changed.pop(link.contact_id, None)
             elif sobject == "Lead" and row.get("IsConverted") and row.get("ConvertedContactId"):
-                moved.append(links.converted(link, str(row["ConvertedContactId"]), self.run_id, now))
+                moved.append(
+                    links.converted(link, str(row["ConvertedContactId"]), self.run_id, now)
+                )
                 self.tally.add("converted")
                 changed.pop(link.contact_id, None)
             else:
@@ -281,7 +286,9 @@ class UpdateStep:
                 continue  # unlinked while reading, or the contact is gone (recorded)
             if cid in dd_changed:
                 found[cid] = link = links.with_email(link, dd_changed[cid].email)
-            plans[cid] = plan_link(self.rules(link.sobject), link.base, sf_values[cid], dd_values[cid])
+            plans[cid] = plan_link(
+                self.rules(link.sobject), link.base, sf_values[cid], dd_values[cid]
+            )
         if self.dry:
             self._preview(found, plans, sf_values)
             return
@@ -387,7 +394,7 @@ class UpdateStep:
         for cid, link in found.items():
             contact = changed.get(cid)
             if contact is None and link.dd_seen is None:
-                contact = self.dd.contact(cid)
+                contact = self.dd.contact_by_id(cid)
                 if contact is None:
                     self.tally.add("update_skipped")
                     continue  # the contact is gone from Dotdigital: nothing to compare with
@@ -418,7 +425,9 @@ class UpdateStep:
                         results = self.sf.bulk_update(sobject, records)
                     else:
                         results = self.sf.update(
-                            sobject, records, allow_duplicate_save=self.settings.allow_duplicate_save
+                            sobject,
+                            records,
+                            allow_duplicate_save=self.settings.allow_duplicate_save,
                         )
                 except LimitReached:
                     raise  # nothing of this batch is recorded: re-derived by the next run
@@ -434,8 +443,12 @@ class UpdateStep:
     def _refused_all(self, plan: LinkPlan, error: write_errors.WriteError, exc: Exception) -> _Side:
         stamped = error.stamped(self.run_id, _now())
         if getattr(exc, "transient", False):
-            return _Side(ok=False, pending=f"Salesforce update failed for now: {exc}", error=stamped)
-        return _Side(ok=False, notes=_refused(plan.to_salesforce, "Salesforce", error.error_class, str(exc)))
+            return _Side(
+                ok=False, pending=f"Salesforce update failed for now: {exc}", error=stamped
+            )
+        return _Side(
+            ok=False, notes=_refused(plan.to_salesforce, "Salesforce", error.error_class, str(exc))
+        )
 
     def _salesforce_side(self, link: Link, plan: LinkPlan, result: SaveResult) -> _Side:
         if result.success:
@@ -444,7 +457,9 @@ class UpdateStep:
         code = err.status_code if err else "UNKNOWN"
         message = err.message if err else "no error message"
         if code in GONE_CODES:
-            return _Side(ok=False, gone=f"{link.sobject} {link.record_id} is gone from Salesforce ({code})")
+            return _Side(
+                ok=False, gone=f"{link.sobject} {link.record_id} is gone from Salesforce ({code})"
+            )
         if code in TRANSIENT_CODES or code == CONVERTED_LEAD:
             # A Lead converted since it was read is followed as its Contact next run.
             error = write_errors.of_record(code, message).stamped(self.run_id, _now())
@@ -504,7 +519,10 @@ class UpdateStep:
         unnamed: list[tuple[str, str]] = []
         for failure in status.get("failures") or []:
             items = failure.get("failures") or [{}]
-            reason = (str(items[0].get("failureCode") or "failed"), str(items[0].get("description") or ""))
+            reason = (
+                str(items[0].get("failureCode") or "failed"),
+                str(items[0].get("description") or ""),
+            )
             if failure.get("contactId") is not None:
                 reasons[_int(failure.get("contactId"))] = reason
             else:
@@ -513,8 +531,14 @@ class UpdateStep:
         for cid in cids:
             if cid in done:
                 continue
-            code, message = reasons.get(cid) or (unnamed[0] if unnamed else ("contactNotFound", "the import did not update this contact"))
-            sides[cid] = _Side(ok=False, notes=_refused(plans[cid].to_dotdigital, "Dotdigital", code, message))
+            code, message = reasons.get(cid) or (
+                unnamed[0]
+                if unnamed
+                else ("contactNotFound", "the import did not update this contact")
+            )
+            sides[cid] = _Side(
+                ok=False, notes=_refused(plans[cid].to_dotdigital, "Dotdigital", code, message)
+            )
         return sides
 
     # -- dry run ---------------------------------------------------------------------------------
@@ -528,8 +552,17 @@ class UpdateStep:
             for fld, value in plan.to_salesforce.items():
                 self.tally.sample(link.email, "salesforce", fld, sf_values[cid].get(fld), value)
             for df, value in plan.to_dotdigital.items():
-                before = next((sf_values[cid].get(r.salesforce) for r in rules.values() if r.datafield == df), None)
-                self.tally.sample(link.email, "dotdigital", df, link.dd_seen.get(df) if link.dd_seen else before, value)
+                before = next(
+                    (sf_values[cid].get(r.salesforce) for r in rules.values() if r.datafield == df),
+                    None,
+                )
+                self.tally.sample(
+                    link.email,
+                    "dotdigital",
+                    df,
+                    link.dd_seen.get(df) if link.dd_seen else before,
+                    value,
+                )
             self._count(link, plan, _Side(), _Side(), plan.notes)
 
     # -- store -----------------------------------------------------------------------------------

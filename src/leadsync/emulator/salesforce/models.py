@@ -35,6 +35,7 @@ from leadsync.emulator.salesforce.sobjects import (
     STRINGY,
     FieldDef,
     ObjectDef,
+    assignment_rule_object,
     campaign_member_object,
     campaign_member_status_object,
     campaign_object,
@@ -42,6 +43,7 @@ from leadsync.emulator.salesforce.sobjects import (
     custom_field,
     lead_object,
     lead_status_object,
+    user_object,
 )
 
 DEMO_ACCESS_TOKEN = "00D8d0000000001!AQ0AQLeadsyncEmulatorDemoSessionToken"
@@ -143,6 +145,8 @@ class SalesforceBackend:
                 campaign_member_object(),
                 campaign_member_status_object(),
                 lead_status_object(),
+                user_object(),
+                assignment_rule_object(),
             )
         }
         self._objects_lower = {name.lower(): o for name, o in self.objects.items()}
@@ -171,6 +175,8 @@ class SalesforceBackend:
         self.tokens = {access_token}
         self.users = users if users is not None else list(DEFAULT_USERS)
         self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
+        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
+        self._seed_users()
         self.locators: dict[str, list[dict]] = {}
         self.jobs: dict[str, IngestJob] = {}
         for i, s in enumerate(statuses):
@@ -213,6 +219,7 @@ class SalesforceBackend:
                     raise ValueError(f"salesforce.records.{sobject}[{n}]: {exc}") from exc
         for name, labels in (section.get("campaign_member_statuses") or {}).items():
             backend._seed_member_statuses(name, labels)
+        backend._seed_assignment_rules(section.get("assignment_rules") or [])
         return backend
 
     def _seed_member_statuses(self, campaign_name: str, labels: list) -> None:
@@ -503,7 +510,7 @@ class SalesforceBackend:
                 SaveErr("MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [f.name])
             )
         elif target == "User":
-            if id18 != self.user_id:
+            if id18 not in self.records["User"]:
                 errors.append(
                     SaveErr("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
                 )
@@ -641,6 +648,107 @@ class SalesforceBackend:
             values["HasResponded"] = match["HasResponded"]
             if match["HasResponded"] and not (existing or {}).get("FirstRespondedDate"):
                 values["FirstRespondedDate"] = date.today().isoformat()
+
+    # --- users and Lead assignment rules ----------------------------------------------------------
+    #
+    # Every API session acts as the integration user (`user_id`, the first seeded user); the
+    # other seeded users own records only through assignment rules. A rule here is one rule
+    # entry without criteria: it assigns every Lead it runs on to its owner. Which rule runs:
+    # REST creates follow `Sforce-Auto-Assign` (TRUE or absent: the active Lead rule; FALSE:
+    # none; an AssignmentRule Id: that rule, active or not); Bulk API 2.0 jobs run only the
+    # rule their `assignmentRuleId` names (none when absent). At most one Lead rule is active.
+    # Upserts (sObject Collections PATCH by External ID, Bulk 2.0 upsert jobs) run the rule on
+    # the records they create, as inserts do. Not modelled: Salesforce documents that TRUE also
+    # re-runs the active rule on Leads a REST write UPDATES; here updates keep their owner.
+
+    def _seed_users(self) -> None:
+        people = self.users or [DEFAULT_USERS[0]]
+        for i, user in enumerate(people):
+            rid = self.user_id if i == 0 else self.ids.new(KEY_PREFIXES["User"])
+            name = str(user.get("name") or user["username"])
+            self._put_system("User", rid, {"Username": user["username"], "Name": name})
+
+    def _put_system(self, sobject: str, rid: str, values: dict) -> None:
+        """Store a read-only (metadata-like) record under a chosen Id."""
+        now = self._now()
+        record = dict(self.objects[sobject].template)
+        record.update(values)
+        record.update(
+            Id=rid, IsDeleted=False, CreatedDate=now, CreatedById=self.user_id, LastModifiedDate=now,
+            LastModifiedById=self.user_id, SystemModstamp=now,
+        )  # fmt: skip
+        self.records[sobject][rid] = record
+
+    def _seed_assignment_rules(self, specs: list[dict]) -> None:
+        by_username = {u["Username"]: uid for uid, u in self.records["User"].items()}
+        if sum(1 for s in specs if s.get("active")) > 1:
+            raise ValueError("salesforce.assignment_rules: at most one Lead rule can be active")
+        for n, spec in enumerate(specs):
+            owner = by_username.get(spec["owner"])
+            if owner is None:
+                raise ValueError(
+                    f"salesforce.assignment_rules[{n}].owner: no seeded user {spec['owner']!r} "
+                    "(list it under salesforce.users)"
+                )
+            rid = self.ids.new(KEY_PREFIXES["AssignmentRule"])
+            values = {
+                "Name": spec["name"],
+                "Active": bool(spec.get("active")),
+                "SobjectType": "Lead",
+            }
+            self._put_system("AssignmentRule", rid, values)
+            self.rule_owners[rid] = owner
+
+    def _lead_rule(self, rule_id: str) -> str | None:
+        id18 = to18(rule_id)
+        rule = self.records["AssignmentRule"].get(id18 or "")
+        return id18 if rule is not None and rule["SobjectType"] == "Lead" else None
+
+    def rule_for_header(self, sobject: str, header: str | None) -> str | None:
+        """The rule a REST create of `sobject` records runs, per `Sforce-Auto-Assign`."""
+        if sobject != "Lead":
+            return None  # Case and Account rules are not modelled
+        value = (header or "TRUE").strip()
+        if value.upper() == "TRUE":
+            return next(
+                (rid for rid, r in self.records["AssignmentRule"].items()
+                 if r["Active"] and r["SobjectType"] == "Lead"),
+                None,
+            )  # fmt: skip
+        if value.upper() == "FALSE":
+            return None
+        if to18(value) is None:
+            raise ApiError(400, "MALFORMED_ID", f"Sforce-Auto-Assign: malformed id {value}")
+        rule = self._lead_rule(value)
+        if rule is None:
+            raise ApiError(
+                400,
+                "INVALID_CROSS_REFERENCE_KEY",
+                f"Sforce-Auto-Assign: {value} is not a Lead assignment rule",
+            )
+        return rule
+
+    def rule_for_job(self, sobject: str, rule_id: object) -> str | None:
+        """The rule a Bulk API 2.0 job runs: only the one its assignmentRuleId names."""
+        if rule_id is None:
+            return None
+        rule = self._lead_rule(str(rule_id)) if sobject == "Lead" else None
+        if rule is None:
+            raise ApiError(
+                400,
+                "INVALIDJOB",
+                f"InvalidJob : assignmentRuleId {rule_id} is not a {sobject} assignment rule",
+            )
+        return rule
+
+    def assign(self, sobject: str, rid: str, rule_id: str | None) -> None:
+        """Run an assignment rule on a record just created: its owner becomes the rule's."""
+        if rule_id is None:
+            return
+        with self.lock:
+            record = self.records[sobject].get(rid)
+            if record is not None:
+                record["OwnerId"] = self.rule_owners[rule_id]
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -1175,6 +1283,7 @@ class SalesforceBackend:
                 raise ApiError(400, "INVALIDJOB", f"InvalidJob : {exc.message}") from None
         if body.get("contentType", "CSV") != "CSV":
             raise ApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
+        rule = self.rule_for_job(obj.name, body.get("assignmentRuleId"))
         delimiter = body.get("columnDelimiter", "COMMA")
         line_ending = body.get("lineEnding", "LF")
         if delimiter not in IngestJob.DELIMITERS or line_ending not in ("LF", "CRLF"):
@@ -1183,6 +1292,7 @@ class SalesforceBackend:
             id=self.ids.new(KEY_PREFIXES["BulkJob"]), sobject=obj.name, operation=operation,
             column_delimiter=delimiter, line_ending=line_ending, version=version,
             created_by=self.user_id, created=sf_datetime(datetime.now(UTC)),
+            assignment_rule_id=rule,
             external_id_field=external_id,
         )  # fmt: skip
         with self.lock:
@@ -1231,9 +1341,10 @@ class SalesforceBackend:
                     )
                     continue
                 try:
-                    job.successful.append(
-                        (*self._job_row(job, obj, fields, row, key, repeated), row)
-                    )
+                    rid, created = self._job_row(job, obj, fields, row, key, repeated)
+                    if created:  # an upsert job's rule runs on the records it creates
+                        self.assign(obj.name, rid, job.assignment_rule_id)
+                    job.successful.append((rid, created, row))
                 except RecordError as exc:
                     err = exc.errors[0]
                     suffix = f"{' '.join(err.fields)} --" if err.fields else "--"

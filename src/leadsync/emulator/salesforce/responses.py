@@ -19,6 +19,7 @@ from leadsync.emulator.salesforce.exceptions import (
 from leadsync.emulator.salesforce.models import OAuthError, SalesforceBackend
 from leadsync.emulator.salesforce.sobjects import SOAP_TYPES, FieldDef, ObjectDef
 
+AUTO_ASSIGN = "Sforce-Auto-Assign"  # which Lead assignment rule a REST create or upsert runs
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv; charset=UTF-8"
 MAX_COLLECTION = 200
@@ -188,12 +189,14 @@ def sobject_root(
     if not isinstance(body, dict):
         raise json_parser_error("Cannot deserialize instance of SObject from START_ARRAY value")
     values = backend.convert_json(obj, body)
+    rule = backend.rule_for_header(obj.name, request.headers.get(AUTO_ASSIGN))
     try:
         new_id = backend.insert(
             obj.name, values, allow_duplicate_save=allow_duplicate_save(request), version=version
         )
     except RecordError as exc:
         return json_response(rest_errors(exc), 400)
+    backend.assign(obj.name, new_id, rule)
     return json_response({"id": new_id, "success": True, "errors": []}, 201)
 
 
@@ -246,12 +249,17 @@ def composite_sobjects(backend: SalesforceBackend, request: Request, version: st
             raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.", [])
         obj = backend.object(sobject)
         items.append((obj.name, backend.convert_json(obj, record)))
+    header = request.headers.get(AUTO_ASSIGN)
+    rules = {name: backend.rule_for_header(name, header) for name in {n for n, _ in items}}
     results = backend.insert_many(
         items,
         all_or_none=bool(body.get("allOrNone", False)),
         allow_duplicate_save=allow_duplicate_save(request),
         version=version,
     )
+    for (name, _), result in zip(items, results, strict=True):
+        if isinstance(result, str):
+            backend.assign(name, result, rules[name])
     out = [
         {"success": False, "errors": collection_errors(r.errors)} if isinstance(r, RecordError)
         else {"id": r, "success": True, "errors": []}
@@ -282,6 +290,7 @@ def composite_upsert(
                 [],
             )
         values.append(backend.convert_json(obj, record))
+    rule = backend.rule_for_header(obj.name, request.headers.get(AUTO_ASSIGN))
     results = backend.upsert_many(
         obj.name,
         key.name,
@@ -290,6 +299,9 @@ def composite_upsert(
         allow_duplicate_save=allow_duplicate_save(request),
         version=version,
     )
+    for result in results:
+        if isinstance(result, tuple) and result[1]:  # the rule runs on the records it creates
+            backend.assign(obj.name, result[0], rule)
     out = [
         {"success": False, "errors": collection_errors(r.errors), "created": False}
         if isinstance(r, RecordError)

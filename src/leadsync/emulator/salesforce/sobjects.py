@@ -317,6 +317,43 @@ def lead_status_object() -> ObjectDef:
     )  # fmt: skip
 
 
+def user_object() -> ObjectDef:
+    """Users: read-only here (seeded); OwnerId references them."""
+    fields = [
+        _id("User ID"),
+        _sys("Username", "Username", "string", length=80),
+        _sys("Name", "Full Name", "string", length=121),
+        _sys("IsActive", "Active", "boolean", default=True),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "User", "User", "Users", _objects(fields), createable=False, updateable=False
+    )  # fmt: skip
+
+
+def assignment_rule_object() -> ObjectDef:
+    """AssignmentRule: read only through the API (rules are set up in the UI), as documented."""
+    fields = [
+        _id("Assignment Rule ID"),
+        _sys("Name", "Name", "string", length=120, nillable=True),
+        _sys("Active", "Active", "boolean", default=False),
+        _sys(
+            "SobjectType",
+            "Object",
+            "picklist",
+            length=40,
+            nillable=True,
+            restricted=True,
+            picklist=[("Case", False), ("Lead", False)],
+        ),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "AssignmentRule", "Assignment Rule", "Assignment Rules", _objects(fields),
+        createable=False, updateable=False,
+    )  # fmt: skip
+
+
 CUSTOM_TYPES = {
     "string": "string",
     "text": "string",

@@ -379,9 +379,21 @@ def sync(
     "--state",
     "record_state",
     required=True,
-    type=click.Choice(["failed", "skipped", "pending", "excluded", "created", "baseline"]),
+    type=click.Choice(
+        [
+            "failed",
+            "skipped",
+            "pending",
+            "excluded",
+            "created",
+            "baseline",
+            "conflict",
+            "update_failed",
+        ]
+    ),
     help="Which ledger records to list (baseline: members recorded when create_leads was "
-    "applied, never converted unless backfill: true).",
+    "applied, never converted unless backfill: true; conflict / update_failed: fields of "
+    "linked people that changed on both sides / that one side refused, with both values).",
 )
 @click.option("--account", default=None, help="Only this account.")
 @click.option("--book", default=None, help="Only this address book (name or id).")

@@ -26,6 +26,8 @@ from leadsync.state.model import AppliedState, LedgerEntry, StateStore
 from leadsync.sync.write_errors import last_error_of
 
 STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created", "baseline")
+# Field-update outcomes of linked pairs (sync/update_records.py), listed field by field.
+UPDATE_STATES: tuple[str, ...] = ("conflict", "update_failed")
 IN_DOUBT = "a write was in flight when a run stopped; the next sync settles it from Salesforce"
 
 
@@ -328,6 +330,8 @@ def records_command(
 
     config = load_or_raise(config_path)
     base = config_dir(config.source)
+    if state in UPDATE_STATES:
+        return _update_records(config, base, state, account, as_json, limit)
     if config.state.backend == "sqlite" and not sqlite_path(config.state.path, base).exists():
         # Opening would create the file: say there is nothing instead (reads only).
         if account is not None or book is not None:
@@ -349,4 +353,40 @@ def records_command(
         out.print(render_table(selection))
     else:
         sys.stdout.write(render_plain(selection))
+    return 0
+
+
+def _update_records(
+    config: Any, base: Any, state: str, account: str | None, as_json: bool, limit: int | None
+) -> int:
+    """`records --state conflict|update_failed`: the links' fields (sync/update_records.py)."""
+    from rich.console import Console
+
+    from leadsync.state import open_store, sqlite_path
+    from leadsync.sync import update_records as ur
+
+    rows: list[ur.FieldRecord] = []
+    total = 0
+    if config.state.backend != "sqlite" or sqlite_path(config.state.path, base).exists():
+        store = open_store(config.state, base)
+        try:
+            names = book_names(store.read_applied())
+            known = sorted({a for a, _b in names} | set(config.accounts))
+            if account is not None and account not in known:
+                raise RecordsError(_unknown("account", account, known))
+            accounts = [account] if account is not None else known
+            for row in ur.field_records(store, accounts, state, names):
+                total += 1
+                if limit is None or len(rows) < limit:
+                    rows.append(row)
+        finally:
+            store.close()
+    if as_json:
+        sys.stdout.write(ur.render_json(rows))
+        return 0
+    out = Console(highlight=False)
+    if out.is_terminal:
+        out.print(ur.render_table(rows, state, total))
+    else:
+        sys.stdout.write(ur.render_plain(rows, state, total))
     return 0

@@ -1,0 +1,226 @@
+"""End-to-end field updates (issue 14): every mapping row's direction honoured after the first
+sync, through the real CLI against the emulators. Dotdigital is changed and read through its
+API, Salesforce through unmodified simple-salesforce.
+
+The mapping (tests/sync/conftest.py MAPPING): FirstName and Company two-way, LastName and
+Region__c dotdigital-to-salesforce, PostalCode salesforce-to-dotdigital."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+
+def _contact(ws, email: str) -> dict[str, Any]:
+    s = ws.emu.dd_session("uk")
+    r = s.get(f"{ws.emu.dd_endpoint}/contacts/v3/email/{email}")
+    assert r.status_code == 200, r.text
+    return r.json()["dataFields"]
+
+
+def _set_dd(ws, email: str, **values: Any) -> None:
+    """A marketer edits the contact in Dotdigital (v3 PATCH: only the fields given)."""
+    s = ws.emu.dd_session("uk")
+    r = s.patch(f"{ws.emu.dd_endpoint}/contacts/v3/email/{email}", json={"dataFields": values})
+    assert r.status_code == 200, r.text
+
+
+def _lead(ws, email: str) -> dict[str, Any]:
+    return ws.leads(
+        "Id, Email, FirstName, LastName, Company, Region__c, PostalCode, OwnerId"
+    )[email]
+
+
+def _set_sf(ws, email: str, **values: Any) -> None:
+    """A salesperson edits the Lead in Salesforce."""
+    ws.emu.salesforce().Lead.update(_lead(ws, email)["Id"], values)
+
+
+def _linked(ws, kit, *people: tuple[str, dict[str, Any]]) -> None:
+    """People signed up, became Leads, and one more sync found every pair in step."""
+    for email, values in people:
+        ws.add_member(email, values)
+    first = ws.sync(code=(0,))
+    assert first["totals"]["created"] == len(people)
+    second = ws.sync(code=(0,))
+    assert _changes(second) == {}, second["updates"]
+
+
+def _changes(report: dict[str, Any]) -> dict[str, int]:
+    keys = ("updated_in_salesforce", "updated_in_dotdigital", "conflicts", "update_failed")
+    return {k: report["totals"][k] for k in keys if report["totals"][k]}
+
+
+ADA = ("ada@example.com", {"FIRSTNAME": "Ada", "LASTNAME": "Lovelace", "COMPANY": "Engines", "REGION": "EMEA"})  # fmt: skip
+ALAN = ("alan@example.com", {"FIRSTNAME": "Alan", "LASTNAME": "Turing", "COMPANY": "Bletchley", "REGION": "AMER"})  # fmt: skip
+
+
+def test_two_way_change_in_dotdigital_reaches_the_lead_and_a_second_run_writes_nothing(
+    workspace, kit
+) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA, ALAN)
+    _set_dd(ws, "ada@example.com", COMPANY="Analytical Engines Ltd")
+
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_salesforce": 1}
+    assert _lead(ws, "ada@example.com")["Company"] == "Analytical Engines Ltd"
+    assert _lead(ws, "alan@example.com")["Company"] == "Bletchley"
+    # the write is the new agreement: it does not bounce back, and nothing else is written
+    ws.emu.reset_log()
+    idle = ws.sync(code=(0,))
+    assert _changes(idle) == {}
+    writes = [
+        r
+        for service in ("salesforce", "dotdigital")
+        for r in ws.emu.requests_log(service)["requests"]
+        if r["method"] in ("POST", "PATCH", "PUT", "DELETE") and "/query" not in r["path"]
+    ]
+    assert [(r["method"], r["path"]) for r in writes if "composite" in r["path"] or "import" in r["path"]] == []  # fmt: skip
+
+
+def test_two_way_change_in_salesforce_reaches_the_contact(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    _set_sf(ws, "ada@example.com", FirstName="Augusta Ada")
+
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_dotdigital": 1}
+    assert _contact(ws, "ada@example.com")["FIRSTNAME"] == "Augusta Ada"
+    assert _changes(ws.sync(code=(0,))) == {}
+
+
+def test_changed_on_both_sides_ends_with_the_salesforce_value_as_a_conflict(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    _set_dd(ws, "ada@example.com", COMPANY="Engines (Dotdigital)")
+    _set_sf(ws, "ada@example.com", Company="Engines (Salesforce)")
+
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_dotdigital": 1, "conflicts": 1}
+    assert _lead(ws, "ada@example.com")["Company"] == "Engines (Salesforce)"
+    assert _contact(ws, "ada@example.com")["COMPANY"] == "Engines (Salesforce)"
+    listed = json.loads(
+        ws.run("records", "--state", "conflict", "--json", check=(0,)).stdout
+    )
+    assert [(r["email"], r["field"], r["salesforce"], r["dotdigital"], r["winner"]) for r in listed] == [
+        ("ada@example.com", "Company", "Engines (Salesforce)", "Engines (Dotdigital)", "salesforce")
+    ]  # fmt: skip
+    assert _changes(ws.sync(code=(0,))) == {}
+
+
+def test_dotdigital_to_salesforce_field_changed_in_salesforce_stays_until_dotdigital_changes(
+    workspace, kit
+) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    _set_sf(ws, "ada@example.com", LastName="King")  # LastName: dotdigital-to-salesforce
+
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {}
+    assert _lead(ws, "ada@example.com")["LastName"] == "King"  # left alone
+    assert _contact(ws, "ada@example.com")["LASTNAME"] == "Lovelace"  # not copied back
+
+    _set_dd(ws, "ada@example.com", LASTNAME="Lovelace-Byron")
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_salesforce": 1}
+    assert _lead(ws, "ada@example.com")["LastName"] == "Lovelace-Byron"
+
+
+def test_salesforce_to_dotdigital_field_changed_in_dotdigital_is_reset(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    _set_sf(ws, "ada@example.com", PostalCode="N1 9GU")  # PostalCode: salesforce-to-dotdigital
+    assert _changes(ws.sync(code=(0,))) == {"updated_in_dotdigital": 1}
+    assert _contact(ws, "ada@example.com")["POSTCODE"] == "N1 9GU"
+
+    _set_dd(ws, "ada@example.com", POSTCODE="SW1A 1AA")
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_dotdigital": 1}
+    assert _contact(ws, "ada@example.com")["POSTCODE"] == "N1 9GU"
+    assert _lead(ws, "ada@example.com")["PostalCode"] == "N1 9GU"
+
+
+def test_blank_required_field_is_skipped_and_a_refused_value_fails_only_that_update(
+    workspace, kit
+) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA, ALAN)
+    _set_dd(ws, "ada@example.com", COMPANY="")  # Company: required by Salesforce
+    _set_dd(ws, "alan@example.com", REGION="Mars", FIRSTNAME="Alan M.")  # restricted picklist
+
+    report = ws.sync(code=(4,))  # a refused value needs a person: exit 4, as a failed record
+    totals = report["totals"]
+    assert (totals["update_skipped"], totals["update_failed"]) == (1, 1)
+    assert totals["updated_in_salesforce"] == 1  # Alan's first name still went through
+    ada, alan = _lead(ws, "ada@example.com"), _lead(ws, "alan@example.com")
+    assert ada["Company"] == "Engines"
+    assert (alan["Region__c"], alan["FirstName"]) == ("AMER", "Alan M.")
+    listed = json.loads(
+        ws.run("records", "--state", "update_failed", "--json", check=(0,)).stdout
+    )
+    assert [(r["email"], r["field"], r["dotdigital"], r["code"]) for r in listed] == [
+        ("alan@example.com", "Region__c", "Mars", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
+    ]
+    # not retried while nothing changes
+    assert _changes(ws.sync(code=(0, 4))) == {}
+
+
+def test_dry_run_previews_updates_and_writes_nothing(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    _set_dd(ws, "ada@example.com", COMPANY="Preview Co")
+    _set_sf(ws, "ada@example.com", FirstName="Augusta")
+
+    preview = ws.sync("--dry-run", code=(0,))
+    assert _changes(preview) == {"updated_in_salesforce": 1, "updated_in_dotdigital": 1}
+    [row] = preview["updates"]
+    samples = {(s["side"], s["field"], s["before"], s["after"]) for s in row["samples"]}
+    assert samples == {
+        ("salesforce", "Company", "Engines", "Preview Co"),
+        ("dotdigital", "FIRSTNAME", "Ada", "Augusta"),
+    }
+    assert _lead(ws, "ada@example.com")["Company"] == "Engines"
+    assert _contact(ws, "ada@example.com")["FIRSTNAME"] == "Ada"
+    real = ws.sync(code=(0,))
+    assert _changes(real) == _changes(preview)
+
+
+def test_deleted_lead_unlinks_the_pair(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    ws.emu.salesforce().Lead.delete(_lead(ws, "ada@example.com")["Id"])
+    report = ws.sync(code=(0,))
+    assert report["totals"]["unlinked"] == 1
+    assert ws.state_rows("SELECT state FROM links WHERE email = 'ada@example.com'") == [
+        ("unlinked",)
+    ]
+    _set_dd(ws, "ada@example.com", COMPANY="After the delete")
+    assert _changes(ws.sync(code=(0,))) == {}
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "regex"),
+    [
+        ("salesforce", "PATCH", r"/composite/sobjects$"),
+        ("dotdigital", "PUT", r"/contacts/v3/import$"),
+    ],
+)
+def test_sigkill_mid_update_then_rerun_leaves_the_right_values(
+    workspace, kit, service, method, regex
+) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA, ALAN)
+    _set_dd(ws, "ada@example.com", COMPANY="Killed Co")
+    _set_sf(ws, "alan@example.com", FirstName="Alan M.")
+    ws.emu.reset_log()
+    kit.kill_while_held(ws, service=service, method=method, regex=regex)
+    kit.release_held(ws, service=service, method=method, regex=regex)
+
+    ws.sync(code=(0,))
+    assert _lead(ws, "ada@example.com")["Company"] == "Killed Co"
+    assert _contact(ws, "alan@example.com")["FIRSTNAME"] == "Alan M."
+    assert _lead(ws, "alan@example.com")["FirstName"] == "Alan M."
+    assert _changes(ws.sync(code=(0,))) == {}

@@ -798,3 +798,46 @@ def test_bulk_upsert_reports_created_and_the_job_before_upload(keyed):
     job = keyed.salesforce(version="61.0").restful(f"jobs/ingest/{jobs[0][0]}")
     assert (job["operation"], job["externalIdFieldName"]) == ("upsert", KEY)
     assert len(client.find_by("Lead", KEY, [f"uk:{n}" for n in range(4)])) == 3
+
+
+def test_field_updates_name_no_assignment_rule_on_either_write_path(emulator_factory):
+    """Updates never re-route a Lead: the REST update says `Sforce-Auto-Assign: FALSE`
+    (Salesforce's default TRUE re-runs the active rule on updates) and the Bulk update job names
+    no rule, even with an active rule in the org. Only the fields given are written."""
+    import json as _json
+
+    import requests
+
+    rep = {"username": "rep@leadsync.test", "password": "pw"}
+    emu = emulator_factory(
+        _seed(
+            users=[USER, rep],
+            assignment_rules=[{"name": "Route", "active": True, "owner": rep["username"]}],
+        )
+    )
+    session = requests.Session()
+    sent: list[tuple[str, str, str | None, str]] = []
+    session.hooks["response"].append(
+        lambda r, *_a, **_k: sent.append(
+            (
+                r.request.method,
+                r.request.path_url,
+                r.request.headers.get("Sforce-Auto-Assign"),
+                r.request.body.decode()
+                if isinstance(r.request.body, bytes)
+                else str(r.request.body),
+            )
+        )
+    )
+    client = SalesforceClient(_cfg(emu), retry=no_wait(), session=session)
+    [grace] = client.query("SELECT Id, FirstName, Company FROM Lead")
+    results = client.update("Lead", [{"Id": grace["Id"], "Company": "Navy Yard"}])
+    assert [r.success for r in results] == [True]
+    results = client.bulk_update("Lead", [{"Id": grace["Id"], "FirstName": "Amazing Grace"}])
+    assert [r.success for r in results] == [True]
+    [row] = client.query("SELECT FirstName, Company FROM Lead")
+    assert (row["FirstName"], row["Company"]) == ("Amazing Grace", "Navy Yard")
+    patches = [s for s in sent if s[0] == "PATCH" and s[1].endswith("/composite/sobjects")]
+    assert [s[2] for s in patches] == ["FALSE"]
+    [job] = [_json.loads(s[3]) for s in sent if s[0] == "POST" and s[1].endswith("/jobs/ingest")]
+    assert job["operation"] == "update" and "assignmentRuleId" not in job

@@ -28,9 +28,9 @@ def _set_dd(ws, email: str, **values: Any) -> None:
 
 
 def _lead(ws, email: str) -> dict[str, Any]:
-    return ws.leads(
-        "Id, Email, FirstName, LastName, Company, Region__c, PostalCode, OwnerId"
-    )[email]
+    return ws.leads("Id, Email, FirstName, LastName, Company, Region__c, PostalCode, OwnerId")[
+        email
+    ]
 
 
 def _set_sf(ws, email: str, **values: Any) -> None:
@@ -102,9 +102,7 @@ def test_changed_on_both_sides_ends_with_the_salesforce_value_as_a_conflict(work
     assert _changes(report) == {"updated_in_dotdigital": 1, "conflicts": 1}
     assert _lead(ws, "ada@example.com")["Company"] == "Engines (Salesforce)"
     assert _contact(ws, "ada@example.com")["COMPANY"] == "Engines (Salesforce)"
-    listed = json.loads(
-        ws.run("records", "--state", "conflict", "--json", check=(0,)).stdout
-    )
+    listed = json.loads(ws.run("records", "--state", "conflict", "--json", check=(0,)).stdout)
     assert [(r["email"], r["field"], r["salesforce"], r["dotdigital"], r["winner"]) for r in listed] == [
         ("ada@example.com", "Company", "Engines (Salesforce)", "Engines (Dotdigital)", "salesforce")
     ]  # fmt: skip
@@ -158,9 +156,7 @@ def test_blank_required_field_is_skipped_and_a_refused_value_fails_only_that_upd
     ada, alan = _lead(ws, "ada@example.com"), _lead(ws, "alan@example.com")
     assert ada["Company"] == "Engines"
     assert (alan["Region__c"], alan["FirstName"]) == ("AMER", "Alan M.")
-    listed = json.loads(
-        ws.run("records", "--state", "update_failed", "--json", check=(0,)).stdout
-    )
+    listed = json.loads(ws.run("records", "--state", "update_failed", "--json", check=(0,)).stdout)
     assert [(r["email"], r["field"], r["dotdigital"], r["code"]) for r in listed] == [
         ("alan@example.com", "Region__c", "Mars", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")
     ]

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint format demo bench bench-quick bench-ui clean
+.PHONY: install test lint format demo bench bench-quick bench-ui bench-updates clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,6 @@ bench-quick: $(STAMP)
 
 bench-ui: $(STAMP)
 	$(BIN)/python bench/ui.py
+
+bench-updates: $(STAMP)
+	$(BIN)/python bench/updates.py

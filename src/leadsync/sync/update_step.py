@@ -30,7 +30,7 @@ budget (sync.max_api_share) is checked between batches, as for creates.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ LINK_BATCH = 5000  # ledger entries linked per round
 IMPORT_MARK = "import:dotdigital"
 EPOCH = "1970-01-01T00:00:00Z"
 CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
-GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+GONE_CODES = frozenset({"ENTITY_IS_DELETED"})
 
 
 @dataclass(slots=True)
@@ -66,6 +66,7 @@ class _Side:
     error: dict[str, Any] | None = None  # last error (pending) for the report
     notes: list[FieldNote] = field(default_factory=list)
     gone: str | None = None  # the record is gone: unlink
+    reread: bool = False  # what was seen of the record is stale (a Lead converted since)
 
 
 class UpdateStep:
@@ -303,13 +304,12 @@ class UpdateStep:
                 continue
             notes = [*plan.notes, *sf.notes, *dd.notes]
             why = "; ".join(w for w in (sf.pending, dd.pending) if w) or None
-            stored.append(
-                links.evaluated(
-                    link, plan, sf_values=sf_values[cid], dd_values=dd_values[cid],
-                    sf_ok=sf.ok, dd_ok=dd.ok, notes=notes, run_id=self.run_id, now=now,
-                    pending_why=why,
-                )
+            after = links.evaluated(
+                link, plan, sf_values=sf_values[cid], dd_values=dd_values[cid],
+                sf_ok=sf.ok, dd_ok=dd.ok, notes=notes, run_id=self.run_id, now=now,
+                pending_why=why,
             )  # fmt: skip
+            stored.append(replace(after, sf_seen=None) if sf.reread else after)
             self._count(link, plan, sf, dd, notes)
         self._store_links(stored)
 
@@ -347,8 +347,8 @@ class UpdateStep:
                     continue
                 if row is not None:  # read this run (a relinked pair's old row was dropped)
                     out[cid] = self._picked(link.sobject, row)
-                elif link.sf_seen is not None:
-                    out[cid] = dict(link.sf_seen)
+                elif _covers(link.sf_seen, [r.salesforce for r in self.rules(link.sobject)]):
+                    out[cid] = dict(link.sf_seen or {})
                 else:
                     wanted.setdefault(link.sobject, {})[link.record_id] = link
             if not wanted:
@@ -393,7 +393,7 @@ class UpdateStep:
         names = self.datafields()
         for cid, link in found.items():
             contact = changed.get(cid)
-            if contact is None and link.dd_seen is None:
+            if contact is None and not _covers(link.dd_seen, names):
                 contact = self.dd.contact_by_id(cid)
                 if contact is None:
                     self.tally.add("update_skipped")
@@ -461,9 +461,15 @@ class UpdateStep:
                 ok=False, gone=f"{link.sobject} {link.record_id} is gone from Salesforce ({code})"
             )
         if code in TRANSIENT_CODES or code == CONVERTED_LEAD:
-            # A Lead converted since it was read is followed as its Contact next run.
+            # A Lead converted since it was read: read again by Id next run, which finds it
+            # converted and follows its Contact from then on.
             error = write_errors.of_record(code, message).stamped(self.run_id, _now())
-            return _Side(ok=False, pending=f"Salesforce: {code}: {message}", error=error)
+            return _Side(
+                ok=False,
+                pending=f"Salesforce: {code}: {message}",
+                error=error,
+                reread=code == CONVERTED_LEAD,
+            )
         return _Side(ok=False, notes=_refused(plan.to_salesforce, "Salesforce", code, message))
 
     def _write_dotdigital(
@@ -598,6 +604,12 @@ def _refused(values: Mapping[str, Any], system: str, code: str, message: str) ->
         FieldNote("update_failed", name, name, None, value, winner=winner, reason=reason, code=code)
         for name, value in values.items()
     ]
+
+
+def _covers(seen: Mapping[str, Any] | None, names: Sequence[str]) -> bool:
+    """Whether values seen earlier hold every field mapped now (a row added to the mapping
+    since: that field was never read, which is not the same as read empty)."""
+    return seen is not None and all(n in seen for n in names)
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -146,15 +146,16 @@ def test_stopped_early_line_has_one_full_stop(workspace, kit) -> None:
 # --- item 18: the README's scope is what the sync does --------------------------------------
 
 
-def test_values_flow_only_dotdigital_to_salesforce_at_creation(workspace, kit) -> None:
-    """README "What it syncs today": two-way and dotdigital-to-salesforce rows are written
-    once, when the Lead is created; salesforce-to-dotdigital rows write nothing to Dotdigital;
-    existing Leads are not updated. If a later change makes any of this untrue, this test
-    fails and the README must be updated with it."""
+def test_values_flow_both_ways_after_creation_as_the_readme_says(workspace, kit) -> None:
+    """README "What it syncs today": after the first sync each row's direction decides where a
+    change goes, and a two-way field changed on both sides ends with Salesforce's value. If a
+    later change makes any of this untrue, this test fails and the README must change with it."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     scope = readme.split("## What it syncs today", 1)[1].split("\n## ", 1)[0]
-    assert "**when the Lead is created**" in scope
-    assert "**nothing is written to Dotdigital**" in scope
+    assert "**field updates both ways**" in scope
+    assert "**Salesforce wins**" in scope
+    for direction in ("salesforce-to-dotdigital", "dotdigital-to-salesforce", "two-way"):
+        assert f"| `{direction}` |" in scope
 
     ws = workspace()
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
@@ -164,14 +165,18 @@ def test_values_flow_only_dotdigital_to_salesforce_at_creation(workspace, kit) -
 
     # Salesforce side changes: PostalCode (salesforce-to-dotdigital), Company (two-way)
     ws.emu.salesforce().Lead.update(ada["Id"], {"PostalCode": "N1 9GU", "Company": "SF Co"})
-    # Dotdigital side changes: FIRSTNAME (two-way), COMPANY (two-way)
+    # Dotdigital side changes: FIRSTNAME (two-way), COMPANY (two-way: changed on both sides)
     ws.add_member("ada@example.com", kit.member("Adeline", "Lovelace", "DD Co"))
-    ws.sync(code=(0,))
+    report = ws.sync(code=(0,))
+    assert report["totals"]["conflicts"] == 1
 
     after = ws.leads()["ada@example.com"]
-    assert (after["FirstName"], after["Company"]) == ("Ada", "SF Co")  # no update either way
+    assert (after["FirstName"], after["Company"]) == ("Adeline", "SF Co")
     s = ws.emu.dd_session("uk")
     contact = s.get(f"{ws.emu.dd_endpoint}/v2/contacts/ada@example.com").json()
     fields = {f["key"]: f["value"] for f in contact["dataFields"]}
-    assert fields.get("POSTCODE") in (None, "")  # nothing written to Dotdigital
-    assert fields["FIRSTNAME"] == "Adeline"
+    assert (fields["POSTCODE"], fields["COMPANY"], fields["FIRSTNAME"]) == (
+        "N1 9GU",
+        "SF Co",
+        "Adeline",
+    )

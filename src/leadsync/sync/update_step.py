@@ -51,6 +51,7 @@ CHUNK = 2000  # links evaluated, written and stored per round
 COLLECTION = 200  # one sObject Collections update
 READ_CHUNK = 2000  # changed Salesforce rows matched against links per round
 LINK_BATCH = 5000  # ledger entries linked per round
+ONE_BY_ONE = 20  # contacts read one by one at most; more: their books are read in full
 IMPORT_MARK = "import:dotdigital"
 EPOCH = "1970-01-01T00:00:00Z"
 CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
@@ -386,22 +387,45 @@ class UpdateStep:
     def _dotdigital_values(
         self, found: dict[int, Link], changed: Mapping[int, Contact]
     ) -> dict[int, dict[str, Any]]:
-        """Raw Dotdigital values of each link: read this run, else seen last, else read one
-        by one now (a new link whose contact this run's reads did not bring: rare, since a
-        contact's Lead is made from a read of it, but a retried pending one can be older)."""
-        out: dict[int, dict[str, Any]] = {}
+        """Raw Dotdigital values of each link: read this run, else seen last, else read now
+        (a new link whose contact this run's ~modified reads did not bring: one the membership
+        sweep found, or a retried pending member read in an earlier run)."""
         names = self.datafields()
+        missing = [
+            cid
+            for cid, link in found.items()
+            if cid not in changed and not _covers(link.dd_seen, names)
+        ]
+        fetched = self._fetch_contacts(found, missing) if missing else {}
+        out: dict[int, dict[str, Any]] = {}
         for cid, link in found.items():
-            contact = changed.get(cid)
-            if contact is None and not _covers(link.dd_seen, names):
-                contact = self.dd.contact_by_id(cid)
-                if contact is None:
-                    self.tally.add("update_skipped")
-                    continue  # the contact is gone from Dotdigital: nothing to compare with
+            contact = changed.get(cid) or fetched.get(cid)
             if contact is not None:
                 out[cid] = {n: contact.datafields.get(n) for n in names}
+            elif cid in missing:
+                self.tally.add("update_skipped")  # the contact is gone from Dotdigital
             else:
                 out[cid] = dict(link.dd_seen or {})
+        return out
+
+    def _fetch_contacts(self, found: Mapping[int, Link], ids: Sequence[int]) -> dict[int, Contact]:
+        """A few contacts one by one; more than ONE_BY_ONE: their books read in full once
+        (5,000 members a call), which costs less than a call per contact."""
+        if len(ids) <= ONE_BY_ONE:
+            return {c.id: c for c in map(self.dd.contact_by_id, ids) if c is not None}
+        wanted = set(ids)
+        books = {found[cid].book_id for cid in ids}
+        out: dict[int, Contact] = {}
+        for book in self.account.books:
+            if book.id not in books:
+                continue
+            for page in self.dd.book_members(book.id, datafields=self.datafields()):
+                out.update((c.id, c) for c in page if c.id in wanted)
+                self.ctx.check_stop()
+        for cid in sorted(wanted - set(out))[:ONE_BY_ONE]:  # in a book no longer applied
+            contact = self.dd.contact_by_id(cid)
+            if contact is not None:
+                out[cid] = contact
         return out
 
     def _write_salesforce(

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 BOOK = "Spring Webinar 2026"
@@ -27,6 +28,8 @@ def test_init_then_validate_plan_apply_sync_creates_leads(init_workspace: Any) -
     ws.run("fmt", "--check")
 
     data = _load(ws.config)
+    schema = json.loads(ws.run("schema").stdout)  # what an editor does with the $schema line
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(data)) == []
     assert data["state"] == {"backend": "sqlite", "path": ".leadsync/state.db"}
     assert data["defaults"]["lead_status"] == "Open - Not Contacted"  # the org's default
     uk = data["accounts"]["uk"]
@@ -168,6 +171,10 @@ def test_refuses_to_overwrite_without_force(init_workspace: Any) -> None:
     assert ws.requests("salesforce") == [] and ws.requests("dotdigital") == []
     ws.run("init", "--force")
     assert "version: 1" in ws.config.read_text()
+    nowhere = ws.run("init", "--out", "missing/leadsync.yaml", code=1)
+    assert nowhere.stderr == (
+        "error: --out missing/leadsync.yaml: directory missing does not exist\n"
+    )
 
 
 def test_missing_variable_is_named_in_one_line_and_nothing_is_written(

@@ -3,6 +3,8 @@ rendered file that loads back to exactly the names the live systems hold."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -10,8 +12,8 @@ from hypothesis import strategies as st
 
 from leadsync.config.loader import load_text
 from leadsync.dotdigital.model import AddressBook, DataField
-from leadsync.errors import ConfigError, UsageError
-from leadsync.init import books, environment, mapping
+from leadsync.errors import ConfigError, LeadsyncError, UsageError
+from leadsync.init import books, command, environment, mapping
 from leadsync.init.render import AccountSpec, FileSpec, render
 from leadsync.salesforce.model import FieldInfo, ObjectDescribe, PicklistValue
 
@@ -241,3 +243,21 @@ def test_any_book_name_loads_back_exactly(names: list[str]) -> None:
     listed = {b.name for b in result.config.accounts["uk"].address_books}
     assert listed == {n for n in names if len(n) <= books.BOOK_NAME_MAX}
     assert yaml.safe_load(text)["version"] == 1
+
+
+def test_a_file_validate_would_refuse_is_never_written() -> None:
+    """The last step before writing loads the file as validate does: a rendering bug stops
+    init (exit 1, nothing written) instead of handing the user a broken file."""
+    spec = _spec(["Webinar"])
+    text = render(spec)
+    command._self_check(text, spec)  # the real rendering passes
+    with pytest.raises(LeadsyncError, match=r"^internal error: init wrote a file validate refuses"):
+        command._self_check(text.replace("version: 1", "version: 2"), spec)
+    with pytest.raises(LeadsyncError, match="0 LS109 for 1 TODO"):
+        command._self_check(text, replace(spec, accounts=(_with_todo(spec.accounts[0]),)))
+
+
+def _with_todo(account: AccountSpec) -> AccountSpec:
+    todo = mapping.ProposedRow("Segment__c", "TODO", "required by the org")
+    rows = mapping.ProposedMapping((*account.mapping.rows, todo), account.mapping.unmapped)
+    return replace(account, mapping=rows)

@@ -191,10 +191,10 @@ def test_missing_variable_is_named_in_one_line_and_nothing_is_written(
         "DD_FR_ENDPOINT (or DD_FR_REGION)\n"
     )
     ws.env["DD_UK_PASSWORD"] = "x"
-    ws.env["SF_INSTANCE_URL"] = "acme.my.salesforce.com"  # checked as validate checks it
+    ws.env["SF_INSTANCE_URL"] = "org-7731.example"  # checked as validate checks it
     bad_url = ws.run("init", code=1)
     assert bad_url.stderr.startswith("error: the environment cannot be used: SF_INSTANCE_URL: ")
-    assert "acme.my" not in bad_url.stderr  # a variable's value is never shown
+    assert "org-7731" not in bad_url.stderr  # a variable's value is never shown
     del ws.env["SF_ACCESS_TOKEN"], ws.env["SF_PASSWORD"], ws.env["SF_USERNAME"]
     no_sf = ws.run("init", code=1)
     assert no_sf.stderr.startswith("error: no Salesforce credentials in the environment: set ")

@@ -123,7 +123,7 @@ def test_unmatched_required_field_is_a_todo_row_that_validate_names(
     errors = [line for line in checked.stdout.splitlines() if " error " in line]
     assert len(errors) == 1, checked.stdout
     assert errors[0].startswith(f"leadsync.yaml:{line_no}:")
-    assert "LS109" in errors[0] and "Segment__c" in errors[0]
+    assert "LS110" in errors[0] and "Segment__c" in errors[0]
     ws.run("fmt", "--check")
 
 

@@ -253,7 +253,7 @@ def test_a_file_validate_would_refuse_is_never_written() -> None:
     command._self_check(text, spec)  # the real rendering passes
     with pytest.raises(LeadsyncError, match=r"^internal error: init wrote a file validate refuses"):
         command._self_check(text.replace("version: 1", "version: 2"), spec)
-    with pytest.raises(LeadsyncError, match="0 LS109 for 1 TODO"):
+    with pytest.raises(LeadsyncError, match="0 LS110 for 1 TODO"):
         command._self_check(text, replace(spec, accounts=(_with_todo(spec.accounts[0]),)))
 
 

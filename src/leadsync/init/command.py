@@ -162,7 +162,7 @@ def _spec(
 
 
 def _self_check(text: str, spec: FileSpec) -> None:
-    """The file must load as `validate` loads it, with LS109 (TODO rows) its only errors.
+    """The file must load as `validate` loads it, with LS110 (TODO rows) its only errors.
 
     Checked with placeholder values for every variable, so the result depends on the file
     alone; anything else is a bug in init, and then nothing is written.
@@ -181,7 +181,8 @@ def _self_check(text: str, spec: FileSpec) -> None:
     ]
     todo = sum(d.code == codes.UNDECIDED_DATAFIELD for d in result.diagnostics)
     if wrong or todo != spec.undecided:
-        found = "; ".join(d.format() for d in wrong) or f"{todo} LS109 for {spec.undecided} TODO"
+        found = "; ".join(d.format() for d in wrong)
+        found = found or f"{todo} {codes.UNDECIDED_DATAFIELD} for {spec.undecided} TODO"
         raise LeadsyncError(f"internal error: init wrote a file validate refuses ({found})")
 
 

@@ -5,7 +5,7 @@ Which Lead fields get a row, in this order:
 2. every other field the org requires on create (the plan's rule, `org_required_fields`);
 3. every other createable standard Lead field some datafield matches (Title, Phone, ...).
 Rows of 1 and 2 are written even when nothing matches, as `datafield: TODO`, so `validate`
-fails (LS109) until a person decides; rows of 3 only when matched. Email and Status are never
+fails (LS110) until a person decides; rows of 3 only when matched. Email and Status are never
 proposed: leadsync sets them itself.
 
 How a datafield matches a field, strongest first (each row's comment says which):

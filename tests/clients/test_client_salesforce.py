@@ -679,3 +679,85 @@ def test_a_failed_call_names_its_endpoint_status_and_request_id(emu):
     assert err.value.ambiguous
     assert str(err.value).endswith(f"-> 500, request id {_log(emu)[-1]['request_id']}]")
     assert emu.access_token not in str(err.value)
+
+
+KEY = "Leadsync_Key__c"
+KEY_FIELD = {"name": KEY, "type": "string", "length": 255, "unique": True, "external_id": True}
+
+
+@pytest.fixture
+def keyed(emulator_factory):
+    seed = _seed()
+    seed["salesforce"]["lead_fields"].append(dict(KEY_FIELD))
+    return emulator_factory(seed)
+
+
+def test_describe_reads_external_id_and_unique(keyed):
+    key = _client(keyed).describe("Lead").fields[KEY]
+    assert (key.external_id, key.unique, key.createable) == (True, True, True)
+    assert not _client(keyed).describe("Lead").fields["Email"].external_id
+
+
+def test_upsert_creates_then_updates_and_says_which(keyed):
+    client = _client(keyed)
+    records = [_lead(n, **{KEY: f"uk:{n}"}) for n in range(205)]
+    records[3] = _lead(3, Company=None, **{KEY: "uk:3"})
+    first = client.upsert("Lead", records, KEY)
+    assert [i for i, r in enumerate(first) if not r.success] == [3]
+    assert first[3].errors[0].status_code == "REQUIRED_FIELD_MISSING" and first[3].created is None
+    assert {r.created for r in first if r.success} == {True}
+    again = client.upsert("Lead", [_lead(1, LastName="Again", **{KEY: "UK:1"})], KEY)
+    assert (again[0].id, again[0].created) == (first[1].id, False)
+    patches = [r for r in _log(keyed) if r["method"] == "PATCH"]
+    assert {r["path"] for r in patches} == {f"/services/data/v61.0/composite/sobjects/Lead/{KEY}"}
+    assert len(patches) == 3  # 200 + 5, then 1
+    assert client.find_by("Lead", KEY, ["uk:1"], fields=("Id", "LastName")) == [
+        {"Id": first[1].id, "LastName": "Again"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "fault", [{"drop_connection": "after"}, {"status": 502}], ids=["answer-lost", "502"]
+)
+def test_an_upsert_with_an_unknown_outcome_is_sent_again_safely(keyed, fault):
+    """An upsert is idempotent: where a create is never re-sent blindly, the upsert is simply
+    asked again, and each key still has one Lead (the repeat updates what the first made)."""
+    client = _client(keyed, retry=no_wait(max_attempts=4))
+    keyed.inject_fault(
+        "salesforce", method="PATCH", path_regex="composite/sobjects/Lead/", times=1, **fault
+    )
+    results = client.upsert("Lead", [_lead(1, **{KEY: "uk:1"}), _lead(2, **{KEY: "uk:2"})], KEY)
+    assert all(r.success for r in results)
+    applied = "drop_connection" in fault
+    assert {r.created for r in results} == {not applied}
+    assert [r["status"] for r in _log(keyed) if r["method"] == "PATCH"] == [
+        0 if applied else 502,
+        200,
+    ]
+    assert len(client.find_by("Lead", KEY, ["uk:1", "uk:2"])) == 2
+
+
+def test_bulk_upsert_reports_created_and_the_job_before_upload(keyed):
+    client = _client(keyed)
+    client.upsert("Lead", [_lead(0, **{KEY: "uk:0"})], KEY)
+    records = [_lead(n, **{KEY: f"uk:{n}"}) for n in range(4)]
+    records[2] = _lead(2, Region__c="MARS", **{KEY: "uk:2"})
+    jobs: list[tuple[str, bool]] = []
+
+    def on_job(job_id):
+        jobs.append((job_id, any(r["path"].endswith("/batches") for r in _log(keyed))))
+
+    results = client.bulk_upsert(
+        "Lead", records, external_id_field=KEY, key_field="Email", on_job=on_job
+    )
+    assert len(jobs) == 1 and jobs[0][1] is False
+    assert [(r.success, r.created) for r in results] == [
+        (True, False),
+        (True, True),
+        (False, None),
+        (True, True),
+    ]
+    assert results[2].errors[0].status_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    job = keyed.salesforce(version="61.0").restful(f"jobs/ingest/{jobs[0][0]}")
+    assert (job["operation"], job["externalIdFieldName"]) == ("upsert", KEY)
+    assert len(client.find_by("Lead", KEY, [f"uk:{n}" for n in range(4)])) == 3

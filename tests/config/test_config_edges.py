@@ -226,6 +226,7 @@ FULL = {
         "max_api_share": 0.5,
         "allow_duplicate_save": False,
         "overlap_seconds": 300,
+        "in_doubt_grace": "15m",
     },
     "accounts": {
         "uk": {
@@ -240,7 +241,13 @@ FULL = {
                 {"salesforce": "FirstName", "datafield": "FIRSTNAME", "direction": "two-way"}
             ],
             "address_books": [
-                {"name": "B", "create_leads": True, "campaign": "C", "backfill": False}
+                {
+                    "name": "B",
+                    "create_leads": True,
+                    "campaign": "C",
+                    "backfill": False,
+                    "add_existing_to_campaign": True,
+                }
             ],
         }
     },

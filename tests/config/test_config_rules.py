@@ -483,3 +483,39 @@ def test_values_inside_containers_are_never_echoed(write, base, env, secret_valu
     d = only(load(write(text), env), "LS027")
     assert "a list" in d.message
     assert not any(s in d.message for s in secret_values)
+
+
+def _with_sync(base: str, text: str) -> str:
+    return base.replace("accounts:\n", f"sync:\n  {text}\naccounts:\n", 1)
+
+
+def test_in_doubt_grace_is_a_duration_read_as_seconds(write, base, env):
+    cfg = load(write(base), env).config
+    assert cfg is not None and cfg.sync.in_doubt_grace == 900  # 15m: above Salesforce's 10
+    assert "in_doubt_grace" not in cfg.sync.applied_view()  # the default is not recorded
+    result = load(write(_with_sync(base, "in_doubt_grace: 1h30m")), env)
+    assert result.diagnostics == [] and result.config.sync.in_doubt_grace == 5400
+    assert result.config.sync.applied_view()["in_doubt_grace"] == 5400
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("15", "LS022"), ("15 minutes", "LS024"), ("-5m", "LS024"), ("1d", "LS024")]
+)
+def test_in_doubt_grace_that_is_no_duration_names_the_line(write, base, env, where, value, code):
+    line_of, _ = where
+    text = _with_sync(base, f"in_doubt_grace: {value}")
+    d = only(load(write(text), env), code)  # a bare number has no unit
+    assert d.path == "sync.in_doubt_grace" and d.line == line_of(text, "in_doubt_grace")
+    if code == "LS024":
+        assert "a duration such as 15m, 660s or 1h30m" in d.message
+
+
+def test_in_doubt_grace_shorter_than_a_salesforce_request_warns(write, base, env, where):
+    line_of, _ = where
+    text = _with_sync(base, "in_doubt_grace: 5m")
+    result = load(write(text), env)
+    d = only(result, "LS109")
+    assert d.severity == "warning" and d.line == line_of(text, "in_doubt_grace")
+    assert "5m is shorter than the 10 minutes" in d.message and "Leadsync_Key__c" in d.message
+    assert result.config.sync.in_doubt_grace == 300  # a warning: the value still applies
+    assert codes_of(load(write(_with_sync(base, "in_doubt_grace: 660s")), env)) == []

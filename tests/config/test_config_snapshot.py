@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from leadsync.config import differences, load, schema_file, snapshot
 from leadsync.config.model import Defaults, SyncSettings
 from leadsync.config.schema import config_schema
+from leadsync.duration import PATTERN, parse_duration
 
 
 def test_snapshot_is_canonical_and_secret_free(write, base, env, secret_values):
@@ -121,12 +122,14 @@ def test_schema_file_is_valid_2020_12_and_found():
 def test_schema_defaults_match_the_model():
     defs = config_schema()["$defs"]
     sync = {k: v.get("default") for k, v in defs["sync"]["properties"].items()}
+    assert parse_duration(sync.pop("in_doubt_grace")) == SyncSettings().in_doubt_grace
     assert sync == {
         "bulk_threshold": SyncSettings().bulk_threshold,
         "max_api_share": SyncSettings().max_api_share,
         "allow_duplicate_save": SyncSettings().allow_duplicate_save,
         "overlap_seconds": SyncSettings().overlap_seconds,
     }
+    assert defs["sync"]["properties"]["in_doubt_grace"]["pattern"] == PATTERN
     d = defs["defaults"]["properties"]
     assert d["lead_status"]["default"] == Defaults().lead_status
     assert d["campaign_member_status"]["default"] == Defaults().campaign_member_status

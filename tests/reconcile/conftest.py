@@ -123,7 +123,15 @@ def field(
     )
 
 
-def lead(*extra: FieldInfo) -> ObjectDescribe:
+LEAD_KEY = FieldInfo(
+    "Leadsync_Key__c", "Leadsync Key", "string", nillable=True, createable=True,
+    defaulted_on_create=False, length=255, custom=True, external_id=True, unique=True,
+)  # fmt: skip
+
+
+def lead(*extra: FieldInfo, key: FieldInfo | None = LEAD_KEY) -> ObjectDescribe:
+    """A Lead describe; by default the org has leadsync's upsert key (LS211 tests pass
+    key=None, or a broken key field)."""
     base = [
         field("FirstName"),
         field("LastName", required=True),
@@ -133,7 +141,8 @@ def lead(*extra: FieldInfo) -> ObjectDescribe:
         field("IsConverted", "boolean", createable=False, nillable=False),
     ]
     base[4] = FieldInfo("Status", "Status", "picklist", False, True, True)
-    return ObjectDescribe("Lead", {f.name: f for f in [*base, *extra]})
+    keys = [key] if key is not None else []
+    return ObjectDescribe("Lead", {f.name: f for f in [*base, *keys, *extra]})
 
 
 def dd_account(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from leadsync.reconcile import model as m
 from leadsync.reconcile.diff import diff
 from leadsync.reconcile.render import to_json, to_markdown, to_text
@@ -296,3 +300,45 @@ def test_a_failure_comment_keeps_the_message_verbatim_in_a_safe_fence():
     md = failure_markdown("state: bad ```fence``` | pipe\nsecond line")
     assert md.startswith("### leadsync plan: failed\n\nNothing was planned.\n\n````text\n")
     assert "state: bad ```fence``` | pipe\nsecond line\n````\n" in md
+
+
+def _key_warnings(plan):
+    return [d for d in plan.diagnostics if d.code in (m.LEAD_KEY_MISSING, m.LEAD_KEY_UNUSABLE)]
+
+
+def test_lead_without_the_upsert_key_is_a_warning_that_says_how_to_add_it(b):
+    plan = diff(b.config(), None, b.observed(lead_obj=b.lead(key=None)), salt=SALT)
+    [warning] = _key_warnings(plan)
+    assert (warning.code, warning.severity) == ("LS211", "warning") and not plan.has_errors
+    assert warning.path == "accounts.uk.address_books[0].create_leads"
+    for words in (
+        "no field Leadsync_Key__c",
+        "Setup > Object Manager > Lead > Fields & Relationships",
+        "Text, length 255",
+        "Unique (case-insensitive), External ID",
+        "waits sync.in_doubt_grace (15m)",
+    ):
+        assert words in warning.message, words
+    assert _key_warnings(diff(b.config(), None, b.observed(), salt=SALT)) == []  # has the key
+    cfg = b.config(b.account(books=(b.book(create_leads=False),)))  # no Leads to create
+    assert _key_warnings(diff(cfg, None, b.observed(lead_obj=b.lead(key=None)), salt=SALT)) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"external_id": False}, "it is not marked External ID"),
+        ({"unique": False}, "it is not marked Unique"),
+        ({"createable": False}, "the integration user cannot edit it"),
+        ({"type": "double"}, "it is a double field, not Text"),
+    ],
+)
+def test_a_key_field_that_cannot_be_the_upsert_key_is_a_warning_naming_why(b, changes, problem):
+
+    key = dataclasses.replace(b.lead().fields["Leadsync_Key__c"], **changes)
+    plan = diff(b.config(), None, b.observed(lead_obj=b.lead(key=key)), salt=SALT)
+    [warning] = _key_warnings(plan)
+    assert (warning.code, warning.severity) == ("LS212", "warning") and not plan.has_errors
+    assert (
+        problem in warning.message and "make it Text(255), Unique, External ID" in warning.message
+    )

@@ -752,3 +752,26 @@ def test_drift_is_reported(tmp_path, emulator_factory):
     assert "was deleted in Salesforce" in out
     assert "'Score__c' is now required" in out
     assert "LS208" in proc.stderr and "LS206" in proc.stderr
+
+
+def test_plan_warns_when_lead_lacks_the_upsert_key_and_not_once_it_has_it(
+    tmp_path, emulator, emulator_factory
+):
+    from leadsync.emulator.seed import load_seed
+
+    text = config_yaml()
+    (tmp_path / "without").mkdir()
+    (tmp_path / "with").mkdir()
+    proc = Workspace(tmp_path / "without", emulator, text).run("plan")
+    assert proc.returncode == 0, proc.stderr
+    line = line_of(text, "create_leads: true")
+    [warning] = [ln for ln in proc.stderr.splitlines() if "LS211" in ln]
+    assert f"leadsync.yaml:{line}:" in warning and "warning LS211" in warning
+    assert "Leadsync_Key__c" in warning and "External ID" in warning
+    seed = load_seed(None)
+    seed["salesforce"]["lead_fields"].append(
+        {"name": "Leadsync_Key__c", "type": "string", "unique": True, "external_id": True}
+    )
+    keyed = emulator_factory(seed)
+    proc = Workspace(tmp_path / "with", keyed, text).run("plan")
+    assert proc.returncode == 0 and "LS211" not in proc.stderr, proc.stderr

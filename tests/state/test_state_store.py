@@ -231,6 +231,7 @@ def test_ledger_round_trips_every_field(store):
         last_run="run-3",
         updated_at="2026-01-03T10:00:00+00:00",
         extra={"bulk_job": "750xx", "values": {"COMPANY": "Ünïcødé"}, "n": [1, 2.5, None]},
+        attempted_at="2026-01-03T09:59:58Z",
     )
     store.ledger_put([full])
     assert store.ledger_get("uk", 42, [7]) == {7: full}
@@ -523,3 +524,52 @@ def test_a_store_of_schema_version_1_is_upgraded_and_its_history_kept(store_spec
     assert (old.ci, old.git_error) == (None, None)
     store.commit_apply(applied(1), hist(2), expected_lineage=None, expected_serial=0)
     assert store.history()[0] == hist(2)
+
+
+# --- schema migrations -----------------------------------------------------------------------
+
+V1_ROW = (
+    "INSERT INTO ledger (account, book_id, contact_id, email, state, attempt, updated_at) "
+    "VALUES ('uk', 42, {cid}, 'm{cid}@example.com', 'pending', {attempt}, '2026-01-03T10:00:00Z')"
+)
+
+
+def _v1_store(spec) -> None:
+    """A state written by leadsync before step 3 (no ledger.attempted_at), with one write in
+    doubt and one plain pending member, through the backend's own driver."""
+    if spec["backend"] == "sqlite":
+        import sqlite3
+
+        os.makedirs(os.path.dirname(spec["path"]), exist_ok=True)
+        conn = sqlite3.connect(spec["path"])
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        statements, record = SQLITE_STEPS[0][1], "INSERT INTO schema_version VALUES (1, 'x')"
+    else:
+        import psycopg
+
+        schema = spec["schema"]
+        conn = psycopg.connect(spec["dsn"], autocommit=True)
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        statements, record = POSTGRES_STEPS[0][1], "INSERT INTO schema_version VALUES (1)"
+    for statement in [*statements, record]:
+        conn.execute(statement)
+    conn.execute(V1_ROW.format(cid=1, attempt="'coll:run-1:ab12cd34'"))
+    conn.execute(V1_ROW.format(cid=2, attempt="NULL"))
+    conn.commit()
+    conn.close()
+
+
+def test_step_3_gives_writes_in_doubt_their_attempt_time(store_spec, open_store_again):
+    """Upgrading keeps a write in doubt datable: its attempt time is the write-ahead mark's
+    updated_at (so the grace period of an older in-doubt create still counts from its send)."""
+    _v1_store(store_spec)
+    store = open_store_again()
+    assert store.schema_version() == latest_version(SQLITE_STEPS)
+    got = store.ledger_get("uk", 42, [1, 2])
+    assert (got[1].attempt, got[1].attempted_at) == ("coll:run-1:ab12cd34", "2026-01-03T10:00:00Z")
+    assert (got[2].attempt, got[2].attempted_at) == (None, None)

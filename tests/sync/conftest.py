@@ -268,6 +268,18 @@ class Workspace:
         assert len(pairs) == len(set(pairs)), "duplicate CampaignMembers"
         return rows
 
+    def age_attempts(self) -> None:
+        """Move every in-doubt write's attempt time back to 2000 (instead of waiting out
+        sync.in_doubt_grace): time passing, written into the real state file."""
+        import sqlite3
+
+        con = sqlite3.connect(self.state_db)
+        with con:
+            con.execute(
+                "UPDATE ledger SET attempted_at = '2000-01-01T00:00:00Z' WHERE attempt IS NOT NULL"
+            )
+        con.close()
+
     def state_rows(self, sql: str) -> list[tuple]:
         import sqlite3
 
@@ -335,9 +347,21 @@ def kill_mid_sync(
         },
     )
     ws.emu.reset_log()
+    kill_while_held(ws, service=service, method=method, regex=regex, nth=nth)
+    release_held(ws, service=service, method=method, regex=regex, nth=nth)
+
+
+def kill_while_held(
+    ws: Workspace, *, service: str, method: str, regex: str, nth: int = 1, **fault: Any
+) -> None:
+    """Start `leadsync sync` and SIGKILL it while the emulator holds the n-th request matching
+    (method, regex). The request stays held (the server still has it) until release_held().
+    `fault`: more of the held request's fault, e.g. drop_connection=True (never applied)."""
     if nth > 1:
         ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=1, times=nth - 1)
-    hold = ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=600_000, times=1)
+    hold = ws.emu.inject_fault(
+        service, method=method, path_regex=regex, delay_ms=600_000, times=1, **fault
+    )
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
 
     def held() -> bool:
@@ -348,7 +372,13 @@ def kill_mid_sync(
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    ws.emu.clear_faults()  # the held request goes on without its client
+
+
+def release_held(ws: Workspace, *, service: str, method: str, regex: str, nth: int = 1) -> None:
+    """Let the server finish the held request without its client (a real server may finish a
+    request whose client died), and wait until it has: n requests matching are in the log
+    since the last reset."""
+    ws.emu.clear_faults()
 
     def finished() -> bool:
         log = ws.emu.requests_log(service)["requests"]
@@ -370,6 +400,8 @@ class Kit:
     config_yaml = staticmethod(config_yaml)
     member = staticmethod(member)
     kill_mid_sync = staticmethod(kill_mid_sync)
+    kill_while_held = staticmethod(kill_while_held)
+    release_held = staticmethod(release_held)
     until = staticmethod(until)
 
 

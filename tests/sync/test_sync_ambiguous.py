@@ -3,11 +3,15 @@
 The emulator's `drop_connection: "after"` applies a create and then drops the connection without
 an answer: the situation where a blind retry duplicates Leads in a real org without a duplicate
 rule. The sync must settle such a write from Salesforce (Leads by email) within the same run,
-re-send only what is absent, and never create a Lead or CampaignMember twice.
+re-send only what is absent, and never create a Lead or CampaignMember twice. "Absent" is only
+final when the write cannot still be running at Salesforce: Salesforce answered it (500), or it
+was an upsert on the Lead key (Leadsync_Key__c); otherwise the members wait out
+sync.in_doubt_grace (tests/sync/test_sync_in_flight.py has the kill-and-rerun cases).
 """
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,21 @@ LEAD_POST = "composite/sobjects$"
 SETTLE_QUERY = "^(?!.*IsConverted).*FROM Lead WHERE"
 
 
-def _setup(workspace, kit, **config: Any):
-    ws = workspace(config=kit.config_yaml(**config)) if config else workspace()
+KEY = "Leadsync_Key__c"
+LEAD_UPSERT = "composite/sobjects/Lead/Leadsync_Key__c$"
+
+
+def _keyed_seed(kit) -> dict[str, Any]:
+    seed = copy.deepcopy(kit.BASE_SEED)
+    seed["salesforce"]["lead_fields"].append(
+        {"name": KEY, "type": "string", "length": 255, "unique": True, "external_id": True}
+    )
+    return seed
+
+
+def _setup(workspace, kit, *, keyed: bool = False, **config: Any):
+    seed = _keyed_seed(kit) if keyed else None
+    ws = workspace(seed=seed, config=kit.config_yaml(**config) if config else None)
     for i, email in enumerate(EMAILS):
         ws.add_member(email, kit.member(f"Amb{i}", "Iguous", "Co"))
     ws.emu.reset_log()
@@ -63,11 +80,11 @@ def _clean(report: dict[str, Any]) -> None:
     [
         # Applied, answer lost: all three are found by email, nothing is sent again.
         ({"drop_connection": "after"}, [0, 200]),
-        # Lost on the way in, or a 500: found absent, so sent again once, then the members.
-        ({"drop_connection": True}, [0, 200, 200]),
+        # A 500 (Salesforce answered: the request is over): found absent, so sent again once,
+        # then the members. (Lost on the way in: test_sync_create_lost_on_the_way_in_waits.)
         ({"status": 500}, [500, 200, 200]),  # 502/504: tests/clients
     ],
-    ids=["drop-after", "drop-before", "500"],
+    ids=["drop-after", "500"],
 )
 def test_sync_lead_create_with_unknown_outcome_is_settled_not_repeated(
     workspace, kit, fault, posts
@@ -81,6 +98,55 @@ def test_sync_lead_create_with_unknown_outcome_is_settled_not_repeated(
     if fault.get("drop_connection") == "after":
         assert ws.sync(code=(0,))["totals"]["created"] == 0  # a second run has nothing to do
         _assert_exactly_once(ws)
+
+
+def test_sync_create_lost_on_the_way_in_waits_then_is_sent_once(workspace, kit) -> None:
+    """No answer at all, and no Lead key: the create may still be running at Salesforce, so the
+    members are looked up (absent) but not re-sent; they wait out sync.in_doubt_grace (15m).
+    Once it has passed (the attempt time aged in the state file), absent means never sent."""
+    ws = _setup(workspace, kit)
+    ws.emu.inject_fault(
+        "salesforce", method="POST", path_regex=LEAD_POST, drop_connection=True, times=1
+    )
+    first = ws.sync(code=(4,))  # incomplete: the Leads are not confirmed yet
+    book = first["books"][0]
+    assert (book["created"], book["pending"], book["waiting_in_doubt"]) == (0, 3, 3)
+    assert first["status"] == "incomplete"
+    assert [(e["class"], e["count"]) for e in first["errors"]] == [("CONNECTION_ERROR", 3)]
+    assert _posts(ws) == [0]  # never re-sent
+    again = ws.sync(code=(4,))
+    assert (again["status"], again["totals"]["waiting_in_doubt"]) == ("incomplete", 3)
+    ws.age_attempts()
+    ws.emu.reset_log()
+    second = ws.sync(code=(0,))
+    assert (second["totals"]["created"], second["totals"]["waiting_in_doubt"]) == (3, 0)
+    assert _posts(ws) == [200, 200]  # the Leads once, then the members
+    _assert_exactly_once(ws)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"drop_connection": "after"}, {"drop_connection": True}, {"status": 500}, {"status": 504}],
+    ids=["drop-after", "drop-before", "500", "504"],
+)
+def test_sync_keyed_upsert_with_unknown_outcome_is_sent_again_at_once(workspace, kit, fault):
+    """With the Lead key, a write whose outcome is unknown is an upsert: asked again at once
+    (it cannot make a second Lead), so the run ends with every member created exactly once."""
+    ws = _setup(workspace, kit, keyed=True)
+    ws.emu.inject_fault("salesforce", method="PATCH", path_regex=LEAD_UPSERT, times=1, **fault)
+    report = ws.sync(code=(0,))
+    _clean(report)
+    upserts = [
+        r["status"]
+        for r in ws.emu.requests_log("salesforce")["requests"]
+        if r["method"] == "PATCH" and "composite/sobjects/Lead" in r["path"]
+    ]
+    assert upserts == [fault.get("status", 0), 200]
+    assert _posts(ws) == [200]  # only the CampaignMembers were created by POST
+    _assert_exactly_once(ws)
+    keys = {r["Email"].lower(): r[KEY] for r in ws.query(f"SELECT Email, {KEY} FROM Lead")}
+    ids = dict(ws.state_rows("SELECT email, contact_id FROM ledger"))
+    assert {e: keys[e] for e in EMAILS} == {e: f"uk:{ids[e]}" for e in EMAILS}
 
 
 def test_sync_campaign_member_create_with_unknown_outcome_is_sent_again(workspace, kit) -> None:

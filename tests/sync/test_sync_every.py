@@ -251,7 +251,7 @@ def test_every_reports_an_incomplete_run_and_the_next_run_completes_it(workspace
     ws = workspace()
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
     ws.emu.inject_fault("salesforce", method="POST", path_regex="composite/sobjects$", status=500)
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "1s")
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--every", "10s")
     output = Output(proc)
     try:
         first = _next_line(output)

@@ -8,7 +8,9 @@ sync` exited 0 with `status: done`, `pending 6` and no reason anywhere.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import yaml
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "leadsync-sync.yml"
 CREATE = "composite/sobjects$"  # sObject Collections: the Lead create
+UPSERT = "composite/sobjects/Lead/Leadsync_Key__c$"  # the same, in an org with the upsert key
 
 
 def _members(ws, kit, n: int, prefix: str = "e") -> set[str]:
@@ -29,10 +32,15 @@ def workflow_verdict(tmp: Path, exit_code: int, report_text: str) -> subprocess.
     """Run the example sync workflow's verdict step on a sync's exit code and --json output."""
     doc = yaml.safe_load(WORKFLOW.read_text())
     step = next(s for s in doc["jobs"]["sync"]["steps"] if s.get("id") == "verdict")
-    script = step["run"].replace("${{ steps.sync.outputs.exitcode }}", str(exit_code))
+    assert step["env"]["SYNC_EXIT"] == "${{ steps.sync.outputs.exitcode }}"
     (tmp / "sync-report.json").write_text(report_text)
     return subprocess.run(
-        ["bash", "-e", "-c", script], cwd=tmp, capture_output=True, text=True, timeout=60
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp,
+        env={"PATH": os.environ["PATH"], "SYNC_EXIT": str(exit_code)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -116,9 +124,21 @@ def test_500_on_every_create_is_incomplete_with_exit_4_then_a_healthy_run_comple
 def test_other_transient_write_failures_are_incomplete_with_their_class(
     workspace, kit, fault, error_class
 ) -> None:
-    ws = workspace()
+    # An org with the Lead upsert key: a write whose answer was lost can be sent again at once
+    # (without it, it waits out sync.in_doubt_grace; tests/sync/test_sync_in_flight.py).
+    seed = copy.deepcopy(kit.BASE_SEED)
+    seed["salesforce"]["lead_fields"].append(
+        {
+            "name": "Leadsync_Key__c",
+            "type": "string",
+            "length": 255,
+            "unique": True,
+            "external_id": True,
+        }
+    )
+    ws = workspace(seed=seed)
     emails = _members(ws, kit, 2, prefix="t")
-    ws.emu.inject_fault("salesforce", method="POST", path_regex=CREATE, **fault)
+    ws.emu.inject_fault("salesforce", method="PATCH", path_regex=UPSERT, **fault)
     report = ws.sync(code=(4,))
     assert report["status"] == "incomplete" and report["totals"]["pending"] == 2
     assert [(e["class"], e["count"]) for e in report["errors"]] == [(error_class, 2)]

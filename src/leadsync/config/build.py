@@ -28,6 +28,7 @@ from leadsync.config.model import (
     SyncSettings,
 )
 from leadsync.config.source import Tree, child_path, index_path
+from leadsync.duration import parse_duration
 
 DEFAULT_STATE_PATH = ".leadsync/state.db"
 
@@ -93,6 +94,11 @@ class _Builder:
                 data.get("allow_duplicate_save", defaults.allow_duplicate_save)
             ),
             overlap_seconds=int(data.get("overlap_seconds", defaults.overlap_seconds)),
+            in_doubt_grace=(
+                parse_duration(data["in_doubt_grace"])
+                if "in_doubt_grace" in data
+                else defaults.in_doubt_grace
+            ),
         )
 
     def salesforce(self, data: dict[str, Any]) -> SalesforceConfig:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from leadsync.leadrules import WRITING_DIRECTIONS
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
@@ -77,7 +79,7 @@ class Direction(StrEnum):
 
     @property
     def writes_to_salesforce(self) -> bool:
-        return self is not Direction.SALESFORCE_TO_DOTDIGITAL
+        return self.value in WRITING_DIRECTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +184,36 @@ class Defaults:
     campaign_member_status: str = "Sent"
 
 
+DEFAULT_IN_DOUBT_GRACE = 900  # 15 minutes, in seconds
+
+
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     bulk_threshold: int = 2000  # >= this many Leads in one book: Bulk API 2.0
     max_api_share: float = 0.5  # stop when the org's daily API usage reaches this share
     allow_duplicate_save: bool = False  # Sforce-Duplicate-Rule-Header allowSave
     overlap_seconds: int = 300  # re-read window behind the watermark (clock skew, late commits)
+    # Seconds an in-doubt Lead create waits before it is looked up and re-sent, in orgs without
+    # the Lead upsert key: longer than Salesforce's 10-minute request limit, so a create still
+    # running at Salesforce (its client killed) finishes before anyone looks for its Leads.
+    in_doubt_grace: int = DEFAULT_IN_DOUBT_GRACE
+
+    def applied_view(self) -> dict[str, object]:
+        """The settings as the applied state records them (resolved and snapshot).
+
+        in_doubt_grace appears only when it differs from its default: a state applied before
+        the key existed then reads the same as one applied now with the default, so upgrading
+        leadsync shows no change in `plan` and no "differs" warning in `sync`.
+        """
+        view: dict[str, object] = {
+            "bulk_threshold": self.bulk_threshold,
+            "max_api_share": self.max_api_share,
+            "allow_duplicate_save": self.allow_duplicate_save,
+            "overlap_seconds": self.overlap_seconds,
+        }
+        if self.in_doubt_grace != DEFAULT_IN_DOUBT_GRACE:
+            view["in_doubt_grace"] = self.in_doubt_grace
+        return view
 
 
 @dataclass(frozen=True, slots=True)

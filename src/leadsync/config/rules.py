@@ -12,18 +12,24 @@ from typing import Any
 from leadsync.config import codes
 from leadsync.config.model import Direction
 from leadsync.config.source import Tree, child_path, index_path
+from leadsync.duration import format_duration, parse_duration
+from leadsync.leadrules import REQUIRED_LEAD_FIELDS
 from leadsync.wording import join_and
 
-# The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
-REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
 _WRITES = {d.value for d in Direction if d.writes_to_salesforce}
 _ALL = {d.value for d in Direction}
+
+
+# Salesforce cancels a request that runs longer than this; a create sent before a crash can
+# still complete until then (see sync.in_doubt_grace).
+SALESFORCE_REQUEST_LIMIT_SECONDS = 600
 
 
 def check(tree: Tree) -> None:
     data = tree.data
     if not isinstance(data, dict):
         return
+    _in_doubt_grace(tree, data.get("sync"))
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
         return
@@ -121,6 +127,28 @@ def _books(names: list[str], verb_one: str, verb_many: str) -> str:
     if len(names) == 1:
         return f"address book {names[0]} {verb_one}"
     return f"address books {join_and(names, limit=3)} {verb_many}"
+
+
+def _in_doubt_grace(tree: Tree, sync: Any) -> None:
+    """A grace shorter than a request can run lets a re-sent create overtake the first one."""
+    if not isinstance(sync, dict) or not isinstance(sync.get("in_doubt_grace"), str):
+        return
+    try:
+        seconds = parse_duration(sync["in_doubt_grace"])
+    except ValueError:
+        return  # the schema reports the form (LS024)
+    if seconds < SALESFORCE_REQUEST_LIMIT_SECONDS:
+        where = "sync.in_doubt_grace"
+        tree.add(
+            codes.SHORT_IN_DOUBT_GRACE,
+            "warning",
+            f"in_doubt_grace {format_duration(seconds)} is shorter than the 10 minutes "
+            "Salesforce may keep running a request: in an org without the Lead field "
+            "Leadsync_Key__c, a create still running when its run was killed can be sent again "
+            "and make a duplicate Lead (use at least 11m, or add the field)",
+            where,
+            tree.pos(where),
+        )
 
 
 def _duplicates(

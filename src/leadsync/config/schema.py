@@ -60,6 +60,7 @@ _PATTERN_HINTS = {
     "api_version": 'a quoted version such as "61.0"',
     "domain": "login, test or <mydomain>.my",
     "schema": "a PostgreSQL identifier",
+    "in_doubt_grace": "a duration such as 15m, 660s or 1h30m (units s, m, h)",
 }
 
 

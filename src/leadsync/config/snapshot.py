@@ -55,12 +55,7 @@ def snapshot(config: Config, salt: str) -> dict[str, Any]:
             "lead_status": config.defaults.lead_status,
             "campaign_member_status": config.defaults.campaign_member_status,
         },
-        "sync": {
-            "bulk_threshold": config.sync.bulk_threshold,
-            "max_api_share": config.sync.max_api_share,
-            "allow_duplicate_save": config.sync.allow_duplicate_save,
-            "overlap_seconds": config.sync.overlap_seconds,
-        },
+        "sync": config.sync.applied_view(),
         "accounts": {
             name: _account(config.accounts[name], salt) for name in sorted(config.accounts)
         },

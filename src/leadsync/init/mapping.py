@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 from leadsync.config.codes import TODO_DATAFIELD
 from leadsync.config.model import Direction
-from leadsync.config.rules import REQUIRED_LEAD_FIELDS
 from leadsync.dotdigital.model import DataField
 from leadsync.init.comments import one_line
-from leadsync.reconcile.diff import SET_BY_LEADSYNC, org_required_fields, types_fit
+from leadsync.leadrules import REQUIRED_LEAD_FIELDS, SET_BY_LEADSYNC
+from leadsync.reconcile.diff import org_required_fields, types_fit
 from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 
 # Written on every proposed row: the datafield fills the Lead when it is created, and nothing
@@ -125,7 +125,7 @@ def _mappable(field: FieldInfo) -> bool:
     return (
         field.createable
         and field.type not in UNMAPPABLE_TYPES
-        and field.name.lower() not in SET_BY_LEADSYNC
+        and field.name.lower() not in {name.lower() for name in SET_BY_LEADSYNC}
     )
 
 

@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
+from leadsync import leadrules
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import AccountConfig, Config, Secret
+from leadsync.duration import format_duration
+from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
 from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
@@ -26,10 +29,8 @@ from leadsync.state.model import AppliedState
 from leadsync.wording import plural
 
 RESOLVED_FORMAT = 1
-# Lead fields leadsync sets itself, so the org requiring them needs no mapping row.
-SET_BY_LEADSYNC = frozenset({"email", "status"})
-# The org may report these nillable, but Salesforce still refuses a Lead without them.
-ALWAYS_REQUIRED = ("LastName", "Company")
+# Lower-cased, as describe's names are compared here (leadrules.py owns the rule).
+SET_BY_LEADSYNC = frozenset(name.lower() for name in leadrules.SET_BY_LEADSYNC)
 
 
 def diff(
@@ -76,7 +77,8 @@ def build_resolved(
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
       defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
-      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds}
+      sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
+                   in_doubt_grace (seconds; only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
                   API value to write into Lead.Status>}
       accounts.<name>:
@@ -92,7 +94,7 @@ def build_resolved(
         "format": RESOLVED_FORMAT,
         "salesforce": _salesforce_view(config, salt),
         "defaults": asdict(config.defaults),
-        "sync": asdict(config.sync),
+        "sync": config.sync.applied_view(),
     }
     status_value = _check_lead_status(config, observed, diags)
     resolved["salesforce_schema"] = {
@@ -119,6 +121,7 @@ def build_resolved(
             "books": books,
         }
     resolved["accounts"] = accounts
+    _check_lead_key(config, observed, diags)
     resolved["member_statuses"] = [member_statuses[k] for k in sorted(member_statuses)]
     for (campaign_id, label), entry in sorted(member_statuses.items()):
         camp = observed.campaign_by_id(campaign_id)
@@ -187,6 +190,44 @@ def _check_lead_status(config: Config, observed: Observed, diags: list[Diagnosti
         )
     )
     return None
+
+
+def _check_lead_key(config: Config, observed: Observed, diags: list[Diagnostic]) -> None:
+    """Warn when the org's Lead lacks a usable Leadsync_Key__c (see leadsync.leadkey): the sync
+    works without it, but then a create whose outcome is unknown waits out the grace period
+    before it is looked up and sent again. Said once, at the first create_leads book."""
+    where = next(
+        (
+            f"accounts.{acct.name}.address_books[{i}].create_leads"
+            for acct in config.accounts.values()
+            for i, book in enumerate(acct.address_books)
+            if book.create_leads
+        ),
+        None,
+    )
+    key = key_field(observed.lead)
+    if where is None or key.usable:
+        return
+    grace = format_duration(config.sync.in_doubt_grace)
+    without = (
+        f"until then, a Lead create whose outcome is unknown (a run killed mid-write, an answer "
+        f"lost) waits sync.in_doubt_grace ({grace}) before leadsync looks for its Lead and "
+        "sends it again, so a request Salesforce still runs cannot make a duplicate"
+    )
+    if key.field is None:
+        code = m.LEAD_KEY_MISSING
+        message = (
+            f"the Salesforce Lead has no field {KEY_FIELD}, the key that makes a repeated Lead "
+            f"write update the Lead instead of creating a second; add it ({SETUP_HINT}); " + without
+        )
+    else:
+        code = m.LEAD_KEY_UNUSABLE
+        message = (
+            f"the Lead field {key.field.name} cannot be leadsync's upsert key: "
+            f"{'; '.join(key.problems)}; make it Text(255), Unique, External ID and editable by "
+            f"the integration user ({SETUP_HINT}); " + without
+        )
+    diags.append(Diagnostic(code, "warning", message, where, *_where(config, where)))
 
 
 def _resolve_mapping(
@@ -305,11 +346,11 @@ def _org_required(observed: Observed) -> set[str]:
 
 def org_required_fields(lead: ObjectDescribe) -> set[str]:
     """Lead fields a created Lead must carry from a mapping row (plan checks them; `leadsync
-    init` proposes a row for each): the org's required-on-create fields and ALWAYS_REQUIRED,
-    less what leadsync sets itself."""
+    init` proposes a row for each): the org's required-on-create fields and
+    leadrules.SALESFORCE_REQUIRED, less what leadsync sets itself."""
     required = {f.name for f in lead.fields.values() if f.required_on_create}
     lower = {name.lower(): name for name in lead.fields}
-    for name in ALWAYS_REQUIRED:
+    for name in leadrules.SALESFORCE_REQUIRED:
         required.add(lower.get(name.lower(), name))
     return {r for r in required if r.lower() not in SET_BY_LEADSYNC}
 

@@ -37,6 +37,8 @@ LEAD_STATUS_UNKNOWN = "LS207"
 CAMPAIGN_NOT_FOUND = "LS208"
 CAMPAIGN_AMBIGUOUS = "LS209"
 DATAFIELD_TYPE_MISMATCH = "LS210"  # warning: values may fail to convert at sync time
+LEAD_KEY_MISSING = "LS211"  # warning: no upsert key on Lead; in-doubt creates wait a grace
+LEAD_KEY_UNUSABLE = "LS212"  # warning: Leadsync_Key__c exists but cannot be the upsert key
 
 CODES: dict[str, str] = {
     BOOK_NOT_FOUND: "address book not found in Dotdigital",
@@ -49,6 +51,8 @@ CODES: dict[str, str] = {
     CAMPAIGN_NOT_FOUND: "Salesforce Campaign not found",
     CAMPAIGN_AMBIGUOUS: "several Salesforce Campaigns have this name",
     DATAFIELD_TYPE_MISMATCH: "datafield type does not fit the Salesforce field type",
+    LEAD_KEY_MISSING: "Lead has no Leadsync_Key__c upsert key field",
+    LEAD_KEY_UNUSABLE: "Lead field Leadsync_Key__c is not a unique External ID the user can edit",
 }
 
 

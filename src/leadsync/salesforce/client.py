@@ -183,6 +183,17 @@ class SalesforceClient:
         tail = f"AND ({extra_where})" if extra_where else ""
         return self.query_many(list(in_queries(head, "Email", values, tail=tail)))
 
+    def find_by(
+        self, sobject: str, field: str, values: Iterable[str], fields: Sequence[str] = ("Id",)
+    ) -> list[dict[str, Any]]:
+        """Records whose `field` is one of `values` (exact strings, de-duplicated; SOQL compares
+        text case-insensitively), over as many quoted IN queries as needed."""
+        wanted = [v for v in dict.fromkeys(str(v) for v in values) if v]
+        if not wanted:
+            return []
+        head = f"SELECT {field_list(fields)} FROM {identifier(sobject)}"
+        return self.query_many(list(in_queries(head, field, wanted)))
+
     def query_many(self, soqls: Sequence[str]) -> list[dict[str, Any]]:
         """Every record of several SOQL queries (all pages), `attributes` dropped.
 
@@ -332,6 +343,38 @@ class SalesforceClient:
         if still locked they come back with that code (transient: leave pending).
         """
         name = identifier(sobject)
+        send = _Collection(name, "composite/sobjects", "POST", f"create {name}", False)
+        return self._write_collections(send, records, allow_duplicate_save)
+
+    def upsert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str,
+        *,
+        allow_duplicate_save: bool = False,
+    ) -> list[SaveResult]:
+        """Create or update by an External ID field through sObject Collections (PATCH
+        composite/sobjects/{SObject}/{field}, 200 a call, allOrNone false); results in order,
+        each with `created` (True: created, False: the record holding the key was updated).
+
+        Unlike create(), an upsert is idempotent: sent twice it still leaves one record per key.
+        So a lost answer (connection dropped, read timeout, 500/502/504) is simply asked again
+        within the retry budget instead of being raised as ambiguous.
+        """
+        name = identifier(sobject)
+        path = f"composite/sobjects/{name}/{identifier(external_id_field)}"
+        send = _Collection(name, path, "PATCH", f"upsert {name}", True)
+        return self._write_collections(send, records, allow_duplicate_save)
+
+    def _write_collections(
+        self,
+        send: _Collection,
+        records: Sequence[Mapping[str, Any]],
+        allow_duplicate_save: bool,
+    ) -> list[SaveResult]:
+        """The records in collections of 200, results in input order; records that fail with
+        UNABLE_TO_LOCK_ROW are resubmitted within the retry budget."""
         flag = "true" if allow_duplicate_save else "false"
         headers = {
             "Sforce-Duplicate-Rule-Header": (
@@ -344,7 +387,7 @@ class SalesforceClient:
             attempt = 0
             while pending:
                 attempt += 1
-                raw = self._post_collection(name, [records[i] for i in pending], headers)
+                raw = self._send_collection(send, [records[i] for i in pending], headers)
                 if not isinstance(raw, list) or len(raw) != len(pending):
                     # The request reached Salesforce; what it did is unknown. Transient per
                     # record: the caller re-checks before writing again.
@@ -363,29 +406,29 @@ class SalesforceClient:
                     if _locked(result):
                         locked.append(i)
                 if locked and self.retry.allows(attempt):
-                    self.retry.pause(attempt, why=self._locked_note(name, len(locked)))
+                    self.retry.pause(attempt, why=self._locked_note(send.sobject, len(locked)))
                     pending = locked
                 else:
                     pending = []
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
 
-    def _post_collection(
-        self, name: str, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
+    def _send_collection(
+        self, send: _Collection, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
     ) -> Any:
-        """POST one collection. When Salesforce refuses the whole request because one record
+        """Send one collection. When Salesforce refuses the whole request because one record
         cannot even be parsed (JSON_PARSER_ERROR: e.g. a malformed date), split the batch in
         halves until the culprit stands alone, so that it fails by itself and the rest save."""
         body = {
             "allOrNone": False,
-            "records": [{"attributes": {"type": name}, **_json_values(r)} for r in batch],
+            "records": [{"attributes": {"type": send.sobject}, **_json_values(r)} for r in batch],
         }
         try:
             return self._call(
-                f"create {name}",
+                send.what,
                 lambda sf: sf.restful(
-                    "composite/sobjects", method="POST", json=body, headers=dict(headers)
+                    send.path, method=send.method, json=body, headers=dict(headers)
                 ),
-                idempotent=False,
+                idempotent=send.idempotent,
             )
         except SalesforceError as exc:
             if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
@@ -394,8 +437,8 @@ class SalesforceClient:
                 error = {"statusCode": exc.code, "message": exc.detail, "fields": list(exc.fields)}
                 return [{"success": False, "errors": [error]}]
             middle = len(batch) // 2
-            left = self._post_collection(name, batch[:middle], headers)
-            right = self._post_collection(name, batch[middle:], headers)
+            left = self._send_collection(send, batch[:middle], headers)
+            right = self._send_collection(send, batch[middle:], headers)
             if not isinstance(left, list) or not isinstance(right, list):
                 return None  # unexpected shape: the caller marks the batch RESULT_UNKNOWN
             return left + right
@@ -415,6 +458,31 @@ class SalesforceClient:
         Several jobs are used when the data is large, or to resubmit rows that hit
         UNABLE_TO_LOCK_ROW; `on_job` is called for each.
         """
+        return self._bulk_write(sobject, records, key_field, on_job, None)
+
+    def bulk_upsert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str,
+        key_field: str,
+        on_job: Callable[[str], None] | None = None,
+    ) -> list[SaveResult]:
+        """Upsert by an External ID field through Bulk API 2.0 (`operation: upsert`,
+        `externalIdFieldName`), driven like bulk_insert; each success carries `created` from
+        the job's sf__Created column."""
+        identifier(external_id_field)
+        return self._bulk_write(sobject, records, key_field, on_job, external_id_field)
+
+    def _bulk_write(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        key_field: str,
+        on_job: Callable[[str], None] | None,
+        external_id_field: str | None,
+    ) -> list[SaveResult]:
         name = identifier(sobject)
         identifier(key_field)
         results: list[SaveResult | None] = [None] * len(records)
@@ -424,7 +492,8 @@ class SalesforceClient:
         while pending:
             attempt += 1
             for chunk in _byte_chunks(pending, records):
-                job_id, info = self._run_job(name, [records[i] for i in chunk], on_job)
+                rows = [records[i] for i in chunk]
+                job_id, info = self._run_job(name, rows, on_job, external_id_field)
                 outcome = self._job_outcome(job_id, key_field, info)
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
@@ -475,11 +544,15 @@ class SalesforceClient:
         sobject: str,
         rows: Sequence[Mapping[str, Any]],
         on_job: Callable[[str], None] | None,
+        external_id_field: str | None = None,
     ) -> tuple[str, Mapping[str, Any]]:
         data = _to_csv(rows)
+        operation = Operation.upsert if external_id_field else Operation.insert
         created = self._call(
             f"bulk create job {sobject}",
-            lambda sf: self._bulk(sf, sobject).create_job(Operation.insert),
+            lambda sf: self._bulk(sf, sobject).create_job(
+                operation, external_id_field=external_id_field
+            ),
         )
         if not isinstance(created, Mapping) or not created.get("id"):
             raise self._unexpected("bulk create job", created)
@@ -549,9 +622,9 @@ class SalesforceClient:
                 return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
         for row in successful:
-            rows.append(
-                (_key(key_field, row.get(key_field)), SaveResult(True, row.get("sf__Id") or None))
-            )
+            flag = str(row.get("sf__Created") or "").strip().lower()
+            result = SaveResult(True, row.get("sf__Id") or None, created=flag == "true")
+            rows.append((_key(key_field, row.get(key_field)), result))
         for row in failed:
             rows.append((_key(key_field, row.get(key_field)), _bulk_failure(row.get("sf__Error"))))
         for row in unprocessed:
@@ -837,6 +910,20 @@ def _outcome_unknown(status: int | None, code: str | None) -> bool:
     return status is not None and status >= 500 and status != 503 and code != UNABLE_TO_LOCK_ROW
 
 
+class _Collection:
+    """How one kind of sObject Collections write is sent: create (POST, not idempotent) or
+    upsert by an External ID field (PATCH, idempotent)."""
+
+    __slots__ = ("idempotent", "method", "path", "sobject", "what")
+
+    def __init__(self, sobject: str, path: str, method: str, what: str, idempotent: bool) -> None:
+        self.sobject = sobject
+        self.path = path
+        self.method = method
+        self.what = what
+        self.idempotent = idempotent
+
+
 class _JobOutcome:
     """Result rows of one bulk job (key, result) and what an input row without one gets."""
 
@@ -885,6 +972,8 @@ def _describe(name: str, raw: Mapping[str, Any]) -> ObjectDescribe:
             custom=bool(f.get("custom", False)),
             restricted_picklist=bool(f.get("restrictedPicklist", False)),
             picklist_values=picklist,
+            external_id=bool(f.get("externalId", False)),
+            unique=bool(f.get("unique", False)),
         )
     return ObjectDescribe(name=str(raw.get("name") or name), fields=fields)
 
@@ -907,7 +996,13 @@ def _save_result(raw: Any) -> SaveResult:
     success = bool(raw.get("success"))
     if not success and not errors:
         errors = (SaveError("UNKNOWN_ERROR", "Salesforce reported a failure without errors"),)
-    return SaveResult(success=success, id=raw.get("id") or None, errors=errors)
+    created = raw.get("created")
+    return SaveResult(
+        success=success,
+        id=raw.get("id") or None,
+        errors=errors,
+        created=created if isinstance(created, bool) and success else None,
+    )
 
 
 def _save_error(raw: Mapping[str, Any]) -> SaveError:

@@ -27,6 +27,8 @@ class FieldInfo:
     custom: bool = False
     restricted_picklist: bool = False
     picklist_values: tuple[PicklistValue, ...] = ()
+    external_id: bool = False  # describe's externalId: usable as an upsert key
+    unique: bool = False  # no two records hold the same value
 
     @property
     def required_on_create(self) -> bool:
@@ -74,3 +76,4 @@ class SaveResult:
     success: bool
     id: str | None = None
     errors: tuple[SaveError, ...] = field(default=())
+    created: bool | None = None  # upserts: True created, False updated; None for plain creates

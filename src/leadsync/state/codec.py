@@ -38,6 +38,7 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "last_run",
     "updated_at",
     "extra",
+    "attempted_at",
 )
 LEDGER_KEY: tuple[str, ...] = ("account", "book_id", "contact_id")
 
@@ -122,6 +123,7 @@ def ledger_row(entry: LedgerEntry, now: str) -> tuple[Any, ...]:
         entry.last_run,
         entry.updated_at or now,
         dump(entry.extra) if entry.extra else "{}",
+        entry.attempted_at,
     )
 
 
@@ -157,7 +159,12 @@ def split_plain(
     narrow: list[tuple[Any, ...]] = []
     full: list[tuple[Any, ...]] = []
     for row in rows:
-        if row[5:14] == _PLAIN_MIDDLE and row[15:18] == (0, None, None) and row[19] == "{}":
+        if (
+            row[5:14] == _PLAIN_MIDDLE
+            and row[15:18] == (0, None, None)
+            and row[19] == "{}"
+            and row[20] is None
+        ):
             narrow.append((row[0], row[1], row[2], row[3], row[4], row[14], row[18]))
         else:
             full.append(row)
@@ -175,6 +182,7 @@ def ledger_entry(row: tuple[Any, ...]) -> LedgerEntry:
         () if fields_raw in _EMPTY_LIST else tuple(load(fields_raw) or ()),
         *row[11:19],
         {} if extra_raw in _EMPTY_DICT else (load(extra_raw) or {}),
+        row[20],
     )
 
 

@@ -11,6 +11,8 @@ Both backends hold the same tables and columns (see codec.py for the column orde
 - runs: one report per sync run.
 Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git commit of the config
 could not be read (`git_error`); rows written before have both NULL.
+Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
+their updated_at, which the write-ahead mark set).
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -89,6 +91,13 @@ SQLITE_STEPS: Steps = [
         [
             "ALTER TABLE history ADD COLUMN ci TEXT",
             "ALTER TABLE history ADD COLUMN git_error TEXT",
+        ],
+    ),
+    (
+        3,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
         ],
     ),
 ]
@@ -175,6 +184,13 @@ POSTGRES_STEPS: Steps = [
         [
             "ALTER TABLE history ADD COLUMN ci JSONB",
             "ALTER TABLE history ADD COLUMN git_error TEXT",
+        ],
+    ),
+    (
+        3,
+        [
+            "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
+            "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
         ],
     ),
 ]

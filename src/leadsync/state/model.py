@@ -130,6 +130,9 @@ class LedgerEntry:
     last_run: str | None = None
     updated_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # When the write in `attempt` was sent (ISO 8601 UTC): without an upsert key on Lead, an
+    # in-doubt create is not looked up and re-sent before sync.in_doubt_grace has passed.
+    attempted_at: str | None = None
 
 
 class StateStore(Protocol):

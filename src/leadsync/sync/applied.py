@@ -69,6 +69,7 @@ def read_view(applied: AppliedState) -> AppliedView:
             max_api_share=float(sync.get("max_api_share", base.max_api_share)),
             allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
             overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
+            in_doubt_grace=int(sync.get("in_doubt_grace", base.in_doubt_grace)),
         )
         accounts: dict[str, AccountView] = {}
         for name, acct in sorted((res.get("accounts") or {}).items()):

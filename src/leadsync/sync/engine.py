@@ -18,6 +18,16 @@ The campaign step reads the ledger (every entry with a campaign and no member ye
 and people excluded because they are already in Salesforce), so a crash before it is made up by
 the next run.
 
+A write still in flight (rule 2's hard case): Salesforce finishes a request whose client has
+gone away, so "not found" can mean "not yet". When the org's Lead has the upsert key
+(leadsync.leadkey: Leadsync_Key__c, unique External ID), every Lead write is an upsert on
+`<account>:<contact id>`: in-doubt entries are looked up by that key, and a re-sent write can
+only update the Lead a late request made, never add a second. Without the key, an in-doubt
+Collections create is looked up by email, but one not found stays in doubt ("waiting", counted
+in the report) until sync.in_doubt_grace has passed since it was sent (longer than the longest
+request Salesforce runs); only then does "not found" mean "never happened". Bulk jobs need no
+grace: their own state and result files say what they did.
+
 A write whose outcome is unknown while the run goes on (the connection dropped after a create was
 sent, a read timeout, 500/502/504: the client raises it as `ambiguous` instead of re-sending it
 blindly) is settled at once exactly like an in-doubt write after a crash: Leads found by email are
@@ -47,6 +57,7 @@ from leadsync.config.model import Config
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
+from leadsync.leadkey import key_field, lead_key
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
@@ -198,7 +209,9 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
     report["books"] = books
     report["totals"] = totals(books)
     report["errors"] = error_classes(run.tallies.values())
-    report["status"] = final_status(report["status"], report["errors"])
+    report["status"] = final_status(
+        report["status"], report["errors"], report["totals"]["waiting_in_doubt"]
+    )
     report["ended_at"] = _now()
     report["api_calls"] = {
         "salesforce": run.sf.calls,
@@ -316,10 +329,12 @@ class AccountSync:
         self.settings = run.view.settings
         self.run_id = run.run_id
         self._records: dict[int, dict[str, Any]] = {}  # contact id -> Lead record, one batch
+        self.key: str | None = None  # the Lead upsert key field, when the org has it usable
 
     # -- orchestration -------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.key = key_field(self.sf.describe("Lead")).name  # describe is cached by the client
         mapping = self.ctx.mapping(self.account)
         self.held.verify()
         if not self.ctx.dry_run:
@@ -345,40 +360,47 @@ class AccountSync:
         for entry in entries:
             by_attempt[entry.attempt or ""].append(entry)
         for attempt, group in by_attempt.items():
-            self.settle(group, _job_ids(attempt))
+            # An upsert is looked up by its key while the org still has the field; a create
+            # (or an upsert whose key field has gone since) by email, under the grace rule.
+            keyed = attempt.startswith(KEYED) and self.key is not None
+            self.settle(group, _job_ids(attempt), keyed=keyed)
 
     def settle(
         self,
         group: Sequence[LedgerEntry],
         job_ids: Sequence[str],
         error: WriteError | None = None,
+        *,
+        keyed: bool,
+        answered: bool = False,
     ) -> list[LedgerEntry]:
-        """In-doubt entries -> created / outcome from a bulk job / back to pending.
+        """In-doubt entries -> created / outcome from a bulk job / back to pending / waiting.
 
         Used at the start of a run (crash recovery) and right after a write whose outcome is
-        unknown (ambiguous: the client does not re-send creates blindly). When Salesforce
-        cannot be asked now (a transient error), the entries stay in doubt (attempt kept): the
-        next run resolves them before it writes anything. `error`: why the write failed; it
-        becomes the last_error of entries that go back to pending or stay in doubt.
+        unknown (ambiguous: the client does not re-send creates blindly). `keyed`: the write
+        was an upsert on the Lead key, so it is looked up by key and, when absent, safe to send
+        again. A create not found stays in doubt (waiting) until sync.in_doubt_grace has passed
+        since it was sent: it may still be running at Salesforce; unless Salesforce itself
+        `answered` it (a 500: the request is over, whatever it did). When Salesforce cannot be
+        asked now (a transient error), the entries stay in doubt (attempt kept): the next run
+        resolves them before it writes anything. `error`: why the write failed; it becomes the
+        last_error of entries that go back to pending or stay in doubt.
         """
         now = _now()
-        results: dict[str, SaveResult] = {}
+        ident = self._key_of if keyed else _email_of
         settled: list[LedgerEntry] = []
         unknown: list[LedgerEntry] = []
         try:
-            for job_id in job_ids:
-                for key, result in self.sf.bulk_job_results(job_id, key_field="Email").items():
-                    if key not in results or (result.success and not results[key].success):
-                        results[key] = result
+            results = self._job_results(job_ids, self.key if keyed and self.key else "Email")
             for entry in group:
-                result = results.get(entry.email)
+                result = results.get(ident(entry))
                 if result is not None and _known(result):
                     settled.append(
                         ledger.after_save(entry, result, entry.campaign_id, self.run_id, now)
                     )
                 else:
                     unknown.append(entry)
-            found = self._own_leads_by_email([e.email for e in unknown]) if unknown else {}
+            found = self._own_leads(unknown, keyed) if unknown else {}
         except RemoteError as exc:
             if not getattr(exc, "transient", False):
                 raise
@@ -386,17 +408,56 @@ class AccountSync:
             kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
             self._put_counted(kept, {e.contact_id: e for e in group})
             return kept  # still in doubt (attempt kept): the next run settles them
-        if unknown:
-            for entry in unknown:
-                lead_id = found.get(entry.email)
-                if lead_id:
-                    settled.append(
-                        ledger.created(entry, lead_id, entry.campaign_id, self.run_id, now)
-                    )
-                else:
-                    settled.append(ledger.back_to_pending(entry, self.run_id, now, error=error))
-        self._put_counted(settled, {e.contact_id: e for e in group})
-        return settled
+        waiting: list[LedgerEntry] = []
+        for entry in unknown:
+            lead_id = found.get(ident(entry).casefold() if keyed else ident(entry))
+            if lead_id:
+                settled.append(ledger.created(entry, lead_id, entry.campaign_id, self.run_id, now))
+            elif keyed or job_ids or answered or self._grace_over(entry):
+                settled.append(ledger.back_to_pending(entry, self.run_id, now, error=error))
+            elif error is not None:  # may still be running at Salesforce: not re-sent yet
+                waiting.append(ledger.with_last_error(entry, error, self.run_id, now))
+            else:
+                waiting.append(entry)
+        # A write of this run that waits keeps its error: the run is incomplete until it settles.
+        self._put_counted(settled + (waiting if error else []), {e.contact_id: e for e in group})
+        for entry in waiting:
+            self.ctx.tally(self.account, entry.book_id).waiting_in_doubt += 1
+        return settled + waiting
+
+    def _job_results(self, job_ids: Sequence[str], key_field: str) -> dict[str, SaveResult]:
+        """Per-record outcomes of bulk jobs left in doubt, by alignment key (a success wins)."""
+        results: dict[str, SaveResult] = {}
+        for job_id in job_ids:
+            for key, result in self.sf.bulk_job_results(job_id, key_field=key_field).items():
+                if key not in results or (result.success and not results[key].success):
+                    results[key] = result
+        return results
+
+    def _grace_over(self, entry: LedgerEntry) -> bool:
+        """Has sync.in_doubt_grace passed since this write was sent? (No time recorded: an
+        entry written before leadsync kept one counts as old.)"""
+        sent = entry.attempted_at or entry.updated_at
+        if not sent:
+            return True
+        age = datetime.now(UTC) - _parse_iso(sent)
+        return age.total_seconds() >= self.settings.in_doubt_grace
+
+    def _key_of(self, entry: LedgerEntry) -> str:
+        return lead_key(entry.account, entry.contact_id)
+
+    def _own_leads(self, entries: Sequence[LedgerEntry], keyed: bool) -> dict[str, str]:
+        """Lowercased key (or email) -> Lead Id, for entries whose write is in doubt."""
+        if not keyed:
+            return self._own_leads_by_email([e.email for e in entries])
+        assert self.key is not None
+        rows = self.sf.find_by(
+            "Lead", self.key, [self._key_of(e) for e in entries], fields=("Id", self.key)
+        )
+        out: dict[str, str] = {}
+        for row in sorted(rows, key=lambda r: str(r.get("Id"))):
+            out.setdefault(str(row.get(self.key) or "").casefold(), str(row["Id"]))
+        return out
 
     def _own_leads_by_email(self, emails: Sequence[str]) -> dict[str, str]:
         """Normalised email -> Lead Id, for emails whose write is in doubt (converted included:
@@ -475,7 +536,7 @@ class AccountSync:
             batch = {
                 cid: e for cid, e in batch.items() if e.state == "pending" and e.attempt is None
             }
-            ready = self.exclude_existing(list(batch.values()), mapping)
+            ready = self.exclude_existing(list(batch.values()), mapping, book.campaign_id)
             if not ready:
                 continue
             if bulk:
@@ -488,7 +549,7 @@ class AccountSync:
                 self.ctx.progress(f"{self.account.name}/{book.name}: write", len(ready))
 
     def exclude_existing(
-        self, entries: list[LedgerEntry], mapping: LeadMapping
+        self, entries: list[LedgerEntry], mapping: LeadMapping, campaign_id: str | None = None
     ) -> list[LedgerEntry]:
         """Re-map (the mapping may have changed), then drop members already in Salesforce.
 
@@ -512,11 +573,17 @@ class AccountSync:
             else:
                 changed.append(again)
         book = self._book(ready[0].book_id) if ready else None
-        matches = self.match_existing(book.id, ready) if book is not None else {}
+        leads, contacts = self._existing([e.email for e in ready])
+        found = existing_matches(leads, contacts)
+        matches = self.match_existing(book.id, ready, found=found) if book is not None else {}
+        owned = self._owned(leads)
         still: list[LedgerEntry] = []
         for entry in ready:
             match = matches.get(entry.email)
-            if match is not None and book is not None:
+            ours = owned.get(self._key_of(entry).casefold())
+            if ours is not None:  # made by an earlier write of ours that finished late
+                changed.append(ledger.created(entry, ours, campaign_id, self.run_id, now))
+            elif match is not None and book is not None:
                 campaign = ledger.joins_campaign(
                     match.code, book.campaign_id, book.add_existing_to_campaign
                 )
@@ -538,12 +605,13 @@ class AccountSync:
         book_id: int,
         entries: Sequence[LedgerEntry],
         predicted: dict[str, OwnLead] | None = None,
+        found: dict[str, Match] | None = None,
     ) -> dict[str, Match]:
         """Email -> the Salesforce record that excludes the member: an existing Contact or Lead,
         named as leadsync's own when it is the Lead created for the same contact from another
         book of the account. `predicted` (dry run): Leads earlier books of this run would have
         created by now."""
-        matches = self.find_existing([e.email for e in entries])
+        matches = found if found is not None else self.find_existing([e.email for e in entries])
         own = {**(predicted or {}), **self.own_leads(book_id, entries)}
         return with_own_leads(matches, own) if own else matches
 
@@ -561,13 +629,31 @@ class AccountSync:
         return out
 
     def find_existing(self, emails: Sequence[str]) -> dict[str, Match]:
+        return existing_matches(*self._existing(emails))
+
+    def _existing(self, emails: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Unconverted Leads and Contacts with these emails (Leads with their key, if any)."""
         if not emails:
-            return {}
+            return [], []
+        fields = ("Id", "Email", self.key) if self.key else ("Id", "Email")
         leads = self.sf.find_by_emails(
-            "Lead", emails, fields=("Id", "Email"), extra_where="IsConverted = false"
+            "Lead", emails, fields=fields, extra_where="IsConverted = false"
         )
         contacts = self.sf.find_by_emails("Contact", emails, fields=("Id", "Email"))
-        return existing_matches(leads, contacts)
+        return leads, contacts
+
+    def _owned(self, leads: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """Lowercased key -> Lead Id for Leads that carry one of our keys: a write of ours
+        made them (a request that finished after its run gave up on it), so the member is
+        created, not excluded."""
+        if not self.key:
+            return {}
+        out: dict[str, str] = {}
+        for row in sorted(leads, key=lambda r: str(r.get("Id"))):
+            value = row.get(self.key)
+            if value:
+                out.setdefault(str(value).casefold(), str(row["Id"]))
+        return out
 
     def write_collection(
         self,
@@ -577,13 +663,19 @@ class AccountSync:
         stored: dict[int, LedgerEntry],
         resends: int = 0,
     ) -> None:
-        attempt = f"coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
+        attempt = f"{KEYED if self.key else ''}coll:{self.run_id}:{uuid.uuid4().hex[:8]}"
         marked = self._mark(entries, attempt, book, stored)
         records = [self._record(e, mapping) for e in marked]
         try:
-            results = self.sf.create(
-                "Lead", records, allow_duplicate_save=self.settings.allow_duplicate_save
-            )
+            if self.key:
+                results = self.sf.upsert(
+                    "Lead", records, self.key,
+                    allow_duplicate_save=self.settings.allow_duplicate_save,
+                )  # fmt: skip
+            else:
+                results = self.sf.create(
+                    "Lead", records, allow_duplicate_save=self.settings.allow_duplicate_save
+                )
         except LimitReached:
             # The request was refused as a whole (403 REQUEST_LIMIT_EXCEEDED): nothing written.
             self._release(marked, "stopped by an API limit before this record was sent")
@@ -591,10 +683,18 @@ class AccountSync:
         except RemoteError as exc:
             if getattr(exc, "transient", False):
                 # Gave up after retries, or the outcome is unknown (ambiguous: the client does
-                # not re-send a create blindly): learn what happened, by email, as crash
-                # recovery does. Found: created. Absent: it never happened, so after an
-                # ambiguous failure it is sent again now (a bounded number of times).
-                settled = self.settle(marked, (), write_errors.of_exception(exc))
+                # not re-send a create blindly): learn what happened, as crash recovery does
+                # (by key, else by email). Found: created. Absent: it never happened, if the
+                # write was an upsert or Salesforce answered it; then, after an ambiguous
+                # failure, it is sent again now (a bounded number of times). An absent create
+                # that may still be running waits out sync.in_doubt_grace instead.
+                settled = self.settle(
+                    marked,
+                    (),
+                    write_errors.of_exception(exc),
+                    keyed=self.key is not None,
+                    answered=_answered(exc),
+                )
                 again = [e for e in settled if e.state == "pending" and e.attempt is None]
                 if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
                     self.ctx.check_budget()
@@ -639,12 +739,17 @@ class AccountSync:
         def on_job(job_id: str) -> None:
             # Recorded before any data is uploaded: a crash from here on is resolvable.
             jobs.append(job_id)
-            attempt = "bulkjob:" + ",".join(jobs)
+            attempt = f"{KEYED if self.key else ''}bulkjob:" + ",".join(jobs)
             marked[:] = [ledger.evolve(e, attempt=attempt) for e in marked]
             self.store.ledger_put(marked)
 
         try:
-            results = self.sf.bulk_insert("Lead", records, key_field="Email", on_job=on_job)
+            if self.key:
+                results = self.sf.bulk_upsert(
+                    "Lead", records, external_id_field=self.key, key_field=self.key, on_job=on_job
+                )
+            else:
+                results = self.sf.bulk_insert("Lead", records, key_field="Email", on_job=on_job)
         except LimitReached:
             if not jobs:
                 self._release(marked, "stopped by an API limit before this record was sent")
@@ -653,7 +758,9 @@ class AccountSync:
             if not getattr(exc, "transient", False) and not jobs:
                 self._release(marked, None)
                 raise
-            settled = self.settle(marked, jobs, write_errors.of_exception(exc))
+            settled = self.settle(
+                marked, jobs, write_errors.of_exception(exc), keyed=self.key is not None
+            )
             leftover = [e for e in settled if e.state == "pending" and e.attempt is None]
         else:
             leftover = self._record_results(marked, results)
@@ -688,7 +795,11 @@ class AccountSync:
         """The Lead record of a marked entry: as mapped by exclude_existing in this batch, or
         mapped afresh (entries that come back from a settle or a resend)."""
         record = self._records.get(entry.contact_id)
-        return record if record is not None else ledger.record_for(entry, mapping)
+        if record is None:
+            record = ledger.record_for(entry, mapping)
+        if self.key:
+            return {**record, self.key: self._key_of(entry)}
+        return record
 
     def _release(self, marked: Sequence[LedgerEntry], reason: str | None) -> list[LedgerEntry]:
         """The write was refused as a whole before anything was written: pending again."""
@@ -714,7 +825,8 @@ class AccountSync:
         self._put_counted(outcomes, {e.contact_id: e for e in marked})
         if not unknown:
             return []
-        return [e for e in self.settle(unknown, ()) if e.state == "pending" and e.attempt is None]
+        settled = self.settle(unknown, (), keyed=self.key is not None)
+        return [e for e in settled if e.state == "pending" and e.attempt is None]
 
     # -- 4. campaign members -------------------------------------------------------------------
 
@@ -1009,10 +1121,27 @@ def _known(result: SaveResult) -> bool:
     )
 
 
+KEYED = "key:"
+"""Prefix of the attempt of an upsert on the Lead key (e.g. `key:coll:<run>:<batch>`,
+`key:bulkjob:<job ids>`): how a later run knows the write can be looked up by key and re-sent."""
+
+
 def _job_ids(attempt: str) -> list[str]:
+    attempt = attempt.removeprefix(KEYED)
     if attempt.startswith("bulkjob:"):
         return [j for j in attempt.removeprefix("bulkjob:").split(",") if j]
     return []
+
+
+def _email_of(entry: LedgerEntry) -> str:
+    return entry.email
+
+
+def _answered(exc: Exception) -> bool:
+    """Salesforce itself answered the write with 500 (UNKNOWN_EXCEPTION): the request has
+    finished, so a lookup now sees all it did. A lost connection, a read timeout or a gateway's
+    502/504 say nothing of the sort: the request may still be running."""
+    return isinstance(exc, SalesforceError) and exc.status == 500
 
 
 def _new_run_id() -> str:

@@ -225,9 +225,12 @@ def joins_campaign(code: str, campaign_id: str | None, add_existing: bool) -> st
 def with_attempt(
     entry: LedgerEntry, attempt: str, run_id: str, now: str, **changes: Any
 ) -> LedgerEntry:
-    """Marks a write in flight; stored durably BEFORE the write is sent. `changes`: other
-    fields set in the same step (e.g. the campaign the created Lead will join)."""
-    return _touch(entry, run_id, now, attempt=attempt, tries=entry.tries + 1, **changes)
+    """Marks a write in flight; stored durably BEFORE the write is sent, with the time it is
+    sent (`attempted_at`, the start of its grace period). `changes`: other fields set in the
+    same step (e.g. the campaign the created Lead will join)."""
+    return _touch(
+        entry, run_id, now, attempt=attempt, attempted_at=now, tries=entry.tries + 1, **changes
+    )
 
 
 def created(
@@ -395,6 +398,8 @@ def evolve(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
 
 
 def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerEntry:
+    if "attempt" in changes and changes["attempt"] is None:
+        changes.setdefault("attempted_at", None)  # settled: no write in flight any more
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 

@@ -16,6 +16,11 @@ then also joins the campaign): `campaign_members_added_new` are Leads this book 
 `campaign_members_added_existing` are people already in Salesforce (an existing Lead or Contact,
 or the Lead another book of the account created for the same person), `campaign_members_added`
 is their sum; `campaign_members_already_in` were members before (nothing written).
+
+`waiting_in_doubt` is a count beside the outcomes, not one of them: members whose Lead create
+is in doubt and may still be running at Salesforce (an org without the Lead upsert key), so
+they are neither looked up nor re-sent before sync.in_doubt_grace has passed. Those this run
+sent itself are also in `pending`; those an earlier run left are not `seen` by this one.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class BookTally:
     campaign_members_added_existing: int = 0  # people already in Salesforce
     campaign_members_already_in: int = 0  # DUPLICATE_VALUE: a member before this run's attempt
     campaign_members_failed: int = 0
+    waiting_in_doubt: int = 0  # creates in doubt, waiting out sync.in_doubt_grace
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
     # contact id -> (email, last_error) of members left pending by a failed write in this run
@@ -122,6 +128,7 @@ class BookTally:
             "campaign_members_failed": self.campaign_members_failed,
             "read": self.read,
             "unchanged": self.unchanged,
+            "waiting_in_doubt": self.waiting_in_doubt,
             "reasons": dict(sorted(self.reasons.items())),
             "watermark": self.watermark,
         }
@@ -143,6 +150,7 @@ def totals(books: list[dict[str, Any]]) -> dict[str, int]:
         *CAMPAIGN_KEYS,
         "read",
         "unchanged",
+        "waiting_in_doubt",
     )
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
@@ -176,9 +184,11 @@ def error_classes(tallies: Iterable[BookTally]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: (-g["count"], g["class"], g["system"]))
 
 
-def final_status(status: str, errors: list[dict[str, Any]]) -> str:
-    """A run that went through with records still pending because of errors is incomplete."""
-    return "incomplete" if status == "done" and errors else status
+def final_status(status: str, errors: list[dict[str, Any]], waiting: int = 0) -> str:
+    """A run that went through with records still pending because of errors is incomplete; so
+    is one that leaves creates waiting in doubt (their Leads are not confirmed yet): CI stays red
+    until a later run settles them, at most sync.in_doubt_grace later."""
+    return "incomplete" if status == "done" and (errors or waiting) else status
 
 
 def exit_code(report: dict[str, Any]) -> int:
@@ -240,6 +250,8 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         line = campaign_line(book, dry=dry)
         if line:
             parts.append(Text(f"  {book['account']}/{book['book']}: {line}"))
+        if book.get("waiting_in_doubt"):
+            parts.append(Text(_waiting_line(book), style="yellow"))
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
     calls = report.get("api_calls", {})
@@ -308,6 +320,16 @@ def campaign_line(book: dict[str, Any], *, dry: bool = False) -> str | None:
         noun = f"{verb[0]} already a member" if already == 1 else f"{verb[1]} already members"
         text += ("; " if parts else "") + f"{already} {noun}"
     return text
+
+
+def _waiting_line(book: dict[str, Any]) -> str:
+    n = book["waiting_in_doubt"]
+    return (
+        f"  {book['account']}/{book['book']}: {n} waiting: "
+        f"{'its' if n == 1 else 'their'} Lead create may still be running at Salesforce; "
+        "a later sync looks for the Lead once sync.in_doubt_grace has passed since it was sent "
+        "(add the Lead field Leadsync_Key__c to settle such writes at once)"
+    )
 
 
 def _render_samples(book: dict[str, Any]) -> list[Any]:

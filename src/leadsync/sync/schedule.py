@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
 import signal
 import threading
@@ -26,10 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.duration import DurationTooLong, parse_duration
 from leadsync.errors import LeadsyncError, UsageError
 
-UNITS = {"s": 1, "m": 60, "h": 3600}
-_PART = re.compile(r"(\d+)([smh])")
 # A schedule faster than this spends the org's API allowance on empty runs; one slower than a
 # month is a typo (and past what the wait can represent on every platform).
 MIN_INTERVAL = 10
@@ -43,17 +41,15 @@ class BadInterval(UsageError):
 def parse_interval(text: str) -> float:
     """'15m' -> 900.0. Units s, m, h, combinable ('1h30m'); a bare number is refused, since
     guessing its unit is how a schedule ends up 60 times too fast."""
-    value = text.strip().lower()
-    parts = _PART.findall(value)
-    if not value or "".join(n + u for n, u in parts) != value:
+    try:
+        seconds = float(parse_duration(text))
+    except DurationTooLong:
+        seconds = MAX_INTERVAL + 1.0
+    except ValueError:
         raise BadInterval(
             f"--every {text!r}: expected a duration such as 90s, 15m, 1h or 1h30m "
             "(units s, m, h; a number alone has no unit)"
-        )
-    # Digits are counted before int() sees them: a 5,000-digit number is "too long", not a
-    # ValueError from Python's integer-string limit.
-    too_long = any(len(n.lstrip("0")) > 12 for n, _ in parts)
-    seconds = MAX_INTERVAL + 1 if too_long else sum(int(n) * UNITS[u] for n, u in parts)
+        ) from None
     if seconds <= 0:
         raise BadInterval(f"--every {text!r}: the interval must be longer than zero")
     if seconds < MIN_INTERVAL:

@@ -2,6 +2,7 @@
 
 Rows are kept as the uploaded cell lists so result files repeat the caller's columns verbatim
 (`sf__Id, sf__Created` / `sf__Id, sf__Error` first), which is how clients align results to input.
+`sf__Created` is true for a created record, false for one an upsert job updated.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ class IngestJob:
     version: str
     created_by: str
     created: str
+    external_id_field: str | None = None  # upsert jobs: the key field (externalIdFieldName)
     state: str = "Open"
     data: bytes | None = None
     header: list[str] = field(default_factory=list)
-    successful: list[tuple[str, list[str]]] = field(default_factory=list)
+    successful: list[tuple[str, bool, list[str]]] = field(default_factory=list)  # id, created
     failed: list[tuple[str, list[str]]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
     error_message: str | None = None
@@ -108,6 +110,8 @@ class IngestJob:
             "apiActiveProcessingTime": self.processing_ms,
             "apexProcessingTime": 0,
         }
+        if self.external_id_field:
+            out["externalIdFieldName"] = self.external_id_field
         if self.error_message:
             out["errorMessage"] = self.error_message
         return out
@@ -119,8 +123,8 @@ class IngestJob:
         header = self.header
         if kind == "successful":
             buf.write(",".join(['"sf__Id"', '"sf__Created"', *(_cell(h) for h in header)]) + "\n")
-            for rid, row in self.successful:
-                writer.writerow([rid, "true", *row])
+            for rid, created, row in self.successful:
+                writer.writerow([rid, "true" if created else "false", *row])
         elif kind == "failed":
             buf.write(",".join(['"sf__Id"', '"sf__Error"', *(_cell(h) for h in header)]) + "\n")
             for error, row in self.failed:

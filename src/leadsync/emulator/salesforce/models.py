@@ -152,8 +152,17 @@ class SalesforceBackend:
             lead.fields[f.name] = f
         lead.reindex()
         self.records: dict[str, dict[str, dict]] = {name: {} for name in self.objects}
+        # Unique and External ID fields are indexed (as Salesforce indexes them): the unique
+        # rule, upsert matching and SOQL lookups by key all read the index.
+        self.indexed: dict[str, tuple[str, ...]] = {
+            **INDEXED,
+            "Lead": (
+                *INDEXED["Lead"],
+                *(f.name for f in lead.fields.values() if f.unique or f.external_id),
+            ),
+        }
         self.indexes: dict[tuple[str, str], dict[str, set[str]]] = {
-            (obj, f): {} for obj, fs in INDEXED.items() for f in fs
+            (obj, f): {} for obj, fs in self.indexed.items() for f in fs
         }
         self.duplicate_rule_on_lead_email = duplicate_rule_on_lead_email
         self.api_total = daily_api_limit
@@ -503,6 +512,34 @@ class SalesforceBackend:
                 SaveErr("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
             )
 
+    def _unique_rule(self, obj: ObjectDef, values: dict, record_id: str | None = None) -> None:
+        """DUPLICATE_VALUE when a unique field's value is held by another record (compared
+        case-insensitively unless the field is case-sensitive; blank values are never unique)."""
+        for name, value in values.items():
+            f = obj.fields.get(name)
+            if f is None or not f.unique or value in (None, ""):
+                continue
+            holders = sorted(rid for rid in self._key_holders(obj, f, value) if rid != record_id)
+            if holders:
+                raise record_error(
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {f.name} duplicates value on record with id: "
+                    f"{holders[0]}",
+                    [f.name],
+                )
+
+    def _key_holders(self, obj: ObjectDef, f: FieldDef, value: object) -> list[str]:
+        """Ids of live records whose indexed field `f` holds `value` (case rules of `f`)."""
+        bucket = self.indexes[(obj.name, f.name)].get(str(value).casefold(), set())
+        table = self.records[obj.name]
+        return [
+            rid
+            for rid in bucket
+            if rid in table
+            and not table[rid]["IsDeleted"]
+            and (not f.case_sensitive or str(table[rid].get(f.name)) == str(value))
+        ]
+
     def _apply_defaults(self, obj: ObjectDef, values: dict) -> None:
         for name, default in obj.create_defaults:
             if values.get(name) is None:
@@ -635,6 +672,7 @@ class SalesforceBackend:
             self._apply_defaults(obj, values)
             if not existing_data:
                 self._missing_required(obj, values)
+            self._unique_rule(obj, values)
             if obj.name == "CampaignMember":
                 self._campaign_member_rules(values)
             elif obj.name == "CampaignMemberStatus":
@@ -734,7 +772,7 @@ class SalesforceBackend:
             self._index(sobject, record, add=False)
 
     def _index(self, sobject: str, record: dict, *, add: bool) -> None:
-        for f in INDEXED.get(sobject, ()):
+        for f in self.indexed.get(sobject, ()):
             value = record.get(f)
             if value is None:
                 continue
@@ -779,6 +817,118 @@ class SalesforceBackend:
                         results[i] = rolled
             return results
 
+    # --- upsert by External ID ---------------------------------------------------------------
+
+    def external_id_field(self, obj: ObjectDef, name: str) -> FieldDef:
+        """The upsert key a request names; only External ID fields qualify (a request error)."""
+        f = obj.get(name)
+        if f is None or not f.external_id:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"Field name provided, {name} is not an External ID or indexed field for {obj.name}",
+                [name],
+            )
+        return f
+
+    def upsert_many(
+        self,
+        sobject: str,
+        key_field: str,
+        items: list[dict],
+        *,
+        all_or_none: bool,
+        allow_duplicate_save: bool,
+        version: str = "59.0",
+    ) -> list[tuple[str, bool] | RecordError]:
+        """Create or update each record by its key, in order: (id, created) or the error.
+
+        With all_or_none, one failure rolls every other record back (updates restored,
+        creations removed). Two records of one request with the same key both fail: Salesforce
+        cannot tell which of them the caller meant.
+        """
+        obj = self.object(sobject)
+        f = self.external_id_field(obj, key_field)
+        with self.lock:
+            repeated = _repeated_keys(f, [values.get(f.name) for values in items])
+            undo: list[tuple[str, dict | None]] = []
+            results: list[tuple[str, bool] | RecordError] = []
+            for values in items:
+                try:
+                    if _key_form(f, values.get(f.name)) in repeated:
+                        raise record_error(
+                            "DUPLICATE_VALUE",
+                            f"Duplicate external id specified: {values[f.name]}",
+                            [f.name],
+                        )
+                    results.append(
+                        self.upsert_one(
+                            obj,
+                            f,
+                            values,
+                            allow_duplicate_save=allow_duplicate_save,
+                            version=version,
+                            undo=undo,
+                        )
+                    )
+                except RecordError as exc:
+                    results.append(exc)
+            if all_or_none and any(isinstance(r, RecordError) for r in results):
+                self._undo(obj, undo)
+                rolled = record_error(
+                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                    [],
+                )
+                results = [r if isinstance(r, RecordError) else rolled for r in results]
+            return results
+
+    def upsert_one(
+        self,
+        obj: ObjectDef,
+        f: FieldDef,
+        values: dict,
+        *,
+        allow_duplicate_save: bool,
+        version: str,
+        undo: list[tuple[str, dict | None]],
+    ) -> tuple[str, bool]:
+        """Update the one record holding the key, or create it: (id, created). `undo` gets what
+        rolls the write back (the record as it was, or None for a creation)."""
+        key = values.get(f.name)
+        if key in (None, ""):
+            raise record_error("MISSING_ARGUMENT", f"{f.name} not specified", [f.name])
+        with self.lock:
+            holders = sorted(self._key_holders(obj, f, key))
+            if len(holders) > 1:
+                raise record_error(
+                    "DUPLICATE_EXTERNAL_ID",
+                    f"{f.label}: more than one record found for external id field: "
+                    f"[{', '.join(holders)}]",
+                    [f.name],
+                )
+            if holders:
+                before = dict(self.records[obj.name][holders[0]])
+                self.update(obj.name, holders[0], values)
+                undo.append((holders[0], before))
+                return holders[0], False
+            rid = self.insert(
+                obj.name, values, allow_duplicate_save=allow_duplicate_save, version=version
+            )
+            undo.append((rid, None))
+            return rid, True
+
+    def _undo(self, obj: ObjectDef, undo: list[tuple[str, dict | None]]) -> None:
+        for rid, before in reversed(undo):
+            if before is None:
+                self._cascade_delete(obj.name, rid)
+                continue
+            record = self.records[obj.name][rid]
+            self._index(obj.name, record, add=False)
+            record.clear()
+            record.update(before)
+            self._index(obj.name, record, add=True)
+
     def _cascade_delete(self, sobject: str, rid: str) -> None:
         if sobject == "Campaign":
             for sid in list(
@@ -814,6 +964,7 @@ class SalesforceBackend:
                 )
             if obj.name == "CampaignMember" and "Status" in values:
                 self._campaign_member_rules(values, existing=record)
+            self._unique_rule(obj, values, record["Id"])
             self._index(obj.name, record, add=False)
             record.update(values)
             now = sf_datetime(datetime.now(UTC))
@@ -997,11 +1148,12 @@ class SalesforceBackend:
 
     def new_job(self, body: dict, version: str) -> IngestJob:
         operation = body.get("operation")
-        if operation not in ("insert",):
+        if operation not in ("insert", "upsert"):
             raise ApiError(
                 400,
                 "INVALIDJOB",
-                f"InvalidJob : the emulator supports operation 'insert' only, not {operation!r}",
+                "InvalidJob : the emulator supports operations 'insert' and 'upsert' only, "
+                f"not {operation!r}",
             )
         obj = self._objects_lower.get(str(body.get("object", "")).lower())
         if obj is None:
@@ -1010,6 +1162,17 @@ class SalesforceBackend:
                 "INVALIDENTITY",
                 f"InvalidEntity : Entity '{body.get('object')}' is not supported by the Bulk API.",
             )
+        external_id = None
+        if operation == "upsert":
+            name = body.get("externalIdFieldName")
+            if not name:
+                raise ApiError(
+                    400, "INVALIDJOB", "InvalidJob : an upsert job needs externalIdFieldName"
+                )
+            try:
+                external_id = self.external_id_field(obj, str(name)).name
+            except ApiError as exc:
+                raise ApiError(400, "INVALIDJOB", f"InvalidJob : {exc.message}") from None
         if body.get("contentType", "CSV") != "CSV":
             raise ApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
         delimiter = body.get("columnDelimiter", "COMMA")
@@ -1020,6 +1183,7 @@ class SalesforceBackend:
             id=self.ids.new(KEY_PREFIXES["BulkJob"]), sobject=obj.name, operation=operation,
             column_delimiter=delimiter, line_ending=line_ending, version=version,
             created_by=self.user_id, created=sf_datetime(datetime.now(UTC)),
+            external_id_field=external_id,
         )  # fmt: skip
         with self.lock:
             self.jobs[job.id] = job
@@ -1033,7 +1197,8 @@ class SalesforceBackend:
         return job
 
     def process_job(self, job: IngestJob) -> None:
-        """Run an UploadComplete job to completion, row by row, through `insert`."""
+        """Run an UploadComplete job to completion, row by row, through `insert` (or the
+        upsert rule, for upsert jobs: an empty cell leaves the field as it is, #N/A blanks it)."""
         obj = self.objects[job.sobject]
         started = time.monotonic()
         with self.lock:
@@ -1050,6 +1215,12 @@ class SalesforceBackend:
                     job.fail(f"InvalidBatch : Field name not found : {name}")
                     return
                 fields.append(f)
+            key = obj.get(job.external_id_field) if job.external_id_field else None
+            if key is not None and key not in fields:
+                job.fail(f"InvalidBatch : Field name not found : {key.name}")
+                return
+            at = fields.index(key) if key is not None else -1
+            repeated = _repeated_keys(key, [r[at] for r in rows if len(r) > at]) if key else set()
             for row in rows:
                 if len(row) != len(fields):
                     job.failed.append(
@@ -1060,16 +1231,58 @@ class SalesforceBackend:
                     )
                     continue
                 try:
-                    values = {
-                        f.name: self.csv_value(f, cell) for f, cell in zip(fields, row, strict=True)
-                    }
-                    rid = self.insert(obj.name, values, version=job.version)
-                    job.successful.append((rid, row))
+                    job.successful.append(
+                        (*self._job_row(job, obj, fields, row, key, repeated), row)
+                    )
                 except RecordError as exc:
                     err = exc.errors[0]
                     suffix = f"{' '.join(err.fields)} --" if err.fields else "--"
                     job.failed.append((f"{err.code}:{err.message}:{suffix}", row))
             job.complete(int((time.monotonic() - started) * 1000))
+
+    def _job_row(
+        self,
+        job: IngestJob,
+        obj: ObjectDef,
+        fields: list[FieldDef],
+        row: list[str],
+        key: FieldDef | None,
+        repeated: set[str],
+    ) -> tuple[str, bool]:
+        """One CSV row written: (id, created)."""
+        if key is None:
+            values = {f.name: self.csv_value(f, cell) for f, cell in zip(fields, row, strict=True)}
+            return self.insert(obj.name, values, version=job.version), True
+        values = {
+            f.name: self.csv_value(f, cell) for f, cell in zip(fields, row, strict=True) if cell
+        }
+        if _key_form(key, values.get(key.name)) in repeated:
+            raise record_error(
+                "DUPLICATE_VALUE",
+                f"Duplicate external id specified: {values[key.name]}",
+                [key.name],
+            )
+        return self.upsert_one(
+            obj, key, values, allow_duplicate_save=False, version=job.version, undo=[]
+        )
+
+
+def _key_form(f: FieldDef, value: object) -> str | None:
+    """How a key value compares under the field's case rule (None: no key)."""
+    if value in (None, ""):
+        return None
+    return str(value) if f.case_sensitive else str(value).casefold()
+
+
+def _repeated_keys(f: FieldDef, values: Iterable[object]) -> set[str]:
+    """Key forms that occur more than once among `values` (one request or one job)."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in values:
+        form = _key_form(f, value)
+        if form is not None:
+            (repeated if form in seen else seen).add(form)
+    return repeated
 
 
 def _valid_date(text: str) -> bool:

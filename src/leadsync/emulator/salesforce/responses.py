@@ -81,18 +81,20 @@ def _field_json(backend: SalesforceBackend, obj: ObjectDef, f: FieldDef) -> dict
         "autoNumber": False,
         "byteLength": f.length * 3,
         "calculated": f.name == "Name" and obj.name in ("Lead", "Contact"),
-        "caseSensitive": False,
+        "caseSensitive": f.case_sensitive,
         "createable": f.createable,
         "custom": f.custom,
         "defaultValue": f.default if f.type == "boolean" else None,
         "defaultedOnCreate": f.defaulted,
         "dependentPicklist": False,
         "digits": 9 if f.type == "int" else 0,
-        "externalId": False,
+        "externalId": f.external_id,
         "filterable": f.type != "textarea",
         "groupable": f.type not in ("textarea", "double", "currency", "percent", "datetime"),
         "htmlFormatted": False,
-        "idLookup": f.name == "Id" or (f.name == "Email" and obj.name in ("Lead", "Contact")),
+        "idLookup": f.name == "Id"
+        or f.external_id
+        or (f.name == "Email" and obj.name in ("Lead", "Contact")),
         "inlineHelpText": None,
         "label": f.label,
         "length": f.length,
@@ -119,7 +121,7 @@ def _field_json(backend: SalesforceBackend, obj: ObjectDef, f: FieldDef) -> dict
         "soapType": SOAP_TYPES.get(f.type, "xsd:string"),
         "sortable": f.type != "textarea",
         "type": f.type,
-        "unique": False,
+        "unique": f.unique,
         "updateable": f.updateable,
     }
 
@@ -236,18 +238,7 @@ def sobject_row(
 
 def composite_sobjects(backend: SalesforceBackend, request: Request, version: str) -> Response:
     body = read_json(request)
-    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-        raise json_parser_error(
-            'Cannot deserialize the request body: expected {"allOrNone": bool, "records": [...]}'
-        )
-    records = body["records"]
-    if len(records) > MAX_COLLECTION:
-        raise ApiError(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-            [],
-        )
+    records = _collection_records(body)
     items: list[tuple[str, dict]] = []
     for record in records:
         sobject = (record.get("attributes") or {}).get("type") if isinstance(record, dict) else None
@@ -267,6 +258,61 @@ def composite_sobjects(backend: SalesforceBackend, request: Request, version: st
         for r in results
     ]  # fmt: skip
     return json_response(out)
+
+
+def composite_upsert(
+    backend: SalesforceBackend, request: Request, version: str, sobject: str, field: str
+) -> Response:
+    """PATCH composite/sobjects/{SObject}/{ExternalIdField}: up to 200 records created or
+    updated by their key, in order; each result is an UpsertResult (SaveResult + `created`)."""
+    obj = backend.object(sobject)
+    key = backend.external_id_field(obj, field)
+    body = read_json(request)
+    records = _collection_records(body)
+    values: list[dict] = []
+    for record in records:
+        kind = (record.get("attributes") or {}).get("type") if isinstance(record, dict) else None
+        if not kind:
+            raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.", [])
+        if backend.object(kind).name != obj.name:
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                f"The list can contain objects only of the type in the request URI: {obj.name}",
+                [],
+            )
+        values.append(backend.convert_json(obj, record))
+    results = backend.upsert_many(
+        obj.name,
+        key.name,
+        values,
+        all_or_none=bool(body.get("allOrNone", False)),
+        allow_duplicate_save=allow_duplicate_save(request),
+        version=version,
+    )
+    out = [
+        {"success": False, "errors": collection_errors(r.errors), "created": False}
+        if isinstance(r, RecordError)
+        else {"id": r[0], "success": True, "errors": [], "created": r[1]}
+        for r in results
+    ]
+    return json_response(out)
+
+
+def _collection_records(body: object) -> list:
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise json_parser_error(
+            'Cannot deserialize the request body: expected {"allOrNone": bool, "records": [...]}'
+        )
+    records = body["records"]
+    if len(records) > MAX_COLLECTION:
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+            [],
+        )
+    return records
 
 
 # --- Composite -------------------------------------------------------------------------------

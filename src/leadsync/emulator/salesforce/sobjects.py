@@ -46,6 +46,9 @@ class FieldDef:
     default: object = None  # value stored when the field is absent on create
     precision: int = 0
     scale: int = 0
+    unique: bool = False  # no two records hold the same value (case-insensitive unless below)
+    external_id: bool = False  # usable as an upsert key (Collections, Bulk API 2.0)
+    case_sensitive: bool = False  # only for unique: "ABC" and "abc" are different values
 
     def picklist_default(self) -> str | None:
         return next((v for v, d in self.picklist if d), None)
@@ -335,7 +338,12 @@ CUSTOM_TYPES = {
 
 
 def custom_field(spec: dict) -> FieldDef:
-    """A seeded custom field (`lead_fields` entry) with the properties a real org would describe."""
+    """A seeded custom field (`lead_fields` entry) with the properties a real org would describe.
+
+    `unique` and `external_id` (text fields only, as in Setup) model a field such as
+    Leadsync_Key__c: Text(255), Unique, External ID. Salesforce's default for a unique text field
+    is case-insensitive; `case_sensitive: true` is the other choice Setup offers.
+    """
     type_ = CUSTOM_TYPES[spec.get("type", "string")]
     name = spec["name"]
     label = spec.get("label") or name.removesuffix("__c").replace("_", " ")
@@ -343,6 +351,13 @@ def custom_field(spec: dict) -> FieldDef:
     values = [str(v) for v in spec.get("values", [])]
     default = spec.get("default")
     f = FieldDef(name, label, type_, custom=True)
+    f.unique = bool(spec.get("unique", False))
+    f.external_id = bool(spec.get("external_id", False))
+    f.case_sensitive = f.unique and bool(spec.get("case_sensitive", False))
+    if (f.unique or f.external_id) and type_ not in ("string", "email", "int", "double"):
+        raise ValueError(
+            f"lead_fields {name}: unique/external_id need a text, email or number field, not {type_}"
+        )
     if type_ == "boolean":
         f.nillable, f.defaulted, f.default = False, True, bool(default)
         return f

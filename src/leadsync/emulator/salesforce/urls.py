@@ -53,6 +53,11 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/composite", endpoint=r.composite, methods=["POST"]),
         Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
+        Rule(
+            f"{D}/composite/sobjects/<sobject>/<field>",
+            endpoint=r.composite_upsert,
+            methods=["PATCH"],
+        ),
         Rule(f"{D}/limits", endpoint=r.limits, methods=["GET"]),
         Rule(f"{D}/jobs/ingest", endpoint=r.jobs_root, methods=["GET", "POST"]),
         Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),

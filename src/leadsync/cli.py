@@ -209,6 +209,48 @@ def _emit(ctx: click.Context, outcome: object) -> None:
     ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
 
 
+@cli.command("init")
+@click.option(
+    "--out",
+    default="leadsync.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the config; - prints it on stdout.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="A Dotdigital account to include (repeatable), read with DD_<NAME>_ENDPOINT (or "
+    "_REGION), DD_<NAME>_USERNAME and DD_<NAME>_PASSWORD. Default: every DD_<NAME>_USERNAME set.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option(
+    "--state",
+    "state_backend",
+    type=click.Choice(["sqlite", "postgres"]),
+    default="sqlite",
+    show_default=True,
+    help="The state block to write (postgres reads ${LEADSYNC_STATE_DSN}).",
+)
+@click.pass_context
+def init_command(
+    ctx: click.Context, out: str, accounts: tuple[str, ...], force: bool, state_backend: str
+) -> None:
+    """Write leadsync.yaml from what the live systems hold: every address book (create_leads:
+    false, member counts, the Campaign of the same name), a lead mapping matched by name
+    (TODO rows for required fields nothing matched), the org's default Lead Status.
+
+    Connections come from the environment (SF_INSTANCE_URL and one Salesforce auth form,
+    DD_<NAME>_* per account); the file references them as ${VAR} and holds no secret. Reads
+    only: at most 3 Dotdigital calls per account and 6 Salesforce calls.
+    """
+    from leadsync.init.command import run as run_init
+
+    _emit(ctx, run_init(out, accounts=accounts, force=force, state=state_backend))
+
+
 @cli.command()
 @_config_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")

@@ -71,6 +71,7 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
             tree.pos(where),
         )
 
+    _undecided(tree, map_path, mapping)
     _duplicates(tree, map_path, mapping, "salesforce", codes.DUPLICATE_SALESFORCE_FIELD, fold=True)
     _duplicates(tree, map_path, mapping, "datafield", codes.DUPLICATE_DATAFIELD, fold=True)
     _duplicates(tree, books_path, books, "name", codes.DUPLICATE_BOOK, fold=False)
@@ -124,6 +125,28 @@ def _sweep_every(tree: Tree, sync: Any) -> None:
         return
     where = "sync.sweep_every"
     tree.add(codes.BAD_VALUE, "error", f"sweep_every {text!r}: {problem}", where, tree.pos(where))
+
+
+def _undecided(tree: Tree, map_path: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """`datafield: TODO` is how `leadsync init` writes a required Lead field no datafield
+    matched: the file must not plan until a person names the datafield (or drops the row)."""
+    for i, row in rows:
+        if row.get("datafield") != codes.TODO_DATAFIELD:
+            continue
+        row_path = index_path(map_path, i)
+        where = child_path(row_path, "datafield")
+        field = row.get("salesforce")
+        shown = tree.show(field, child_path(row_path, "salesforce"))
+        what = f"Lead field {shown}" if isinstance(field, str) else "this row"
+        tree.add(
+            codes.UNDECIDED_DATAFIELD,
+            "error",
+            f"{what} has no datafield yet (datafield: TODO): write the Dotdigital datafield "
+            "that holds it (create_missing_datafields: true lets apply create a new one), or "
+            "remove the row",
+            where,
+            tree.pos(where),
+        )
 
 
 def _books(names: list[str], verb_one: str, verb_many: str) -> str:

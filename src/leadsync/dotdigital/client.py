@@ -100,16 +100,20 @@ class DotdigitalClient:
             raise self._unexpected("GET /v2/server-time", 200, body)
         return parsed
 
-    def address_books(self) -> list[AddressBook]:
-        """Every address book, paging select/skip until a short (or empty) page."""
+    def address_books(self, *, max_pages: int | None = None) -> list[AddressBook]:
+        """Every address book, paging select/skip until a short (or empty) page; with
+        `max_pages`, at most that many pages (a caller with a fixed call budget, `leadsync
+        init`, then sees exactly max_pages * V2_PAGE books when there may be more)."""
         books: list[AddressBook] = []
         skip = 0
+        pages = 0
         while True:
             page = self._json("GET", "/v2/address-books", params={"select": V2_PAGE, "skip": skip})
             if not isinstance(page, list):
                 raise self._unexpected("GET /v2/address-books", 200, page)
             books.extend(_address_book(item, self) for item in page)
-            if len(page) < V2_PAGE:
+            pages += 1
+            if len(page) < V2_PAGE or (max_pages is not None and pages >= max_pages):
                 return books
             skip += len(page)
 

@@ -24,7 +24,7 @@ from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
 from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
-from leadsync.salesforce.model import FieldInfo
+from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 from leadsync.state.model import AppliedState
 from leadsync.wording import plural
 
@@ -362,13 +362,25 @@ def datafield_type_for(sf_field: FieldInfo | None) -> str:
 
 
 def _types_fit(df_type: str, sf_field: FieldInfo) -> bool:
+    return types_fit(df_type, sf_field)
+
+
+def types_fit(df_type: str, sf_field: FieldInfo) -> bool:
+    """Whether a datafield of `df_type` can fill the Lead field (else LS210 warns)."""
     want = datafield_type_for(sf_field)
     return want == "String" or df_type in ("String", want)
 
 
 def _org_required(observed: Observed) -> set[str]:
-    required = {f.name for f in observed.lead.fields.values() if f.required_on_create}
-    lower = {name.lower(): name for name in observed.lead.fields}
+    return org_required_fields(observed.lead)
+
+
+def org_required_fields(lead: ObjectDescribe) -> set[str]:
+    """Lead fields a created Lead must carry from a mapping row (plan checks them; `leadsync
+    init` proposes a row for each): the org's required-on-create fields and
+    leadrules.SALESFORCE_REQUIRED, less what leadsync sets itself."""
+    required = {f.name for f in lead.fields.values() if f.required_on_create}
+    lower = {name.lower(): name for name in lead.fields}
     for name in leadrules.SALESFORCE_REQUIRED:
         required.add(lower.get(name.lower(), name))
     return {r for r in required if r.lower() not in SET_BY_LEADSYNC}

@@ -143,15 +143,6 @@ class BookTally:
         }
 
 
-def check_book(book: dict[str, Any]) -> None:
-    """The invariant on a rendered book row (used on reports read back from the store too)."""
-    total = sum(book[k] for k in OUTCOMES)
-    if book["seen"] != total:
-        raise ReportInvariantError(
-            f"report for {book.get('account')}/{book.get('book')}: seen={book['seen']} != {total}"
-        )
-
-
 def totals(books: list[dict[str, Any]]) -> dict[str, int]:
     keys = (
         "seen",

@@ -106,6 +106,11 @@ def test_changed_on_both_sides_ends_with_the_salesforce_value_as_a_conflict(work
     assert [(r["email"], r["field"], r["salesforce"], r["dotdigital"], r["winner"]) for r in listed] == [
         ("ada@example.com", "Company", "Engines (Salesforce)", "Engines (Dotdigital)", "salesforce")
     ]  # fmt: skip
+    status = json.loads(ws.run("status", "--json", check=(0,)).stdout)
+    [row] = status["updates"]
+    assert (row["links"], row["outcomes"]) == ({"Lead": 1}, {"conflict": 1})
+    assert (row["last_run"]["conflicts"], row["last_run"]["updated_in_dotdigital"]) == (1, 1)
+    assert "field updates uk: 1 linked (1 Lead)" in ws.run("status", check=(0,)).stdout
     assert _changes(ws.sync(code=(0,))) == {}
 
 

@@ -125,6 +125,9 @@ def run_status(config_path: str, *, as_json: bool = False) -> Outcome:
             lines.append(f"{report['config']} matches the applied config")
     for book in report.get("books", []):
         lines.append(_book_line(book))
+    for row in report.get("updates", []):
+        if row["links"] or row["last_run"]:
+            lines.append(_updates_line(row))
     for lock in report["locks"]:
         lines.append(
             f"lock {lock['name']!r} held by {lock['user']}@{lock['host']} (pid {lock['pid']}, "
@@ -152,6 +155,28 @@ def _book_line(book: dict) -> str:
         )
     else:
         parts.append("never synced")
+    return "\n  ".join(parts)
+
+
+def _updates_line(row: dict) -> str:
+    """Field updates of one account: links, open conflicts/refusals, the last run's counts."""
+    links = row["links"]
+    linked = sum(links.values())
+    kinds = ", ".join(
+        f"{n} {sobject}{'s' if n != 1 else ''}" for sobject, n in sorted(links.items())
+    )
+    parts = [f"field updates {row['account']}: {linked} linked" + (f" ({kinds})" if kinds else "")]
+    outcomes = row.get("outcomes") or {}
+    if outcomes:
+        parts.append("last outcome: " + ", ".join(f"{k} {n}" for k, n in sorted(outcomes.items())))
+    run = row.get("last_run")
+    if run:
+        parts.append(
+            f"last {'dry run' if run['dry_run'] else 'run'} {run['started_at']}: updated in "
+            f"Salesforce {run['updated_in_salesforce']}, in Dotdigital "
+            f"{run['updated_in_dotdigital']}, conflicts {run['conflicts']}, "
+            f"update failed {run['update_failed']}"
+        )
     return "\n  ".join(parts)
 
 

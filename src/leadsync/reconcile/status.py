@@ -34,6 +34,7 @@ def status_report(config_path: str) -> dict[str, Any]:
         report["locks"] = [asdict(h) for h in store.lock_holders()]
         if applied is not None:
             report["books"] = _books(applied, store)
+            report["updates"] = _updates(applied, store)
     if applied is None:
         return report
     report["applied"] = {
@@ -97,6 +98,41 @@ def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
                     "last_run": last.get((account, int(book_id or 0))),
                 }
             )
+    return out
+
+
+UPDATE_RUN_KEYS = ("updated_in_salesforce", "updated_in_dotdigital", "conflicts", "update_failed")
+
+
+def _updates(applied: Any, store: Any) -> list[dict[str, Any]]:
+    """Per applied account: its links (by Salesforce object), the linked people whose last
+    update left a conflict or a refused value, and the field-update counts of its last run."""
+    if not callable(getattr(store, "links_count", None)):
+        return []
+    last: dict[str, dict[str, Any]] = {}
+    for run in store.runs(RUNS_SCANNED):  # newest first
+        for row in run.get("updates") or []:
+            account = str(row.get("account"))
+            if account not in last:
+                last[account] = {
+                    "run_id": run.get("run_id"),
+                    "started_at": run.get("started_at"),
+                    "dry_run": bool(run.get("dry_run", False)),
+                    **{k: row.get(k, 0) for k in UPDATE_RUN_KEYS},
+                }
+    out = []
+    for account in sorted(applied.resolved.get("accounts", {})):
+        outcomes: dict[str, int] = {}
+        for link in store.links_with_outcome(account):
+            outcomes[str(link.outcome)] = outcomes.get(str(link.outcome), 0) + 1
+        out.append(
+            {
+                "account": account,
+                "links": store.links_count(account),
+                "outcomes": outcomes,
+                "last_run": last.get(account),
+            }
+        )
     return out
 
 

@@ -412,7 +412,7 @@ class AccountSync:
                     unknown.append(entry)
             found = self._own_leads(unknown, keyed) if unknown else {}
         except RemoteError as exc:
-            if not getattr(exc, "transient", False):
+            if not exc.transient:
                 raise
             why = write_errors.still_in_doubt(error, exc)
             kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
@@ -761,7 +761,7 @@ class AccountSync:
             self._release(marked, "stopped by an API limit before this record was sent")
             raise
         except RemoteError as exc:
-            if getattr(exc, "transient", False):
+            if exc.transient:
                 # Gave up after retries, or the outcome is unknown (ambiguous: the client does
                 # not re-send a create blindly): learn what happened, as crash recovery does
                 # (by key, else by email). Found: created. Absent: it never happened, if the
@@ -776,7 +776,7 @@ class AccountSync:
                     answered=_answered(exc),
                 )
                 again = [e for e in settled if e.state == "pending" and e.attempt is None]
-                if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
+                if exc.ambiguous and again and resends < AMBIGUOUS_RESENDS:
                     self.ctx.check_budget()
                     self.write_collection(
                         book, again, mapping, {e.contact_id: e for e in again}, resends + 1
@@ -839,7 +839,7 @@ class AccountSync:
                 self._release(marked, "stopped by an API limit before this record was sent")
             raise  # with a job recorded, the next run resolves it from the job's results
         except RemoteError as exc:
-            if not getattr(exc, "transient", False) and not jobs:
+            if not exc.transient and not jobs:
                 self._release(marked, None)
                 raise
             settled = self.settle(

@@ -967,7 +967,7 @@ class AccountSync:
                     tally.member_added(ledger.member_kind(entry))
                 else:
                     tally.campaign_members_already_in += 1
-            elif code and code not in ledger.TRANSIENT_CODES and code != RESULT_UNKNOWN:
+            elif code and code not in ledger.TRANSIENT_CODES:
                 message = result.errors[0].message
                 key = f"{entry.campaign_id}|{status}"
                 updates.append(

@@ -205,9 +205,10 @@ def test_matrix_workflow_runs_every_shard_once_and_independently() -> None:
     shards = job["strategy"]["matrix"]["shard"]
     assert shards == list(range(len(shards))) and len(shards) >= 2
     assert job["strategy"]["fail-fast"] is False  # one shard's failure never cancels another
-    run = _sync_step(job)["run"]
-    assert '--shard "${{ matrix.shard }}/${{ strategy.job-total }}"' in run
-    assert "leadsync sync -c leadsync.yaml --json" in run
+    step = _sync_step(job)
+    assert step["env"] == {"SHARD": "${{ matrix.shard }}", "SHARDS": "${{ strategy.job-total }}"}
+    assert '--shard "$SHARD/$SHARDS"' in step["run"]
+    assert "leadsync sync -c leadsync.yaml --json" in step["run"]
     upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
     assert "${{ matrix.shard }}" in upload["with"]["name"]  # one report per shard, no clash
 
@@ -227,25 +228,22 @@ def test_matrix_workflow_sync_steps_cover_every_account_once(
         kit.add_members(ws.emu, name, 1)
     job = _workflow()["jobs"]["sync"]
     shards = job["strategy"]["matrix"]["shard"]
-    verdict = next(s for s in job["steps"] if s.get("id") == "verdict")["run"]
+    verdict = next(s for s in job["steps"] if s.get("id") == "verdict")
     env = {**ws.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     synced: list[str] = []
     for shard in shards:
         output = tmp_path / f"github_output_{shard}"
         output.write_text("")
-        script = (
-            _sync_step(job)["run"]
-            .replace("${{ matrix.shard }}", str(shard))
-            .replace("${{ strategy.job-total }}", str(len(shards)))
-        )
-        step = _bash(script, tmp_path, {**env, "GITHUB_OUTPUT": str(output)})
+        step_env = {"SHARD": str(shard), "SHARDS": str(len(shards)), "GITHUB_OUTPUT": str(output)}
+        step = _bash(_sync_step(job)["run"], tmp_path, {**env, **step_env})
         assert step.returncode == 0, step.stderr
         code = dict(line.split("=", 1) for line in output.read_text().splitlines())["exitcode"]
         assert code == "0", (tmp_path / "sync-report.json").read_text()
         report = json.loads((tmp_path / "sync-report.json").read_text())
         assert report["shard"] == f"{shard}/{len(shards)}"
         synced += report["accounts"]
-        judged = _bash(verdict.replace("${{ steps.sync.outputs.exitcode }}", code), tmp_path, env)
+        assert verdict["env"] == {"SYNC_EXIT": "${{ steps.sync.outputs.exitcode }}"}
+        judged = _bash(verdict["run"], tmp_path, {**env, "SYNC_EXIT": code})
         assert judged.returncode == 0, judged.stdout
     assert sorted(synced) == sorted(names)
     assert {e.split("-")[0] for e in ws.leads() if e.endswith("-0@example.com")} == set(names)

@@ -305,7 +305,9 @@ class AccountLoop:
             run.synced.append(name)
             logs.event(log, logging.INFO, "account_started", f"account {name}: sync started")
             AccountSync(run, account, self.dd_for(name), held).run()
-            counts = totals([t.as_dict() for t in run.tallies.values() if t.account == name])
+            # list(): a snapshot, as other workers add their books' tallies meanwhile
+            tallies = [t for t in list(run.tallies.values()) if t.account == name]
+            counts = totals([t.as_dict() for t in tallies])
             logs.event(
                 log, logging.INFO, "account_finished", f"account {name}: done", totals=counts
             )

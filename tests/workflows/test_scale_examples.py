@@ -354,4 +354,3 @@ def test_the_files_the_dockerfile_copies_build_the_wheel_it_installs(tmp_path: P
     assert "leadsync = leadsync.cli:main" in entry_points
     assert "leadsync/_schema/leadsync.schema.json" in names
     assert "leadsync/sync/shard.py" in names
-

@@ -800,6 +800,37 @@ def test_bulk_upsert_reports_created_and_the_job_before_upload(keyed):
     assert len(client.find_by("Lead", KEY, [f"uk:{n}" for n in range(4)])) == 3
 
 
+def test_a_worker_client_shares_login_describes_and_usage_but_counts_its_own_calls(emu):
+    """`sync --jobs N`: each worker thread gets a client of its own (a requests session is not
+    shared between threads), without another login or describe, starting from the org's API
+    usage the parent saw last; the calls of each are counted apart (the report adds them)."""
+    import threading
+
+    parent = _client(emu, _password_auth(emu))
+    lead = parent.describe("Lead")  # login + describe
+    assert parent.calls == 2
+    workers = [parent.worker() for _ in range(3)]
+    assert all(w.describe("Lead") is lead for w in workers)  # no request
+    assert all(w.api_usage() == parent.api_usage() for w in workers)
+    found: list[int] = []
+
+    def query(client: SalesforceClient) -> None:
+        found.append(len(client.find_by_emails("Lead", ["grace@example.com"], fields=("Id",))))
+
+    threads = [threading.Thread(target=query, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [1, 1, 1]
+    assert [w.calls for w in workers] == [1, 1, 1] and parent.calls == 2
+    log = _log(emu)
+    assert len(log) == 5
+    assert sum("oauth2/token" in r["path"] for r in log) == 1  # one login for all
+    # each worker reads the org's figure off its own answers (the parent's is older)
+    assert all(w.api_usage()[0] > parent.api_usage()[0] for w in workers)
+
+
 def test_field_updates_name_no_assignment_rule_on_either_write_path(emulator_factory):
     """Updates never re-route a Lead: the REST update says `Sforce-Auto-Assign: FALSE`
     (Salesforce's default TRUE re-runs the active rule on updates) and the Bulk update job names

@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LimitReached, RemoteError
+from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES as TRANSIENT_CODES
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import Link
 from leadsync.sync import links, write_errors
-from leadsync.sync.ledger import TRANSIENT_CODES
 from leadsync.sync.update_report import UpdateTally
 from leadsync.sync.updates import FieldNote, FieldRule, LinkPlan, plan_link, rules_for
 

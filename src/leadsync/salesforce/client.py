@@ -112,6 +112,7 @@ TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
 # rule on REST updates (Sforce-Auto-Assign defaults to TRUE). An update says "no rule", in the
 # words salesforce/assignment.py has for it (REST header FALSE; a Bulk job that names none).
 FIELD_UPDATE_ASSIGNMENT = LeadAssignment(ASSIGN_NONE)
+QUERY_PAGE = 50_000  # rows per Bulk API 2.0 query result page (maxRecords)
 _EXCERPT = 200
 
 
@@ -194,7 +195,19 @@ class SalesforceClient:
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped.
         `include_deleted`: queryAll (deleted and merged-away records too, with IsDeleted)."""
+        return self.query_sized(soql, include_deleted=include_deleted)[1]
+
+    def query_sized(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> tuple[int, Iterator[dict[str, Any]]]:
+        """(totalSize, every record) of a SOQL query: the first page is read here, so a caller
+        can see how many records come before it reads them (and read them another way)."""
         page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
+        if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
+            raise self._unexpected("query", page)
+        return int(page.get("totalSize") or 0), self._pages(page)
+
+    def _pages(self, page: Any) -> Iterator[dict[str, Any]]:
         while True:
             if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
                 raise self._unexpected("query", page)
@@ -206,6 +219,36 @@ class SalesforceClient:
             page = self._call(
                 "query_more", lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True)
             )
+
+    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query through a Bulk API 2.0 query job (`queryAll` with
+        `include_deleted`): one job, then result pages of up to 50,000 rows. CSV cells come back
+        as REST values would: an empty cell is None, `true`/`false` are booleans, the rest text
+        (callers convert by the field's type)."""
+        operation = Operation.query_all if include_deleted else Operation.query
+        created = self._call(
+            "bulk query job", lambda sf: self._bulk(sf).create_job(operation, query=soql)
+        )
+        if not isinstance(created, Mapping) or not created.get("id"):
+            raise self._unexpected("bulk query job", created)
+        job_id = str(created["id"])
+        info = self._wait_job(job_id, query=True)
+        if info.get("state") != JobState.job_complete:
+            message = str(info.get("errorMessage") or info.get("state"))
+            raise SalesforceError(
+                f"bulk query job {job_id} failed: {message}", code=BULK_JOB_FAILED
+            )
+        locator = ""
+        while True:
+            page = self._call(
+                f"bulk query results {job_id}",
+                lambda sf, at=locator: self._bulk(sf).get_query_results(job_id, at, QUERY_PAGE),
+            )
+            for row in csv.DictReader(io.StringIO(page["records"], newline="")):
+                yield {k: _csv_value(v) for k, v in row.items()}
+            locator = page.get("locator") or ""
+            if not locator:
+                return
 
     def find_by_emails(
         self,
@@ -721,17 +764,17 @@ class SalesforceClient:
         )
         return response.json()
 
-    def _get_job(self, job_id: str) -> Mapping[str, Any]:
-        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, False))
+    def _get_job(self, job_id: str, *, query: bool = False) -> Mapping[str, Any]:
+        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, query))
         if not isinstance(info, Mapping) or "state" not in info:
             raise self._unexpected(f"bulk job {job_id}", info)
         return info
 
-    def _wait_job(self, job_id: str) -> Mapping[str, Any]:
+    def _wait_job(self, job_id: str, *, query: bool = False) -> Mapping[str, Any]:
         delay = self._bulk_poll
         waited = 0.0
         while True:
-            info = self._get_job(job_id)
+            info = self._get_job(job_id, query=query)
             if info.get("state") in TERMINAL_STATES:
                 return info
             if waited >= self._bulk_timeout:
@@ -1224,6 +1267,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+def _csv_value(cell: str | None) -> Any:
+    """A Bulk query CSV cell as a REST answer would hold it."""
+    if cell is None or cell == "":
+        return None
+    if cell in ("true", "false"):
+        return cell == "true"
+    return cell
 
 
 def _json_value(value: Any) -> Any:

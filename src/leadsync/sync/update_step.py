@@ -201,7 +201,7 @@ class UpdateStep:
                 continue
             since = _parse(mark) - self._overlap()
             top = mark
-            rows = self.sf.query(self._changed_soql(sobject, since), include_deleted=True)
+            rows = self._changed_rows(self._changed_soql(sobject, since))
             for chunk in _chunks(rows, READ_CHUNK):
                 top = max([top, *(str(r.get("SystemModstamp") or "") for r in chunk)], key=_key)
                 self._match_changed(sobject, chunk, changed)
@@ -209,6 +209,14 @@ class UpdateStep:
             self._marks[source] = top
         self.tally.read_salesforce = len(changed)
         return changed
+
+    def _changed_rows(self, soql: str) -> Iterator[dict[str, Any]]:
+        """The rows of a change query: REST pages (2,000 rows a call), or, when the first page
+        says sync.bulk_threshold rows or more have changed, one Bulk API 2.0 query job."""
+        total, rows = self.sf.query_sized(soql, include_deleted=True)
+        if total >= max(self.settings.bulk_threshold, READ_CHUNK + 1):
+            return self.sf.bulk_query(soql, include_deleted=True)
+        return rows
 
     def _match_changed(
         self, sobject: str, rows: Sequence[dict[str, Any]], changed: dict[int, dict[str, Any]]

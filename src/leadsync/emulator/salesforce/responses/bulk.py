@@ -1,0 +1,97 @@
+"""Bulk API 2.0 wire: job JSON, CSV uploads and result files."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from leadsync.emulator.salesforce.exceptions import (
+    ApiError,
+    json_parser_error,
+)
+from leadsync.emulator.salesforce.models import SalesforceBackend
+from leadsync.emulator.salesforce.responses.common import (
+    CSV_TYPE,
+    json_response,
+    read_json,
+)
+
+# --- Bulk API 2.0 -----------------------------------------------------------------------------
+
+
+def jobs_root(backend: SalesforceBackend, request: Request, version: str) -> Response:
+    if request.method == "GET":
+        infos = [job.info() for job in list(backend.jobs.values())]
+        return json_response({"done": True, "records": infos, "nextRecordsUrl": None})
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise json_parser_error("Cannot deserialize the job request")
+    return json_response(backend.new_job(body, version).info())
+
+
+def job(backend: SalesforceBackend, request: Request, version: str, job_id: str) -> Response:
+    job = backend.job(job_id)
+    if request.method == "GET":
+        return json_response(job.info())
+    if request.method == "DELETE":
+        if job.state not in ("UploadComplete", "JobComplete", "Aborted", "Failed"):
+            raise ApiError(
+                400, "INVALIDJOBSTATE", f"Deleting a job in state {job.state} is not allowed"
+            )
+        backend.jobs.pop(job.id, None)
+        return Response(status=204)
+    body = read_json(request)
+    wanted = body.get("state") if isinstance(body, dict) else None
+    with backend.lock:
+        if wanted == "UploadComplete":
+            if job.state != "Open":
+                raise ApiError(
+                    409, "INVALIDJOBSTATE", f"Closing a job in state {job.state} is not allowed"
+                )
+            job.state = "UploadComplete"
+            info = job.info()
+            backend.process_job(job)  # synchronous: the client's first poll sees a terminal state
+            return json_response(info)
+        if wanted == "Aborted":
+            if job.state in ("JobComplete", "Failed", "Aborted"):
+                raise ApiError(
+                    409, "INVALIDJOBSTATE", f"Aborting a job in state {job.state} is not allowed"
+                )
+            job.abort()
+            return json_response(job.info())
+    raise ApiError(400, "INVALIDJOBSTATE", f"Invalid job state transition to {wanted!r}")
+
+
+def job_batches(
+    backend: SalesforceBackend, request: Request, version: str, job_id: str
+) -> Response:
+    job = backend.job(job_id)
+    with backend.lock:
+        if job.state != "Open" or job.data is not None:
+            raise ApiError(
+                409, "INVALIDJOBSTATE", "Job is not in state Open or data was already uploaded"
+            )
+        job.data = request.get_data()
+    return Response(status=201)
+
+
+RESULT_KINDS = {
+    "successfulResults": "successful",
+    "failedResults": "failed",
+    "unprocessedrecords": "unprocessed",
+    "unprocessedRecords": "unprocessed",
+}
+
+
+def job_results(
+    backend: SalesforceBackend, request: Request, version: str, job_id: str, kind: str
+) -> Response:
+    job = backend.job(job_id)
+    if kind not in RESULT_KINDS:
+        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+    if job.state not in ("JobComplete", "Failed", "Aborted"):
+        raise ApiError(
+            409, "INVALIDJOBSTATE", f"Job results are not available in state {job.state}"
+        )
+    return Response(
+        job.results_csv(RESULT_KINDS[kind]).encode("utf-8"), status=200, content_type=CSV_TYPE
+    )

@@ -70,8 +70,10 @@ def _open_rules() -> list[Rule]:
     return [
         Rule("/services/data", endpoint=r.versions, methods=["GET"]),
         Rule("/services/oauth2/token", endpoint=r.oauth_token, methods=["POST"]),
+        Rule("/services/Soap/u/<version:version>", endpoint=r.soap_login, methods=["POST"]),
         Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
         Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
+        Rule("/__emulator/clock", endpoint=r.control_clock, methods=["GET", "POST"]),
     ]
 
 
@@ -80,7 +82,9 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
     api = Map(_api_rules(), converters={"version": VersionConverter}, strict_slashes=False).bind(
         "sf"
     )
-    open_routes = Map(_open_rules(), strict_slashes=False).bind("sf")
+    open_routes = Map(
+        _open_rules(), converters={"version": VersionConverter}, strict_slashes=False
+    ).bind("sf")
 
     def dispatch(request: Request, *, counted: bool = True) -> Response:
         """Route one request. Subrequests of a Composite request pass counted=False: the whole

@@ -63,6 +63,7 @@ class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Qu
         access_token: str = DEMO_ACCESS_TOKEN,
         users: list[dict] | None = None,
         connected_apps: list[dict] | None = None,
+        sandbox: bool = False,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
@@ -107,6 +108,7 @@ class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Qu
         self.tokens = {access_token}
         self.users = users if users is not None else list(DEFAULT_USERS)
         self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
+        self.sandbox = sandbox
         self.locators: dict[str, list[dict]] = {}
         self.jobs: dict[str, IngestJob] = {}
         for i, s in enumerate(statuses):
@@ -138,6 +140,7 @@ class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Qu
             access_token=section.get("access_token", DEMO_ACCESS_TOKEN),
             users=section.get("users"),
             connected_apps=section.get("connected_apps"),
+            sandbox=bool(section.get("sandbox", False)),
         )
         for sobject, rows in (section.get("records") or {}).items():
             obj = backend.object(sobject)

@@ -3,7 +3,7 @@
 One module per API family; urls.py routes to the names re-exported here.
 """
 
-from leadsync.emulator.salesforce.responses.auth import oauth_token
+from leadsync.emulator.salesforce.responses.auth import oauth_token, soap_login
 from leadsync.emulator.salesforce.responses.bulk import (
     job,
     job_batches,
@@ -17,6 +17,7 @@ from leadsync.emulator.salesforce.responses.collections import (
 from leadsync.emulator.salesforce.responses.common import error_response, json_response
 from leadsync.emulator.salesforce.responses.composite import composite
 from leadsync.emulator.salesforce.responses.control import (
+    control_clock,
     control_expire_token,
     control_limits,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "composite",
     "composite_sobjects",
     "composite_upsert",
+    "control_clock",
     "control_expire_token",
     "control_limits",
     "describe",
@@ -51,6 +53,7 @@ __all__ = [
     "query",
     "query_more",
     "resources",
+    "soap_login",
     "sobject_root",
     "sobject_row",
     "versions",

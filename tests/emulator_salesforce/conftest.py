@@ -149,4 +149,3 @@ def org(sf_factory: Callable[..., SfOrg]) -> SfOrg:
 @pytest.fixture
 def issue_seed() -> dict:
     return copy.deepcopy(ISSUE_SEED)
-

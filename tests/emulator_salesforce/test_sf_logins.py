@@ -73,7 +73,9 @@ def test_soap_login_refused_is_invalid_login(sf_factory, seed, change):
     with pytest.raises(SalesforceAuthenticationFailed) as err:
         Salesforce(**creds, session=org.login_session())
     assert err.value.code == "INVALID_LOGIN"
-    assert err.value.auth_message == "Invalid username, password, security token; or user locked out."
+    assert (
+        err.value.auth_message == "Invalid username, password, security token; or user locked out."
+    )
 
 
 def test_soap_fault_shape(sf_factory, seed):
@@ -148,9 +150,7 @@ def test_jwt_expired_assertion(sf_factory, seed, app_keys):
 def test_jwt_unknown_user_and_unknown_app(sf_factory, seed, app_keys):
     org = sf_factory(seed)
     with pytest.warns(UserWarning, match="authorize this"):  # simple-salesforce's own hint
-        refused = _jwt_refusal(
-            org, privatekey=app_keys.private_pem, username="ghost@acme.example"
-        )
+        refused = _jwt_refusal(org, privatekey=app_keys.private_pem, username="ghost@acme.example")
     assert refused == ("invalid_grant", "user hasn't approved this consumer")
     refused = _jwt_refusal(org, privatekey=app_keys.private_pem, consumer_key="nope")
     assert refused == ("invalid_client_id", "client identifier invalid")

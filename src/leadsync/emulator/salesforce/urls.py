@@ -74,6 +74,9 @@ def _open_rules() -> list[Rule]:
         Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
         Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
         Rule("/__emulator/clock", endpoint=r.control_clock, methods=["GET", "POST"]),
+        Rule(
+            "/__emulator/leads/<lead_id>/convert", endpoint=r.control_convert_lead, methods=["POST"]
+        ),
     ]
 
 

@@ -2,7 +2,8 @@
 
 Seeding and the org's starting state live here; each rule lives in exactly one concern module:
 sessions (logins, tokens), limits (API counter), values (input conversion), rules (validation),
-records (writes, deletes), upserts, queries (SOQL), jobs (Bulk API 2.0). Wire shapes live in
+records (writes, deletes), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk
+API 2.0). Wire shapes live in
 responses.py; these modules only know values, ids and `RecordError`s.
 """
 
@@ -14,6 +15,7 @@ from leadsync.emulator.salesforce.bulk import IngestJob
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
+from leadsync.emulator.salesforce.models.conversion import LeadConversion
 from leadsync.emulator.salesforce.models.jobs import Jobs
 from leadsync.emulator.salesforce.models.limits import ApiLimits
 from leadsync.emulator.salesforce.models.queries import Queries
@@ -30,6 +32,7 @@ from leadsync.emulator.salesforce.models.upserts import Upserts
 from leadsync.emulator.salesforce.models.values import Values
 from leadsync.emulator.salesforce.sobjects import (
     ObjectDef,
+    account_object,
     campaign_member_object,
     campaign_member_status_object,
     campaign_object,
@@ -49,7 +52,9 @@ DEFAULT_LEAD_STATUSES = [
 ]
 
 
-class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Queries, Jobs):
+class SalesforceBackend(
+    Sessions, ApiLimits, Values, Rules, Records, Upserts, LeadConversion, Queries, Jobs
+):
     """One org. All public methods are thread-safe (the HTTP server is threaded)."""
 
     def __init__(
@@ -75,6 +80,7 @@ class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Qu
             o.name: o
             for o in (
                 lead_object([s["label"] for s in statuses]),
+                account_object(),
                 contact_object(),
                 campaign_object(),
                 campaign_member_object(),
@@ -110,6 +116,7 @@ class SalesforceBackend(Sessions, ApiLimits, Values, Rules, Records, Upserts, Qu
         self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
         self.sandbox = sandbox
         self.locators: dict[str, list[dict]] = {}
+        self.journal = None
         self.jobs: dict[str, IngestJob] = {}
         for i, s in enumerate(statuses):
             converted = s.get(

@@ -133,6 +133,4 @@ class Jobs(OrgState):
                 f"Duplicate external id specified: {values[key.name]}",
                 [key.name],
             )
-        return self.upsert_one(
-            obj, key, values, allow_duplicate_save=False, version=job.version, undo=[]
-        )
+        return self.upsert_one(obj, key, values, allow_duplicate_save=False, version=job.version)

@@ -100,18 +100,27 @@ class Queries(OrgState):
         resolve = self._resolver(obj)
         for path in query.fields:
             resolve(path)
-        predicate = soql.compile_where(query.where, resolve) if query.where is not None else None
+        predicate = (
+            soql.compile_where(query.where, resolve, self.clock.now())
+            if query.where is not None
+            else None
+        )
         with self.lock:
             table = self.records[obj.name]
-            candidates = soql.index_candidates(
-                query.where, lambda p, lits: self._lookup(obj, p, lits)
+            candidates = (
+                None  # the indexes hold live records only
+                if include_deleted
+                else soql.index_candidates(query.where, lambda p, lits: self._lookup(obj, p, lits))
             )
             if candidates is None:
                 rows: Iterable[dict] = list(table.values())
             else:
                 rows = [table[i] for i in sorted(candidates) if i in table]
-            if not include_deleted:
-                rows = [r for r in rows if not r["IsDeleted"]]
+            rows = [
+                r
+                for r in rows
+                if not r["IsDeleted"] or (include_deleted and self.in_recycle_bin(r))
+            ]
             if predicate is not None:
                 rows = [r for r in rows if predicate(r)]
             rows = list(rows)

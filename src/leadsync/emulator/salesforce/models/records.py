@@ -1,7 +1,19 @@
-"""Writes: insert, update, delete and the record store with its indexes.
+"""Writes: insert, update, delete and the record store with its indexes and its journal.
 
-Every write path (REST create, sObject Collections, Bulk API 2.0, seeding) goes through
-`insert` / `update` / `delete`, so a rule enforced once is enforced everywhere."""
+Every write path (REST, sObject Collections, Composite, Bulk API 2.0, seeding) goes through
+`insert` / `update` / `delete`, so a rule enforced once is enforced everywhere, and every one
+stamps the audit fields from the org's clock: CreatedDate on create, LastModifiedDate and
+SystemModstamp on every create, update and delete.
+
+All-or-none: a caller opens a savepoint; every change made while it is open journals the
+record's before-image, so `rollback_to` undoes creates, updates, deletes and their cascades
+alike (allOrNone collections and composite requests, upserts). The caller holds the lock
+for the whole transaction.
+
+Deletes go to the recycle bin as in Salesforce: the record stays, IsDeleted true, visible only
+to queryAll, for RECYCLE_BIN_DAYS by the org's clock. Deleting a Lead or Contact deletes its
+CampaignMembers; deleting a Campaign deletes its members and member statuses.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +26,7 @@ from leadsync.emulator.salesforce.exceptions import (
 from leadsync.emulator.salesforce.ids import to18
 from leadsync.emulator.salesforce.models.base import OrgState
 from leadsync.emulator.salesforce.models.rules import DUPLICATE_MESSAGE
+from leadsync.emulator.salesforce.sobjects import ObjectDef
 
 INDEXED = {
     "Lead": ("Email",),
@@ -23,8 +36,62 @@ INDEXED = {
 }
 
 
+RECYCLE_BIN_DAYS = 15
+DELETED_AT = "__deleted_at"  # hidden key: when the record went to the recycle bin
+ROLLED_BACK = (
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+)
+# Children that go to the recycle bin with their parent: parent -> [(child, reference field)]
+CASCADES = {
+    "Lead": [("CampaignMember", "LeadId")],
+    "Contact": [("CampaignMember", "ContactId")],
+    "Campaign": [("CampaignMember", "CampaignId"), ("CampaignMemberStatus", "CampaignId")],
+}
+
+
+def rolled_back() -> RecordError:
+    return record_error(*ROLLED_BACK, [])
+
+
 class Records(OrgState):
     """The record store and the write paths."""
+
+    journal: list[tuple[str, str, dict | None]] | None
+
+    # --- savepoints --------------------------------------------------------------------------
+
+    def savepoint(self) -> int:
+        """Start journaling (if not already) and return the point to roll back to."""
+        if self.journal is None:
+            self.journal = []
+        return len(self.journal)
+
+    def rollback_to(self, point: int) -> None:
+        """Undo every change journaled since `point` (newest first)."""
+        assert self.journal is not None
+        while len(self.journal) > point:
+            sobject, rid, before = self.journal.pop()
+            current = self.records[sobject].get(rid)
+            if current is not None:
+                self._index(sobject, current, add=False)
+            if before is None:
+                self.records[sobject].pop(rid, None)
+            else:
+                self.records[sobject][rid] = before
+                if not before["IsDeleted"]:
+                    self._index(sobject, before, add=True)
+
+    def release(self, point: int) -> None:
+        """End the savepoint (keeping its changes); the outermost one stops the journal."""
+        if point == 0:
+            self.journal = None
+
+    def _touch(self, sobject: str, rid: str) -> None:
+        """Journal the record's before-image; call before changing or creating it."""
+        if self.journal is not None:
+            before = self.records[sobject].get(rid)
+            self.journal.append((sobject, rid, None if before is None else dict(before)))
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -104,6 +171,7 @@ class Records(OrgState):
         if "OwnerId" in obj.fields and record.get("OwnerId") is None:
             record["OwnerId"] = self.user_id
         self._derive(sobject, record)
+        self._touch(sobject, rid)
         self.records[sobject][rid] = record
         self._index(sobject, record, add=True)
         return rid
@@ -123,6 +191,7 @@ class Records(OrgState):
             record["Email"] = person.get("Email") if person else None
 
     def _unstore(self, sobject: str, rid: str) -> None:
+        self._touch(sobject, rid)
         record = self.records[sobject].pop(rid, None)
         if record is not None:
             self._index(sobject, record, add=False)
@@ -148,6 +217,7 @@ class Records(OrgState):
     ) -> list[str | RecordError]:
         """Records in order; with all_or_none, one failure rolls back the others."""
         with self.lock:
+            point = self.savepoint()
             results: list[str | RecordError] = []
             for sobject, values in items:
                 try:
@@ -162,76 +232,111 @@ class Records(OrgState):
                 except RecordError as exc:
                     results.append(exc)
             if all_or_none and any(isinstance(r, RecordError) for r in results):
-                rolled = record_error(
-                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
-                    [],
-                )
-                for i, ((sobject, _), r) in enumerate(zip(items, results, strict=True)):
-                    if isinstance(r, str):
-                        self._cascade_delete(self.object(sobject).name, r)
-                        results[i] = rolled
+                self.rollback_to(point)
+                results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
+            self.release(point)
             return results
 
-    # --- upsert by External ID ---------------------------------------------------------------
+    # --- update, delete, read ------------------------------------------------------------------
 
-    def _cascade_delete(self, sobject: str, rid: str) -> None:
-        if sobject == "Campaign":
-            for sid in list(
-                self.indexes[("CampaignMemberStatus", "CampaignId")].get(rid.casefold(), ())
-            ):
-                self._unstore("CampaignMemberStatus", sid)
-        self._unstore(sobject, rid)
+    def for_write(self, sobject: str, rid: object) -> dict:
+        """The live record an update or delete names, or the record-level error Salesforce
+        gives: MALFORMED_ID, ENTITY_IS_DELETED (in the recycle bin), INVALID_CROSS_REFERENCE_KEY."""
+        obj = self.object(sobject)
+        id18 = to18(str(rid)) if isinstance(rid, str) else None
+        if id18 is None or not id18.startswith(obj.key_prefix):
+            raise record_error("MALFORMED_ID", f"malformed id {rid}", ["Id"])
+        record = self.records[obj.name].get(id18)
+        if record is None:
+            raise record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+        if record["IsDeleted"]:
+            raise record_error("ENTITY_IS_DELETED", "entity is deleted", [])
+        return record
 
     def update(self, sobject: str, rid: str, values: dict) -> None:
         obj = self.object(sobject)
         with self.lock:
-            record = self.get(obj.name, rid)
+            record = self.for_write(obj.name, rid)
             if not obj.updateable:
                 raise record_error(
                     "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {obj.label}", []
                 )
+            if obj.name == "Lead" and record.get("IsConverted"):
+                raise record_error(
+                    "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead"
+                )
             values = dict(values)
             values.pop("Id", None)
             self._field_errors(obj, values, creating=False)
-            merged = {**record, **values}
-            missing = [
-                f.name
-                for f in obj.fields.values()
-                if f.required and f.name in values and merged.get(f.name) in (None, "")
-            ]
-            if obj.name == "Lead" and "Status" in values and values["Status"] is None:
-                missing.append("Status")
-            if missing:
-                raise record_error(
-                    "REQUIRED_FIELD_MISSING",
-                    f"Required fields are missing: [{', '.join(missing)}]",
-                    missing,
-                )
+            self._update_required(obj, record, values)
             if obj.name == "CampaignMember" and "Status" in values:
                 self._campaign_member_rules(values, existing=record)
             self._unique_rule(obj, values, record["Id"])
-            self._index(obj.name, record, add=False)
-            record.update(values)
-            now = self.now()
-            record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self.user_id)
-            self._derive(obj.name, record)
-            self._index(obj.name, record, add=True)
+            self._change(obj.name, record, values)
+
+    def _update_required(self, obj: ObjectDef, record: dict, values: dict) -> None:
+        merged = {**record, **values}
+        missing = [
+            f.name
+            for f in obj.fields.values()
+            if f.required and f.name in values and merged.get(f.name) in (None, "")
+        ]
+        if obj.name == "Lead" and "Status" in values and values["Status"] is None:
+            missing.append("Status")
+        if missing:
+            raise record_error(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                missing,
+            )
+
+    def _change(self, sobject: str, record: dict, values: dict) -> None:
+        """Apply already-validated values: journal, reindex, stamp, derive."""
+        self._touch(sobject, record["Id"])
+        self._index(sobject, record, add=False)
+        record.update(values)
+        now = self.now()
+        record.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self.user_id)
+        self._derive(sobject, record)
+        self._index(sobject, record, add=True)
 
     def delete(self, sobject: str, rid: str) -> None:
+        """Move the record (and its cascade) to the recycle bin."""
         obj = self.object(sobject)
         with self.lock:
-            record = self.get(obj.name, rid)
-            if record["IsDeleted"]:
-                raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
-            record["IsDeleted"] = True
-            self._index(obj.name, record, add=False)
+            record = self.for_write(obj.name, rid)
+            if not obj.createable:
+                raise record_error(
+                    "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {obj.label}", []
+                )
+            self._to_recycle_bin(obj.name, record)
+
+    def _to_recycle_bin(self, sobject: str, record: dict) -> None:
+        for child, field in CASCADES.get(sobject, ()):
+            bucket = self.indexes[(child, field)].get(record["Id"].casefold(), set())
+            for cid in sorted(bucket):
+                kid = self.records[child].get(cid)
+                if kid is not None and not kid["IsDeleted"]:
+                    self._to_recycle_bin(child, kid)
+        self._touch(sobject, record["Id"])
+        self._index(sobject, record, add=False)
+        now = self.now()
+        record.update(IsDeleted=True, SystemModstamp=now)
+        record[DELETED_AT] = self.clock.now()
+
+    def in_recycle_bin(self, record: dict) -> bool:
+        """Deleted and not yet purged: queryAll still returns it."""
+        when = record.get(DELETED_AT)
+        return when is None or (self.clock.now() - when).days < RECYCLE_BIN_DAYS
 
     def get(self, sobject: str, rid: str) -> dict:
+        """The record a REST URL names: 404 NOT_FOUND, or 404 ENTITY_IS_DELETED."""
         obj = self.object(sobject)
         id18 = to18(rid)
         with self.lock:
             record = self.records[obj.name].get(id18 or "")
-            if record is None or record["IsDeleted"]:
+            if record is None:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            if record["IsDeleted"]:
+                raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
             return record

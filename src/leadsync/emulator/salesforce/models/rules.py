@@ -250,4 +250,6 @@ class Rules(OrgState):
             values["SortOrder"] = max((s["SortOrder"] or 0 for s in siblings), default=0) + 1
         if values.get("IsDefault"):
             for s in siblings:
-                s["IsDefault"] = False
+                if s["IsDefault"]:
+                    self._touch("CampaignMemberStatus", s["Id"])
+                    s["IsDefault"] = False

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError, record_error
 from leadsync.emulator.salesforce.models.base import OrgState
+from leadsync.emulator.salesforce.models.records import rolled_back
 from leadsync.emulator.salesforce.sobjects import FieldDef, ObjectDef
 
 
@@ -46,7 +47,7 @@ class Upserts(OrgState):
         f = self.external_id_field(obj, key_field)
         with self.lock:
             repeated = repeated_keys(f, [values.get(f.name) for values in items])
-            undo: list[tuple[str, dict | None]] = []
+            point = self.savepoint()
             results: list[tuple[str, bool] | RecordError] = []
             for values in items:
                 try:
@@ -63,19 +64,14 @@ class Upserts(OrgState):
                             values,
                             allow_duplicate_save=allow_duplicate_save,
                             version=version,
-                            undo=undo,
                         )
                     )
                 except RecordError as exc:
                     results.append(exc)
             if all_or_none and any(isinstance(r, RecordError) for r in results):
-                self._undo(obj, undo)
-                rolled = record_error(
-                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "Record rolled back because not all records were valid and the request was using AllOrNone header",
-                    [],
-                )
-                results = [r if isinstance(r, RecordError) else rolled for r in results]
+                self.rollback_to(point)
+                results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
+            self.release(point)
             return results
 
     def upsert_one(
@@ -86,10 +82,8 @@ class Upserts(OrgState):
         *,
         allow_duplicate_save: bool,
         version: str,
-        undo: list[tuple[str, dict | None]],
     ) -> tuple[str, bool]:
-        """Update the one record holding the key, or create it: (id, created). `undo` gets what
-        rolls the write back (the record as it was, or None for a creation)."""
+        """Update the one record holding the key, or create it: (id, created)."""
         key = values.get(f.name)
         if key in (None, ""):
             raise record_error("MISSING_ARGUMENT", f"{f.name} not specified", [f.name])
@@ -103,26 +97,12 @@ class Upserts(OrgState):
                     [f.name],
                 )
             if holders:
-                before = dict(self.records[obj.name][holders[0]])
                 self.update(obj.name, holders[0], values)
-                undo.append((holders[0], before))
                 return holders[0], False
             rid = self.insert(
                 obj.name, values, allow_duplicate_save=allow_duplicate_save, version=version
             )
-            undo.append((rid, None))
             return rid, True
-
-    def _undo(self, obj: ObjectDef, undo: list[tuple[str, dict | None]]) -> None:
-        for rid, before in reversed(undo):
-            if before is None:
-                self._cascade_delete(obj.name, rid)
-                continue
-            record = self.records[obj.name][rid]
-            self._index(obj.name, record, add=False)
-            record.clear()
-            record.update(before)
-            self._index(obj.name, record, add=True)
 
 
 def key_form(f: FieldDef, value: object) -> str | None:

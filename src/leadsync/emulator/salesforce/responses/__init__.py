@@ -18,6 +18,7 @@ from leadsync.emulator.salesforce.responses.common import error_response, json_r
 from leadsync.emulator.salesforce.responses.composite import composite
 from leadsync.emulator.salesforce.responses.control import (
     control_clock,
+    control_convert_lead,
     control_expire_token,
     control_limits,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "composite_sobjects",
     "composite_upsert",
     "control_clock",
+    "control_convert_lead",
     "control_expire_token",
     "control_limits",
     "describe",

@@ -50,3 +50,21 @@ def control_body(request: Request) -> dict:
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_INPUT", "the body must be a JSON object")
     return data
+
+
+def control_convert_lead(backend: SalesforceBackend, request: Request, lead_id: str) -> Response:
+    """POST /__emulator/leads/{lead_id}/convert {"converted_status"?, "account_id"?,
+    "contact_id"?}: convertLead, as a user converting the Lead in the UI; answers the
+    LeadConvertResult."""
+    body = control_body(request)
+    unknown = sorted(set(body) - {"converted_status", "account_id", "contact_id"})
+    if unknown:
+        raise ApiError(400, "INVALID_INPUT", f"unknown key(s): {', '.join(unknown)}")
+    return json_response(
+        backend.convert_lead(
+            lead_id,
+            converted_status=body.get("converted_status"),
+            account_id=body.get("account_id"),
+            contact_id=body.get("contact_id"),
+        )
+    )

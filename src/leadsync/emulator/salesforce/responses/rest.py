@@ -175,12 +175,17 @@ def sobject_row(
         if not isinstance(body, dict):
             raise json_parser_error("Cannot deserialize instance of SObject from START_ARRAY value")
         values = backend.convert_json(obj, body)
+        record = backend.get(obj.name, record_id)  # 404 NOT_FOUND / ENTITY_IS_DELETED
         try:
-            backend.update(obj.name, record_id, values)
+            backend.update(obj.name, record["Id"], values)
         except RecordError as exc:
             return json_response(rest_errors(exc), 400)
         return Response(status=204)
-    backend.delete(obj.name, record_id)
+    record = backend.get(obj.name, record_id)
+    try:
+        backend.delete(obj.name, record["Id"])
+    except RecordError as exc:
+        return json_response(rest_errors(exc), 400)
     return Response(status=204)
 
 

@@ -51,6 +51,7 @@ def test_every_object_is_described_with_its_key_prefix(org):
         "CampaignMember": "00v",
         "CampaignMemberStatus": "01Y",
         "LeadStatus": "01J",
+        "User": "005",
     }
     for name in names:
         assert getattr(sf, name).describe()["name"] == name

@@ -352,6 +352,20 @@ def lead_status_object() -> ObjectDef:
     )  # fmt: skip
 
 
+def user_object() -> ObjectDef:
+    """Users: read-only here (seeded); OwnerId references them."""
+    fields = [
+        _id("User ID"),
+        _sys("Username", "Username", "string", length=80),
+        _sys("Name", "Full Name", "string", length=121),
+        _sys("IsActive", "Active", "boolean", default=True),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "User", "User", "Users", _objects(fields), createable=False, updateable=False
+    )  # fmt: skip
+
+
 CUSTOM_TYPES = {
     "string": "string",
     "text": "string",

@@ -52,7 +52,16 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/composite", endpoint=r.composite, methods=["POST"]),
-        Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
+        Rule(
+            f"{D}/composite/sobjects",
+            endpoint=r.composite_sobjects,
+            methods=["POST", "PATCH", "DELETE"],
+        ),
+        Rule(
+            f"{D}/composite/sobjects/<sobject>",
+            endpoint=r.composite_retrieve,
+            methods=["GET", "POST"],
+        ),
         Rule(
             f"{D}/composite/sobjects/<sobject>/<field>",
             endpoint=r.composite_upsert,

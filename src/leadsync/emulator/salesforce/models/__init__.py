@@ -1,8 +1,8 @@
 """The emulated org: one SalesforceBackend composed of one mixin per concern (see base.py).
 
 Seeding and the org's starting state live here; each rule lives in exactly one concern module:
-sessions (logins, tokens), limits (API counter), values (input conversion), rules (validation),
-records (writes, deletes), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk
+sessions (logins, tokens), users, limits (API counter), values (input conversion), rules (validation),
+records (writes, deletes), collections (many records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk
 API 2.0). Wire shapes live in
 responses.py; these modules only know values, ids and `RecordError`s.
 """
@@ -15,6 +15,7 @@ from leadsync.emulator.salesforce.bulk import IngestJob
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
+from leadsync.emulator.salesforce.models.collections import Collections
 from leadsync.emulator.salesforce.models.conversion import LeadConversion
 from leadsync.emulator.salesforce.models.jobs import Jobs
 from leadsync.emulator.salesforce.models.limits import ApiLimits
@@ -29,6 +30,7 @@ from leadsync.emulator.salesforce.models.sessions import (
     Sessions,
 )
 from leadsync.emulator.salesforce.models.upserts import Upserts
+from leadsync.emulator.salesforce.models.users import Users
 from leadsync.emulator.salesforce.models.values import Values
 from leadsync.emulator.salesforce.sobjects import (
     ObjectDef,
@@ -40,6 +42,7 @@ from leadsync.emulator.salesforce.sobjects import (
     custom_field,
     lead_object,
     lead_status_object,
+    user_object,
 )
 
 __all__ = ["DEMO_ACCESS_TOKEN", "OAuthError", "OrgState", "SalesforceBackend", "sf_datetime"]
@@ -53,7 +56,17 @@ DEFAULT_LEAD_STATUSES = [
 
 
 class SalesforceBackend(
-    Sessions, ApiLimits, Values, Rules, Records, Upserts, LeadConversion, Queries, Jobs
+    Sessions,
+    Users,
+    ApiLimits,
+    Values,
+    Rules,
+    Records,
+    Collections,
+    Upserts,
+    LeadConversion,
+    Queries,
+    Jobs,
 ):
     """One org. All public methods are thread-safe (the HTTP server is threaded)."""
 
@@ -86,6 +99,7 @@ class SalesforceBackend(
                 campaign_member_object(),
                 campaign_member_status_object(),
                 lead_status_object(),
+                user_object(),
             )
         }
         self._objects_lower = {name.lower(): o for name, o in self.objects.items()}
@@ -115,6 +129,7 @@ class SalesforceBackend(
         self.users = users if users is not None else list(DEFAULT_USERS)
         self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
         self.sandbox = sandbox
+        self._seed_users()
         self.locators: dict[str, list[dict]] = {}
         self.journal = None
         self.jobs: dict[str, IngestJob] = {}

@@ -207,36 +207,6 @@ class Records(OrgState):
             else:
                 bucket.discard(record["Id"])
 
-    def insert_many(
-        self,
-        items: list[tuple[str, dict]],
-        *,
-        all_or_none: bool,
-        allow_duplicate_save: bool,
-        version: str = "59.0",
-    ) -> list[str | RecordError]:
-        """Records in order; with all_or_none, one failure rolls back the others."""
-        with self.lock:
-            point = self.savepoint()
-            results: list[str | RecordError] = []
-            for sobject, values in items:
-                try:
-                    results.append(
-                        self.insert(
-                            sobject,
-                            values,
-                            allow_duplicate_save=allow_duplicate_save,
-                            version=version,
-                        )
-                    )
-                except RecordError as exc:
-                    results.append(exc)
-            if all_or_none and any(isinstance(r, RecordError) for r in results):
-                self.rollback_to(point)
-                results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
-            self.release(point)
-            return results
-
     # --- update, delete, read ------------------------------------------------------------------
 
     def for_write(self, sobject: str, rid: object) -> dict:

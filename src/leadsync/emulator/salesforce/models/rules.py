@@ -90,7 +90,7 @@ class Rules(OrgState):
                 SaveErr("MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [f.name])
             )
         elif target == "User":
-            if id18 != self.user_id:
+            if id18 not in self.records["User"]:
                 errors.append(
                     SaveErr("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
                 )

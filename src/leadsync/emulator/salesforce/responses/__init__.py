@@ -11,6 +11,7 @@ from leadsync.emulator.salesforce.responses.bulk import (
     jobs_root,
 )
 from leadsync.emulator.salesforce.responses.collections import (
+    composite_retrieve,
     composite_sobjects,
     composite_upsert,
 )
@@ -36,6 +37,7 @@ from leadsync.emulator.salesforce.responses.rest import (
 
 __all__ = [
     "composite",
+    "composite_retrieve",
     "composite_sobjects",
     "composite_upsert",
     "control_clock",

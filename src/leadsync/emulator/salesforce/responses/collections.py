@@ -18,8 +18,15 @@ from leadsync.emulator.salesforce.responses.common import (
     read_json,
 )
 
+MAX_RETRIEVE = 2000  # POST retrieve; a GET is bounded by the URL length (~800 ids)
+
 
 def composite_sobjects(backend: SalesforceBackend, request: Request, version: str) -> Response:
+    """/composite/sobjects: POST creates, PATCH updates, DELETE ?ids= deletes."""
+    if request.method == "PATCH":
+        return _update(backend, request)
+    if request.method == "DELETE":
+        return _delete(backend, request)
     body = read_json(request)
     records = _collection_records(body)
     items: list[tuple[str, dict]] = []
@@ -35,12 +42,77 @@ def composite_sobjects(backend: SalesforceBackend, request: Request, version: st
         allow_duplicate_save=allow_duplicate_save(request),
         version=version,
     )
-    out = [
+    return json_response(_save_results(results))
+
+
+def _save_results(results: list[str | RecordError]) -> list[dict]:
+    """SaveResult / DeleteResult items; a failed one carries no id."""
+    return [
         {"success": False, "errors": collection_errors(r.errors)} if isinstance(r, RecordError)
         else {"id": r, "success": True, "errors": []}
         for r in results
     ]  # fmt: skip
-    return json_response(out)
+
+
+def _update(backend: SalesforceBackend, request: Request) -> Response:
+    body = read_json(request)
+    items: list[tuple[str, object, dict]] = []
+    for record in _collection_records(body):
+        sobject = (record.get("attributes") or {}).get("type") if isinstance(record, dict) else None
+        if not sobject:
+            raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.", [])
+        obj = backend.object(sobject)
+        fields = {k: v for k, v in record.items() if k.lower() != "id"}
+        rid = next((v for k, v in record.items() if k.lower() == "id"), None)
+        items.append((obj.name, rid, backend.convert_json(obj, fields)))
+    results = backend.update_many(items, all_or_none=_flag(body.get("allOrNone")))
+    return json_response(_save_results(results))
+
+
+def _delete(backend: SalesforceBackend, request: Request) -> Response:
+    ids = [i for i in request.args.get("ids", "").split(",") if i.strip()]
+    if not ids:
+        raise ApiError(400, "MISSING_ARGUMENT", "ids parameter is required", ["ids"])
+    if len(ids) > MAX_COLLECTION:
+        raise _too_many(MAX_COLLECTION)
+    results = backend.delete_many(
+        [i.strip() for i in ids], all_or_none=_flag(request.args.get("allOrNone"))
+    )
+    return json_response(_save_results(results))
+
+
+def _flag(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _too_many(limit: int) -> ApiError:
+    return ApiError(
+        400,
+        "EXCEEDED_ID_LIMIT",
+        f"record limit reached. cannot submit more than {limit} records into this call",
+        [],
+    )
+
+
+def composite_retrieve(
+    backend: SalesforceBackend, request: Request, version: str, sobject: str
+) -> Response:
+    """GET ?ids=&fields= or POST {"ids": [...], "fields": [...]}: one record (or null) per id."""
+    if request.method == "GET":
+        ids: object = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
+        fields: object = [f.strip() for f in request.args.get("fields", "").split(",") if f.strip()]
+    else:
+        body = read_json(request)
+        ids = body.get("ids") if isinstance(body, dict) else None
+        fields = body.get("fields") if isinstance(body, dict) else None
+    for name, value in (("ids", ids), ("fields", fields)):
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ApiError(
+                400, "MISSING_ARGUMENT", f"{name} is required: a list of strings", [name]
+            )
+    if len(ids) > MAX_RETRIEVE:  # type: ignore[arg-type]
+        raise _too_many(MAX_RETRIEVE)
+    return json_response(backend.retrieve(sobject, ids, fields, version))  # type: ignore[arg-type]
 
 
 def composite_upsert(
@@ -89,10 +161,5 @@ def _collection_records(body: object) -> list:
         )
     records = body["records"]
     if len(records) > MAX_COLLECTION:
-        raise ApiError(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-            [],
-        )
+        raise _too_many(MAX_COLLECTION)
     return records

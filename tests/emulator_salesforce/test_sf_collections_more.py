@@ -89,7 +89,9 @@ def test_delete_per_record_and_all_or_none(org):
     assert out[0] == {"id": a, "success": True, "errors": []}
     assert out[1] == {
         "success": False,
-        "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}],
+        "errors": [
+            {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}
+        ],
     }
     out = sf.restful(
         "composite/sobjects",

@@ -21,7 +21,7 @@ class Queries(OrgState):
 
     def _resolver(self, obj: ObjectDef) -> Callable[[str], tuple[Callable[[dict], object], str]]:
         def resolve(path: str) -> tuple[Callable[[dict], object], str]:
-            parts = path.split(".")
+            parts = _unqualified(obj, path).split(".")
             if len(parts) == 1:
                 f = obj.get(path)
                 if f is None:
@@ -64,9 +64,9 @@ class Queries(OrgState):
             }
         }
         for path in fields:
-            parts = path.split(".")
+            parts = _unqualified(obj, path).split(".")
             if len(parts) == 1:
-                f = obj.get(path)
+                f = obj.get(parts[0])
                 out[f.name] = record.get(f.name)  # type: ignore[union-attr]
                 continue
             ref = obj.relationships[parts[0].lower()]
@@ -179,3 +179,12 @@ class Queries(OrgState):
         if records is None or not offset.isdigit():
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(records, int(offset), version, locator)
+
+
+def _unqualified(obj: ObjectDef, path: str) -> str:
+    """`Lead.Owner.Name` in a query FROM Lead is `Owner.Name`: SOQL allows the object's own
+    name before a field path (unless it is also a relationship name)."""
+    head, dot, rest = path.partition(".")
+    if dot and head.lower() == obj.name.lower() and head.lower() not in obj.relationships:
+        return rest
+    return path

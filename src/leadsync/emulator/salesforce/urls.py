@@ -7,6 +7,9 @@ Each routed request names its rule in `environ[ROUTE_KEY]` (e.g.
 the request log counts per endpoint rather than per id; `app.route_for` names it for requests a
 fault answers before they reach the app. A Composite request is counted once under its own rule:
 its subrequests run on environs of their own, which the request log never sees.
+
+The daily API counter follows Salesforce: a Composite request is one call whatever it holds;
+a Composite Batch request counts each of its subrequests (and not itself).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/composite", endpoint=r.composite, methods=["POST"]),
+        Rule(f"{D}/composite/batch", endpoint=r.composite_batch, methods=["POST"]),
         Rule(
             f"{D}/composite/sobjects",
             endpoint=r.composite_sobjects,
@@ -126,15 +130,15 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
             backend.check_token(request.headers.get("Authorization"))
             return _method_not_allowed(request, exc)
         backend.check_token(request.headers.get("Authorization"))
-        if counted:
+        if counted and endpoint is not r.composite_batch:  # a batch counts its subrequests
             backend.count_request()
-        if endpoint is r.composite:
-            return r.composite(backend, request, run=subrequest, **args)
+        if endpoint in (r.composite, r.composite_batch):
+            return endpoint(backend, request, run=subrequest, **args)
         return endpoint(backend, request, **args)
 
-    def subrequest(request: Request) -> Response:
+    def subrequest(request: Request, counted: bool) -> Response:
         try:
-            return dispatch(request, counted=False)
+            return dispatch(request, counted=counted)
         except ApiError as exc:
             return r.error_response(exc)
 

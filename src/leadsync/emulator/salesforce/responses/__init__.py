@@ -16,7 +16,7 @@ from leadsync.emulator.salesforce.responses.collections import (
     composite_upsert,
 )
 from leadsync.emulator.salesforce.responses.common import error_response, json_response
-from leadsync.emulator.salesforce.responses.composite import composite
+from leadsync.emulator.salesforce.responses.composite import composite, composite_batch
 from leadsync.emulator.salesforce.responses.control import (
     control_clock,
     control_convert_lead,
@@ -37,6 +37,7 @@ from leadsync.emulator.salesforce.responses.rest import (
 
 __all__ = [
     "composite",
+    "composite_batch",
     "composite_retrieve",
     "composite_sobjects",
     "composite_upsert",

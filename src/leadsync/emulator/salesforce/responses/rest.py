@@ -142,7 +142,9 @@ def sobject_root(
         )
     except RecordError as exc:
         return json_response(rest_errors(exc), 400)
-    return json_response({"id": new_id, "success": True, "errors": []}, 201)
+    created = json_response({"id": new_id, "success": True, "errors": []}, 201)
+    created.headers["Location"] = f"/services/data/v{version}/sobjects/{obj.name}/{new_id}"
+    return created
 
 
 def sobject_row(

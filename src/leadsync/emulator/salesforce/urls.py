@@ -76,6 +76,9 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),
         Rule(f"{D}/jobs/ingest/<job_id>/batches", endpoint=r.job_batches, methods=["PUT"]),
         Rule(f"{D}/jobs/ingest/<job_id>/<kind>", endpoint=r.job_results, methods=["GET"]),
+        Rule(f"{D}/jobs/query", endpoint=r.query_jobs_root, methods=["GET", "POST"]),
+        Rule(f"{D}/jobs/query/<job_id>", endpoint=r.query_job, methods=["GET", "PATCH", "DELETE"]),
+        Rule(f"{D}/jobs/query/<job_id>/results", endpoint=r.query_job_results, methods=["GET"]),
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from leadsync.emulator.salesforce.bulk import IngestJob
+from leadsync.emulator.salesforce.bulk import IngestJob, QueryJob
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
@@ -133,6 +133,7 @@ class SalesforceBackend(
         self.locators: dict[str, list[dict]] = {}
         self.journal = None
         self.jobs: dict[str, IngestJob] = {}
+        self.query_jobs: dict[str, QueryJob] = {}
         for i, s in enumerate(statuses):
             converted = s.get(
                 "converted", "converted" in s["label"].lower() and "not" not in s["label"].lower()

@@ -21,7 +21,7 @@ class Queries(OrgState):
 
     def _resolver(self, obj: ObjectDef) -> Callable[[str], tuple[Callable[[dict], object], str]]:
         def resolve(path: str) -> tuple[Callable[[dict], object], str]:
-            parts = _unqualified(obj, path).split(".")
+            parts = unqualified(obj, path).split(".")
             if len(parts) == 1:
                 f = obj.get(path)
                 if f is None:
@@ -64,7 +64,7 @@ class Queries(OrgState):
             }
         }
         for path in fields:
-            parts = _unqualified(obj, path).split(".")
+            parts = unqualified(obj, path).split(".")
             if len(parts) == 1:
                 f = obj.get(parts[0])
                 out[f.name] = record.get(f.name)  # type: ignore[union-attr]
@@ -87,7 +87,9 @@ class Queries(OrgState):
             out[rel] = nested
         return out
 
-    def query(self, text: str, *, include_deleted: bool, version: str) -> dict:
+    def query(self, text: str, *, include_deleted: bool, version: str, page: bool = True) -> dict:
+        """Run a query: its first page (a query locator for the rest), or with page=False all
+        records at once (Bulk API query jobs)."""
         query = soql.parse(text)
         obj = self._objects_lower.get(query.sobject.lower())
         if obj is None:
@@ -133,6 +135,8 @@ class Queries(OrgState):
             if query.count:
                 return {"totalSize": len(rows), "done": True, "records": []}
             records = [self._project(obj, query.fields, r, version) for r in rows]
+        if not page:
+            return {"totalSize": len(records), "done": True, "records": records}
         return self._page(records, 0, version, None)
 
     def _lookup(self, obj: ObjectDef, path: str, lits: list[soql.Lit]) -> set[str] | None:
@@ -181,7 +185,7 @@ class Queries(OrgState):
         return self._page(records, int(offset), version, locator)
 
 
-def _unqualified(obj: ObjectDef, path: str) -> str:
+def unqualified(obj: ObjectDef, path: str) -> str:
     """`Lead.Owner.Name` in a query FROM Lead is `Owner.Name`: SOQL allows the object's own
     name before a field path (unless it is also a relationship name)."""
     head, dot, rest = path.partition(".")

@@ -9,6 +9,9 @@ from leadsync.emulator.salesforce.responses.bulk import (
     job_batches,
     job_results,
     jobs_root,
+    query_job,
+    query_job_results,
+    query_jobs_root,
 )
 from leadsync.emulator.salesforce.responses.collections import (
     composite_retrieve,
@@ -56,6 +59,9 @@ __all__ = [
     "limits",
     "oauth_token",
     "query",
+    "query_job",
+    "query_job_results",
+    "query_jobs_root",
     "query_more",
     "resources",
     "soap_login",

@@ -95,3 +95,59 @@ def job_results(
     return Response(
         job.results_csv(RESULT_KINDS[kind]).encode("utf-8"), status=200, content_type=CSV_TYPE
     )
+
+
+# --- query jobs ---------------------------------------------------------------------------------
+
+
+def query_jobs_root(backend: SalesforceBackend, request: Request, version: str) -> Response:
+    """POST /jobs/query creates a query job (answered UploadComplete: queued, as Salesforce
+    answers it; the first GET sees JobComplete); GET lists them."""
+    if request.method == "GET":
+        infos = [job.info() for job in list(backend.query_jobs.values())]
+        return json_response({"done": True, "records": infos, "nextRecordsUrl": None})
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise json_parser_error("Cannot deserialize the job request")
+    info = backend.new_query_job(body, version).info()
+    info["state"] = "UploadComplete"
+    return json_response(info)
+
+
+def query_job(backend: SalesforceBackend, request: Request, version: str, job_id: str) -> Response:
+    job = backend.query_job(job_id)
+    if request.method == "DELETE":
+        backend.query_jobs.pop(job.id, None)
+        return Response(status=204)
+    if request.method == "PATCH":
+        body = read_json(request)
+        if not isinstance(body, dict) or body.get("state") != "Aborted":
+            raise ApiError(400, "INVALIDJOBSTATE", "A query job can only be set to Aborted")
+        if job.state == "JobComplete":
+            raise ApiError(
+                409, "INVALIDJOBSTATE", "Aborting a job in state JobComplete is not allowed"
+            )
+    return json_response(job.info())
+
+
+def query_job_results(
+    backend: SalesforceBackend, request: Request, version: str, job_id: str
+) -> Response:
+    """GET /jobs/query/{id}/results?maxRecords=&locator=: one page of CSV; Sforce-Locator names
+    the next page ("null" after the last), Sforce-NumberOfRecords counts this one's rows."""
+    job = backend.query_job(job_id)
+    raw_max = request.args.get("maxRecords")
+    if raw_max is not None and (not raw_max.isdigit() or int(raw_max) < 1):
+        raise ApiError(400, "INVALIDPARAMETER", f"maxRecords must be a positive integer: {raw_max}")
+    try:
+        text, count, locator = job.page(
+            request.args.get("locator"), int(raw_max) if raw_max else None
+        )
+    except ValueError as exc:
+        raise ApiError(400, "INVALIDLOCATOR", str(exc)) from None
+    return Response(
+        text.encode("utf-8"),
+        status=200,
+        content_type=CSV_TYPE,
+        headers={"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(count)},
+    )

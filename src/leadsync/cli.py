@@ -405,6 +405,94 @@ def records(
     )
 
 
+def _audit_source_options(command: _F) -> _F:
+    """`-c FILE` or `--state LOCATION`: where `ui` and `report` read the state from."""
+    command = click.option(
+        "--state",
+        "state_location",
+        default=None,
+        metavar="LOCATION",
+        help="Read this state instead of the one leadsync.yaml names: sqlite:PATH or "
+        "postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Needs no other secret.",
+    )(command)
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="The config naming the state (default leadsync.yaml unless --state is given).",
+    )(command)
+
+
+def _audit_source(config_path: str | None, state_location: str | None) -> str | None:
+    if config_path is not None and state_location is not None:
+        raise UsageError("-c and --state exclude each other: name the state one way")
+    return config_path if state_location is not None else (config_path or "leadsync.yaml")
+
+
+@cli.command("ui")
+@_audit_source_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help='Write {"url": ...} here, atomically, once the audit serves.',
+)
+def ui_command(
+    config_path: str | None,
+    state_location: str | None,
+    host: str,
+    port: int,
+    ready_file: str | None,
+) -> None:
+    """A read-only sync audit in the browser: overview, runs, records, history.
+
+    Every number comes from the state store; nothing is written. Serves until SIGINT/SIGTERM
+    (exit 0). Binds 127.0.0.1 unless --host says otherwise.
+    """
+    from leadsync.ui.server import run
+
+    config = _audit_source(config_path, state_location)
+    run(config, state_location, host=host, port=port, ready_file=ready_file)
+
+
+@cli.command("report")
+@_audit_source_options
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Write the report here as one self-contained HTML file.",
+)
+@click.option(
+    "--runs",
+    "last_runs",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the newest runs the chart, the table and the records cover.",
+)
+def report_command(
+    config_path: str | None, state_location: str | None, html_path: str, last_runs: int
+) -> None:
+    """The sync audit as one HTML file: overview, runs chart, failed and skipped records of
+    the last N runs. Reads the state only; works offline (no script, no external asset)."""
+    from leadsync.ui.report import write_report
+
+    config = _audit_source(config_path, state_location)
+    click.echo(write_report(config, state_location, html_path, last_runs))
+
+
 @cli.group("state")
 def state_group() -> None:
     """Manage the state store itself (e.g. move it from SQLite to PostgreSQL)."""

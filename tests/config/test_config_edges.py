@@ -226,6 +226,7 @@ FULL = {
         "max_api_share": 0.5,
         "allow_duplicate_save": False,
         "overlap_seconds": 300,
+        "in_doubt_grace": "15m",
     },
     "accounts": {
         "uk": {

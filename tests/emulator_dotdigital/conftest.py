@@ -101,6 +101,15 @@ class DD:
     def post(self, path: str, auth: tuple[str, str] | None = UK, **kw: Any) -> requests.Response:
         return self.session(auth).post(self.url + path, timeout=30, **kw)
 
+    def put(self, path: str, auth: tuple[str, str] | None = UK, **kw: Any) -> requests.Response:
+        return self.session(auth).put(self.url + path, timeout=30, **kw)
+
+    def patch(self, path: str, auth: tuple[str, str] | None = UK, **kw: Any) -> requests.Response:
+        return self.session(auth).patch(self.url + path, timeout=30, **kw)
+
+    def delete(self, path: str, auth: tuple[str, str] | None = UK, **kw: Any) -> requests.Response:
+        return self.session(auth).delete(self.url + path, timeout=30, **kw)
+
 
 @pytest.fixture
 def dd_factory() -> Iterator[Callable[[dict[str, Any] | None], DD]]:

@@ -268,6 +268,18 @@ class Workspace:
         assert len(pairs) == len(set(pairs)), "duplicate CampaignMembers"
         return rows
 
+    def age_attempts(self) -> None:
+        """Move every in-doubt write's attempt time back to 2000 (instead of waiting out
+        sync.in_doubt_grace): time passing, written into the real state file."""
+        import sqlite3
+
+        con = sqlite3.connect(self.state_db)
+        with con:
+            con.execute(
+                "UPDATE ledger SET attempted_at = '2000-01-01T00:00:00Z' WHERE attempt IS NOT NULL"
+            )
+        con.close()
+
     def state_rows(self, sql: str) -> list[tuple]:
         import sqlite3
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -31,10 +32,15 @@ def workflow_verdict(tmp: Path, exit_code: int, report_text: str) -> subprocess.
     """Run the example sync workflow's verdict step on a sync's exit code and --json output."""
     doc = yaml.safe_load(WORKFLOW.read_text())
     step = next(s for s in doc["jobs"]["sync"]["steps"] if s.get("id") == "verdict")
-    script = step["run"].replace("${{ steps.sync.outputs.exitcode }}", str(exit_code))
+    assert step["env"]["SYNC_EXIT"] == "${{ steps.sync.outputs.exitcode }}"
     (tmp / "sync-report.json").write_text(report_text)
     return subprocess.run(
-        ["bash", "-e", "-c", script], cwd=tmp, capture_output=True, text=True, timeout=60
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp,
+        env={"PATH": os.environ["PATH"], "SYNC_EXIT": str(exit_code)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -25,14 +26,19 @@ def run_lines(job: dict) -> str:
     return "\n".join(step.get("run", "") for step in job["steps"])
 
 
-def test_every_workflow_parses_and_uses_pinned_action_majors() -> None:
+def test_every_action_is_pinned_to_a_commit_with_its_version_named() -> None:
+    """A tag can be moved to other code; a full commit SHA cannot. The version comment is what
+    a reviewer (and Dependabot) reads."""
     for path in WORKFLOWS.glob("*.yml"):
         doc = load(path.name)
         assert doc["jobs"], path
-        for job in doc["jobs"].values():
-            for step in job["steps"]:
-                if "uses" in step:
-                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+        uses = [s["uses"] for job in doc["jobs"].values() for s in job["steps"] if "uses" in s]
+        assert uses, path
+        for ref in uses:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), (path.name, ref)
+        lines = [ln for ln in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", ln)]
+        for line in lines:
+            assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), (path.name, line)
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -122,10 +128,16 @@ def test_sync_workflow_fails_on_error_limit_stop_and_incomplete(
     job = doc["jobs"]["sync"]
     assert "leadsync sync -c leadsync.yaml --json" in run_lines(job)
     step = next(s for s in job["steps"] if s.get("id") == "verdict")
-    script = step["run"].replace("${{ steps.sync.outputs.exitcode }}", str(code))
+    assert step["env"] == {"SYNC_EXIT": "${{ steps.sync.outputs.exitcode }}"}
+    assert "${{" not in step["run"]  # values reach the script through env, never templated in
     (tmp_path / "sync-report.json").write_text(report)
     proc = subprocess.run(
-        ["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "SYNC_EXIT": str(code)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (proc.returncode != 0) is fails, (proc.stdout, proc.stderr)
 

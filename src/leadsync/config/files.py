@@ -9,6 +9,7 @@ the network or the state.
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ def check(tree: Tree) -> None:
     source = f" (from ${{{names[0]}}})" if names else ""
     fix = f"set {names[0]}" if names else "set salesforce.ca_bundle"
     shown = str(resolved) if str(path) == str(resolved) else f"{value} ({resolved})"
-    if set(names) & _secret_variables(tree):  # a path is no secret, but this variable is
+    if set(names) & _secret_variables(tree) or any(_secret_name(n) for n in names):
+        # a path is no secret, but this variable is (or is named like one): never its value
         shown, source = tree.show(value, CA_BUNDLE_PATH), ""
     tree.add(
         codes.CA_BUNDLE,
@@ -54,6 +56,14 @@ def _secret_variables(tree: Tree) -> set[str]:
     }
 
 
+_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|DSN|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def _secret_name(variable: str) -> bool:
+    """A variable named like a secret holds one, wherever the file happens to use it."""
+    return _SECRET_NAME.search(variable) is not None
+
+
 def _is_secret_path(path: str) -> bool:
     last = path.rsplit(".", 1)[-1].split("[", 1)[0]
     return last in codes.SECRET_KEYS or path.endswith("dotdigital.username")
@@ -66,10 +76,13 @@ def ca_bundle_problem(path: Path) -> str | None:
     cannot fail there for being malformed. A directory is accepted as requests accepts it (a
     c_rehash'ed CA directory).
     """
-    if not path.exists():
-        return "does not exist"
-    if path.is_dir():
-        return None
+    try:
+        if not path.exists():
+            return "does not exist"
+        if path.is_dir():
+            return None
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
     try:
         ssl.create_default_context(cafile=str(path))
     except ssl.SSLError:

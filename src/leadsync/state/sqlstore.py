@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from leadsync.state import codec
+from leadsync.state.audit import AuditReads
 from leadsync.state.errors import StateError
 from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
@@ -81,8 +82,9 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class SqlStore:
-    """StateStore over a DB-API connection. Subclasses supply transport and locks."""
+class SqlStore(AuditReads):
+    """StateStore over a DB-API connection. Subclasses supply transport and locks. The audit's
+    read queries (ledger search, facets, one run's report) come from AuditReads (audit.py)."""
 
     #: the open connection (`execute` returns a cursor) and the lock that serialises its use
     _conn: Any

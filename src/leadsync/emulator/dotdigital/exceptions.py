@@ -112,3 +112,36 @@ class ControlError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class EmailTaken(DotdigitalError):
+    """A contact update asked for an email address another contact has (v3 answers 409)."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            400,
+            f"Another contact already has the email address {email}. ERROR_CONTACT_INVALID",
+            "ERROR_CONTACT_INVALID",
+        )
+        self.email = email
+
+
+def too_many_imports() -> DotdigitalError:
+    return v2_error(
+        400,
+        "Too many imports are being processed for your account; wait for one to finish",
+        "ERROR_IMPORT_TOOMANYACTIVEIMPORTS",
+    )
+
+
+def import_report_not_found() -> DotdigitalError:
+    """The sentence Dotdigital's own client code expects for a report that is not ready."""
+    return v2_error(
+        404,
+        "Import is not processed yet or completed with error",
+        "ERROR_IMPORT_REPORT_NOT_FOUND",
+    )
+
+
+def import_not_found() -> DotdigitalError:
+    return v2_error(404, None, "ERROR_IMPORT_NOT_FOUND")

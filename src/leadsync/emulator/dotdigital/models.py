@@ -6,11 +6,12 @@ Plain in-memory model, no HTTP here (moto's layout). Design points, each for a r
   patterns, a deterministic share with missing values) computes member `i` from its index, so a
   1,000,000-member book costs a few hundred bytes until members are touched; a member is
   materialised (copied into the contact table) only when something modifies it.
-- A book is an ordered list of segments (a generator, or a list of explicitly added contact
-  ids). Paging finds a position by arithmetic over segments, so a page costs O(page + segments),
-  never O(book).
-- Every time the server assigns comes from one Clock, which a control route can skew, so
-  clock-skew tests see the same skew in server-time and in created/updated/added times.
+- A book is an ordered list of segments (books.py: a generator, a run of explicitly added
+  contact ids, or a gap members left). Paging finds a position by arithmetic over segments, so a
+  page costs O(page + segments), never O(book).
+- Every time the server assigns comes from one Clock (clock.py).
+- Contact updates take a merge option and are all or nothing; `updated` moves only when a
+  stored value changes. Bulk imports live in imports.py, seeding in seeding.py.
 - Each contact has an account-wide `updated` time; each membership has an `added` time per book.
   "Modified in book since T" means max(added to that book, contact updated) >= T, which is what
   a sync needs: new members of a book and members changed since the last run.
@@ -26,15 +27,27 @@ import bisect
 import heapq
 import re
 import threading
+import uuid
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from leadsync.emulator.dotdigital import exceptions as exc
+from leadsync.emulator.dotdigital.books import (
+    SYSTEM_DATAFIELDS,
+    AddressBook,
+    ContactRecord,
+    Explicit,
+    Gap,
+    Generator,
+    Segment,
+    seg_span,
+)
+from leadsync.emulator.dotdigital.clock import Clock, as_time, parse_when
+from leadsync.emulator.dotdigital.seeding import seed_account
 
-SYSTEM_DATAFIELDS = ("FIRSTNAME", "LASTNAME", "FULLNAME", "GENDER", "POSTCODE")
 DATAFIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
 VISIBILITIES = ("Private", "Public")
 RESERVED_BOOK_NAMES = ("test", "all contacts")
@@ -43,48 +56,9 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 OPT_IN_TYPES = ("Unknown", "Single", "Double", "VerifiedDouble")
 EMAIL_TYPES = ("PlainText", "Html")
 MAX_BOOK_NAME = 128
-
-
-# -- time ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """UTC wall clock plus a settable offset; times are cut to milliseconds (what we emit)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        t = datetime.now(UTC) + self.offset
-        return t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-
-def parse_when(text: str) -> datetime:
-    """Date-only or full ISO 8601; naive values are UTC. Raises ValueError."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        d = date.fromisoformat(text)
-        return datetime(d.year, d.month, d.day, tzinfo=UTC)
-    if not re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})?", text
-    ):
-        raise ValueError(f"not an ISO 8601 date or date-time: {text!r}")
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    # fromisoformat takes at most 6 fractional digits on every 3.11 patch level.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    t = datetime.fromisoformat(text)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _as_time(value: Any, default: datetime) -> datetime:
-    if value is None:
-        return default
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return parse_when(str(value))
+# How a write merges into values a contact has (v3 names; v2's CSV import numbers them 0, 1, 2).
+MERGE_OPTIONS = ("overwrite", "overwriteIfNotEmpty", "overwriteIfEmpty")
+CHANGEABLE_STATUSES = ("Subscribed", "Unsubscribed", "Suppressed")
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -96,132 +70,6 @@ class DataFieldDef:
     type: str = "String"
     visibility: str = "Private"
     default: Any = None
-
-
-@dataclass
-class ContactRecord:
-    """One contact, stored (materialised) or computed on the fly from a generator."""
-
-    id: int
-    email: str
-    created: datetime
-    updated: datetime
-    datafields: dict[str, Any] = field(default_factory=dict)
-    status: str = "Subscribed"
-    opt_in_type: str = "Unknown"
-    email_type: str = "Html"
-    generator: Generator | None = None  # set while the contact is virtual (not materialised)
-    index: int | None = None  # the generator index n it came from, if any
-
-
-def _missing_fraction(n: int) -> float:
-    """Deterministic, well-spread value in [0, 1) per index (a Weyl/Fibonacci hash)."""
-    return (((n + 1) * 0x9E3779B1) & 0xFFFFFFFF) / 4294967296.0
-
-
-class Generator:
-    """Members computed from their index: O(1) memory whatever `count` is."""
-
-    def __init__(self, spec: dict[str, Any], id_base: int, added_at: datetime) -> None:
-        self.count = int(spec["count"])
-        self.start = int(spec.get("start", 0))
-        self.pattern = str(spec.get("email", "member{n}@example.com")).lower()
-        if self.pattern.count("{n}") != 1:
-            raise exc.ControlError(400, "generate.email must contain {n} exactly once")
-        before, after = self.pattern.split("{n}")
-        self._regex = re.compile(re.escape(before) + r"(0|[1-9][0-9]*)" + re.escape(after))
-        self.before, self.after = before, after
-        self.datafields: dict[str, Any] = dict(spec.get("datafields") or {})
-        self.missing_share = float(spec.get("missing_share", 0.0))
-        missing = spec.get("missing")
-        self.missing = {m.upper() for m in (missing if missing is not None else self.datafields)}
-        self.id_base = id_base
-        self.added_at = added_at
-
-    def index_of(self, email: str) -> int | None:
-        """Index i (0..count-1) of a generated address, or None."""
-        m = self._regex.fullmatch(email)
-        if not m:
-            return None
-        i = int(m.group(1)) - self.start
-        return i if 0 <= i < self.count else None
-
-    def index_of_id(self, contact_id: int) -> int | None:
-        i = contact_id - self.id_base
-        return i if 0 <= i < self.count else None
-
-    def email_at(self, i: int) -> str:
-        return f"{self.before}{self.start + i}{self.after}"
-
-    def values_at(self, i: int) -> dict[str, Any]:
-        n = self.start + i
-        blank = self.missing_share > 0 and _missing_fraction(n) < self.missing_share
-        out: dict[str, Any] = {}
-        for key, pattern in self.datafields.items():
-            upper = key.upper()
-            if blank and upper in self.missing:
-                out[upper] = None
-            elif isinstance(pattern, str):
-                out[upper] = pattern.replace("{n}", str(n))
-            else:
-                out[upper] = pattern
-        return out
-
-    def contact_at(self, i: int) -> ContactRecord:
-        return ContactRecord(
-            id=self.id_base + i,
-            email=self.email_at(i),
-            created=self.added_at,
-            updated=self.added_at,
-            datafields=self.values_at(i),
-            generator=self,
-            index=self.start + i,
-        )
-
-    def overlaps(self, other: Generator) -> bool:
-        return (
-            self.pattern == other.pattern
-            and self.start < other.start + other.count
-            and other.start < self.start + self.count
-        )
-
-
-@dataclass
-class Explicit:
-    """A run of explicitly added members (contact ids in join order)."""
-
-    ids: list[int] = field(default_factory=list)
-
-
-Segment = Generator | Explicit
-
-
-class AddressBook:
-    def __init__(self, book_id: int, name: str, visibility: str = "Private") -> None:
-        self.id = book_id
-        self.name = name
-        self.visibility = visibility
-        self.segments: list[Segment] = []
-        self.added: dict[int, datetime] = {}  # explicit member id -> time added to this book
-
-    @property
-    def generators(self) -> list[Generator]:
-        return [s for s in self.segments if isinstance(s, Generator)]
-
-    def size(self) -> int:
-        return sum(_seg_len(s) for s in self.segments)
-
-    def append_explicit(self, contact_id: int, when: datetime) -> None:
-        if not self.segments or not isinstance(self.segments[-1], Explicit):
-            self.segments.append(Explicit())
-        last = self.segments[-1]
-        assert isinstance(last, Explicit)
-        last.ids.append(contact_id)
-        self.added[contact_id] = when
-
-
-def _seg_len(seg: Segment) -> int:
-    return seg.count if isinstance(seg, Generator) else len(seg.ids)
 
 
 class RateLimit:
@@ -250,6 +98,14 @@ class RateLimit:
         return allowed, headers
 
 
+@dataclass
+class ImportSettings:
+    """How an account's next bulk imports behave (a control route sets it; see imports.py)."""
+
+    pending_polls: int = 0
+    outcome: str = "Finished"
+
+
 # -- an account --------------------------------------------------------------------------------
 
 
@@ -270,6 +126,9 @@ class Account:
         rl = spec.get("rate_limit")
         self.rate_limit = RateLimit(int(rl["requests"]), float(rl["per_seconds"])) if rl else None
         self.calls: deque[datetime] = deque()
+        self.imports: dict[str, Any] = {}  # import id -> imports.ContactImport
+        self.import_settings = ImportSettings()
+        self.deletions: dict[str, str] = {}  # bulk member removal id -> status
 
     # -- datafields ----------------------------------------------------------------------
 
@@ -404,9 +263,12 @@ class Account:
             return c
         for g in self.generators:
             i = g.index_of(email)
-            if i is not None:
+            if i is not None and self._touched_id(g, i) is None:
                 return g.contact_at(i)
-        return None
+        return None  # also for a generated address whose contact changed its email
+
+    def _touched_id(self, g: Generator, i: int) -> int | None:
+        return self.touched.get(g.pattern, {}).get(g.start + i)
 
     def contact_by_id(self, contact_id: int) -> ContactRecord | None:
         c = self.contacts.get(contact_id)
@@ -421,6 +283,9 @@ class Account:
 
     def generated_member(self, g: Generator, i: int) -> ContactRecord:
         """Member i of generator g, resolved to the account's one contact for that address."""
+        touched = self._touched_id(g, i)
+        if touched is not None:
+            return self.contacts[touched]
         email = g.email_at(i)
         c = self.by_email.get(email)
         if c is not None:
@@ -497,7 +362,11 @@ class Account:
     def is_member(self, book: AddressBook, c: ContactRecord) -> bool:
         if c.id in book.added:
             return True
-        return any(g.index_of(c.email) is not None for g in book.generators)
+        for g in book.generators:
+            i = g.index_of(c.member_email)
+            if i is not None and i not in g.left:
+                return True
+        return False
 
     def add_to_book(
         self,
@@ -515,6 +384,72 @@ class Account:
         if not self.is_member(book, c):
             book.append_explicit(c.id, now)
         return c
+
+    def remove_members(self, book: AddressBook, contact_ids: Iterable[int]) -> int:
+        """Contacts leave the book (they stay in the account, unchanged); -> how many were
+        members. Their positions stay taken, so paging markers handed out stay valid."""
+        ids = set(contact_ids)
+        gone = book.remove_explicit(ids)
+        for cid in ids - gone:
+            c = self.contact_by_id(cid)
+            if c is None:
+                continue
+            for g in book.generators:
+                i = g.index_of(c.member_email)
+                if i is not None and i not in g.left and self.generated_member(g, i).id == cid:
+                    g.left.add(i)
+                    gone.add(cid)
+        return len(gone)
+
+    def record_deletion(self) -> str:
+        """A bulk member removal the service reports on later; the emulator removes at once."""
+        deletion = str(uuid.uuid4())
+        self.deletions[deletion] = "Completed"
+        return deletion
+
+    def update_contact(
+        self, c: ContactRecord, change: ContactChange, when: datetime | None = None
+    ) -> bool:
+        """Apply a change to an existing contact, all or nothing; -> whether anything changed.
+
+        `updated` (what `~modified` and modified-since read) moves only when a stored value
+        changes: writing the values a contact already has is not a modification."""
+        email = self._new_email(c, change.email)
+        opt = _checked(change.opt_in_type, OPT_IN_TYPES, "OptInType")
+        etype = _checked(change.email_type, EMAIL_TYPES, "EmailType")
+        status = _checked(change.status, CHANGEABLE_STATUSES, "Status")
+        values = merged_values(
+            c.datafields, self.clean_datafields(change.datafields or {}), change.merge
+        )
+        changes = {
+            "email": email if email != c.email else None,
+            "opt_in_type": opt if opt != c.opt_in_type else None,
+            "email_type": etype if etype != c.email_type else None,
+            "status": status if status != c.status else None,
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not values and not changes:
+            return False
+        c = self.materialise(c)
+        if "email" in changes:
+            del self.by_email[c.email]
+            self.by_email[email] = c
+        for key, value in changes.items():
+            setattr(c, key, value)
+        c.datafields.update(values)
+        c.updated = max(c.updated, when or self.backend.clock.now())
+        return True
+
+    def _new_email(self, c: ContactRecord, raw: Any) -> str:
+        if raw is None:
+            return c.email
+        if not isinstance(raw, str) or not EMAIL.fullmatch(raw.strip()):
+            raise exc.v2_error(400, "Email is not valid", "ERROR_CONTACT_INVALID")
+        email = raw.strip().lower()
+        other = self.contact_by_email(email)
+        if other is not None and other.id != c.id:
+            raise exc.EmailTaken(email)
+        return email
 
     def generate(
         self, book: AddressBook, spec: dict[str, Any], when: datetime | None = None
@@ -534,7 +469,7 @@ class Account:
             if str(key).upper() not in self.datafields:
                 raise exc.ControlError(400, f"generate.missing: unknown datafield {key!r}")
         try:
-            added_at = _as_time(spec.get("added_at"), when or self.backend.clock.now())
+            added_at = as_time(spec.get("added_at"), when or self.backend.clock.now())
         except ValueError as e:
             raise exc.ControlError(400, f"generate.added_at: {e}") from None
         g = Generator(spec, 0, added_at)
@@ -545,16 +480,17 @@ class Account:
                 )
         g.id_base = self.backend.next_contact_ids(g.count)
         # Explicit members of this book that the generator covers now live in its segment.
-        for seg in book.segments:
-            if isinstance(seg, Explicit):
-                keep = []
-                for cid in seg.ids:
-                    if g.index_of(self.contacts[cid].email) is not None:
-                        del book.added[cid]
-                    else:
-                        keep.append(cid)
-                seg.ids = keep
-        book.segments = [s for s in book.segments if _seg_len(s) or isinstance(s, Generator)]
+        covered = {
+            cid for cid in book.added if g.index_of(self.contacts[cid].member_email) is not None
+        }
+        book.remove_explicit(covered)
+        # Stored contacts with a generated address are that member: record them as touched,
+        # so the member stays theirs (and shows in modified-since) even after an email change.
+        for c in list(self.by_email.values()):
+            i = g.index_of(c.member_email)
+            if i is not None:
+                self.touched.setdefault(g.pattern, {}).setdefault(g.start + i, c.id)
+                c.generated_email = c.member_email
         book.segments.append(g)
         self.generators.append(g)
         return g
@@ -571,19 +507,22 @@ class Account:
         """(first index, length) runs of a segment's matching members from index lo on;
         length None means 'every member from here to the end of the segment'.
         mode "modified": added to this book or contact updated since; "created": created since."""
+        if isinstance(seg, Gap):
+            return
         if isinstance(seg, Generator):
             if since is None or seg.added_at >= since:
-                if lo < seg.count:
-                    yield lo, None
+                yield from _runs_around(lo, seg.count, seg.left)
                 return
             if mode == "created":
                 return  # generated contacts were created when their generator ran
             for i in self._touched_indices(seg, lo):
-                if self.generated_member(seg, i).updated >= since:
+                if i not in seg.left and self.generated_member(seg, i).updated >= since:
                     yield i, 1
             return
         for i in range(lo, len(seg.ids)):
             cid = seg.ids[i]
+            if cid is None:
+                continue
             c = self.contacts[cid]
             when = c.created if mode == "created" else max(book.added[cid], c.updated)
             if since is None or when >= since:
@@ -592,7 +531,10 @@ class Account:
     def _member(self, seg: Segment, i: int) -> ContactRecord:
         if isinstance(seg, Generator):
             return self.generated_member(seg, i)
-        return self.contacts[seg.ids[i]]
+        assert isinstance(seg, Explicit)
+        cid = seg.ids[i]
+        assert cid is not None
+        return self.contacts[cid]
 
     def book_members(
         self,
@@ -608,7 +550,7 @@ class Account:
         `skip` matches. Costs O(segments + touched members + what the caller consumes)."""
         base = 0
         for seg in book.segments:
-            n = _seg_len(seg)
+            n = seg_span(seg)
             if position >= base + n:
                 base += n
                 continue
@@ -654,6 +596,59 @@ class Account:
         self.calls.append(now)
         while self.calls and self.calls[0] < now - timedelta(hours=1):
             self.calls.popleft()
+
+
+def _runs_around(lo: int, count: int, holes: set[int]) -> Iterator[tuple[int, int | None]]:
+    """Runs (first, length) covering lo..count-1 except the holes; the last run open-ended."""
+    start = lo
+    for h in sorted(h for h in holes if h >= lo):
+        if h > start:
+            yield start, h - start
+        start = h + 1
+    if start < count:
+        yield start, None
+
+
+@dataclass
+class ContactChange:
+    """What a contact update asks for; None leaves a property as it is."""
+
+    email: Any = None
+    datafields: dict[str, Any] | None = None
+    opt_in_type: Any = None
+    email_type: Any = None
+    status: Any = None
+    merge: str = "overwrite"
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def merged_values(current: dict[str, Any], incoming: dict[str, Any], option: str) -> dict[str, Any]:
+    """The datafield values a write changes. `overwrite` writes every given value (an empty one
+    clears the field), `overwriteIfNotEmpty` skips empty given values, `overwriteIfEmpty` only
+    fills fields that are empty now."""
+    if option not in MERGE_OPTIONS:
+        raise ValueError(f"unknown merge option {option!r}")
+    out = {}
+    for key, value in incoming.items():
+        if option == "overwriteIfNotEmpty" and _empty(value):
+            continue
+        if option == "overwriteIfEmpty" and not _empty(current.get(key)):
+            continue
+        if current.get(key) != value:
+            out[key] = value
+    return out
+
+
+def _checked(value: Any, allowed: tuple[str, ...], what: str) -> str | None:
+    if value is None:
+        return None
+    canon = _canon(value, allowed)
+    if canon is None:
+        raise exc.v2_error(400, f"{what} is not valid", "ERROR_CONTACT_INVALID")
+    return canon
 
 
 def _canon(value: Any, allowed: tuple[str, ...]) -> str | None:
@@ -732,63 +727,7 @@ class DotdigitalBackend:
             acct = Account(backend, spec)
             backend.accounts[acct.name] = acct
             try:
-                _seed_account(acct, spec, now, where)
+                seed_account(acct, spec, now, where)
             except exc.DotdigitalError as e:
                 raise exc.SeedError(f"{where}: {e.message}") from None
         return backend
-
-
-def _seed_account(acct: Account, spec: dict[str, Any], now: datetime, where: str) -> None:
-    for d_i, df in enumerate(spec.get("datafields") or []):
-        if str(df["name"]).upper() in SYSTEM_DATAFIELDS:
-            continue  # always there; listing it again is harmless
-        try:
-            acct.create_datafield(
-                df["name"], df.get("type", "String"), df.get("visibility"), df.get("default")
-            )
-        except exc.DotdigitalError as e:
-            raise exc.SeedError(f"{where}.datafields[{d_i}]: {e.message}") from None
-    for c_i, c in enumerate(spec.get("contacts") or []):
-        _seed_contact(acct, None, c, now, f"{where}.contacts[{c_i}]")
-    for b_i, b in enumerate(spec.get("address_books") or []):
-        bwhere = f"{where}.address_books[{b_i}]"
-        try:
-            book = acct.create_book(b["name"], b.get("visibility"), b.get("id"))
-        except exc.DotdigitalError as e:
-            raise exc.SeedError(f"{bwhere}: {e.message}") from None
-        for c_i, c in enumerate(b.get("contacts") or []):
-            _seed_contact(acct, book, c, now, f"{bwhere}.contacts[{c_i}]")
-        gens = b.get("generate")
-        for g_i, gspec in enumerate(gens if isinstance(gens, list) else [gens] if gens else []):
-            try:
-                acct.generate(book, gspec, now)
-            except exc.ControlError as e:
-                raise exc.SeedError(f"{bwhere}.generate[{g_i}]: {e.message}") from None
-
-
-def _seed_contact(
-    acct: Account, book: AddressBook | None, c: dict[str, Any], now: datetime, where: str
-) -> None:
-    try:
-        added = _as_time(c.get("added_at"), now)
-        created = _as_time(c.get("created_at"), added)
-        updated = _as_time(c.get("modified_at"), added)
-    except ValueError as e:
-        raise exc.SeedError(f"{where}: {e}") from None
-    try:
-        existed = acct.contact_by_email(str(c["email"])) is not None
-        contact, _ = acct.upsert_contact(
-            c["email"],
-            c.get("datafields"),
-            c.get("opt_in_type"),
-            c.get("email_type"),
-            updated,
-            c.get("status"),
-        )
-        if not existed:
-            contact.created = min(created, updated)
-            contact.updated = updated
-        if book is not None and not acct.is_member(book, contact):
-            book.append_explicit(contact.id, added)
-    except exc.DotdigitalError as e:
-        raise exc.SeedError(f"{where}: {e.message}") from None

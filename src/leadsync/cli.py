@@ -209,6 +209,48 @@ def _emit(ctx: click.Context, outcome: object) -> None:
     ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
 
 
+@cli.command("init")
+@click.option(
+    "--out",
+    default="leadsync.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the config; - prints it on stdout.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="A Dotdigital account to include (repeatable), read with DD_<NAME>_ENDPOINT (or "
+    "_REGION), DD_<NAME>_USERNAME and DD_<NAME>_PASSWORD. Default: every DD_<NAME>_USERNAME set.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option(
+    "--state",
+    "state_backend",
+    type=click.Choice(["sqlite", "postgres"]),
+    default="sqlite",
+    show_default=True,
+    help="The state block to write (postgres reads ${LEADSYNC_STATE_DSN}).",
+)
+@click.pass_context
+def init_command(
+    ctx: click.Context, out: str, accounts: tuple[str, ...], force: bool, state_backend: str
+) -> None:
+    """Write leadsync.yaml from what the live systems hold: every address book (create_leads:
+    false, member counts, the Campaign of the same name), a lead mapping matched by name
+    (TODO rows for required fields nothing matched), the org's default Lead Status.
+
+    Connections come from the environment (SF_INSTANCE_URL and one Salesforce auth form,
+    DD_<NAME>_* per account); the file references them as ${VAR} and holds no secret. Reads
+    only: at most 3 Dotdigital calls per account and 6 Salesforce calls.
+    """
+    from leadsync.init.command import run as run_init
+
+    _emit(ctx, run_init(out, accounts=accounts, force=force, state=state_backend))
+
+
 @cli.command()
 @_config_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")
@@ -323,6 +365,12 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION; "
     "10s to 744h).",
 )
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Also read every member id of each book now (not only every sync.sweep_every) and "
+    "take members the sync has never seen: for joins that did not move the modified date.",
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -331,6 +379,7 @@ def sync(
     dry_run: bool,
     lock_timeout: float,
     every: str | None,
+    sweep: bool,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
@@ -340,6 +389,10 @@ def sync(
     error (with --json: one error document, "status": "error", with a code and the run id).
     SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
     (a second signal stops at once; the next run resolves what was in flight).
+
+    Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
+    sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
+    join did not move their modified date; --sweep sweeps every book now.
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
@@ -357,6 +410,7 @@ def sync(
             dry_run=dry_run,
             lock_timeout=lock_timeout,
             every=every,
+            sweep=sweep,
         )
     )
 

@@ -683,6 +683,43 @@ def test_an_unparseable_record_fails_alone_in_a_collection(emulator_factory):
     assert len(client.find_by_emails("Lead", [f"lead{n}@example.com" for n in range(5)])) == 4
 
 
+def test_lead_assignment_is_sent_alike_on_collections_and_bulk(emulator_factory):
+    """One rule for both write paths; `active` is looked up once per client (one SOQL)."""
+    from leadsync.salesforce.assignment import LeadAssignment
+
+    rep = {"username": "rep@leadsync.test", "password": "pw"}
+    emu = emulator_factory(
+        _seed(
+            users=[USER, rep],
+            assignment_rules=[{"name": "Route", "active": True, "owner": rep["username"]}],
+        )
+    )
+    client = _client(emu)
+
+    def lead(n: int) -> dict:
+        return {"LastName": f"A{n}", "Company": "Co", "Region__c": "EMEA", "Email": f"a{n}@x.io"}
+
+    active = LeadAssignment("active")
+    client.create("Lead", [lead(1)], assignment=active)
+    client.bulk_insert("Lead", [lead(2)], key_field="Email", assignment=active)
+    client.bulk_insert("Lead", [lead(3)], key_field="Email", assignment=active)
+    client.bulk_insert("Lead", [lead(4)], key_field="Email", assignment=LeadAssignment("none"))
+    client.create("Lead", [lead(5)], assignment=LeadAssignment("none"))
+    rows = client.query("SELECT Email, Owner.Username FROM Lead WHERE Company = 'Co'")
+    owners = {r["Email"]: r["Owner"]["Username"] for r in rows}
+    assert owners == {
+        "a1@x.io": rep["username"],
+        "a2@x.io": rep["username"],
+        "a3@x.io": rep["username"],
+        "a4@x.io": USER["username"],
+        "a5@x.io": USER["username"],
+    }
+    queries = [
+        r for r in emu.requests_log("salesforce")["requests"] if "AssignmentRule" in r["query"]
+    ]
+    assert len(queries) == 1
+
+
 def test_a_failed_call_names_its_endpoint_status_and_request_id(emu):
     """What Salesforce support needs to find the request: the error ends with the endpoint, the
     status and the X-SFDC-Request-Id of the last answer; a create's 500 (outcome unknown) too."""

@@ -519,3 +519,26 @@ def test_in_doubt_grace_shorter_than_a_salesforce_request_warns(write, base, env
     assert "5m is shorter than the 10 minutes" in d.message and "Leadsync_Key__c" in d.message
     assert result.config.sync.in_doubt_grace == 300  # a warning: the value still applies
     assert codes_of(load(write(_with_sync(base, "in_doubt_grace: 660s")), env)) == []
+
+
+def test_sweep_every_is_read_by_the_one_duration_parser(write, base, env, where):
+    """sync.sweep_every takes what `sync --every` takes (10s to 744h), read as seconds; the
+    default is not recorded in the applied state (a state from before the key reads the same)."""
+    line_of, _ = where
+    cfg = load(write(base), env).config
+    assert cfg is not None and cfg.sync.sweep_every == 24 * 3600
+    assert "sweep_every" not in cfg.sync.applied_view()
+    result = load(write(_with_sync(base, "sweep_every: 1h30m")), env)
+    assert result.diagnostics == [] and result.config.sync.sweep_every == 5400
+    assert result.config.sync.applied_view()["sweep_every"] == 5400
+    for value, says in (
+        ("0h", "longer than zero"),
+        ("5s", "the shortest interval is 10s"),
+        ("745h", "the longest interval is 31 days"),
+        ("9" * 20 + "h", "the longest interval is 31 days"),
+        ("daily", "a duration such as 24h, 12h or 1h30m"),
+    ):
+        text = _with_sync(base, f"sweep_every: {value}")
+        d = only(load(write(text), env), "LS024")
+        assert d.path == "sync.sweep_every" and d.line == line_of(text, "sweep_every"), value
+        assert says in d.message, (value, d.message)

@@ -52,6 +52,7 @@ def test_every_object_is_described_with_its_key_prefix(org):
         "CampaignMemberStatus": "01Y",
         "LeadStatus": "01J",
         "User": "005",
+        "AssignmentRule": "01Q",
     }
     for name in names:
         assert getattr(sf, name).describe()["name"] == name

@@ -35,6 +35,7 @@ observed-facts codes (LS2xx and up) in leadsync.reconcile.
 | LS107 | warning  | `campaign` on an address book without `create_leads` (the link has no effect) |
 | LS108 | warning  | `add_existing_to_campaign` on an address book without `campaign` (it has no effect) |
 | LS109 | warning  | `sync.in_doubt_grace` shorter than the 10 minutes Salesforce may run a request |
+| LS110 | error    | a lead mapping row still says `datafield: TODO` (left by `leadsync init` for a field no datafield matched) |
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ DUPLICATE_BOOK = "LS106"
 CAMPAIGN_WITHOUT_CREATE_LEADS = "LS107"
 ADD_EXISTING_WITHOUT_CAMPAIGN = "LS108"
 SHORT_IN_DOUBT_GRACE = "LS109"
+UNDECIDED_DATAFIELD = "LS110"
+
+# What `leadsync init` writes where no datafield matched a Lead field the org requires.
+TODO_DATAFIELD = "TODO"
 
 # Keys whose values are secrets wherever they appear; they become `Secret` in the typed config.
 SECRET_KEYS = frozenset({"password", "access_token", "security_token", "consumer_secret", "dsn"})

@@ -39,6 +39,7 @@ CAMPAIGN_AMBIGUOUS = "LS209"
 DATAFIELD_TYPE_MISMATCH = "LS210"  # warning: values may fail to convert at sync time
 LEAD_KEY_MISSING = "LS211"  # warning: no upsert key on Lead; in-doubt creates wait a grace
 LEAD_KEY_UNUSABLE = "LS212"  # warning: Leadsync_Key__c exists but cannot be the upsert key
+ASSIGNMENT_RULE_UNKNOWN = "LS213"
 
 CODES: dict[str, str] = {
     BOOK_NOT_FOUND: "address book not found in Dotdigital",
@@ -53,6 +54,7 @@ CODES: dict[str, str] = {
     DATAFIELD_TYPE_MISMATCH: "datafield type does not fit the Salesforce field type",
     LEAD_KEY_MISSING: "Lead has no Leadsync_Key__c upsert key field",
     LEAD_KEY_UNUSABLE: "Lead field Leadsync_Key__c is not a unique External ID the user can edit",
+    ASSIGNMENT_RULE_UNKNOWN: "assignment_rule names no Lead assignment rule in Salesforce",
 }
 
 

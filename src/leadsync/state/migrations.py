@@ -13,6 +13,8 @@ Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git comm
 could not be read (`git_error`); rows written before have both NULL.
 Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
 their updated_at, which the write-ahead mark set).
+Step 4 adds sweeps: per (account, book_id), the Dotdigital server time of the last membership
+sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -98,6 +100,17 @@ SQLITE_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
 ]
@@ -191,6 +204,17 @@ POSTGRES_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
 ]

@@ -31,10 +31,13 @@ def run_command(
     dry_run: bool,
     lock_timeout: float,
     every: str | None = None,
+    sweep: bool = False,
 ) -> int:
     """One sync (or, with `every`, one per interval until SIGTERM/SIGINT); returns the exit code.
 
     Either way SIGTERM/SIGINT finish the batch in flight, record it and end with exit 0.
+    `sweep` forces a membership sweep in the (first) run; later runs of `every` sweep when
+    `sync.sweep_every` has passed, as every run does.
     """
     interval = parse_interval(every) if every is not None else None
     if interval is not None and dry_run:
@@ -43,6 +46,8 @@ def run_command(
 
     def warn(message: str) -> None:
         err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+
+    forced = [sweep]  # forced once: the first run of a loop
 
     def once(flag: StopFlag) -> int:
         with _progress(err, enabled=not as_json) as progress:
@@ -53,6 +58,7 @@ def run_command(
                 warn=warn,
                 progress=progress,
                 stop=flag,
+                sweep=forced.pop() if forced else False,
             )
         _print_report(result.report, as_json=as_json, one_line=interval is not None)
         return result.exit_code

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,6 +58,7 @@ from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
 from leadsync.errors import LeadsyncError, LimitReached, RemoteError
 from leadsync.leadkey import key_field, lead_key
+from leadsync.salesforce.assignment import LeadAssignment
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
@@ -108,10 +109,12 @@ def run_sync(
     salesforce: SalesforceClient | None = None,
     dotdigital: Callable[[str], DotdigitalClient] | None = None,
     stop: StopHook | None = None,
+    sweep: bool = False,
 ) -> SyncResult:
     """One sync of every create_leads book in the applied state. Raises LeadsyncError (exit 1)
     for errors; a limit stops the run cleanly and is reported (exit 3), not raised; a stop
-    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted"."""
+    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted".
+    `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every` passed)."""
     applied = store.read_applied()
     if applied is None:
         raise NotApplied(
@@ -155,6 +158,7 @@ def run_sync(
         dry_run=dry_run,
         progress=progress,
         stop=stop,
+        force_sweep=sweep,
     )
     report: dict[str, Any] = {
         "run_id": run.run_id,
@@ -238,6 +242,7 @@ class Run:
     dry_run: bool
     progress: Progress | None
     stop: StopHook | None = None
+    force_sweep: bool = False  # `sync --sweep`
     started_at: str = field(default_factory=lambda: _now())
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
@@ -246,6 +251,11 @@ class Run:
     predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
     predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
+
+    @property
+    def assignment(self) -> LeadAssignment:
+        """defaults.assignment_rule as applied: the same owner on Collections and Bulk."""
+        return LeadAssignment(self.view.assignment_rule)
 
     def mapping(self, account: AccountView) -> LeadMapping:
         if account.name not in self._mapping:
@@ -484,6 +494,10 @@ class AccountSync:
         self.held.verify()
         self.store.set_watermark(self.account.name, book.id, mark)
         tally.watermark = mark
+        if since is None:  # that was a read of every member: a sweep needs nothing more
+            self.store.set_last_sweep(self.account.name, book.id, mark)
+        elif self.sweep_due(book, started):
+            self.sweep(book, mapping, tally, mark)
 
     def _since(self, book: BookView) -> datetime | None:
         mark = self.store.watermark(self.account.name, book.id)
@@ -516,6 +530,69 @@ class AccountSync:
         if self.ctx.progress:
             self.ctx.progress(f"{self.account.name}/{book.name}: read", len(page))
         return updates
+
+    # -- 2b. membership sweep -------------------------------------------------------------------
+    #
+    # Reading by `~modified` finds a member only if joining the book moved the contact's
+    # modified date. Dotdigital does not document that it does for a contact that already
+    # existed (e.g. in another book), so at least every `sync.sweep_every` (default 24h; `sync
+    # --sweep` forces one) the run also lists every member id of the book and takes the ones
+    # the ledger has never seen through the normal path. A full read (no watermark yet, e.g.
+    # backfill) and apply's baseline read count as sweeps. Cost per book: ceil(members / 5,000)
+    # Dotdigital calls for the ids (dotdigital/client.py `book_member_ids`), ledger look-ups by
+    # id, then for the N members found min(N, that many) calls for their data fields.
+
+    def sweep_due(self, book: BookView, server_now: datetime) -> bool:
+        if self.ctx.force_sweep:
+            return True
+        last = self.store.last_sweep(self.account.name, book.id)
+        if last is None:
+            return True  # never swept (new book, or a state older than the sweep)
+        return server_now - _parse_iso(last) >= timedelta(seconds=self.settings.sweep_every)
+
+    def sweep(self, book: BookView, mapping: LeadMapping, tally: BookTally, mark: str) -> None:
+        """Sweep one book; its time is recorded only after what it found is in the ledger, so
+        a run stopped or killed mid-sweep leaves the sweep due (re-finding is harmless)."""
+        for page in self.sweep_pages(book, mapping, tally, exclude=frozenset()):
+            self.ingest_page(book, page, mapping, tally)
+            self.ctx.check_stop()
+        self.held.verify()  # as before the watermark moves: a lost lock stops the run here
+        self.store.set_last_sweep(self.account.name, book.id, mark)
+
+    def sweep_pages(
+        self, book: BookView, mapping: LeadMapping, tally: BookTally, *, exclude: frozenset[int]
+    ) -> Iterator[list[Contact]]:
+        """Members of the book that are neither in the ledger nor in `exclude`, with their data
+        fields, in pages. Fetched one by one when that costs fewer calls than reading the book
+        again with its data fields, else by that second read."""
+        unseen: list[int] = []
+        pages = 0
+        tally.sweep_ids_read = 0
+        for ids in self.dd.book_member_ids(book.id):
+            pages += 1
+            tally.sweep_ids_read += len(ids)
+            known = self.store.ledger_known(self.account.name, book.id, ids)
+            unseen += [i for i in ids if i not in known and i not in exclude]
+            self.ctx.check_stop()
+            if self.ctx.progress:
+                self.ctx.progress(f"{self.account.name}/{book.name}: sweep", len(ids))
+        if not unseen:
+            return
+        if len(unseen) <= pages:
+            found = [c for c in (self.dd.contact_by_id(i) for i in unseen) if c is not None]
+            tally.swept += len(found)
+            if found:
+                yield found
+            return
+        wanted = set(unseen)
+        for page in self.dd.book_members(book.id, datafields=mapping.datafields):
+            hits = [c for c in page if c.id in wanted]
+            wanted.difference_update(c.id for c in hits)
+            tally.swept += len(hits)
+            if hits:
+                yield hits
+            if not wanted:
+                return
 
     # -- 3. write Leads ------------------------------------------------------------------------
 
@@ -671,11 +748,14 @@ class AccountSync:
                 results = self.sf.upsert(
                     "Lead", records, self.key,
                     allow_duplicate_save=self.settings.allow_duplicate_save,
+                    assignment=self.ctx.assignment,
                 )  # fmt: skip
             else:
                 results = self.sf.create(
-                    "Lead", records, allow_duplicate_save=self.settings.allow_duplicate_save
-                )
+                    "Lead", records,
+                    allow_duplicate_save=self.settings.allow_duplicate_save,
+                    assignment=self.ctx.assignment,
+                )  # fmt: skip
         except LimitReached:
             # The request was refused as a whole (403 REQUEST_LIMIT_EXCEEDED): nothing written.
             self._release(marked, "stopped by an API limit before this record was sent")
@@ -746,10 +826,14 @@ class AccountSync:
         try:
             if self.key:
                 results = self.sf.bulk_upsert(
-                    "Lead", records, external_id_field=self.key, key_field=self.key, on_job=on_job
-                )
+                    "Lead", records, external_id_field=self.key, key_field=self.key,
+                    on_job=on_job, assignment=self.ctx.assignment,
+                )  # fmt: skip
             else:
-                results = self.sf.bulk_insert("Lead", records, key_field="Email", on_job=on_job)
+                results = self.sf.bulk_insert(
+                    "Lead", records, key_field="Email", on_job=on_job,
+                    assignment=self.ctx.assignment,
+                )  # fmt: skip
         except LimitReached:
             if not jobs:
                 self._release(marked, "stopped by an API limit before this record was sent")
@@ -987,35 +1071,14 @@ class DryRunBook:
             self.count(entry, "pending", "in doubt: the next sync resolves it from Salesforce")
         seen: set[int] = set()
         since = p._since(self.book)
+        server_now = p.dd.server_time()
         for page in p.dd.book_members(
             self.book.id, modified_since=since, datafields=self.mapping.datafields
         ):
-            self.tally.read += len(page)
-            existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
-            now = _now()
-            ready: list[LedgerEntry] = []
-            for contact in page:
-                new = ledger.evaluate(
-                    existing.get(contact.id),
-                    account=p.account.name,
-                    book_id=self.book.id,
-                    contact=contact,
-                    mapping=self.mapping,
-                    run_id=p.run_id,
-                    now=now,
-                )
-                if new is None:
-                    self.tally.unchanged += 1
-                    continue
-                seen.add(contact.id)
-                if new.state == "pending":
-                    ready.append(new)
-                else:
-                    self.count(new, new.state, new.reason or "")
-            self.classify(ready)
-            p.ctx.check_stop()
-            if p.ctx.progress:
-                p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
+            self.consider(page, seen)
+        if since is not None and p.sweep_due(self.book, server_now):  # as the real run would
+            for page in p.sweep_pages(self.book, self.mapping, self.tally, exclude=frozenset(seen)):
+                self.consider(page, seen)
         earlier: list[LedgerEntry] = []
         for entry in p.store.ledger_iter(p.account.name, self.book.id, ["pending"]):
             if entry.contact_id in seen or entry.attempt is not None:
@@ -1030,6 +1093,36 @@ class DryRunBook:
                 earlier = []
         self.classify(earlier)
         self.predict_campaign()
+
+    def consider(self, page: Sequence[Contact], seen: set[int]) -> None:
+        """One page of members read: what the real run's ingest would record for each."""
+        p = self.parent
+        self.tally.read += len(page)
+        existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
+        now = _now()
+        ready: list[LedgerEntry] = []
+        for contact in page:
+            new = ledger.evaluate(
+                existing.get(contact.id),
+                account=p.account.name,
+                book_id=self.book.id,
+                contact=contact,
+                mapping=self.mapping,
+                run_id=p.run_id,
+                now=now,
+            )
+            if new is None:
+                self.tally.unchanged += 1
+                continue
+            seen.add(contact.id)
+            if new.state == "pending":
+                ready.append(new)
+            else:
+                self.count(new, new.state, new.reason or "")
+        self.classify(ready)
+        p.ctx.check_stop()
+        if p.ctx.progress:
+            p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
 
     def classify(self, ready: list[LedgerEntry]) -> None:
         if not ready:
@@ -1172,6 +1265,7 @@ def open_and_sync(
     progress: Progress | None = None,
     env: dict[str, str] | None = None,
     stop: StopHook | None = None,
+    sweep: bool = False,
 ) -> SyncResult:
     """The CLI's one call: load leadsync.yaml (for connections and the state), then sync."""
     from leadsync.config import config_dir, load_or_raise
@@ -1188,6 +1282,7 @@ def open_and_sync(
             warn=warn,
             progress=progress,
             stop=stop,
+            sweep=sweep,
         )
     finally:
         store.close()

@@ -72,6 +72,8 @@ class BookTally:
     waiting_in_doubt: int = 0  # creates in doubt, waiting out sync.in_doubt_grace
     reasons: Counter = field(default_factory=Counter)  # reason_code -> n (failed/skipped/excluded)
     watermark: str | None = None
+    sweep_ids_read: int | None = None  # member ids the membership sweep read (None: no sweep)
+    swept: int = 0  # members the sweep found that the ledger had never seen (also in `read`)
     # contact id -> (email, last_error) of members left pending by a failed write in this run
     errors: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -131,6 +133,12 @@ class BookTally:
             "waiting_in_doubt": self.waiting_in_doubt,
             "reasons": dict(sorted(self.reasons.items())),
             "watermark": self.watermark,
+            "swept": self.swept,
+            "sweep": (
+                None
+                if self.sweep_ids_read is None
+                else {"ids_read": self.sweep_ids_read, "found": self.swept}
+            ),
         }
 
 
@@ -151,6 +159,7 @@ def totals(books: list[dict[str, Any]]) -> dict[str, int]:
         "read",
         "unchanged",
         "waiting_in_doubt",
+        "swept",
     )
     return {k: sum(int(b.get(k, 0)) for b in books) for k in keys}
 
@@ -252,6 +261,15 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
             parts.append(Text(f"  {book['account']}/{book['book']}: {line}"))
         if book.get("waiting_in_doubt"):
             parts.append(Text(_waiting_line(book), style="yellow"))
+        if book.get("sweep"):
+            found = book["sweep"]["found"]
+            parts.append(
+                Text(
+                    f"  {book['account']}/{book['book']}: membership sweep read "
+                    f"{book['sweep']['ids_read']} member ids, found {found} the sync had not "
+                    f"seen{' (now in the counts above)' if found else ''}"
+                )
+            )
         if dry and dry_run_samples:
             parts.extend(_render_samples(book))
     calls = report.get("api_calls", {})

@@ -49,6 +49,7 @@ class IngestJob:
     unprocessed: list[list[str]] = field(default_factory=list)
     error_message: str | None = None
     processing_ms: int = 0
+    assignment_rule_id: str | None = None  # the rule run on each created record (Lead)
 
     @property
     def delimiter(self) -> str:
@@ -128,6 +129,8 @@ class IngestJob:
             out["externalIdFieldName"] = self.external_id_field
         if self.error_message:
             out["errorMessage"] = self.error_message
+        if self.assignment_rule_id:
+            out["assignmentRuleId"] = self.assignment_rule_id
         return out
 
     def results_csv(self, kind: str) -> str:

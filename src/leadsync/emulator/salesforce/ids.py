@@ -22,6 +22,7 @@ KEY_PREFIXES = {
     "CampaignMemberStatus": "01Y",
     "LeadStatus": "01J",
     "User": "005",
+    "AssignmentRule": "01Q",
     "Organization": "00D",
     "BulkJob": "750",
     "QueryLocator": "01g",

@@ -366,6 +366,29 @@ def user_object() -> ObjectDef:
     )  # fmt: skip
 
 
+def assignment_rule_object() -> ObjectDef:
+    """AssignmentRule: read only through the API (rules are set up in the UI), as documented."""
+    fields = [
+        _id("Assignment Rule ID"),
+        _sys("Name", "Name", "string", length=120, nillable=True),
+        _sys("Active", "Active", "boolean", default=False),
+        _sys(
+            "SobjectType",
+            "Object",
+            "picklist",
+            length=40,
+            nillable=True,
+            restricted=True,
+            picklist=[("Case", False), ("Lead", False)],
+        ),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "AssignmentRule", "Assignment Rule", "Assignment Rules", _objects(fields),
+        createable=False, updateable=False,
+    )  # fmt: skip
+
+
 CUSTOM_TYPES = {
     "string": "string",
     "text": "string",

@@ -1,10 +1,10 @@
 """The emulated org: one SalesforceBackend composed of one mixin per concern (see base.py).
 
 Seeding and the org's starting state live here; each rule lives in exactly one concern module:
-sessions (logins, tokens), users, limits (API counter), values (input conversion), rules (validation),
-records (writes, deletes), collections (many records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk
-API 2.0). Wire shapes live in
-responses.py; these modules only know values, ids and `RecordError`s.
+sessions (logins, tokens), users, assignment (Lead assignment rules), limits (API counter),
+values (input conversion), rules (validation), records (writes, deletes), collections (many
+records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk API 2.0). Wire
+shapes live in the responses package; these modules only know values, ids and `RecordError`s.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 from leadsync.emulator.salesforce.bulk import IngestJob, QueryJob
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
+from leadsync.emulator.salesforce.models.assignment import Assignment
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
 from leadsync.emulator.salesforce.models.collections import Collections
 from leadsync.emulator.salesforce.models.conversion import LeadConversion
@@ -35,6 +36,7 @@ from leadsync.emulator.salesforce.models.values import Values
 from leadsync.emulator.salesforce.sobjects import (
     ObjectDef,
     account_object,
+    assignment_rule_object,
     campaign_member_object,
     campaign_member_status_object,
     campaign_object,
@@ -58,6 +60,7 @@ DEFAULT_LEAD_STATUSES = [
 class SalesforceBackend(
     Sessions,
     Users,
+    Assignment,
     ApiLimits,
     Values,
     Rules,
@@ -100,6 +103,7 @@ class SalesforceBackend(
                 campaign_member_status_object(),
                 lead_status_object(),
                 user_object(),
+                assignment_rule_object(),
             )
         }
         self._objects_lower = {name.lower(): o for name, o in self.objects.items()}
@@ -129,6 +133,7 @@ class SalesforceBackend(
         self.users = users if users is not None else list(DEFAULT_USERS)
         self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
         self.sandbox = sandbox
+        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
         self._seed_users()
         self.locators: dict[str, list[dict]] = {}
         self.journal = None
@@ -175,6 +180,7 @@ class SalesforceBackend(
                     raise ValueError(f"salesforce.records.{sobject}[{n}]: {exc}") from exc
         for name, labels in (section.get("campaign_member_statuses") or {}).items():
             backend._seed_member_statuses(name, labels)
+        backend._seed_assignment_rules(section.get("assignment_rules") or [])
         return backend
 
     def _seed_member_statuses(self, campaign_name: str, labels: list) -> None:

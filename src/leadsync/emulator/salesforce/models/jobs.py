@@ -77,11 +77,12 @@ class Jobs(OrgState):
                 except ApiError as exc:
                     raise _invalid_job(exc.message) from None
         delimiter, line_ending = _csv_format(body)
+        rule = self.rule_for_job(obj.name, body.get("assignmentRuleId"))
         job = IngestJob(
             id=self.ids.new(KEY_PREFIXES["BulkJob"]), sobject=obj.name, operation=operation,
             column_delimiter=delimiter, line_ending=line_ending, version=version,
             created_by=self.user_id, created=self.now(),
-            external_id_field=external_id,
+            assignment_rule_id=rule, external_id_field=external_id,
         )  # fmt: skip
         with self.lock:
             self.jobs[job.id] = job
@@ -117,6 +118,8 @@ class Jobs(OrgState):
                     continue
                 try:
                     rid, created = self._job_row(job, obj, fields, row, key, repeated)
+                    if created:  # the job's rule runs on the records it creates (insert, upsert)
+                        self.assign(obj.name, rid, job.assignment_rule_id)
                     job.successful.append((rid, created, row))
                 except RecordError as exc:
                     err = exc.errors[0]

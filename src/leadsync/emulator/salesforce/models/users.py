@@ -1,6 +1,6 @@
 """Users: seeded, read only through the API. Every API session acts as the integration user
-(`user_id`, the first seeded user); the others own records only when something assigns them
-(Lead assignment rules belong in a module of their own beside this one).
+(`user_id`, the first seeded user); the others own records only through the Lead assignment
+rules (assignment.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from leadsync.emulator.salesforce.exceptions import (
 )
 from leadsync.emulator.salesforce.models import SalesforceBackend
 from leadsync.emulator.salesforce.responses.common import (
+    AUTO_ASSIGN,
     MAX_COLLECTION,
     allow_duplicate_save,
     collection_errors,
@@ -36,12 +37,17 @@ def composite_sobjects(backend: SalesforceBackend, request: Request, version: st
             raise ApiError(400, "INVALID_TYPE", "Must send a concrete entity type.", [])
         obj = backend.object(sobject)
         items.append((obj.name, backend.convert_json(obj, record)))
+    header = request.headers.get(AUTO_ASSIGN)
+    rules = {name: backend.rule_for_header(name, header) for name in {n for n, _ in items}}
     results = backend.insert_many(
         items,
         all_or_none=bool(body.get("allOrNone", False)),
         allow_duplicate_save=allow_duplicate_save(request),
         version=version,
     )
+    for (name, _), result in zip(items, results, strict=True):
+        if isinstance(result, str):
+            backend.assign(name, result, rules[name])
     return json_response(_save_results(results))
 
 
@@ -137,6 +143,7 @@ def composite_upsert(
                 [],
             )
         values.append(backend.convert_json(obj, record))
+    rule = backend.rule_for_header(obj.name, request.headers.get(AUTO_ASSIGN))
     results = backend.upsert_many(
         obj.name,
         key.name,
@@ -145,6 +152,9 @@ def composite_upsert(
         allow_duplicate_save=allow_duplicate_save(request),
         version=version,
     )
+    for result in results:
+        if isinstance(result, tuple) and result[1]:  # the rule runs on the records it creates
+            backend.assign(obj.name, result[0], rule)
     out = [
         {"success": False, "errors": collection_errors(r.errors), "created": False}
         if isinstance(r, RecordError)

@@ -13,6 +13,7 @@ from leadsync.emulator.salesforce.exceptions import (
     json_parser_error,
 )
 
+AUTO_ASSIGN = "Sforce-Auto-Assign"  # which Lead assignment rule a REST create or upsert runs
 JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv; charset=UTF-8"
 MAX_COLLECTION = 200

@@ -11,6 +11,7 @@ from leadsync.emulator.salesforce.exceptions import (
 )
 from leadsync.emulator.salesforce.models import SalesforceBackend
 from leadsync.emulator.salesforce.responses.common import (
+    AUTO_ASSIGN,
     MAX_COLLECTION,
     allow_duplicate_save,
     json_response,
@@ -136,12 +137,14 @@ def sobject_root(
     if not isinstance(body, dict):
         raise json_parser_error("Cannot deserialize instance of SObject from START_ARRAY value")
     values = backend.convert_json(obj, body)
+    rule = backend.rule_for_header(obj.name, request.headers.get(AUTO_ASSIGN))
     try:
         new_id = backend.insert(
             obj.name, values, allow_duplicate_save=allow_duplicate_save(request), version=version
         )
     except RecordError as exc:
         return json_response(rest_errors(exc), 400)
+    backend.assign(obj.name, new_id, rule)
     created = json_response({"id": new_id, "success": True, "errors": []}, 201)
     created.headers["Location"] = f"/services/data/v{version}/sobjects/{obj.name}/{new_id}"
     return created

@@ -883,12 +883,12 @@ def test_field_updates_name_no_assignment_rule_on_either_write_path(emulator_fac
         )
     )
     client = SalesforceClient(_cfg(emu), retry=no_wait(), session=session)
-    [grace] = client.query("SELECT Id, FirstName, Company FROM Lead")
+    [grace] = client.query("SELECT Id FROM Lead WHERE Email = 'grace@example.com'")
     results = client.update("Lead", [{"Id": grace["Id"], "Company": "Navy Yard"}])
     assert [r.success for r in results] == [True]
     results = client.bulk_update("Lead", [{"Id": grace["Id"], "FirstName": "Amazing Grace"}])
     assert [r.success for r in results] == [True]
-    [row] = client.query("SELECT FirstName, Company FROM Lead")
+    [row] = client.query("SELECT FirstName, Company FROM Lead WHERE Id = '" + grace["Id"] + "'")
     assert (row["FirstName"], row["Company"]) == ("Amazing Grace", "Navy Yard")
     patches = [s for s in sent if s[0] == "PATCH" and s[1].endswith("/composite/sobjects")]
     assert [s[2] for s in patches] == ["FALSE"]

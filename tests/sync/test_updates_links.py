@@ -75,3 +75,29 @@ def test_an_email_change_is_the_same_person():
     assert (moved.email, moved.contact_id, moved.record_id) == (
         "ada.king@example.com", 1001, "00Q8d0000000001AAA",
     )  # fmt: skip
+
+
+def test_a_refused_value_is_not_sent_again_until_the_data_changes():
+    link = links.from_entry(_entry("created", lead_id="00Q8d0000000001AAA"), "r1", "now")
+    assert link is not None
+    refused = FieldNote(
+        "update_failed", "Title", "TITLE", None, "CEO!!", "dotdigital", "refused", "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    )  # fmt: skip
+    link.outcome, link.detail = "update_failed", {"fields": [refused.as_dict()]}
+    again = LinkPlan(to_salesforce={"Title": "CEO!!"}, sf_base={"TITLE": "CEO!!"})
+    plan, still = links.without_repeated_failures(link, again)
+    assert (plan.to_salesforce, plan.sf_base, [n.field for n in still]) == ({}, {}, ["Title"])
+    changed = LinkPlan(to_salesforce={"Title": "CEO"}, sf_base={"TITLE": "CEO"})
+    plan, still = links.without_repeated_failures(link, changed)
+    assert (plan.to_salesforce, still) == ({"Title": "CEO"}, [])
+    # a later read with nothing new keeps the refusal on record; a real change clears it
+    kept = links.evaluated(
+        link, LinkPlan(), sf_values={}, dd_values={}, sf_ok=True, dd_ok=True, notes=[],
+        run_id="r5", now="z",
+    )  # fmt: skip
+    assert kept.outcome == "update_failed"
+    cleared = links.evaluated(
+        link, changed, sf_values={}, dd_values={}, sf_ok=True, dd_ok=True, notes=[],
+        run_id="r6", now="z",
+    )  # fmt: skip
+    assert cleared.outcome is None and cleared.base["TITLE"] == "CEO"

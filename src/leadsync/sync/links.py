@@ -136,6 +136,10 @@ def evaluated(
         detail = {"run": run_id, "at": now, "fields": [n.as_dict() for n in notes]}
         if pending_why:
             detail["why"] = pending_why
+    elif not (plan.writes or plan.agreed) and link.outcome != "pending":
+        # Read again with nothing new (the overlap window, our own write read back): what
+        # the last real change left (a conflict, a refusal) stays on record.
+        outcome, detail = link.outcome, link.detail
     return replace(
         link,
         base=plan.settled(link.base, sf_ok=sf_ok, dd_ok=dd_ok),
@@ -146,3 +150,47 @@ def evaluated(
         attempt=None,
         last_run=run_id,
     )
+
+
+def without_repeated_failures(link: Link, plan: LinkPlan) -> tuple[LinkPlan, list[FieldNote]]:
+    """The plan less the writes (and failures) this link already had refused with the same
+    value: a refused value is not sent again, nor counted again, until the data changes (a
+    record is read again whenever anything about it changes, our own writes included).
+    Returns the plan and the earlier notes that still hold (kept in the link's detail)."""
+    earlier = [n for n in link.detail.get("fields") or [] if n.get("kind") == "update_failed"]
+    if not earlier:
+        return plan, []
+    still: list[FieldNote] = []
+    for raw in earlier:
+        note = FieldNote(
+            "update_failed",
+            str(raw.get("field")),
+            str(raw.get("datafield")),
+            raw.get("salesforce"),
+            raw.get("dotdigital"),
+            raw.get("winner"),
+            raw.get("reason"),
+            raw.get("code"),
+        )
+        if note.winner == "salesforce":  # Dotdigital refused this Salesforce value
+            if plan.to_dotdigital.get(note.datafield, _MISSING) == note.salesforce:
+                del plan.to_dotdigital[note.datafield]
+                plan.dd_base.pop(note.datafield, None)
+                still.append(note)
+        elif plan.to_salesforce.get(note.field, _MISSING) == note.dotdigital:
+            del plan.to_salesforce[note.field]  # Salesforce refused this Dotdigital value
+            plan.sf_base.pop(note.datafield, None)
+            still.append(note)
+        else:  # refused before it was sent (conversion): the same note again
+            same = [
+                n for n in plan.notes
+                if n.kind == "update_failed" and n.field == note.field
+                and n.dotdigital == note.dotdigital
+            ]  # fmt: skip
+            if same:
+                plan.notes.remove(same[0])
+                still.append(note)
+    return plan, still
+
+
+_MISSING = object()

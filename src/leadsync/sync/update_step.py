@@ -291,14 +291,14 @@ class UpdateStep:
         dd_values = self._dotdigital_values(found, dd_changed)
         now = _now()
         plans: dict[int, LinkPlan] = {}
+        repeated: dict[int, list[FieldNote]] = {}  # refusals that still hold: kept, not counted
         for cid, link in found.items():
             if cid not in sf_values or cid not in dd_values:
                 continue  # unlinked while reading, or the contact is gone (recorded)
             if cid in dd_changed:
                 found[cid] = link = links.with_email(link, dd_changed[cid].email)
-            plans[cid] = plan_link(
-                self.rules(link.sobject), link.base, sf_values[cid], dd_values[cid]
-            )
+            plan = plan_link(self.rules(link.sobject), link.base, sf_values[cid], dd_values[cid])
+            plans[cid], repeated[cid] = links.without_repeated_failures(link, plan)
         if self.dry:
             self._preview(found, plans, sf_values)
             return
@@ -315,8 +315,8 @@ class UpdateStep:
             why = "; ".join(w for w in (sf.pending, dd.pending) if w) or None
             after = links.evaluated(
                 link, plan, sf_values=sf_values[cid], dd_values=dd_values[cid],
-                sf_ok=sf.ok, dd_ok=dd.ok, notes=notes, run_id=self.run_id, now=now,
-                pending_why=why,
+                sf_ok=sf.ok, dd_ok=dd.ok, notes=[*notes, *repeated[cid]], run_id=self.run_id,
+                now=now, pending_why=why,
             )  # fmt: skip
             stored.append(replace(after, sf_seen=None) if sf.reread else after)
             self._count(link, plan, sf, dd, notes)
@@ -466,20 +466,24 @@ class UpdateStep:
                 except RemoteError as exc:
                     error = write_errors.of_exception(exc)
                     for cid in batch:
-                        sides[cid] = self._refused_all(plans[cid], error, exc)
+                        sides[cid] = self._refused_all(found[cid], plans[cid], error, exc)
                     continue
                 for cid, result in zip(batch, results, strict=True):
                     sides[cid] = self._salesforce_side(found[cid], plans[cid], result)
         return sides
 
-    def _refused_all(self, plan: LinkPlan, error: write_errors.WriteError, exc: Exception) -> _Side:
+    def _refused_all(
+        self, link: Link, plan: LinkPlan, error: write_errors.WriteError, exc: Exception
+    ) -> _Side:
         stamped = error.stamped(self.run_id, _now())
+        rules = self.rules(link.sobject)
         if getattr(exc, "transient", False):
             return _Side(
                 ok=False, pending=f"Salesforce update failed for now: {exc}", error=stamped
             )
         return _Side(
-            ok=False, notes=_refused(plan.to_salesforce, "Salesforce", error.error_class, str(exc))
+            ok=False,
+            notes=_refused(plan.to_salesforce, "Salesforce", error.error_class, str(exc), rules),
         )
 
     def _salesforce_side(self, link: Link, plan: LinkPlan, result: SaveResult) -> _Side:
@@ -502,7 +506,10 @@ class UpdateStep:
                 error=error,
                 reread=code == CONVERTED_LEAD,
             )
-        return _Side(ok=False, notes=_refused(plan.to_salesforce, "Salesforce", code, message))
+        rules = self.rules(link.sobject)
+        return _Side(
+            ok=False, notes=_refused(plan.to_salesforce, "Salesforce", code, message, rules)
+        )
 
     def _write_dotdigital(
         self, found: Mapping[int, Link], plans: Mapping[int, LinkPlan]
@@ -534,10 +541,14 @@ class UpdateStep:
             error = write_errors.of_exception(exc).stamped(self.run_id, _now())
             why = f"Dotdigital import failed for now: {exc}"
             return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
-        return self._import_sides(cids, plans, status)
+        return self._import_sides(found, cids, plans, status)
 
     def _import_sides(
-        self, cids: Sequence[int], plans: Mapping[int, LinkPlan], status: Mapping[str, Any]
+        self,
+        found: Mapping[int, Link],
+        cids: Sequence[int],
+        plans: Mapping[int, LinkPlan],
+        status: Mapping[str, Any],
     ) -> dict[int, _Side]:
         """Per-contact outcome of a finished import: those it lists as updated (or created)
         succeeded, those it lists as failed failed, the rest (a failure it could not name,
@@ -575,7 +586,14 @@ class UpdateStep:
                 else ("contactNotFound", "the import did not update this contact")
             )
             sides[cid] = _Side(
-                ok=False, notes=_refused(plans[cid].to_dotdigital, "Dotdigital", code, message)
+                ok=False,
+                notes=_refused(
+                    plans[cid].to_dotdigital,
+                    "Dotdigital",
+                    code,
+                    message,
+                    self.rules(found[cid].sobject),
+                ),
             )
         return sides
 
@@ -628,14 +646,25 @@ class UpdateStep:
             self.store.links_put(list(changed))
 
 
-def _refused(values: Mapping[str, Any], system: str, code: str, message: str) -> list[FieldNote]:
-    """An update the other system refused: one note per field it carried."""
-    winner = "dotdigital" if system == "Salesforce" else "salesforce"
+def _refused(
+    values: Mapping[str, Any], system: str, code: str, message: str, rules: Sequence[FieldRule]
+) -> list[FieldNote]:
+    """An update the other system refused: one note per field it carried, holding the value
+    that was refused (so the same value is not sent again until the data changes)."""
     reason = f"{system} refused the update: {code}: {message}"
-    return [
-        FieldNote("update_failed", name, name, None, value, winner=winner, reason=reason, code=code)
-        for name, value in values.items()
-    ]
+    notes = []
+    for name, value in values.items():
+        if system == "Salesforce":  # Salesforce field -> the value Dotdigital had
+            df = next((r.datafield for r in rules if r.salesforce == name), name)
+            notes.append(
+                FieldNote("update_failed", name, df, None, value, "dotdigital", reason, code)
+            )
+        else:  # datafield -> the value Salesforce had
+            fld = next((r.salesforce for r in rules if r.datafield == name), name)
+            notes.append(
+                FieldNote("update_failed", fld, name, value, None, "salesforce", reason, code)
+            )
+    return notes
 
 
 def _covers(seen: Mapping[str, Any] | None, names: Sequence[str]) -> bool:

@@ -225,3 +225,22 @@ def test_sigkill_mid_update_then_rerun_leaves_the_right_values(
     assert _contact(ws, "alan@example.com")["FIRSTNAME"] == "Alan M."
     assert _lead(ws, "alan@example.com")["FirstName"] == "Alan M."
     assert _changes(ws.sync(code=(0,))) == {}
+
+
+def test_converted_lead_moves_the_link_to_its_contact(workspace, kit) -> None:
+    ws = workspace()
+    _linked(ws, kit, ADA)
+    lead_id = _lead(ws, "ada@example.com")["Id"]
+    converted = ws.emu.control("salesforce", "POST", f"/__emulator/leads/{lead_id}/convert")
+    assert converted.status_code == 200, converted.text
+    contact_id = converted.json()["contactId"]
+
+    report = ws.sync(code=(0,))
+    assert report["totals"]["converted"] == 1 and _changes(report) == {}
+    assert ws.state_rows("SELECT sobject, record_id, state FROM links") == [
+        ("Contact", contact_id, "linked")
+    ]
+    # the converted Lead is never written again (Salesforce refuses it): a Dotdigital change
+    # goes nowhere without a contact mapping, and fails nothing
+    _set_dd(ws, "ada@example.com", COMPANY="After conversion")
+    assert _changes(ws.sync(code=(0,))) == {}

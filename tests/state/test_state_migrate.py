@@ -12,7 +12,7 @@ import pytest
 
 from leadsync.state import StateNotEmpty
 from leadsync.state.migrate import copy_state
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
+from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, Link
 from leadsync.state.postgres import PostgresStore
 from leadsync.state.sqlite import SqliteStore
 
@@ -78,6 +78,15 @@ def fill(store) -> None:
             ),
         ]
     )
+    store.links_put(
+        [
+            Link("uk", 5000, "a@example.com", "Lead", "00Q1", 42, base={"COMPANY": "Acme"},
+                 sf_seen={"Company": "Acme"}, dd_seen={"COMPANY": "Acme"}, outcome="conflict",
+                 detail={"fields": [{"kind": "conflict", "field": "Company"}]}),
+            Link("uk", 5002, "d@example.com", "Contact", "0032", 42, state="unlinked"),
+        ]
+    )  # fmt: skip
+    store.set_update_marks("uk", {"salesforce:Lead": "2026-01-03T00:00:00.000+0000"})
     store.save_run("r1", {"started_at": "2026-01-01T00:00:00Z", "books": []})
     store.save_run("r2", {"started_at": "2026-01-02T00:00:00Z", "books": [{"seen": 2}]})
 
@@ -89,6 +98,8 @@ def everything(store) -> tuple:
         list(store.export_ledger()),  # every field, updated_at included
         store.watermarks(),
         store.runs(),
+        list(store.export_links()),  # every field, updated_at included
+        store.export_update_marks(),
     )
 
 

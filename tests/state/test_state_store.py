@@ -372,7 +372,8 @@ def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open
     """Step 4 (sweeps) runs on a store that has only steps 1-3, keeping what it holds."""
     store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
     with store._tx() as cur:  # back to what a leadsync before step 4 left behind
-        cur.execute("DROP TABLE sweeps")
+        for table in ("sweeps", "links", "update_marks"):  # steps 4 and 6 (later ones too)
+            cur.execute(f"DROP TABLE {table}")
         cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (4,))
     assert store.schema_version() == 3
     store.close()
@@ -382,6 +383,7 @@ def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open
     assert again.last_sweep("uk", 42) is None
     again.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
     assert again.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
+    assert again.links_count("uk") == {} and again.update_mark("uk", "salesforce:Lead") is None
 
 
 def test_runs_saved_replaced_and_listed_newest_first(store):

@@ -1,4 +1,5 @@
-"""`leadsync state migrate`: copy a whole state (applied, history, ledger, watermarks, runs)
+"""`leadsync state migrate`: copy a whole state (applied, history, ledger, watermarks, runs,
+the field-update links and their marks)
 from one store to another, e.g. a laptop's SQLite file into the team's PostgreSQL.
 
 The copy refuses a non-empty target (two histories must never be merged silently), writes the
@@ -63,7 +64,15 @@ def copy_state(src: SqlStore, dst: SqlStore, *, lock_timeout: float = 0.0) -> Co
         watermarks = src.watermarks()
         runs = src.export_runs()
         expected = src.ledger_counts()
-        copied = dst.import_all(applied, history, src.export_ledger(), watermarks, runs)
+        copied = dst.import_all(
+            applied,
+            history,
+            src.export_ledger(),
+            watermarks,
+            runs,
+            links=src.export_links(),
+            update_marks=src.export_update_marks(),
+        )
     if dst.ledger_counts() != expected:  # pragma: no cover - a bug guard, not an expected path
         raise StateError("the copied ledger does not match the source; the target needs a look")
     return CopySummary(

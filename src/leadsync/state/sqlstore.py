@@ -529,6 +529,8 @@ class SqlStore(AuditReads):
         ledger: Iterable[LedgerEntry],
         watermarks: dict[tuple[str, int], str],
         runs: Sequence[tuple[str, str, dict[str, Any]]],
+        links: Iterable[Link] = (),
+        update_marks: Sequence[tuple[str, str, str]] = (),
     ) -> int:
         """Load a whole state into this (empty) store in ONE transaction; returns ledger rows.
 
@@ -569,7 +571,34 @@ class SqlStore(AuditReads):
                     RUN_UPSERT,
                     [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
                 )
+            for chunk in chunked(links, WRITE_CHUNK):
+                rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
+                cur.executemany(self._q(LINK_UPSERT), rows)
+            if update_marks:
+                cur.executemany(self._q(UPDATE_MARK_UPSERT), list(update_marks))
         return count
+
+    def export_links(self) -> Iterator[Link]:
+        """Every link in key order, paged by key (bounded memory)."""
+        after: tuple[str, int] | None = None
+        while True:
+            sql, args = LINK_SELECT, ()
+            if after is not None:
+                sql += " WHERE account > ? OR (account = ? AND contact_id > ?)"
+                args = (after[0], after[0], after[1])  # type: ignore[assignment]
+            sql += f" ORDER BY account, contact_id LIMIT {PAGE_ROWS * 10}"
+            rows = self._read(self._q(sql), args)
+            for row in rows:
+                yield codec.link_entry(row)
+            if len(rows) < PAGE_ROWS * 10:
+                return
+            after = (rows[-1][0], int(rows[-1][1]))
+
+    def export_update_marks(self) -> list[tuple[str, str, str]]:
+        return [
+            (str(a), str(src), str(v))
+            for a, src, v in self._read("SELECT account, source, value FROM update_marks")
+        ]
 
     def describe(self) -> str:
         """Where this store lives, for messages (never includes a password)."""

@@ -894,3 +894,20 @@ def test_field_updates_name_no_assignment_rule_on_either_write_path(emulator_fac
     assert [s[2] for s in patches] == ["FALSE"]
     [job] = [_json.loads(s[3]) for s in sent if s[0] == "POST" and s[1].endswith("/jobs/ingest")]
     assert job["operation"] == "update" and "assignmentRuleId" not in job
+
+
+def test_bulk_query_reads_like_rest_deleted_records_included(emulator_factory):
+    """A Bulk API 2.0 queryAll job gives the rows a REST queryAll gives, typed alike (empty
+    cells None, booleans booleans), deleted records with IsDeleted true."""
+    emulator = emulator_factory(_seed())
+    client = _client(emulator)
+    doomed = client.query("SELECT Id FROM Lead WHERE Email = 'zoe@example.com'")
+    emulator.salesforce().Lead.delete(next(iter(doomed))["Id"])
+    soql = "SELECT Id, Email, PostalCode, IsDeleted, IsConverted FROM Lead ORDER BY Email"
+    rest = list(client.query(soql, include_deleted=True))
+    bulk = list(client.bulk_query(soql, include_deleted=True))
+    assert [sorted(r.items()) for r in bulk] == [sorted(r.items()) for r in rest]
+    assert {r["Email"].lower(): r["IsDeleted"] for r in bulk}["zoe@example.com"] is True
+    assert all(r["PostalCode"] is None for r in bulk)
+    total, rows = client.query_sized(soql, include_deleted=True)
+    assert total == len(rest) == len(list(rows))

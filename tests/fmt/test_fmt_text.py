@@ -171,3 +171,39 @@ def test_values_keep_the_type_pyyaml_gives_them() -> None:
     assert yaml.safe_load(out) == yaml.safe_load(text)
     assert format_text(out) == out
     assert 'a: ["y", "n", true, "1e3", 0777]\n' in out
+
+
+def test_push_keys_take_their_place_and_status_lists_stay_on_one_line() -> None:
+    text = """\
+accounts:
+  uk:
+    address_books:
+      - member_statuses:
+          - Sent
+          - Responded
+        push_campaign_members: true
+        campaign: Customer Day
+        name: Invitees
+    contact_mapping:
+      - {direction: two-way, salesforce: FirstName, datafield: FIRSTNAME}
+      - {salesforce: Title, datafield: JOBTITLE, direction: salesforce-to-dotdigital}
+    lead_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+"""
+    out = format_text(text)
+    assert out == """\
+accounts:
+  uk:
+    lead_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+    contact_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+      - {salesforce: Title,     datafield: JOBTITLE,  direction: salesforce-to-dotdigital}
+    address_books:
+      - name: Invitees
+        campaign: Customer Day
+        push_campaign_members: true
+        member_statuses: [Sent, Responded]
+"""
+    assert format_text(out) == out
+    assert yaml.safe_load(out) == yaml.safe_load(text)

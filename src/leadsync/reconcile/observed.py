@@ -58,6 +58,9 @@ class Observed:
     # Names of the org's campaigns, read only when a linked campaign was not found: the
     # "did you mean" of LS208 (never part of a fingerprint: it is advice, not a plan input)
     campaign_names: tuple[str, ...] = ()
+    # Contact describe, read only when an account has a contact_mapping (the push fills
+    # datafields of Campaign members who are Contacts from it)
+    contact: ObjectDescribe | None = None
 
     def campaign_by_id(self, campaign_id: str) -> ObservedCampaign | None:
         key = campaign_id[:15]  # 15- and 18-char ids name the same record
@@ -80,6 +83,8 @@ class Observed:
         out: dict[str, str] = {"salesforce.Lead": self.lead.fingerprint()}
         if self.campaign_member is not None:
             out["salesforce.CampaignMember"] = self.campaign_member.fingerprint()
+        if self.contact is not None:
+            out["salesforce.Contact"] = self.contact.fingerprint()
         out["salesforce.LeadStatus"] = _digest(
             sorted((s.api_name, s.label, s.is_default) for s in self.lead_statuses)
         )

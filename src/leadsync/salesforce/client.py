@@ -149,9 +149,13 @@ class SalesforceClient:
             self._describes[name] = _describe(name, raw)
         return self._describes[name]
 
-    def query(self, soql: str) -> Iterator[dict[str, Any]]:
-        """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped."""
-        page = self._call("query", lambda sf: sf.query(soql))
+    def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped.
+
+        `include_deleted`: queryAll, which also returns deleted records still in the recycle
+        bin (IsDeleted true), e.g. CampaignMembers removed from a Campaign since the last read.
+        """
+        page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
         while True:
             if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
                 raise self._unexpected("query", page)

@@ -13,6 +13,10 @@ Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git comm
 could not be read (`git_error`); rows written before have both NULL.
 Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
 their updated_at, which the write-ahead mark set).
+Step 5 adds the push (Salesforce -> Dotdigital): push_members, one row per Campaign member a
+pushing book holds or held (keyed by the CampaignMember Id; an index by email serves "did this
+person come from Salesforce?"), and push_marks, where each pushing book's next incremental read
+starts. (Step 4 is another branch's `sweeps`; the numbers stay apart so both can merge.)
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -98,6 +102,46 @@ SQLITE_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        5,
+        [
+            """CREATE TABLE push_members (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                member_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                person_id TEXT,
+                person_type TEXT,
+                campaign_id TEXT,
+                contact_id INTEGER,
+                attempt TEXT,
+                attempted_at TEXT,
+                data_hash TEXT,
+                push_values TEXT NOT NULL DEFAULT '{}',
+                reason_code TEXT,
+                reason TEXT,
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, book_id, member_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX push_members_by_email ON push_members (account, email)",
+            "CREATE INDEX push_members_by_state ON push_members (account, state, book_id, member_id)",
+            "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
+            "WHERE attempt IS NOT NULL",
+            """CREATE TABLE push_marks (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                salesforce TEXT,
+                dotdigital TEXT,
+                fingerprint TEXT,
+                full_at TEXT,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
 ]
@@ -191,6 +235,46 @@ POSTGRES_STEPS: Steps = [
         [
             "ALTER TABLE ledger ADD COLUMN attempted_at TEXT",
             "UPDATE ledger SET attempted_at = updated_at WHERE attempt IS NOT NULL",
+        ],
+    ),
+    (
+        5,
+        [
+            """CREATE TABLE push_members (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                member_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                person_id TEXT,
+                person_type TEXT,
+                campaign_id TEXT,
+                contact_id BIGINT,
+                attempt TEXT,
+                attempted_at TEXT,
+                data_hash TEXT,
+                push_values JSONB NOT NULL DEFAULT '{}',
+                reason_code TEXT,
+                reason TEXT,
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, book_id, member_id)
+            )""",
+            "CREATE INDEX push_members_by_email ON push_members (account, email)",
+            "CREATE INDEX push_members_by_state ON push_members (account, state, book_id, member_id)",
+            "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
+            "WHERE attempt IS NOT NULL",
+            """CREATE TABLE push_marks (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                salesforce TEXT,
+                dotdigital TEXT,
+                fingerprint TEXT,
+                full_at TEXT,
+                PRIMARY KEY (account, book_id)
+            )""",
         ],
     ),
 ]

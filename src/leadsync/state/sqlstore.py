@@ -23,8 +23,11 @@ from leadsync.state.model import (
     LedgerEntry,
     LedgerStateName,
     LockInfo,
+    PushEntry,
+    PushMark,
     StaleState,
 )
+from leadsync.state.pushstore import PUSH_TABLES, PushRows
 
 PAGE_ROWS = 1000  # ledger_iter page: bounded memory, one short query per page
 WRITE_CHUNK = 10_000  # rows per executemany call when streaming a baseline
@@ -72,7 +75,7 @@ RUN_UPSERT = (
     "INSERT INTO runs (run_id, started_at, report) VALUES (?, ?, ?) "
     "ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, report = excluded.report"
 )
-TABLES = ("applied_state", "history", "ledger", "watermarks", "runs")
+TABLES = ("applied_state", "history", "ledger", "watermarks", "runs", *PUSH_TABLES)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -81,8 +84,9 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class SqlStore:
-    """StateStore over a DB-API connection. Subclasses supply transport and locks."""
+class SqlStore(PushRows):
+    """StateStore over a DB-API connection. Subclasses supply transport and locks (the push
+    tables' methods come from PushRows, see pushstore.py)."""
 
     #: the open connection (`execute` returns a cursor) and the lock that serialises its use
     _conn: Any
@@ -400,6 +404,7 @@ class SqlStore:
         ledger: Iterable[LedgerEntry],
         watermarks: dict[tuple[str, int], str],
         runs: Sequence[tuple[str, str, dict[str, Any]]],
+        push: tuple[Sequence[PushEntry], Sequence[PushMark]] = ((), ()),
     ) -> int:
         """Load a whole state into this (empty) store in ONE transaction; returns ledger rows.
 
@@ -440,6 +445,7 @@ class SqlStore:
                     RUN_UPSERT,
                     [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
                 )
+            self.import_push_rows(cur, *push)
         return count
 
     def describe(self) -> str:

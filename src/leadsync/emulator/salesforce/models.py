@@ -1076,8 +1076,11 @@ class SalesforceBackend:
         predicate = soql.compile_where(query.where, resolve) if query.where is not None else None
         with self.lock:
             table = self.records[obj.name]
-            candidates = soql.index_candidates(
-                query.where, lambda p, lits: self._lookup(obj, p, lits)
+            # queryAll also returns deleted records, which the indexes no longer hold: scan.
+            candidates = (
+                None
+                if include_deleted
+                else soql.index_candidates(query.where, lambda p, lits: self._lookup(obj, p, lits))
             )
             if candidates is None:
                 rows: Iterable[dict] = list(table.values())

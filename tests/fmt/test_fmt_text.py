@@ -191,7 +191,9 @@ accounts:
       - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
 """
     out = format_text(text)
-    assert out == """\
+    assert (
+        out
+        == """\
 accounts:
   uk:
     lead_mapping:
@@ -205,5 +207,6 @@ accounts:
         push_campaign_members: true
         member_statuses: [Sent, Responded]
 """
+    )
     assert format_text(out) == out
     assert yaml.safe_load(out) == yaml.safe_load(text)

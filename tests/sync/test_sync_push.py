@@ -132,6 +132,10 @@ def test_a_campaign_of_leads_and_contacts_fills_its_book_with_the_mapped_fields(
     )
     assert sorted(r["email"] for r in pushed) == ["ann@example.com", "cy@example.com"]
     assert {r["origin"] for r in pushed} == {"salesforce"}
+    status = ws.run("status", "-c", "leadsync.yaml", check=(0,)).stdout
+    assert f"'{BOOK}' (id" in status and "filled from the campaign" in status
+    assert "Salesforce -> Dotdigital: pushed 2, skipped 1" in status
+    assert "added 2" in status
 
 
 def set_status(ws: Any, member_id: str, status: str) -> None:
@@ -308,3 +312,42 @@ def test_sigkill_mid_push_then_rerun_leaves_each_member_once(
     assert sum(r["method"] == "PUT" for r in log) == imports
     again = ws.sync()
     assert again["push"][0]["pushed"] == 0 and again["push"][0]["unchanged"] == 4
+
+
+def test_plan_checks_push_keys_against_the_live_systems(workspace, kit):
+    """plan: contact_mapping fields must exist on Contact (LS213), member_statuses must be the
+    Campaign's (LS214), each with its file:line; a valid push plans its resources and reasons,
+    and after apply plans no changes."""
+    bad = kit.config_yaml(
+        books=[{**PUSH_BOOK, "member_statuses": ["Sent", "Attended"]}],
+        contact_mapping=[*CONTACT_MAPPING, ("Tittle", "POSTCODE", "salesforce-to-dotdigital")],
+    )
+    ws = workspace(seed=push_seed(kit), config=bad, apply=False)
+    proc = ws.run("plan", "-c", "leadsync.yaml", check=(1,))
+    lines = bad.splitlines()
+    tittle = next(i for i, ln in enumerate(lines, 1) if "Tittle" in ln)
+    statuses = next(i for i, ln in enumerate(lines, 1) if "member_statuses" in ln)
+    assert f"leadsync.yaml:{tittle}:" in proc.stdout + proc.stderr
+    assert "LS213" in proc.stdout + proc.stderr and "Contact has no field 'Tittle'" in (
+        proc.stdout + proc.stderr
+    )
+    out = proc.stdout + proc.stderr
+    assert f"leadsync.yaml:{statuses}:" in out and "LS214" in out
+    assert "no member status 'Attended'" in out and "'Declined'" in out
+    ws.write_config(kit.config_yaml(books=[PUSH_BOOK], contact_mapping=CONTACT_MAPPING))
+    plan = json.loads(ws.run("plan", "-c", "leadsync.yaml", "--json", check=(0,)).stdout)
+    changes = {c["address"]: c for c in plan["resource_changes"]}
+    title = changes['account.uk.contact_mapping["Title"]']
+    assert (title["kind"], title["action"]) == ("contact_mapping", "create")
+    book = changes[f'account.uk.address_book["{BOOK}"]']
+    assert book["after"]["push_campaign_members"] is True
+    assert "push starts" in book["reason"] and CAMPAIGN in book["reason"]
+    ws.apply()
+    again = ws.run("plan", "-c", "leadsync.yaml", "--detailed-exitcode", check=(0,))
+    assert "No changes" in again.stdout
+    clear = kit.config_yaml(books=[LEAD_BOOK], clear=False).replace(
+        "clear_address_books: false", "clear_address_books: true"
+    )
+    ws.write_config(clear.replace("create_leads: true", "create_leads: false"))
+    warned = ws.run("plan", "-c", "leadsync.yaml", check=(0,))
+    assert "LS112" in warned.stderr and "does nothing" in warned.stderr

@@ -129,7 +129,8 @@ def push_lines(report: dict[str, Any], *, samples: bool = True) -> list[str]:
             parts.append(f"{b['left']} left the Campaign (kept: clear_address_books is false)")
         for key in ("skipped", "failed", "pending", "in_doubt"):
             if b.get(key):
-                parts.append(f"{b[key]} {key.replace('_', ' ')}")
+                label = key.replace("_", " ")
+                parts.append(f"{b[key]} {'would be ' + label if dry else label}")
         parts.append(f"{b['unchanged']} unchanged")
         lines.append(
             f"push {b['account']}/{b['book']} <- campaign {b['campaign']!r}: "

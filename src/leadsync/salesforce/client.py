@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
@@ -131,6 +132,9 @@ class SalesforceClient:
             self._session.trust_env = False
             self._session.verify = cfg.ca_bundle
         self._last_headers: Mapping[str, str] | None = None
+        # Salesforce's clock as its last answer stated it (the HTTP Date header): an
+        # incremental read takes its own start from its first answer (no extra call).
+        self.last_date: datetime | None = None
         self._last_exchange = ""  # "POST https://host/path -> 503, request id ..." (no query)
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
@@ -688,6 +692,7 @@ class SalesforceClient:
                 log.debug("salesforce: %s", self._last_exchange)
                 raise
             self._last_headers = response.headers
+            self._note_date(response.headers.get("Date"))
             self._last_exchange = _exchange(where, response)
             log.debug("salesforce: %s", self._last_exchange)
             info = response.headers.get("Sforce-Limit-Info")
@@ -698,6 +703,16 @@ class SalesforceClient:
             return response
 
         session.send = send  # type: ignore[method-assign]
+
+    def _note_date(self, raw: str | None) -> None:
+        if not raw:
+            return
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        if when is not None and when.tzinfo is not None:
+            self.last_date = when
 
     def _connect(self) -> Salesforce:
         if self._sf is None:

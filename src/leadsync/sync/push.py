@@ -280,13 +280,20 @@ class PushBook:
 
     def read_salesforce(self, since: datetime | None) -> str | None:
         """Read the Campaign's members (all, or those changed since), decide and record each.
-        Returns the latest SystemModstamp read (Salesforce's clock), as Salesforce wrote it."""
+
+        Returns where the next read starts: Salesforce's time when it answered this read (the
+        Date of its first answer; members changed after that are read next time, those it
+        committed late are caught by the overlap), else the latest SystemModstamp read."""
         soql = pushmap.member_query(self.rules, since)
         high: datetime | None = None
         high_raw: str | None = None
         seen: set[str] = set()
         batch: list[Wanted] = []
+        before = self.sf.last_date
+        answered: datetime | None = None
         for row in self.sf.query(soql, include_deleted=since is not None):
+            if answered is None:
+                answered = self.sf.last_date
             want = pushmap.wanted(self.rules, row)
             if not want.member_id:
                 continue
@@ -301,6 +308,10 @@ class PushBook:
         self.decide(batch)
         if since is None:
             self.unseen(seen)
+        if answered is None and self.sf.last_date is not before:
+            answered = self.sf.last_date
+        if answered is not None:
+            return answered.astimezone(UTC).isoformat()
         return high_raw
 
     def decide(self, batch: list[Wanted]) -> None:

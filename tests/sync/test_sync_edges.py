@@ -148,13 +148,14 @@ def test_stopped_early_line_has_one_full_stop(workspace, kit) -> None:
 
 def test_values_flow_only_dotdigital_to_salesforce_at_creation(workspace, kit) -> None:
     """README "What it syncs today": two-way and dotdigital-to-salesforce rows are written
-    once, when the Lead is created; salesforce-to-dotdigital rows write nothing to Dotdigital;
-    existing Leads are not updated. If a later change makes any of this untrue, this test
-    fails and the README must be updated with it."""
+    once, when the Lead is created; salesforce-to-dotdigital rows write to Dotdigital only when
+    the push imports a Campaign member (this Lead is in no pushing Campaign: nothing is
+    written); existing Leads are not updated. If a later change makes any of this untrue, this
+    test fails and the README must be updated with it."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     scope = readme.split("## What it syncs today", 1)[1].split("\n## ", 1)[0]
     assert "**when the Lead is created**" in scope
-    assert "**nothing is written to Dotdigital**" in scope
+    assert "**when the push imports that Campaign member**" in scope
 
     ws = workspace()
     ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))

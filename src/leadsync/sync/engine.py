@@ -264,6 +264,7 @@ class Run:
     # the people it would have written (email -> entry), so lead creation excludes them too.
     push_tallies: dict[tuple[str, int], Any] = field(default_factory=dict)
     predicted_pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    any_pushed: dict[str, bool] = field(default_factory=dict)  # account -> push table not empty
 
     def mapping(self, account: AccountView) -> LeadMapping:
         if account.name not in self._mapping:

@@ -606,7 +606,7 @@ def exclude_pushed(
     open_ = {
         id(e): e for e in entries if e.state not in ledger.TERMINAL and e.origin != "salesforce"
     }
-    if not open_:
+    if not open_ or not _any_pushed(parent):
         return [], list(entries)
     found = pushed_people(parent, [e.email for e in open_.values()])
     if not found:
@@ -629,6 +629,16 @@ def exclude_pushed(
         }
         excluded.append(ledger.from_salesforce(entry, push.person_id, where, parent.run_id, now))
     return excluded, rest
+
+
+def _any_pushed(parent: AccountSync) -> bool:
+    """Has the push ever recorded anyone for this account (asked once per run, after the push
+    step): most accounts never push, and their lead creation then asks nothing more."""
+    name = parent.account.name
+    known: dict[str, bool] = parent.ctx.any_pushed
+    if name not in known:
+        known[name] = bool(parent.store.push_counts(name))
+    return known[name] or bool(parent.ctx.predicted_pushed.get(name))
 
 
 def pushed_people(parent: AccountSync, emails: Sequence[str]) -> dict[str, PushEntry]:

@@ -9,6 +9,7 @@ skipped. A command given --json prints one JSON document on stdout also when it 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -26,7 +27,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        logs.configure(verbose=True)
+        logs.reconfigure(verbose=True)
+
+
+def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        logs.reconfigure(fmt=value)
 
 
 def _verbose_option() -> click.Option:
@@ -209,6 +215,48 @@ def _emit(ctx: click.Context, outcome: object) -> None:
     ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
 
 
+@cli.command("init")
+@click.option(
+    "--out",
+    default="leadsync.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the config; - prints it on stdout.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME",
+    help="A Dotdigital account to include (repeatable), read with DD_<NAME>_ENDPOINT (or "
+    "_REGION), DD_<NAME>_USERNAME and DD_<NAME>_PASSWORD. Default: every DD_<NAME>_USERNAME set.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option(
+    "--state",
+    "state_backend",
+    type=click.Choice(["sqlite", "postgres"]),
+    default="sqlite",
+    show_default=True,
+    help="The state block to write (postgres reads ${LEADSYNC_STATE_DSN}).",
+)
+@click.pass_context
+def init_command(
+    ctx: click.Context, out: str, accounts: tuple[str, ...], force: bool, state_backend: str
+) -> None:
+    """Write leadsync.yaml from what the live systems hold: every address book (create_leads:
+    false, member counts, the Campaign of the same name), a lead mapping matched by name
+    (TODO rows for required fields nothing matched), the org's default Lead Status.
+
+    Connections come from the environment (SF_INSTANCE_URL and one Salesforce auth form,
+    DD_<NAME>_* per account); the file references them as ${VAR} and holds no secret. Reads
+    only: at most 3 Dotdigital calls per account and 6 Salesforce calls.
+    """
+    from leadsync.init.command import run as run_init
+
+    _emit(ctx, run_init(out, accounts=accounts, force=force, state=state_backend))
+
+
 @cli.command()
 @_config_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")
@@ -313,8 +361,12 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     is_flag=True,
     help="Read both systems, write nothing anywhere; show what would happen.",
 )
-@_lock_timeout_option(
-    "Seconds to wait for another sync/apply holding an account's lock (then exit 1)."
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Wait up to SECONDS for an account another sync/apply holds (then exit 1). "
+    "Without it, such an account is skipped (skipped_locked in the report; exit code unchanged).",
 )
 @click.option(
     "--every",
@@ -323,14 +375,56 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     help="Repeat the sync on a schedule, e.g. 90s, 15m, 1h, 1h30m (runs start every DURATION; "
     "10s to 744h).",
 )
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="Also read every member id of each book now (not only every sync.sweep_every) and "
+    "take members the sync has never seen: for joins that did not move the modified date.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    metavar="NAME",
+    multiple=True,
+    help="Sync only this account of the applied state (repeatable). Unknown: exit 1.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Sync only the accounts of shard K of N (K from 0, e.g. $JOB_COMPLETION_INDEX/3): "
+    "a stable hash of the account name, the same on every runner.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Sync up to N accounts at once in this process (each under its own lock).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_log_format,
+    help="json: one JSON object per log line on stderr (time, level, event, run_id, account, "
+    "book, message), level info unless LEADSYNC_LOG says otherwise. Default: "
+    "LEADSYNC_LOG_FORMAT, else text.",
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
     config_path: str,
     as_json: bool,
     dry_run: bool,
-    lock_timeout: float,
+    lock_timeout: float | None,
     every: str | None,
+    sweep: bool,
+    accounts: tuple[str, ...],
+    shard: str | None,
+    jobs: int,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
@@ -340,6 +434,13 @@ def sync(
     error (with --json: one error document, "status": "error", with a code and the run id).
     SIGTERM or Ctrl-C finishes the batch in flight, records it, prints the report and exits 0
     (a second signal stops at once; the next run resolves what was in flight).
+
+    Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
+    sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
+    join did not move their modified date; --sweep sweeps every book now.
+    Many accounts: --account NAME and --shard K/N pick which accounts this runner syncs,
+    --jobs N syncs N of them at once. An account another runner holds is skipped (logged,
+    "skipped_locked" in the report, exit code unchanged) unless --lock-timeout waits for it.
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
@@ -357,6 +458,10 @@ def sync(
             dry_run=dry_run,
             lock_timeout=lock_timeout,
             every=every,
+            sweep=sweep,
+            accounts=accounts,
+            shard=shard,
+            jobs=jobs,
         )
     )
 
@@ -417,6 +522,94 @@ def records(
             limit=limit,
         )
     )
+
+
+def _audit_source_options(command: _F) -> _F:
+    """`-c FILE` or `--state LOCATION`: where `ui` and `report` read the state from."""
+    command = click.option(
+        "--state",
+        "state_location",
+        default=None,
+        metavar="LOCATION",
+        help="Read this state instead of the one leadsync.yaml names: sqlite:PATH or "
+        "postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Needs no other secret.",
+    )(command)
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="The config naming the state (default leadsync.yaml unless --state is given).",
+    )(command)
+
+
+def _audit_source(config_path: str | None, state_location: str | None) -> str | None:
+    if config_path is not None and state_location is not None:
+        raise UsageError("-c and --state exclude each other: name the state one way")
+    return config_path if state_location is not None else (config_path or "leadsync.yaml")
+
+
+@cli.command("ui")
+@_audit_source_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help='Write {"url": ...} here, atomically, once the audit serves.',
+)
+def ui_command(
+    config_path: str | None,
+    state_location: str | None,
+    host: str,
+    port: int,
+    ready_file: str | None,
+) -> None:
+    """A read-only sync audit in the browser: overview, runs, records, history.
+
+    Every number comes from the state store; nothing is written. Serves until SIGINT/SIGTERM
+    (exit 0). Binds 127.0.0.1 unless --host says otherwise.
+    """
+    from leadsync.ui.server import run
+
+    config = _audit_source(config_path, state_location)
+    run(config, state_location, host=host, port=port, ready_file=ready_file)
+
+
+@cli.command("report")
+@_audit_source_options
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Write the report here as one self-contained HTML file.",
+)
+@click.option(
+    "--runs",
+    "last_runs",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the newest runs the chart, the table and the records cover.",
+)
+def report_command(
+    config_path: str | None, state_location: str | None, html_path: str, last_runs: int
+) -> None:
+    """The sync audit as one HTML file: overview, runs chart, failed and skipped records of
+    the last N runs. Reads the state only; works offline (no script, no external asset)."""
+    from leadsync.ui.report import write_report
+
+    config = _audit_source(config_path, state_location)
+    click.echo(write_report(config, state_location, html_path, last_runs))
 
 
 @cli.group("state")
@@ -485,7 +678,10 @@ def _fail(
     command: str | None, code: str, message: str, exit_code: int, doc: dict | None = None
 ) -> NoReturn:
     """The human line on stderr; with --json, the error document on stdout; then exit."""
-    click.echo(f"error: {message}", err=True)
+    if logs.json_lines():  # --log-format json: stderr stays one JSON object per line
+        logs.event(logs.get("cli"), logging.ERROR, "error", message, code=code)
+    else:
+        click.echo(f"error: {message}", err=True)
     if command is not None:
         doc = doc or error_document(code, message, command=command, exit_code=exit_code)
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")

@@ -261,10 +261,27 @@ def main() -> None:
         show_book(info, NEWSLETTER[1])
         banner("11. the campaign in Salesforce: new Leads, and the existing Contact who signed up")
         show_campaign(info, "Spring Webinar 2026")
+        banner("10. the sync audit as one HTML file (what the scheduled workflow uploads)")
+        leadsync("report", "-c", "leadsync.yaml", "--html", "sync-report.html", env=env)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     print("\ndemo finished: state in .demo/.leadsync/state.db")
+    print(ui_hint())
+
+
+def ui_hint() -> str:
+    """The last lines of the demo: how to look at what it did in the browser. `--state` reads
+    the demo's state without leadsync.yaml, whose credentials ended with the emulators."""
+    exe = Path(sys.executable).with_name("leadsync")
+    command = "leadsync" if shutil.which("leadsync") == str(exe) else os.path.relpath(exe)
+    state = os.path.relpath(WORK / ".leadsync" / "state.db")
+    return (
+        "open the sync audit in your browser (read-only; Ctrl-C stops it):\n"
+        f"  {command} ui --state sqlite:{state}\n"
+        "  then visit http://127.0.0.1:8765/\n"
+        f"(the same as one file: {os.path.relpath(WORK / 'sync-report.html')})"
+    )
 
 
 if __name__ == "__main__":

@@ -220,13 +220,18 @@ FULL = {
         "ca_bundle": "ca.pem",
         "api_version": "61.0",
     },
-    "defaults": {"lead_status": "New", "campaign_member_status": "Sent"},
+    "defaults": {
+        "lead_status": "New",
+        "campaign_member_status": "Sent",
+        "assignment_rule": "active",
+    },
     "sync": {
         "bulk_threshold": 2000,
         "max_api_share": 0.5,
         "allow_duplicate_save": False,
         "overlap_seconds": 300,
         "in_doubt_grace": "15m",
+        "sweep_every": "24h",
     },
     "accounts": {
         "uk": {

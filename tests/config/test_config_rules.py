@@ -220,7 +220,7 @@ def test_clear_address_books_with_create_leads(write, base, env, where):
     text2 = text.replace("create_leads: true", "create_leads: false").replace(
         "        campaign: Spring Webinar 2026\n", ""
     )
-    d = only(load(write(text2), env), "LS112")
+    d = only(load(write(text2), env), "LS113")
     assert d.severity == "warning" and d.path == "accounts.uk.clear_address_books"
     assert "does nothing" in d.message
     pushing = text.replace("        create_leads: true\n", "        push_campaign_members: true\n")
@@ -244,12 +244,12 @@ def test_push_keys_are_checked_offline(write, base, env, where):
         "    address_books:\n",
     )
     result = load(write(text), env)
-    assert sorted(codes_of(result)) == ["LS104", "LS110", "LS111"]
-    push = only(result, "LS110")
+    assert sorted(codes_of(result)) == ["LS104", "LS111", "LS112"]
+    push = only(result, "LS111")
     assert push.path == "accounts.uk.address_books[1].push_campaign_members"
     assert push.line == line_of(text, "push_campaign_members: true")
     assert "has no campaign" in push.message
-    statuses = only(result, "LS111")
+    statuses = only(result, "LS112")
     assert (statuses.severity, statuses.line) == ("warning", line_of(text, "member_statuses"))
     assert only(result, "LS104").path == "accounts.uk.contact_mapping[1].salesforce"
     fixed = (
@@ -567,3 +567,26 @@ def test_in_doubt_grace_shorter_than_a_salesforce_request_warns(write, base, env
     assert "5m is shorter than the 10 minutes" in d.message and "Leadsync_Key__c" in d.message
     assert result.config.sync.in_doubt_grace == 300  # a warning: the value still applies
     assert codes_of(load(write(_with_sync(base, "in_doubt_grace: 660s")), env)) == []
+
+
+def test_sweep_every_is_read_by_the_one_duration_parser(write, base, env, where):
+    """sync.sweep_every takes what `sync --every` takes (10s to 744h), read as seconds; the
+    default is not recorded in the applied state (a state from before the key reads the same)."""
+    line_of, _ = where
+    cfg = load(write(base), env).config
+    assert cfg is not None and cfg.sync.sweep_every == 24 * 3600
+    assert "sweep_every" not in cfg.sync.applied_view()
+    result = load(write(_with_sync(base, "sweep_every: 1h30m")), env)
+    assert result.diagnostics == [] and result.config.sync.sweep_every == 5400
+    assert result.config.sync.applied_view()["sweep_every"] == 5400
+    for value, says in (
+        ("0h", "longer than zero"),
+        ("5s", "the shortest interval is 10s"),
+        ("745h", "the longest interval is 31 days"),
+        ("9" * 20 + "h", "the longest interval is 31 days"),
+        ("daily", "a duration such as 24h, 12h or 1h30m"),
+    ):
+        text = _with_sync(base, f"sweep_every: {value}")
+        d = only(load(write(text), env), "LS024")
+        assert d.path == "sync.sweep_every" and d.line == line_of(text, "sweep_every"), value
+        assert says in d.message, (value, d.message)

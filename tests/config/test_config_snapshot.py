@@ -123,6 +123,7 @@ def test_schema_defaults_match_the_model():
     defs = config_schema()["$defs"]
     sync = {k: v.get("default") for k, v in defs["sync"]["properties"].items()}
     assert parse_duration(sync.pop("in_doubt_grace")) == SyncSettings().in_doubt_grace
+    assert parse_duration(sync.pop("sweep_every")) == SyncSettings().sweep_every
     assert sync == {
         "bulk_threshold": SyncSettings().bulk_threshold,
         "max_api_share": SyncSettings().max_api_share,
@@ -130,9 +131,11 @@ def test_schema_defaults_match_the_model():
         "overlap_seconds": SyncSettings().overlap_seconds,
     }
     assert defs["sync"]["properties"]["in_doubt_grace"]["pattern"] == PATTERN
+    assert defs["sync"]["properties"]["sweep_every"]["pattern"] == PATTERN
     d = defs["defaults"]["properties"]
     assert d["lead_status"]["default"] == Defaults().lead_status
     assert d["campaign_member_status"]["default"] == Defaults().campaign_member_status
+    assert d["assignment_rule"]["default"] == Defaults().assignment_rule
     assert defs["address_book"]["properties"]["backfill"]["default"] is False
     assert defs["mapping_row"]["properties"]["direction"]["enum"] == [
         "two-way",

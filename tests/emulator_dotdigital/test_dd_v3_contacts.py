@@ -223,3 +223,68 @@ def test_bad_marker(dd, marker):
         400,
         {"errorCode": "contacts:invalidMarker", "description": f"The marker '{marker}' is invalid"},
     )
+
+
+def _join(dd, book, email, first):
+    r = dd.post(
+        f"/v2/address-books/{book}/contacts",
+        json={"email": email, "dataFields": [{"key": "FIRSTNAME", "value": first}]},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def _modified_members(dd, book, since):
+    body = dd.get(f"/contacts/v3?~listId={book}&~modified=gte::{since}").json()
+    return {c["identifiers"]["email"]: c["updated"] for c in body["_items"]}
+
+
+def test_a_join_counts_as_a_modification_unless_the_account_says_otherwise(dd_factory, dd_seed):
+    """Dotdigital does not document whether joining a book moves an existing contact's
+    modified date; `join_updates_modified` (default true) picks the reading."""
+    dd_seed["accounts"][0]["contacts"] = [
+        {"email": "old@example.com", "datafields": {"FIRSTNAME": "Old"}, "added_at": "2024-01-01"},
+        {"email": "old2@example.com", "datafields": {"FIRSTNAME": "Two"}, "added_at": "2024-01-01"},
+    ]
+    dd = dd_factory(dd_seed)
+    book = _book(dd)
+    since = "2025-01-01T00:00:00Z"
+    _join(dd, book, "old@example.com", "Old")
+    assert "old@example.com" in _modified_members(dd, book, since)  # the default reading
+
+    r = dd.post(
+        "/__emulator/accounts/uk/settings", auth=None, json={"join_updates_modified": False}
+    )
+    assert r.json() == {"join_updates_modified": False}
+    cid = _join(dd, book, "old2@example.com", "Two")  # same data: no modification
+    _join(dd, book, "new@example.com", "New")  # a new contact is created now: modified
+    seen = _modified_members(dd, book, since)
+    assert "old2@example.com" not in seen and "new@example.com" in seen
+    member_ids = [c["contactId"] for c in dd.get(f"/contacts/v3?~listId={book}").json()["_items"]]
+    assert cid in member_ids  # it IS a member; only ~modified misses it
+    assert dd.get(f"/contacts/v3/contactId/{cid}").json()["updated"].startswith("2024-01-01")
+    _join(dd, book, "old2@example.com", "Changed")  # a real change still counts
+    assert "old2@example.com" in _modified_members(dd, book, since)
+
+
+def test_join_updates_modified_as_a_seed_key_and_bad_settings(dd_factory, dd_seed):
+    dd_seed["accounts"][0]["join_updates_modified"] = False
+    dd = dd_factory(dd_seed)
+    assert dd.get("/__emulator/accounts/uk/settings", auth=None).json() == {
+        "join_updates_modified": False
+    }
+    for body in ({"join_updates_modified": "no"}, {"unknown": True}):
+        assert dd.post("/__emulator/accounts/uk/settings", auth=None, json=body).status_code == 400
+    assert dd.post("/__emulator/accounts/zz/settings", auth=None, json={}).status_code == 404
+
+
+def test_get_contact_by_id_or_email(dd):
+    book = _book(dd)
+    ada = dd.get(f"/contacts/v3?~listId={book}").json()["_items"][0]
+    by_id = dd.get(f"/contacts/v3/contactId/{ada['contactId']}").json()
+    assert by_id["dataFields"]["COMPANY"] == "Analytical Engines"
+    assert dd.get("/contacts/v3/email/ada@example.com").json()["contactId"] == ada["contactId"]
+    missing = dd.get("/contacts/v3/contactId/123456789")
+    assert missing.status_code == 404 and missing.json()["errorCode"] == "contacts:contactNotFound"
+    assert dd.get("/contacts/v3/contactId/abc").status_code == 400
+    assert dd.get(f"/contacts/v3/contactId/{ada['contactId']}", auth=None).status_code == 401

@@ -173,6 +173,14 @@ def test_values_keep_the_type_pyyaml_gives_them() -> None:
     assert 'a: ["y", "n", true, "1e3", 0777]\n' in out
 
 
+def test_a_value_ending_in_a_non_breaking_space_keeps_it() -> None:
+    """Only spaces are layout: U+00A0 is part of a name (Python's str.rstrip() would drop it,
+    and with it the name `leadsync init` read from Dotdigital)."""
+    text = 'accounts:\n  uk:\n    address_books:\n      - name: "0\xa0"\n      - name: "a\xa0"\n'
+    books = yaml.safe_load(format_text(text))["accounts"]["uk"]["address_books"]
+    assert [b["name"] for b in books] == ["0\xa0", "a\xa0"]
+
+
 def test_push_keys_take_their_place_and_status_lists_stay_on_one_line() -> None:
     text = """\
 accounts:

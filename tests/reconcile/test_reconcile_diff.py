@@ -294,6 +294,45 @@ def test_drift_mapped_field_removed_and_lead_status_gone(b):
     assert (m.SF_FIELD_NOT_FOUND, 20) in codes(plan) and (m.LEAD_STATUS_UNKNOWN, 7) in codes(plan)
 
 
+def test_assignment_rule_resolves_to_a_lead_rule_id_or_is_refused(b):
+    from dataclasses import replace
+
+    from leadsync.config.model import Defaults
+    from leadsync.reconcile.observed import ObservedAssignmentRule
+
+    web = ObservedAssignmentRule("01Q8d000000AbCdEAA", "Web leads", True)
+    dups = tuple(ObservedAssignmentRule(f"01Q8d00000000{i}0AAA", "Twin", False) for i in (1, 2))
+    observed = replace(b.observed(), assignment_rules=(web, *dups))
+
+    def plan_for(rule: str):
+        cfg = replace(b.config(), defaults=Defaults(assignment_rule=rule))
+        return diff(cfg, None, observed, salt=SALT)
+
+    for rule, resolved in (
+        ("active", "active"),
+        ("none", "none"),
+        ("Web leads", web.id),
+        ("web LEADS", web.id),
+        ("01Q8d000000AbCd", web.id),  # the 15-character form of the Id
+    ):
+        plan = plan_for(rule)
+        assert not plan.has_errors, plan.diagnostics
+        assert plan.resolved["salesforce_schema"]["assignment_rule"] == resolved
+    for rule, says in (
+        ("Twin", "name the rule by its Id"),
+        ("Web lead", "did you mean 'Web leads'"),
+    ):
+        plan = plan_for(rule)
+        [diag] = plan.diagnostics
+        assert (diag.code, diag.path) == (m.ASSIGNMENT_RULE_UNKNOWN, "defaults.assignment_rule")
+        assert says in diag.message
+    assert "salesforce.AssignmentRule" in plan_for("Web leads").fingerprints
+    assert (
+        "salesforce.AssignmentRule"
+        not in diff(b.config(), None, b.observed(), salt=SALT).fingerprints
+    )
+
+
 def test_a_failure_comment_keeps_the_message_verbatim_in_a_safe_fence():
     from leadsync.reconcile.render import failure_markdown
 

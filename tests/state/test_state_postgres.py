@@ -43,7 +43,15 @@ def test_open_store_uses_dsn_and_schema(pg_dsn, schema, tmp_path):
                 (schema,),
             )
         }
-    assert {"applied_state", "history", "ledger", "watermarks", "runs", "lock_holders"} <= tables
+    assert {
+        "applied_state",
+        "history",
+        "ledger",
+        "watermarks",
+        "runs",
+        "lock_holders",
+        "sweeps",
+    } <= tables
     assert not list(tmp_path.iterdir())  # nothing local for the postgres backend
 
 

@@ -86,7 +86,7 @@ def test_migrations_are_recorded_once_and_reopening_is_idempotent(tmp_path):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
     assert versions == [v for v, _ in SQLITE_STEPS]
-    assert {"applied_state", "history", "ledger", "watermarks", "runs"} <= tables
+    assert {"applied_state", "history", "ledger", "watermarks", "runs", "sweeps"} <= tables
 
 
 def test_a_newer_schema_is_refused(tmp_path):

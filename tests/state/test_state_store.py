@@ -255,6 +255,15 @@ def test_ledger_keys_are_per_account_and_book(store):
     assert store.ledger_get("de", 42, [1]) == {}
 
 
+def test_ledger_known_names_members_with_an_entry_in_any_state(store):
+    store.ledger_put([entry(1, "baseline"), entry(2, "created"), entry(3, book_id=43)])
+    ids = [*range(0, 2500), 1, 2]  # more ids than one query carries; repeats are harmless
+    assert store.ledger_known("uk", 42, ids) == {1, 2}
+    assert store.ledger_known("uk", 43, [3, 4]) == {3}
+    assert store.ledger_known("us", 42, [1]) == set()
+    assert store.ledger_known("uk", 42, []) == set()
+
+
 def test_ledger_rejects_unknown_state_and_writes_nothing(store):
     with pytest.raises(ValueError, match="ledger state 'done'"):
         store.ledger_put([entry(1), entry(2, state="done")])
@@ -347,6 +356,32 @@ def test_watermarks(store):
         ("uk", 42): "2026-01-02T10:00:00Z",
         ("uk", 43): "2026-01-03T10:00:00Z",
     }
+
+
+def test_last_sweep_per_book(store):
+    assert store.last_sweep("uk", 42) is None
+    store.set_last_sweep("uk", 42, "2026-01-01T10:00:00+00:00")
+    store.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
+    store.set_last_sweep("uk", 43, "2026-01-03T10:00:00+00:00")
+    assert store.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
+    assert store.last_sweep("uk", 43) == "2026-01-03T10:00:00+00:00"
+    assert store.last_sweep("us", 42) is None
+
+
+def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open_store_again):
+    """Step 4 (sweeps) runs on a store that has only steps 1-3, keeping what it holds."""
+    store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
+    with store._tx() as cur:  # back to what a leadsync before step 4 left behind
+        cur.execute("DROP TABLE sweeps")
+        cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (4,))
+    assert store.schema_version() == 3
+    store.close()
+    again = open_store_again()
+    assert again.schema_version() == latest_version(SQLITE_STEPS) >= 4
+    assert again.watermark("uk", 42) == "2026-01-01T10:00:00Z"
+    assert again.last_sweep("uk", 42) is None
+    again.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
+    assert again.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
 
 
 def test_runs_saved_replaced_and_listed_newest_first(store):
@@ -472,6 +507,7 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(store_spec, open_st
         assert proc.returncode == 0, err
         steps = SQLITE_STEPS if store_spec["backend"] == "sqlite" else POSTGRES_STEPS
         assert out.strip() == f"version {latest_version(steps)}"
+    assert latest_version(SQLITE_STEPS) == latest_version(POSTGRES_STEPS)  # one schema, two SQLs
     store = open_store_again()
     assert sorted(r["run_id"] for r in store.runs()) == [f"run-{i}" for i in range(4)]
 

@@ -116,24 +116,12 @@ def test_sync_create_lost_on_the_way_in_waits_then_is_sent_once(workspace, kit) 
     assert _posts(ws) == [0]  # never re-sent
     again = ws.sync(code=(4,))
     assert (again["status"], again["totals"]["waiting_in_doubt"]) == ("incomplete", 3)
-    _age_attempts(ws)
+    ws.age_attempts()
     ws.emu.reset_log()
     second = ws.sync(code=(0,))
     assert (second["totals"]["created"], second["totals"]["waiting_in_doubt"]) == (3, 0)
     assert _posts(ws) == [200, 200]  # the Leads once, then the members
     _assert_exactly_once(ws)
-
-
-def _age_attempts(ws) -> None:
-    """Move every in-doubt write's attempt time back a day (instead of waiting 15 minutes)."""
-    import sqlite3
-
-    con = sqlite3.connect(ws.state_db)
-    with con:
-        con.execute(
-            "UPDATE ledger SET attempted_at = '2000-01-01T00:00:00Z' WHERE attempt IS NOT NULL"
-        )
-    con.close()
 
 
 @pytest.mark.parametrize(

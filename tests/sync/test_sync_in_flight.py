@@ -101,7 +101,7 @@ def test_sync_killed_mid_create_without_the_key_waits_then_settles(workspace, ki
     counts = Counter(r["Email"].lower() for r in ws.query("SELECT Email FROM Lead"))
     assert {e: counts[e] for e in PEOPLE} == dict.fromkeys(PEOPLE, 1)  # made by the late create
 
-    _age_attempts(ws)  # the grace has passed
+    ws.age_attempts()  # the grace has passed
     ws.emu.reset_log()
     later = ws.sync(code=(0,))
     assert (later["totals"]["created"], later["totals"]["waiting_in_doubt"]) == (3, 0)
@@ -123,24 +123,12 @@ def test_sync_without_the_key_sends_once_after_the_grace_when_the_create_never_l
     kit.release_held(ws, service="salesforce", method="POST", regex=LEAD_CREATE)
     assert ws.leads() == {"grace@example.com": ws.leads()["grace@example.com"]}  # none made
     assert ws.sync(code=(4,))["totals"]["waiting_in_doubt"] == 3  # still inside the grace
-    _age_attempts(ws)
+    ws.age_attempts()
     ws.emu.reset_log()
     after = ws.sync(code=(0,))
     assert (after["totals"]["created"], after["totals"]["waiting_in_doubt"]) == (3, 0)
     assert _writes(ws, "POST", LEAD_CREATE) == 2  # the Leads once, then the CampaignMembers
     _one_lead_per_person(ws)
-
-
-def _age_attempts(ws) -> None:
-    """Move every in-doubt write's attempt time back a day, instead of sleeping 15 minutes."""
-    import sqlite3
-
-    con = sqlite3.connect(ws.state_db)
-    with con:
-        con.execute(
-            "UPDATE ledger SET attempted_at = '2000-01-01T00:00:00Z' WHERE attempt IS NOT NULL"
-        )
-    con.close()
 
 
 @pytest.mark.parametrize(

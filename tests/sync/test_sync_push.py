@@ -315,8 +315,8 @@ def test_sigkill_mid_push_then_rerun_leaves_each_member_once(
 
 
 def test_plan_checks_push_keys_against_the_live_systems(workspace, kit):
-    """plan: contact_mapping fields must exist on Contact (LS213), member_statuses must be the
-    Campaign's (LS214), each with its file:line; a valid push plans its resources and reasons,
+    """plan: contact_mapping fields must exist on Contact (LS214), member_statuses must be the
+    Campaign's (LS215), each with its file:line; a valid push plans its resources and reasons,
     and after apply plans no changes."""
     bad = kit.config_yaml(
         books=[{**PUSH_BOOK, "member_statuses": ["Sent", "Attended"]}],
@@ -328,11 +328,11 @@ def test_plan_checks_push_keys_against_the_live_systems(workspace, kit):
     tittle = next(i for i, ln in enumerate(lines, 1) if "Tittle" in ln)
     statuses = next(i for i, ln in enumerate(lines, 1) if "member_statuses" in ln)
     assert f"leadsync.yaml:{tittle}:" in proc.stdout + proc.stderr
-    assert "LS213" in proc.stdout + proc.stderr and "Contact has no field 'Tittle'" in (
+    assert "LS214" in proc.stdout + proc.stderr and "Contact has no field 'Tittle'" in (
         proc.stdout + proc.stderr
     )
     out = proc.stdout + proc.stderr
-    assert f"leadsync.yaml:{statuses}:" in out and "LS214" in out
+    assert f"leadsync.yaml:{statuses}:" in out and "LS215" in out
     assert "no member status 'Attended'" in out and "'Declined'" in out
     ws.write_config(kit.config_yaml(books=[PUSH_BOOK], contact_mapping=CONTACT_MAPPING))
     plan = json.loads(ws.run("plan", "-c", "leadsync.yaml", "--json", check=(0,)).stdout)
@@ -350,4 +350,4 @@ def test_plan_checks_push_keys_against_the_live_systems(workspace, kit):
     )
     ws.write_config(clear.replace("create_leads: true", "create_leads: false"))
     warned = ws.run("plan", "-c", "leadsync.yaml", check=(0,))
-    assert "LS112" in warned.stderr and "does nothing" in warned.stderr
+    assert "LS113" in warned.stderr and "does nothing" in warned.stderr

@@ -99,6 +99,11 @@ class _Builder:
                 if "in_doubt_grace" in data
                 else defaults.in_doubt_grace
             ),
+            sweep_every=(
+                parse_duration(data["sweep_every"])
+                if "sweep_every" in data
+                else defaults.sweep_every
+            ),
         )
 
     def salesforce(self, data: dict[str, Any]) -> SalesforceConfig:

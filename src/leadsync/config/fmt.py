@@ -685,7 +685,7 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
         writer.out.append("{}")
     if footer:
         writer.out += ["", *footer] if comments.footer and comments.footer[0] == "" else footer
-    return "\n".join(line.rstrip() for line in writer.out) + "\n"
+    return "\n".join(line.rstrip(" ") for line in writer.out) + "\n"
 
 
 def _first_complex_key(data: Any) -> tuple[int, int] | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from leadsync.leadrules import WRITING_DIRECTIONS
+
 
 @dataclass(frozen=True, slots=True)
 class Pos:
@@ -77,7 +79,7 @@ class Direction(StrEnum):
 
     @property
     def writes_to_salesforce(self) -> bool:
-        return self is not Direction.SALESFORCE_TO_DOTDIGITAL
+        return self.value in WRITING_DIRECTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +184,20 @@ class SalesforceConfig:
         return f"{var} (salesforce.{key})" if var else f"salesforce.{key}"
 
 
+ASSIGN_ACTIVE = "active"  # defaults.assignment_rule: the org's active Lead assignment rule
+ASSIGN_NONE = "none"  # no assignment rule: created Leads stay with the integration user
+
+
 @dataclass(frozen=True, slots=True)
 class Defaults:
     lead_status: str = "New"
     campaign_member_status: str = "Sent"
+    # active | none | an AssignmentRule Name or Id; applied alike on Collections and Bulk 2.0
+    assignment_rule: str = ASSIGN_ACTIVE
 
 
 DEFAULT_IN_DOUBT_GRACE = 900  # 15 minutes, in seconds
+DEFAULT_SWEEP_EVERY = 24 * 3600  # a day, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +210,17 @@ class SyncSettings:
     # the Lead upsert key: longer than Salesforce's 10-minute request limit, so a create still
     # running at Salesforce (its client killed) finishes before anyone looks for its Leads.
     in_doubt_grace: int = DEFAULT_IN_DOUBT_GRACE
+    # Seconds between membership sweeps of a book (every member id read), written like
+    # --every (12h, 1h30m): finds members whose join did not move their modified date.
+    sweep_every: int = DEFAULT_SWEEP_EVERY
 
     def applied_view(self) -> dict[str, object]:
         """The settings as the applied state records them (resolved and snapshot).
 
-        in_doubt_grace appears only when it differs from its default: a state applied before
-        the key existed then reads the same as one applied now with the default, so upgrading
-        leadsync shows no change in `plan` and no "differs" warning in `sync`.
+        in_doubt_grace and sweep_every appear only when they differ from their defaults: a
+        state applied before the key existed then reads the same as one applied now with the
+        default, so upgrading leadsync shows no change in `plan` and no "differs" warning in
+        `sync`.
         """
         view: dict[str, object] = {
             "bulk_threshold": self.bulk_threshold,
@@ -217,6 +230,8 @@ class SyncSettings:
         }
         if self.in_doubt_grace != DEFAULT_IN_DOUBT_GRACE:
             view["in_doubt_grace"] = self.in_doubt_grace
+        if self.sweep_every != DEFAULT_SWEEP_EVERY:
+            view["sweep_every"] = self.sweep_every
         return view
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from leadsync.config import codes
 from leadsync.config.model import Direction
 from leadsync.config.source import Tree, child_path, index_path
-from leadsync.duration import format_duration, parse_duration
+from leadsync.duration import DurationTooLong, format_duration, parse_duration
+from leadsync.leadrules import REQUIRED_LEAD_FIELDS
+from leadsync.sync.schedule import MAX_INTERVAL, MIN_INTERVAL
 from leadsync.wording import join_and
 
-# The seed's step 2: the Salesforce fields every created Lead needs from Dotdigital.
-REQUIRED_LEAD_FIELDS = ("FirstName", "LastName", "Company")
 _WRITES = {d.value for d in Direction if d.writes_to_salesforce}
 _ALL = {d.value for d in Direction}
 
@@ -30,6 +30,7 @@ def check(tree: Tree) -> None:
     data = tree.data
     if not isinstance(data, dict):
         return
+    _sweep_every(tree, data.get("sync"))
     _in_doubt_grace(tree, data.get("sync"))
     accounts = data.get("accounts")
     if not isinstance(accounts, dict):
@@ -72,6 +73,7 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
         )
     _push_rules(tree, path, account, books)
 
+    _undecided(tree, map_path, mapping)
     _duplicates(tree, map_path, mapping, "salesforce", codes.DUPLICATE_SALESFORCE_FIELD, fold=True)
     _duplicates(tree, map_path, mapping, "datafield", codes.DUPLICATE_DATAFIELD, fold=True)
     contacts_path = child_path(path, "contact_mapping")
@@ -152,6 +154,53 @@ def _push_rules(
             "clear_address_books is true but no address book of the account has "
             "push_campaign_members: true, so it does nothing (it empties pushing books of "
             "people who are not in their Campaign)",
+            where,
+            tree.pos(where),
+        )
+
+
+def _sweep_every(tree: Tree, sync: Any) -> None:
+    """sync.sweep_every is read by the one duration parser (as `sync --every` is) and takes
+    the same range (10s to 31 days); the schema's pattern refuses other shapes, this catches
+    what a pattern cannot (zero, too short, too long)."""
+    if not isinstance(sync, dict) or not isinstance(sync.get("sweep_every"), str):
+        return
+    text = sync["sweep_every"]
+    try:
+        seconds = parse_duration(text)
+    except DurationTooLong:
+        seconds = MAX_INTERVAL + 1
+    except ValueError:
+        return  # the schema reports the form (LS024)
+    if seconds <= 0:
+        problem = "the interval must be longer than zero"
+    elif seconds < MIN_INTERVAL:
+        problem = f"too short; the shortest interval is {format_duration(MIN_INTERVAL)}"
+    elif seconds > MAX_INTERVAL:
+        problem = "too long; the longest interval is 31 days (744h)"
+    else:
+        return
+    where = "sync.sweep_every"
+    tree.add(codes.BAD_VALUE, "error", f"sweep_every {text!r}: {problem}", where, tree.pos(where))
+
+
+def _undecided(tree: Tree, map_path: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """`datafield: TODO` is how `leadsync init` writes a required Lead field no datafield
+    matched: the file must not plan until a person names the datafield (or drops the row)."""
+    for i, row in rows:
+        if row.get("datafield") != codes.TODO_DATAFIELD:
+            continue
+        row_path = index_path(map_path, i)
+        where = child_path(row_path, "datafield")
+        field = row.get("salesforce")
+        shown = tree.show(field, child_path(row_path, "salesforce"))
+        what = f"Lead field {shown}" if isinstance(field, str) else "this row"
+        tree.add(
+            codes.UNDECIDED_DATAFIELD,
+            "error",
+            f"{what} has no datafield yet (datafield: TODO): write the Dotdigital datafield "
+            "that holds it (create_missing_datafields: true lets apply create a new one), or "
+            "remove the row",
             where,
             tree.pos(where),
         )

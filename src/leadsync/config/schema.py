@@ -61,6 +61,7 @@ _PATTERN_HINTS = {
     "domain": "login, test or <mydomain>.my",
     "schema": "a PostgreSQL identifier",
     "in_doubt_grace": "a duration such as 15m, 660s or 1h30m (units s, m, h)",
+    "sweep_every": "a duration such as 24h, 12h or 1h30m (units s, m, h)",
 }
 
 

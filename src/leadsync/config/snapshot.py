@@ -54,6 +54,7 @@ def snapshot(config: Config, salt: str) -> dict[str, Any]:
         "defaults": {
             "lead_status": config.defaults.lead_status,
             "campaign_member_status": config.defaults.campaign_member_status,
+            "assignment_rule": config.defaults.assignment_rule,
         },
         "sync": config.sync.applied_view(),
         "accounts": {

@@ -106,16 +106,20 @@ class DotdigitalClient:
             raise self._unexpected("GET /v2/server-time", 200, body)
         return parsed
 
-    def address_books(self) -> list[AddressBook]:
-        """Every address book, paging select/skip until a short (or empty) page."""
+    def address_books(self, *, max_pages: int | None = None) -> list[AddressBook]:
+        """Every address book, paging select/skip until a short (or empty) page; with
+        `max_pages`, at most that many pages (a caller with a fixed call budget, `leadsync
+        init`, then sees exactly max_pages * V2_PAGE books when there may be more)."""
         books: list[AddressBook] = []
         skip = 0
+        pages = 0
         while True:
             page = self._json("GET", "/v2/address-books", params={"select": V2_PAGE, "skip": skip})
             if not isinstance(page, list):
                 raise self._unexpected("GET /v2/address-books", 200, page)
             books.extend(_address_book(item, self) for item in page)
-            if len(page) < V2_PAGE:
+            pages += 1
+            if len(page) < V2_PAGE or (max_pages is not None and pages >= max_pages):
                 return books
             skip += len(page)
 
@@ -176,6 +180,28 @@ class DotdigitalClient:
         names = [n for n in (datafields or ()) if n]
         if names:
             params["data-fields"] = "|".join(names)
+        for items in self._v3_pages(params):
+            yield [_v3_contact(item, self) for item in items]
+
+    def book_member_ids(self, book_id: int, *, page_size: int = V3_MAX_PAGE) -> Iterator[list[int]]:
+        """Every member id of one address book, one list per page: the membership sweep's read.
+
+        `GET /contacts/v3?~listId=<id>&limit=5000` without `data-fields` or `include`: the v3
+        spec (getContacts, parameter `data-fields`) says a contact then comes back "with a
+        minimum of contactId and any associated identifiers", so this is the cheapest real
+        way to list a book: 5,000 members a call (the `limit` maximum), no data fields. The
+        v2 alternative (`GET /v2/address-books/{id}/contacts`) pages by 1,000 with select/skip
+        and is flagged deprecated.
+        """
+        params: dict[str, Any] = {
+            "~listId": int(book_id),
+            "limit": max(1, min(page_size, V3_MAX_PAGE)),
+        }
+        for items in self._v3_pages(params):
+            yield [_v3_contact_id(item, self) for item in items]
+
+    def _v3_pages(self, params: dict[str, Any]) -> Iterator[list[Any]]:
+        """The non-empty `_items` of `GET /contacts/v3`, page by page (marker paging)."""
         seen_markers: set[str] = set()
         while True:
             body = self._json("GET", "/contacts/v3", params=params)
@@ -183,7 +209,7 @@ class DotdigitalClient:
                 raise self._unexpected("GET /contacts/v3", 200, body)
             items = body.get("_items") or []
             if items:
-                yield [_v3_contact(item, self) for item in items]
+                yield items
             marker = _next_marker(body)
             if not items or marker is None:
                 return
@@ -260,6 +286,19 @@ class DotdigitalClient:
         if not isinstance(body, dict) or body.get("contactId") is None:
             raise self._unexpected("GET /contacts/v3/email/{email}", 200, body)
         return _int(body.get("contactId"))
+
+    def contact_by_id(self, contact_id: int) -> Contact | None:
+        """One contact with its data fields (`GET /contacts/v3/contactId/{id}`); None if gone
+        (404: deleted since it was listed)."""
+        try:
+            body = self._json("GET", f"/contacts/v3/contactId/{int(contact_id)}")
+        except DotdigitalError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise self._unexpected("GET /contacts/v3/contactId/{id}", 200, body)
+        return _v3_contact(body, self)
 
     def remove_members(self, book_id: int, contact_ids: Iterable[int]) -> bool:
         """Remove contacts from one address book (`POST .../contacts/delete`, the contacts stay
@@ -552,6 +591,13 @@ def _failures(raw: Any) -> dict[str, tuple[str, str]]:
             code = str(first.get("failureCode") or "importFailure")
             out.setdefault(email.strip().lower(), (code, str(first.get("description") or code)))
     return out
+
+
+def _v3_contact_id(item: Any, client: DotdigitalClient) -> int:
+    """Only the id of a v3 contact (a sweep reads a million of them: no date parsing)."""
+    if not isinstance(item, dict):
+        raise client._unexpected("GET /contacts/v3", 200, item)
+    return _int(item.get("contactId", item.get("id")))
 
 
 def _next_marker(body: dict[str, Any]) -> str | None:

@@ -276,6 +276,10 @@ def execute(
         watermarks=watermarks,
         release_baseline=released,
     )
+    for (account, book_id), mark in watermarks.items():
+        # The baseline read every member: it counts as the book's first membership sweep
+        # (sync/engine.py). Lost in a crash right here, the first sync simply sweeps.
+        store.set_last_sweep(account, book_id, mark)
     warning = git.warning(directory)
     return ApplyResult(True, plan, serial, lineage, done, counts, [warning] if warning else [])
 

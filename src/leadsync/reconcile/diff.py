@@ -16,22 +16,21 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
+from leadsync import leadrules
 from leadsync.config.diagnostics import Diagnostic
-from leadsync.config.model import AccountConfig, Config, Secret
+from leadsync.config.model import ASSIGN_ACTIVE, ASSIGN_NONE, AccountConfig, Config, Secret
 from leadsync.duration import format_duration
 from leadsync.leadkey import KEY_FIELD, SETUP_HINT, key_field
 from leadsync.reconcile import model as m
 from leadsync.reconcile.model import Drift, Plan, PriorState, ResourceChange
 from leadsync.reconcile.observed import Observed, ObservedAccount
-from leadsync.salesforce.model import FieldInfo
+from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 from leadsync.state.model import AppliedState
 from leadsync.wording import plural
 
 RESOLVED_FORMAT = 1
-# Lead fields leadsync sets itself, so the org requiring them needs no mapping row.
-SET_BY_LEADSYNC = frozenset({"email", "status"})
-# The org may report these nillable, but Salesforce still refuses a Lead without them.
-ALWAYS_REQUIRED = ("LastName", "Company")
+# Lower-cased, as describe's names are compared here (leadrules.py owns the rule).
+SET_BY_LEADSYNC = frozenset(name.lower() for name in leadrules.SET_BY_LEADSYNC)
 
 
 def diff(
@@ -77,11 +76,12 @@ def build_resolved(
 
     Shape (format 1), read by `sync`:
       salesforce: {instance_url, api_version, ca_bundle, auth.kind, auth.<field>...}
-      defaults:   {lead_status, campaign_member_status}      (as written in leadsync.yaml)
+      defaults:   {lead_status, campaign_member_status, assignment_rule} (as written)
       sync:       {bulk_threshold, max_api_share, allow_duplicate_save, overlap_seconds,
-                   in_doubt_grace (seconds; only when not the default)}
+                   in_doubt_grace, sweep_every (seconds; each only when not the default)}
       salesforce_schema: {lead_fingerprint, lead_required_fields: [...], lead_status: <picklist
-                  API value to write into Lead.Status>}
+                  API value to write into Lead.Status>, assignment_rule: active | none |
+                  <AssignmentRule Id> (defaults.assignment_rule with a name resolved)}
       accounts.<name>:
         settings:     {endpoint, username, password, clear_address_books, create_missing_datafields}
         lead_mapping: [{salesforce, datafield, direction, salesforce_type, datafield_type}]
@@ -104,6 +104,7 @@ def build_resolved(
         "lead_fingerprint": observed.lead.fingerprint(),
         "lead_required_fields": sorted(_org_required(observed)),
         "lead_status": status_value,
+        "assignment_rule": _check_assignment_rule(config, observed, diags),
     }
     remote: list[ResourceChange] = []
     member_statuses: dict[tuple[str, str], dict[str, Any]] = {}
@@ -205,6 +206,35 @@ def _check_lead_status(config: Config, observed: Observed, diags: list[Diagnosti
             f"lead_status {wanted!r} is not an active Lead Status in Salesforce (active: {available})",
         )
     )
+    return None
+
+
+def _check_assignment_rule(
+    config: Config, observed: Observed, diags: list[Diagnostic]
+) -> str | None:
+    """`active`/`none` as they are (the sync looks the active rule up when it writes); a rule
+    Name or Id -> that Lead rule's Id, or LS213 when the org has no such Lead rule."""
+    wanted = config.defaults.assignment_rule
+    if wanted in (ASSIGN_ACTIVE, ASSIGN_NONE):
+        return wanted
+    rules = observed.assignment_rules or ()
+    if len(wanted) in (15, 18) and wanted.isalnum():
+        found = [r for r in rules if r.id[:15] == wanted[:15]]
+    else:
+        found = [r for r in rules if r.name == wanted] or [
+            r for r in rules if r.name.casefold() == wanted.casefold()
+        ]
+    if len(found) == 1:
+        return found[0].id
+    names = ", ".join(f"{r.name!r}" + (" (active)" if r.active else "") for r in rules)
+    why = (
+        f"{len(found)} Lead assignment rules are named {wanted!r}; name the rule by its Id"
+        if found
+        else f"Salesforce has no Lead assignment rule named (or with Id) {wanted!r}"
+        + _did_you_mean(wanted, [r.name for r in rules])
+        + f" (Lead rules: {names or 'none'}; or use active or none)"
+    )
+    diags.append(_diag(config, m.ASSIGNMENT_RULE_UNKNOWN, "defaults.assignment_rule", why))
     return None
 
 
@@ -352,14 +382,26 @@ def datafield_type_for(sf_field: FieldInfo | None) -> str:
 
 
 def _types_fit(df_type: str, sf_field: FieldInfo) -> bool:
+    return types_fit(df_type, sf_field)
+
+
+def types_fit(df_type: str, sf_field: FieldInfo) -> bool:
+    """Whether a datafield of `df_type` can fill the Lead field (else LS210 warns)."""
     want = datafield_type_for(sf_field)
     return want == "String" or df_type in ("String", want)
 
 
 def _org_required(observed: Observed) -> set[str]:
-    required = {f.name for f in observed.lead.fields.values() if f.required_on_create}
-    lower = {name.lower(): name for name in observed.lead.fields}
-    for name in ALWAYS_REQUIRED:
+    return org_required_fields(observed.lead)
+
+
+def org_required_fields(lead: ObjectDescribe) -> set[str]:
+    """Lead fields a created Lead must carry from a mapping row (plan checks them; `leadsync
+    init` proposes a row for each): the org's required-on-create fields and
+    leadrules.SALESFORCE_REQUIRED, less what leadsync sets itself."""
+    required = {f.name for f in lead.fields.values() if f.required_on_create}
+    lower = {name.lower(): name for name in lead.fields}
+    for name in leadrules.SALESFORCE_REQUIRED:
         required.add(lower.get(name.lower(), name))
     return {r for r in required if r.lower() not in SET_BY_LEADSYNC}
 

@@ -39,8 +39,9 @@ CAMPAIGN_AMBIGUOUS = "LS209"
 DATAFIELD_TYPE_MISMATCH = "LS210"  # warning: values may fail to convert at sync time
 LEAD_KEY_MISSING = "LS211"  # warning: no upsert key on Lead; in-doubt creates wait a grace
 LEAD_KEY_UNUSABLE = "LS212"  # warning: Leadsync_Key__c exists but cannot be the upsert key
-CONTACT_FIELD_NOT_FOUND = "LS213"  # a contact_mapping field Contact does not have
-MEMBER_STATUS_UNKNOWN = "LS214"  # member_statuses names a status the Campaign does not have
+ASSIGNMENT_RULE_UNKNOWN = "LS213"
+CONTACT_FIELD_NOT_FOUND = "LS214"  # a contact_mapping field Contact does not have
+MEMBER_STATUS_UNKNOWN = "LS215"  # member_statuses names a status the Campaign does not have
 
 CODES: dict[str, str] = {
     BOOK_NOT_FOUND: "address book not found in Dotdigital",
@@ -55,6 +56,7 @@ CODES: dict[str, str] = {
     DATAFIELD_TYPE_MISMATCH: "datafield type does not fit the Salesforce field type",
     LEAD_KEY_MISSING: "Lead has no Leadsync_Key__c upsert key field",
     LEAD_KEY_UNUSABLE: "Lead field Leadsync_Key__c is not a unique External ID the user can edit",
+    ASSIGNMENT_RULE_UNKNOWN: "assignment_rule names no Lead assignment rule in Salesforce",
     CONTACT_FIELD_NOT_FOUND: "Salesforce Contact field not found",
     MEMBER_STATUS_UNKNOWN: "a member_statuses value is not a member status of the Campaign",
 }

@@ -48,6 +48,13 @@ class LeadStatusValue:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservedAssignmentRule:
+    id: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Observed:
     accounts: dict[str, ObservedAccount]
     lead: ObjectDescribe
@@ -58,6 +65,8 @@ class Observed:
     # Names of the org's campaigns, read only when a linked campaign was not found: the
     # "did you mean" of LS208 (never part of a fingerprint: it is advice, not a plan input)
     campaign_names: tuple[str, ...] = ()
+    # Lead AssignmentRules; read only when defaults.assignment_rule names one (None: not read)
+    assignment_rules: tuple[ObservedAssignmentRule, ...] | None = None
     # Contact describe, read only when an account has a contact_mapping (the push fills
     # datafields of Campaign members who are Contacts from it)
     contact: ObjectDescribe | None = None
@@ -91,6 +100,10 @@ class Observed:
         out["salesforce.Campaign"] = _digest(
             sorted((c.id, c.name, sorted(c.statuses)) for c in self.campaigns)
         )
+        if self.assignment_rules is not None:
+            out["salesforce.AssignmentRule"] = _digest(
+                sorted((r.id, r.name) for r in self.assignment_rules)
+            )
         for name in sorted(self.accounts):
             acct = self.accounts[name]
             names = book_names.get(name, set())

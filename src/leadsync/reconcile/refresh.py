@@ -4,7 +4,8 @@ Cost is fixed by the shape of the config, not its size (users pay for API calls)
 described once, CampaignMember once if any book links a campaign, Contact once if any account
 has a contact_mapping, every campaign the config or
 the applied state names comes back from ONE query and their member statuses from one more,
-LeadStatus from one; each Dotdigital account lists its address books and its datafields once.
+LeadStatus from one, Lead AssignmentRules from one when defaults.assignment_rule names a rule
+(none for `active`/`none`); each Dotdigital account lists its address books and datafields once.
 Everything here is a read (GET or SOQL query): refresh changes nothing anywhere.
 """
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leadsync.config.model import Config
+from leadsync.config.model import ASSIGN_ACTIVE, ASSIGN_NONE, Config
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.reconcile.observed import (
     LeadStatusValue,
     Observed,
     ObservedAccount,
+    ObservedAssignmentRule,
     ObservedCampaign,
 )
 from leadsync.retry import RetryPolicy
@@ -96,6 +98,12 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
         )
         for s in sf.lead_statuses()
     )
+    rules = None
+    if config.defaults.assignment_rule not in (ASSIGN_ACTIVE, ASSIGN_NONE):
+        rules = tuple(
+            ObservedAssignmentRule(str(r["Id"]), str(r.get("Name") or ""), bool(r.get("Active")))
+            for r in sf.lead_assignment_rules()
+        )
     accounts: dict[str, ObservedAccount] = {}
     for name in sorted(config.accounts):
         dd = systems.dotdigital(name)
@@ -107,5 +115,6 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
         campaigns=campaigns,
         lead_statuses=lead_statuses,
         campaign_names=campaign_names,
+        assignment_rules=rules,
         contact=contact,
     )

@@ -12,6 +12,10 @@ What it adds to simple-salesforce, and why:
   uploaded (crash recovery needs it) and per-record results are read back and aligned;
 - the last HTTP exchange (endpoint, status, Salesforce's request id) in the debug log, in every
   retry line and at the end of the error a failed call raises.
+- the same Lead assignment on both write paths (salesforce/assignment.py): the
+  `Sforce-Auto-Assign` header on REST writes, `assignmentRuleId` on ingest jobs, which
+  simple-salesforce's `create_job` cannot send (so the job is created here with the same
+  REST call it makes, see `_create_ingest_job`); creates and upserts alike.
 
 Retrying and idempotency: reads (describe, queries, bulk result files) are retried on every
 transient failure. A create (sObject Collections POST) is retried only when Salesforce surely did
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 from collections import deque
@@ -58,6 +63,11 @@ from leadsync import logs
 from leadsync.config.model import SalesforceConfig
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce import auth
+from leadsync.salesforce.assignment import (
+    ACTIVE_LEAD_RULE_SOQL,
+    LEAD_RULES_SOQL,
+    LeadAssignment,
+)
 from leadsync.salesforce.errors import (
     BULK_JOB_FAILED,
     NOT_PROCESSED,
@@ -139,7 +149,35 @@ class SalesforceClient:
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
+        self._token: auth.Token | None = None
         self._describes: dict[str, ObjectDescribe] = {}
+        self._active_lead_rule: list[str | None] = []  # looked up once per client
+
+    def worker(self) -> SalesforceClient:
+        """A client for one more thread of `sync --jobs N`: its own HTTP session, call count and
+        last exchange (none of which may be shared between threads), sharing what is the org's
+        and not the thread's: the login (no extra login call per worker), the describe cache
+        (no extra describe), the active Lead assignment rule, and the latest API usage figures (the org's daily count, which
+        every runner sees; each worker then reads its own responses' Sforce-Limit-Info)."""
+        session = requests.Session()
+        session.trust_env = self._session.trust_env
+        session.verify = self._session.verify
+        session.cert = self._session.cert
+        child = SalesforceClient(
+            self.cfg,
+            session=session,
+            retry=self.retry,
+            timeout=self.timeout,
+            bulk_poll=self._bulk_poll,
+            bulk_poll_max=self._bulk_poll_max,
+            bulk_timeout=self._bulk_timeout,
+            poll_sleep=self._poll_sleep,
+        )
+        child._describes = self._describes  # one dict; a race only fetches a describe twice
+        child._active_lead_rule = self._active_lead_rule  # likewise, the org's one rule
+        child._token = self._token
+        child._usage = self.api_usage()
+        return child
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -329,6 +367,46 @@ class SalesforceClient:
             )
         )
 
+    def lead_assignment_rules(self) -> list[dict[str, Any]]:
+        """The org's Lead AssignmentRule rows: Id, Name, Active (at most one is active)."""
+        return list(self.query(LEAD_RULES_SOQL))
+
+    # -- Lead assignment: one place for every Lead write (creates and upserts) ------------------
+
+    def write_headers(
+        self, allow_duplicate_save: bool, assignment: LeadAssignment | None
+    ) -> dict[str, str]:
+        """The headers of an sObject Collections write, create or upsert: the duplicate-rule
+        header and, for Leads, `Sforce-Auto-Assign` carrying `assignment` (none when None)."""
+        flag = "true" if allow_duplicate_save else "false"
+        return {
+            "Sforce-Duplicate-Rule-Header": (
+                f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
+            ),
+            **(assignment.rest_headers() if assignment is not None else {}),
+        }
+
+    def job_options(
+        self, assignment: LeadAssignment | None, external_id_field: str | None = None
+    ) -> dict[str, str]:
+        """The properties of a Bulk API 2.0 ingest job, insert or upsert: its operation,
+        `externalIdFieldName` for an upsert and `assignmentRuleId` for `assignment`, `active`
+        resolved to the org's active Lead rule Id (one SOQL query per client: a run uses one
+        rule throughout)."""
+        operation = Operation.upsert if external_id_field else Operation.insert
+        options = {"operation": operation.value}
+        if external_id_field:
+            options["externalIdFieldName"] = identifier(external_id_field)
+        if assignment is None:
+            return options
+        active: str | None = None
+        if assignment.needs_active_rule_id:
+            if not self._active_lead_rule:
+                rows = list(self.query(ACTIVE_LEAD_RULE_SOQL))
+                self._active_lead_rule.append(str(rows[0]["Id"]) if rows else None)
+            active = self._active_lead_rule[0]
+        return {**options, **assignment.job_properties(active)}
+
     def api_usage(self) -> tuple[int, int] | None:
         """(used, total) daily API requests from the latest Sforce-Limit-Info, if seen yet."""
         if self._usage is not None:
@@ -344,15 +422,19 @@ class SalesforceClient:
         records: Sequence[Mapping[str, Any]],
         *,
         allow_duplicate_save: bool = False,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Insert through sObject Collections (200 a call, allOrNone false), results in order.
 
         Records that fail with UNABLE_TO_LOCK_ROW are resubmitted within the retry budget;
         if still locked they come back with that code (transient: leave pending).
+        `assignment` (Leads): which assignment rule Salesforce runs on them.
         """
         name = identifier(sobject)
         send = _Collection(name, "composite/sobjects", "POST", f"create {name}", False)
-        return self._write_collections(send, records, allow_duplicate_save)
+        return self._write_collections(
+            send, records, self.write_headers(allow_duplicate_save, assignment)
+        )
 
     def upsert(
         self,
@@ -361,6 +443,7 @@ class SalesforceClient:
         external_id_field: str,
         *,
         allow_duplicate_save: bool = False,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Create or update by an External ID field through sObject Collections (PATCH
         composite/sobjects/{SObject}/{field}, 200 a call, allOrNone false); results in order,
@@ -368,27 +451,24 @@ class SalesforceClient:
 
         Unlike create(), an upsert is idempotent: sent twice it still leaves one record per key.
         So a lost answer (connection dropped, read timeout, 500/502/504) is simply asked again
-        within the retry budget instead of being raised as ambiguous.
+        within the retry budget instead of being raised as ambiguous. `assignment` (Leads): as
+        for create(); Salesforce runs the rule on the records the upsert creates.
         """
         name = identifier(sobject)
         path = f"composite/sobjects/{name}/{identifier(external_id_field)}"
         send = _Collection(name, path, "PATCH", f"upsert {name}", True)
-        return self._write_collections(send, records, allow_duplicate_save)
+        return self._write_collections(
+            send, records, self.write_headers(allow_duplicate_save, assignment)
+        )
 
     def _write_collections(
         self,
         send: _Collection,
         records: Sequence[Mapping[str, Any]],
-        allow_duplicate_save: bool,
+        headers: Mapping[str, str],
     ) -> list[SaveResult]:
         """The records in collections of 200, results in input order; records that fail with
         UNABLE_TO_LOCK_ROW are resubmitted within the retry budget."""
-        flag = "true" if allow_duplicate_save else "false"
-        headers = {
-            "Sforce-Duplicate-Rule-Header": (
-                f"allowSave={flag}, includeRecordDetails=true, runAsCurrentUser=true"
-            )
-        }
         results: list[SaveResult | None] = [None] * len(records)
         for start in range(0, len(records), COLLECTION_SIZE):
             pending = list(range(start, min(start + COLLECTION_SIZE, len(records))))
@@ -458,15 +538,17 @@ class SalesforceClient:
         *,
         key_field: str,
         on_job: Callable[[str], None] | None = None,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Insert through Bulk API 2.0; per-record results aligned to input order by key_field.
 
         `on_job(job_id)` runs after the job is created and BEFORE any data is uploaded, so a
         caller that records it can always resolve the job after a crash (bulk_job_results).
         Several jobs are used when the data is large, or to resubmit rows that hit
-        UNABLE_TO_LOCK_ROW; `on_job` is called for each.
+        UNABLE_TO_LOCK_ROW; `on_job` is called for each. `assignment` (Leads): which
+        assignment rule every job names, as `create` tells REST.
         """
-        return self._bulk_write(sobject, records, key_field, on_job, None)
+        return self._bulk_write(sobject, records, key_field, on_job, self.job_options(assignment))
 
     def bulk_upsert(
         self,
@@ -476,12 +558,14 @@ class SalesforceClient:
         external_id_field: str,
         key_field: str,
         on_job: Callable[[str], None] | None = None,
+        assignment: LeadAssignment | None = None,
     ) -> list[SaveResult]:
         """Upsert by an External ID field through Bulk API 2.0 (`operation: upsert`,
         `externalIdFieldName`), driven like bulk_insert; each success carries `created` from
-        the job's sf__Created column."""
-        identifier(external_id_field)
-        return self._bulk_write(sobject, records, key_field, on_job, external_id_field)
+        the job's sf__Created column. `assignment` (Leads): the rule each job names; it runs
+        on the records the job creates, as on a bulk insert."""
+        options = self.job_options(assignment, external_id_field)
+        return self._bulk_write(sobject, records, key_field, on_job, options)
 
     def _bulk_write(
         self,
@@ -489,8 +573,10 @@ class SalesforceClient:
         records: Sequence[Mapping[str, Any]],
         key_field: str,
         on_job: Callable[[str], None] | None,
-        external_id_field: str | None,
+        options: Mapping[str, str],
     ) -> list[SaveResult]:
+        """Rows through ingest jobs created with `options` (job_options), results aligned to
+        the input by key_field; rows hit by UNABLE_TO_LOCK_ROW go again in a new job."""
         name = identifier(sobject)
         identifier(key_field)
         results: list[SaveResult | None] = [None] * len(records)
@@ -501,7 +587,7 @@ class SalesforceClient:
             attempt += 1
             for chunk in _byte_chunks(pending, records):
                 rows = [records[i] for i in chunk]
-                job_id, info = self._run_job(name, rows, on_job, external_id_field)
+                job_id, info = self._run_job(name, rows, on_job, options)
                 outcome = self._job_outcome(job_id, key_field, info)
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
@@ -552,15 +638,12 @@ class SalesforceClient:
         sobject: str,
         rows: Sequence[Mapping[str, Any]],
         on_job: Callable[[str], None] | None,
-        external_id_field: str | None = None,
+        options: Mapping[str, str],
     ) -> tuple[str, Mapping[str, Any]]:
         data = _to_csv(rows)
-        operation = Operation.upsert if external_id_field else Operation.insert
         created = self._call(
             f"bulk create job {sobject}",
-            lambda sf: self._bulk(sf, sobject).create_job(
-                operation, external_id_field=external_id_field
-            ),
+            lambda sf: self._create_ingest_job(sf, sobject, options),
         )
         if not isinstance(created, Mapping) or not created.get("id"):
             raise self._unexpected("bulk create job", created)
@@ -582,6 +665,28 @@ class SalesforceClient:
             self._abort_quietly(job_id)
             raise
         return job_id, self._wait_job(job_id)
+
+    def _create_ingest_job(self, sf: Salesforce, sobject: str, options: Mapping[str, str]) -> Any:
+        """POST jobs/ingest: the request simple-salesforce's `_Bulk2Client.create_job` sends
+        (same URL, headers and body, operation and externalIdFieldName included), plus
+        assignmentRuleId, which that method has no parameter for (the library itself is left
+        unmodified)."""
+        client = self._bulk(sf, sobject)
+        payload = {
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+            **options,
+            "object": sobject,
+            "contentType": "CSV",
+        }
+        response = call_salesforce(
+            url=client._construct_request_url(None, False),
+            method="POST",
+            session=sf.session,
+            headers=client._get_headers(client.JSON_CONTENT_TYPE, client.JSON_CONTENT_TYPE),
+            data=json.dumps(payload, allow_nan=False),
+        )
+        return response.json()
 
     def _get_job(self, job_id: str) -> Mapping[str, Any]:
         info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, False))
@@ -716,7 +821,10 @@ class SalesforceClient:
 
     def _connect(self) -> Salesforce:
         if self._sf is None:
-            token = self._call_raw("login", lambda: auth.login(self.cfg, self._session))
+            token = self._token or self._call_raw(
+                "login", lambda: auth.login(self.cfg, self._session)
+            )
+            self._token = token
             self._sf = Salesforce(
                 instance_url=token.instance_url,
                 session_id=token.access_token,
@@ -740,7 +848,7 @@ class SalesforceClient:
                     raise
                 renewed = True
                 log.info("salesforce: %s: session expired; logging in again", what)
-                self._sf = None  # log in again, then retry the step once
+                self._sf = self._token = None  # log in again, then retry the step once
 
     def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         attempt = 0

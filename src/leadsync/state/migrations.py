@@ -13,10 +13,12 @@ Step 2 adds to history the CI job that applied (`ci`, JSON) and why the git comm
 could not be read (`git_error`); rows written before have both NULL.
 Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows already in doubt take
 their updated_at, which the write-ahead mark set).
+Step 4 adds sweeps: per (account, book_id), the Dotdigital server time of the last membership
+sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
 Step 5 adds the push (Salesforce -> Dotdigital): push_members, one row per Campaign member a
 pushing book holds or held (keyed by the CampaignMember Id; an index by email serves "did this
 person come from Salesforce?"), and push_marks, where each pushing book's next incremental read
-starts. (Step 4 is another branch's `sweeps`; the numbers stay apart so both can merge.)
+starts.
 JSON values are text in SQLite and jsonb in PostgreSQL (queryable by operators).
 """
 
@@ -105,6 +107,17 @@ SQLITE_STEPS: Steps = [
         ],
     ),
     (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+        ],
+    ),
+    (
         5,
         [
             """CREATE TABLE push_members (
@@ -130,7 +143,8 @@ SQLITE_STEPS: Steps = [
                 PRIMARY KEY (account, book_id, member_id)
             ) WITHOUT ROWID""",
             "CREATE INDEX push_members_by_email ON push_members (account, email)",
-            "CREATE INDEX push_members_by_state ON push_members (account, state, book_id, member_id)",
+            "CREATE INDEX push_members_by_state ON push_members "
+            "(account, state, book_id, member_id)",
             "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
             "WHERE attempt IS NOT NULL",
             """CREATE TABLE push_marks (
@@ -238,6 +252,17 @@ POSTGRES_STEPS: Steps = [
         ],
     ),
     (
+        4,
+        [
+            """CREATE TABLE sweeps (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+        ],
+    ),
+    (
         5,
         [
             """CREATE TABLE push_members (
@@ -263,7 +288,8 @@ POSTGRES_STEPS: Steps = [
                 PRIMARY KEY (account, book_id, member_id)
             )""",
             "CREATE INDEX push_members_by_email ON push_members (account, email)",
-            "CREATE INDEX push_members_by_state ON push_members (account, state, book_id, member_id)",
+            "CREATE INDEX push_members_by_state ON push_members "
+            "(account, state, book_id, member_id)",
             "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
             "WHERE attempt IS NOT NULL",
             """CREATE TABLE push_marks (

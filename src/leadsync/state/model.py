@@ -232,6 +232,10 @@ class StateStore(Protocol):
         self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
     ) -> Iterator[LedgerEntry]: ...
 
+    def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
+        """The ids among `contact_ids` that have an entry in the book's ledger (any state)."""
+        ...
+
     def ledger_in_doubt(self, account: str) -> list[LedgerEntry]:
         """Entries whose `attempt` is set: a write was in flight when a run stopped."""
         ...
@@ -245,6 +249,12 @@ class StateStore(Protocol):
     def watermark(self, account: str, book_id: int) -> str | None: ...
 
     def set_watermark(self, account: str, book_id: int, value: str) -> None: ...
+
+    def last_sweep(self, account: str, book_id: int) -> str | None:
+        """Dotdigital server time (ISO 8601) of the book's last completed membership sweep."""
+        ...
+
+    def set_last_sweep(self, account: str, book_id: int, value: str) -> None: ...
 
     # --- push (Salesforce -> Dotdigital) ---------------------------------------------------
     def push_get(

@@ -198,13 +198,12 @@ class PostgresStore(SqlStore):
         cur.execute("LOCK TABLE applied_state IN SHARE ROW EXCLUSIVE MODE")
 
     def _ledger_get_rows(
-        self, account: str, book_id: int, ids: list[int]
+        self, account: str, book_id: int, ids: list[int], select: str = LEDGER_SELECT
     ) -> Iterator[tuple[Any, ...]]:
         for chunk in chunked(ids, self.GET_CHUNK):
             yield from self._read(
                 # ::bigint[] matters: an int[] parameter would turn the key lookup into a filter
-                f"{LEDGER_SELECT} WHERE account = %s AND book_id = %s "
-                "AND contact_id = ANY(%s::bigint[])",
+                f"{select} WHERE account = %s AND book_id = %s AND contact_id = ANY(%s::bigint[])",
                 (account, book_id, chunk),
             )
 

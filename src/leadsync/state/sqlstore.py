@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from leadsync.state import codec
+from leadsync.state.audit import AuditReads
 from leadsync.state.errors import StateError
 from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
@@ -52,8 +53,13 @@ LEDGER_BASELINE_NARROW = (
     "ON CONFLICT (account, book_id, contact_id) DO NOTHING"
 )
 LEDGER_SELECT = f"SELECT {_COLS} FROM ledger"
+LEDGER_KEYS_SELECT = "SELECT contact_id FROM ledger"
 WATERMARK_UPSERT = (
     "INSERT INTO watermarks (account, book_id, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
+)
+SWEEP_UPSERT = (
+    "INSERT INTO sweeps (account, book_id, value) VALUES (?, ?, ?) "
     "ON CONFLICT (account, book_id) DO UPDATE SET value = excluded.value"
 )
 # backfill turned on: the baseline is released (members are taken as new by the next sync)
@@ -84,9 +90,10 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class SqlStore(PushRows):
-    """StateStore over a DB-API connection. Subclasses supply transport and locks (the push
-    tables' methods come from PushRows, see pushstore.py)."""
+class SqlStore(AuditReads, PushRows):
+    """StateStore over a DB-API connection. Subclasses supply transport and locks. The audit's
+    read queries (ledger search, facets, one run's report) come from AuditReads (audit.py), the
+    push tables' methods from PushRows (pushstore.py)."""
 
     #: the open connection (`execute` returns a cursor) and the lock that serialises its use
     _conn: Any
@@ -122,14 +129,12 @@ class SqlStore(PushRows):
         """Serialise concurrent commit_apply calls before the serial check (if needed)."""
 
     def _ledger_get_rows(
-        self, account: str, book_id: int, ids: list[int]
+        self, account: str, book_id: int, ids: list[int], select: str = LEDGER_SELECT
     ) -> Iterator[tuple[Any, ...]]:
         for chunk in chunked(ids, self.GET_CHUNK):
             marks = ", ".join("?" for _ in chunk)
             yield from self._read(
-                self._q(
-                    f"{LEDGER_SELECT} WHERE account = ? AND book_id = ? AND contact_id IN ({marks})"
-                ),
+                self._q(f"{select} WHERE account = ? AND book_id = ? AND contact_id IN ({marks})"),
                 (account, book_id, *chunk),
             )
 
@@ -271,6 +276,13 @@ class SqlStore(PushRows):
             found[entry.contact_id] = entry
         return found
 
+    def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
+        """Which of these members have a ledger entry (any state): the membership sweep's
+        question, asked by key without decoding entries (a sweep asks it for every member)."""
+        ids = sorted({int(i) for i in contact_ids})
+        rows = self._ledger_get_rows(account, int(book_id), ids, LEDGER_KEYS_SELECT)
+        return {int(r[0]) for r in rows}
+
     def ledger_iter(
         self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
     ) -> Iterator[LedgerEntry]:
@@ -348,6 +360,17 @@ class SqlStore(PushRows):
     def watermarks(self) -> dict[tuple[str, int], str]:
         rows = self._read(self._q("SELECT account, book_id, value FROM watermarks"))
         return {(a, int(b)): v for a, b, v in rows}
+
+    def last_sweep(self, account: str, book_id: int) -> str | None:
+        rows = self._read(
+            self._q("SELECT value FROM sweeps WHERE account = ? AND book_id = ?"),
+            (account, int(book_id)),
+        )
+        return rows[0][0] if rows else None
+
+    def set_last_sweep(self, account: str, book_id: int, value: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._q(SWEEP_UPSERT), (account, int(book_id), value))
 
     # --- run reports ----------------------------------------------------------------------
     def save_run(self, run_id: str, report: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leadsync.config.model import SyncSettings
+from leadsync.config.model import ASSIGN_ACTIVE, SyncSettings
 from leadsync.errors import LeadsyncError
 from leadsync.state.model import AppliedState
 from leadsync.sync.mapping import Row
@@ -54,6 +54,8 @@ class AppliedView:
     campaign_member_status: str
     settings: SyncSettings
     accounts: dict[str, AccountView]
+    # "active", "none" or the AssignmentRule Id plan resolved defaults.assignment_rule to
+    assignment_rule: str = ASSIGN_ACTIVE
 
 
 class AppliedStateError(LeadsyncError):
@@ -79,6 +81,7 @@ def read_view(applied: AppliedState) -> AppliedView:
             allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
             overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
             in_doubt_grace=int(sync.get("in_doubt_grace", base.in_doubt_grace)),
+            sweep_every=int(sync.get("sweep_every", base.sweep_every)),
         )
         accounts: dict[str, AccountView] = {}
         for name, acct in sorted((res.get("accounts") or {}).items()):
@@ -110,6 +113,8 @@ def read_view(applied: AppliedState) -> AppliedView:
             )
         lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
         member_status = defaults.get("campaign_member_status") or "Sent"
+        # States applied before assignment_rule existed: Salesforce's REST default (active).
+        assignment = schema.get("assignment_rule") or ASSIGN_ACTIVE
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AppliedStateError(
             f"the applied state (serial {applied.serial}) cannot be read by this version of "
@@ -122,6 +127,7 @@ def read_view(applied: AppliedState) -> AppliedView:
         campaign_member_status=str(member_status),
         settings=settings,
         accounts=accounts,
+        assignment_rule=str(assignment),
     )
 
 

@@ -19,14 +19,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from leadsync.leadrules import REQUIRED_LEAD_FIELDS, SET_BY_LEADSYNC, WRITING_DIRECTIONS
 from leadsync.salesforce.model import FieldInfo
 
-# The seed's step 2: these three must always have a value, whatever describe says (Company is
-# nillable in recent API versions, yet orgs still refuse a Lead without it).
-ALWAYS_REQUIRED: tuple[str, ...] = ("FirstName", "LastName", "Company")
+# Every created Lead must have these, whatever describe says (leadrules.py says why).
+ALWAYS_REQUIRED: tuple[str, ...] = REQUIRED_LEAD_FIELDS
 # Fields the sync sets itself; describe's required-on-create never asks the mapping for them.
-SYNC_OWNED: frozenset[str] = frozenset({"Email", "Status"})
-WRITING_DIRECTIONS: frozenset[str] = frozenset({"two-way", "dotdigital-to-salesforce"})
+SYNC_OWNED: frozenset[str] = SET_BY_LEADSYNC
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INT_RE = re.compile(r"^[+-]?\d+$")

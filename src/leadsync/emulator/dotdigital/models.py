@@ -15,6 +15,11 @@ Plain in-memory model, no HTTP here (moto's layout). Design points, each for a r
 - Each contact has an account-wide `updated` time; each membership has an `added` time per book.
   "Modified in book since T" means max(added to that book, contact updated) >= T, which is what
   a sync needs: new members of a book and members changed since the last run.
+- Whether joining a book modifies a contact that already existed is not documented by
+  Dotdigital. By default the emulator assumes it does (the join moves `updated`). An account
+  with `join_updates_modified: false` (seed key, or the control route) models the other
+  reading: a join leaves `updated` alone (only a real change of data moves it) and "modified in
+  book since T" looks at `updated` alone, so such a member is invisible to `~modified`.
 
 Known simplifications (say so rather than guess): two generators with DIFFERENT email patterns
 that happen to produce the same address are treated as different contacts; membership order in
@@ -123,6 +128,8 @@ class Account:
         self.sorted_ids: list[int] = []  # materialised ids, ascending
         self.generators: list[Generator] = []  # account-wide, creation order
         self.touched: dict[str, dict[int, int]] = {}  # pattern -> {n: contact id} materialised
+        # See the module docstring: does a book join count as a modification?
+        self.join_updates_modified: bool = bool(spec.get("join_updates_modified", True))
         rl = spec.get("rate_limit")
         self.rate_limit = RateLimit(int(rl["requests"]), float(rl["per_seconds"])) if rl else None
         self.calls: deque[datetime] = deque()
@@ -321,8 +328,11 @@ class Account:
         email_type: Any = None,
         when: datetime | None = None,
         status: str | None = None,
+        *,
+        touch: bool = True,
     ) -> tuple[ContactRecord, bool]:
-        """Create or modify a contact (modifying always sets `updated`). -> (contact, created)."""
+        """Create or modify a contact -> (contact, created). Modifying sets `updated`; with
+        `touch` false only when a value actually changes (see `join_updates_modified`)."""
         if not isinstance(email, str) or not EMAIL.fullmatch(email.strip()):
             raise exc.v2_error(400, "Email is not valid", "ERROR_CONTACT_INVALID")
         email = email.strip().lower()
@@ -348,6 +358,12 @@ class Account:
             )
             self._store(c)
             return c, True
+        before = (
+            dict(existing.datafields),
+            existing.opt_in_type,
+            existing.email_type,
+            existing.status,
+        )
         c = self.materialise(existing)
         c.datafields.update(values)
         if opt:
@@ -356,7 +372,8 @@ class Account:
             c.email_type = etype
         if status:
             c.status = status
-        c.updated = max(c.updated, now)
+        if touch or before != (c.datafields, c.opt_in_type, c.email_type, c.status):
+            c.updated = max(c.updated, now)
         return c, False
 
     def is_member(self, book: AddressBook, c: ContactRecord) -> bool:
@@ -378,9 +395,12 @@ class Account:
         when: datetime | None = None,
     ) -> ContactRecord:
         """Dotdigital's add-contact-to-book: creates the contact if new; an existing contact
-        counts as modified (its `updated` moves), whether or not it already was a member."""
+        counts as modified (its `updated` moves), whether or not it already was a member,
+        unless the account's `join_updates_modified` is false (then only changed data does)."""
         now = when or self.backend.clock.now()
-        c, _ = self.upsert_contact(email, datafields, opt_in_type, email_type, now)
+        c, _ = self.upsert_contact(
+            email, datafields, opt_in_type, email_type, now, touch=self.join_updates_modified
+        )
         if not self.is_member(book, c):
             book.append_explicit(c.id, now)
         return c
@@ -524,7 +544,12 @@ class Account:
             if cid is None:
                 continue
             c = self.contacts[cid]
-            when = c.created if mode == "created" else max(book.added[cid], c.updated)
+            if mode == "created":
+                when = c.created
+            elif self.join_updates_modified:
+                when = max(book.added[cid], c.updated)
+            else:
+                when = c.updated  # the join itself is no modification
             if since is None or when >= since:
                 yield i, 1
 

@@ -392,6 +392,21 @@ def ctl_contact(backend: DotdigitalBackend, request: Request, name: str, email: 
     return json_response({"contact": wire.v2_contact(acct, found, True)}, 201 if created else 200)
 
 
+def ctl_settings(backend: DotdigitalBackend, request: Request, name: str) -> Response:
+    """The account's modelling switches (models.py): does a book join modify a contact?"""
+    acct = _control_account(backend, name)
+    if request.method == "POST":
+        spec = p.control_body(request)
+        unknown = sorted(set(spec) - {"join_updates_modified"})
+        if unknown:
+            raise exc.ControlError(400, f"unknown setting(s): {', '.join(unknown)}")
+        value = spec.get("join_updates_modified", acct.join_updates_modified)
+        if not isinstance(value, bool):
+            raise exc.ControlError(400, "join_updates_modified must be true or false")
+        acct.join_updates_modified = value
+    return json_response({"join_updates_modified": acct.join_updates_modified})
+
+
 def ctl_imports(backend: DotdigitalBackend, request: Request, name: str) -> Response:
     """How the account's next imports behave: `pending_polls` status reads answer NotFinished
     (nothing applied yet), then the import ends with `outcome` (default Finished)."""

@@ -15,6 +15,8 @@ Emulator-only control routes (no auth; C's middleware adds the generic ones):
        how the account's next bulk imports behave (imports.py).
 
 This module routes and runs the request pipeline only; the handlers are in responses.py.
+  GET|POST /__emulator/accounts/<name>/settings       body: {"join_updates_modified": bool}
+       the account's modelling switches (see models.py: does a book join modify a contact?).
 
 Each request names its rule in `environ[ROUTE_KEY]` (e.g. `/v2/address-books/{book_id}/contacts`;
 `<unmatched>` when no rule matches), so the request log counts per endpoint rather than per book;
@@ -86,6 +88,7 @@ _RULES = [
     Rule("/__emulator/clock", endpoint=r.ctl_clock, methods=["GET", "POST"]),
     Rule("/__emulator/accounts/<name>/contacts/<email>", endpoint=r.ctl_contact, methods=["POST"]),
     Rule("/__emulator/accounts/<name>/imports", endpoint=r.ctl_imports, methods=["GET", "POST"]),
+    Rule("/__emulator/accounts/<name>/settings", endpoint=r.ctl_settings, methods=["GET", "POST"]),
 ]
 
 

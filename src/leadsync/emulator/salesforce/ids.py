@@ -14,6 +14,7 @@ _SUFFIX = string.ascii_uppercase + "012345"
 _ID15_CHARS = frozenset(string.ascii_letters + string.digits)
 
 KEY_PREFIXES = {
+    "Account": "001",
     "Lead": "00Q",
     "Contact": "003",
     "Campaign": "701",
@@ -21,6 +22,7 @@ KEY_PREFIXES = {
     "CampaignMemberStatus": "01Y",
     "LeadStatus": "01J",
     "User": "005",
+    "AssignmentRule": "01Q",
     "Organization": "00D",
     "BulkJob": "750",
     "QueryLocator": "01g",

@@ -192,10 +192,45 @@ def lead_object(statuses: list[str]) -> ObjectDef:
         _bool("HasOptedOutOfEmail", "Email Opt Out"),
         _bool("DoNotCall", "Do Not Call"),
         _bool("IsConverted", "Converted", createable=False, updateable=False),
+        _sys("ConvertedDate", "Converted Date", "date", nillable=True),
+        _sys(
+            "ConvertedAccountId",
+            "Converted Account ID",
+            "reference",
+            length=18,
+            nillable=True,
+            reference_to=("Account",),
+            relationship_name="ConvertedAccount",
+        ),
+        _sys(
+            "ConvertedContactId",
+            "Converted Contact ID",
+            "reference",
+            length=18,
+            nillable=True,
+            reference_to=("Contact",),
+            relationship_name="ConvertedContact",
+        ),
         _bool("IsUnreadByOwner", "Unread By Owner", default=True),
         *_audit(),
     ]
     return ObjectDef("Lead", "Lead", "Leads", _objects(fields))
+
+
+def account_object() -> ObjectDef:
+    """Accounts: what a Lead conversion creates, and what Contacts belong to."""
+    fields = [
+        _id("Account ID"),
+        _str("Name", "Account Name", 255, nillable=False, required=True),
+        _pick(
+            "Industry", "Industry", ["Agriculture", "Banking", "Education", "Technology", "Other"]
+        ),
+        FieldDef("Website", "Website", "url", length=255),
+        FieldDef("Phone", "Account Phone", "phone", length=40),
+        _owner(),
+        *_audit(),
+    ]
+    return ObjectDef("Account", "Account", "Accounts", _objects(fields))
 
 
 def contact_object() -> ObjectDef:
@@ -313,6 +348,43 @@ def lead_status_object() -> ObjectDef:
     ]
     return ObjectDef(
         "LeadStatus", "Lead Status Value", "Lead Status Values", _objects(fields),
+        createable=False, updateable=False,
+    )  # fmt: skip
+
+
+def user_object() -> ObjectDef:
+    """Users: read-only here (seeded); OwnerId references them."""
+    fields = [
+        _id("User ID"),
+        _sys("Username", "Username", "string", length=80),
+        _sys("Name", "Full Name", "string", length=121),
+        _sys("IsActive", "Active", "boolean", default=True),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "User", "User", "Users", _objects(fields), createable=False, updateable=False
+    )  # fmt: skip
+
+
+def assignment_rule_object() -> ObjectDef:
+    """AssignmentRule: read only through the API (rules are set up in the UI), as documented."""
+    fields = [
+        _id("Assignment Rule ID"),
+        _sys("Name", "Name", "string", length=120, nillable=True),
+        _sys("Active", "Active", "boolean", default=False),
+        _sys(
+            "SobjectType",
+            "Object",
+            "picklist",
+            length=40,
+            nillable=True,
+            restricted=True,
+            picklist=[("Case", False), ("Lead", False)],
+        ),
+        *_audit(),
+    ]
+    return ObjectDef(
+        "AssignmentRule", "Assignment Rule", "Assignment Rules", _objects(fields),
         createable=False, updateable=False,
     )  # fmt: skip
 

@@ -1,0 +1,164 @@
+"""`leadsync init` end to end: the real CLI as a subprocess against the emulators.
+
+The seed is an org and an account a team would adopt leadsync from: a required restricted
+picklist on Lead, a default Lead Status that is not "New", a Campaign named like a book, one
+named like another book but for the letter case, and credentials distinctive enough that a
+leak of any of them into the generated file or the output is found by a plain search.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
+
+SECRETS = {
+    "access_token": "00DinitT0ken!AQ0-Distinct-acc3ss-7731",
+    "dd_username": "apiuser-init-7731-distinct@apiconnector.com",
+    "dd_password": "dd-Pa55-Distinct-7731",
+    "sf_password": "sf-Pa55-Distinct-7731",
+    "security_token": "SECTOK-Distinct-7731",
+    "consumer_secret": "cs-Distinct-7731",
+}
+
+SEED: dict[str, Any] = {
+    "dotdigital": {
+        "accounts": [
+            {
+                "name": "uk",
+                "username": SECRETS["dd_username"],
+                "password": SECRETS["dd_password"],
+                "datafields": [
+                    {"name": "COMPANY", "type": "String"},
+                    {"name": "REGION", "type": "String"},
+                    {"name": "MOBILE_PHONE", "type": "String"},
+                    {"name": "JOBTITLE", "type": "String"},
+                    {"name": "SCORE", "type": "Numeric"},
+                ],
+                "address_books": [
+                    {
+                        "name": "Spring Webinar 2026",
+                        "contacts": [
+                            {
+                                "email": "before@example.com",
+                                "datafields": {
+                                    "FIRSTNAME": "Pre",
+                                    "LASTNAME": "Existing",
+                                    "COMPANY": "Old Co",
+                                    "REGION": "EMEA",
+                                },
+                            }
+                        ],
+                    },
+                    {"name": "spring launch", "contacts": []},
+                    {"name": "Promo ${HOME} list", "contacts": []},
+                    {"name": "Newsletter", "contacts": []},
+                ],
+            }
+        ]
+    },
+    "salesforce": {
+        "lead_statuses": ["Open - Not Contacted", "Working", "Closed - Converted"],
+        "lead_fields": [
+            {
+                "name": "Region__c",
+                "type": "picklist",
+                "values": ["EMEA", "AMER", "APAC"],
+                "required": True,
+                "restricted": True,
+            }
+        ],
+        "duplicate_rule_on_lead_email": False,
+        "access_token": SECRETS["access_token"],
+        "records": {"Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Spring Launch"}]},
+        "users": [
+            {
+                "username": "integration@init.example",
+                "password": SECRETS["sf_password"],
+                "security_token": SECRETS["security_token"],
+            }
+        ],
+        "connected_apps": [
+            {"consumer_key": "init-consumer-key", "consumer_secret": SECRETS["consumer_secret"]}
+        ],
+    },
+}
+
+
+class InitWorkspace:
+    """A directory, an emulator and an environment holding only what the user would export."""
+
+    def __init__(self, root: Path, emu: Any) -> None:
+        self.root = root
+        self.emu = emu
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SF_", "DD_", "LEADSYNC_", "REQUESTS_CA", "CURL_CA"))
+        }
+        self.env = {**keep, **emu.env()}
+        self.env.pop("SF_LOGIN_URL", None)  # only the password form needs it (password_auth)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "leadsync.yaml"
+
+    def password_auth(self) -> None:
+        """The environment of a team that logs in with a user, not a token."""
+        self.env.pop("SF_ACCESS_TOKEN", None)
+        self.env["SF_LOGIN_URL"] = self.emu.info["salesforce"]["login_url"]
+
+    def run(self, *args: str, code: int | None = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [LEADSYNC, *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if code is not None:
+            assert proc.returncode == code, (proc.returncode, proc.stdout[-3000:], proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def enable(self, book: str) -> None:
+        """What the user does next: turn create_leads on for one book, by editing the file."""
+        lines = self.config.read_text().split("\n")
+        start = next(
+            i for i, line in enumerate(lines) if line.lstrip().startswith(f"- name: {book}")
+        )
+        at = next(i for i in range(start, len(lines)) if "create_leads: false" in lines[i])
+        lines[at] = lines[at].replace("create_leads: false", "create_leads: true")
+        self.config.write_text("\n".join(lines))
+
+    def requests(self, service: str) -> list[dict[str, Any]]:
+        return self.emu.requests_log(service)["requests"]
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    return copy.deepcopy(SEED)
+
+
+@pytest.fixture
+def init_workspace(
+    tmp_path: Path, emulator_factory: Callable[..., Any]
+) -> Callable[..., InitWorkspace]:
+    def make(seed: dict[str, Any] | None = None) -> InitWorkspace:
+        return InitWorkspace(tmp_path, emulator_factory(seed or copy.deepcopy(SEED)))
+
+    return make
+
+
+@pytest.fixture
+def secrets() -> dict[str, str]:
+    return dict(SECRETS)

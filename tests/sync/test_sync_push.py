@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -351,3 +352,27 @@ def test_plan_checks_push_keys_against_the_live_systems(workspace, kit):
     ws.write_config(clear.replace("create_leads: true", "create_leads: false"))
     warned = ws.run("plan", "-c", "leadsync.yaml", check=(0,))
     assert "LS113" in warned.stderr and "does nothing" in warned.stderr
+
+
+def test_a_large_campaign_is_read_through_a_bulk_query_job(workspace, kit):
+    """From sync.bulk_threshold members on, the Campaign is read by a Bulk API 2.0 query job
+    (its CSV cells become the same datafield values); below it (every other test here), by
+    the REST query API. A COUNT() of the same selection decides."""
+    config = kit.config_yaml(
+        books=[PUSH_BOOK], contact_mapping=CONTACT_MAPPING, sync={"bulk_threshold": 4}
+    )
+    ws = workspace(seed=push_seed(kit), config=config)
+    join(ws, "ann@example.com", "bo@example.com", "cy@example.com", "di@example.com")
+    ws.emu.reset_log()
+    report = ws.sync()
+    assert report["_exit"] == 0, report
+    (push,) = report["push"]
+    assert (push["added"], push["bulk_read"]) == (4, True)
+    paths = [r["path"] for r in ws.emu.requests_log("salesforce")["requests"]]
+    rest = [p for p in paths if re.search(r"/data/v[\d.]+/query/?$", p)]
+    assert len(rest) == 1  # the COUNT() that chose the way
+    assert any(p.endswith("/jobs/query") for p in paths)
+    members = ws.members(BOOK)
+    assert members["ann@example.com"]["POSTCODE"] == "N1"
+    assert members["cy@example.com"]["BIRTHDAY"].startswith("1990-05-17")
+    assert members["di@example.com"]["JOBTITLE"] == "CFO"

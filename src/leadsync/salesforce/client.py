@@ -101,6 +101,7 @@ REQUEST_ID_HEADERS = ("X-SFDC-Request-Id", "X-Request-Id")
 _ATTEMPTS = re.compile(r" after \d+ attempts$")  # the final error's words; a retry line counts
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
+BULK_QUERY_PAGE = 50_000  # rows per Bulk API 2.0 query results page (maxRecords)
 # Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
 # sObject Collections; the whole composite request counts as ONE call against the org's limit.
 COMPOSITE_QUERIES = 5
@@ -209,6 +210,52 @@ class SalesforceClient:
             page = self._call(
                 "query_more", lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True)
             )
+
+    def query_count(self, soql: str, *, include_deleted: bool = False) -> int:
+        """`SELECT COUNT() FROM ...`: how many records a query would return (one call)."""
+        page = self._call("query count", lambda sf: sf.query(soql, include_deleted=include_deleted))
+        if not isinstance(page, Mapping) or not isinstance(page.get("totalSize"), int):
+            raise self._unexpected("query count", page)
+        return int(page["totalSize"])
+
+    def bulk_query(
+        self, soql: str, *, include_deleted: bool = False, page_size: int = BULK_QUERY_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query through a Bulk API 2.0 query job (query or queryAll):
+        create the job, wait for it, read its CSV results page by page (Sforce-Locator).
+
+        Records come nested as the REST API nests them (`Lead.Email` -> {"Lead": {"Email"}},
+        a relationship whose every cell is empty -> None); cells are text as the CSV has them,
+        an empty cell None. Creating a query job twice only reads twice: retried like a read.
+        """
+        operation = Operation.query_all if include_deleted else Operation.query
+        created = self._call(
+            "bulk query job", lambda sf: self._bulk(sf).create_job(operation, query=soql)
+        )
+        if not isinstance(created, Mapping) or not created.get("id"):
+            raise self._unexpected("bulk query job", created)
+        job_id = str(created["id"])
+        info = self._wait_job(job_id, is_query=True)
+        if info.get("state") != JobState.job_complete:
+            raise SalesforceError(
+                f"bulk query job {job_id} ended {info.get('state')}: "
+                f"{info.get('errorMessage') or 'no error message'}",
+                code=BULK_JOB_FAILED,
+                transient=info.get("state") == JobState.aborted,
+            )
+        locator = ""
+        while True:
+            page = self._call(
+                f"bulk query results {job_id}",
+                lambda sf, at=locator: self._bulk(sf).get_query_results(job_id, at, page_size),
+            )
+            if not isinstance(page, Mapping) or not isinstance(page.get("records"), str):
+                raise self._unexpected("bulk query results", page)
+            for row in csv.DictReader(io.StringIO(page["records"], newline="")):
+                yield _nested(row)
+            locator = str(page.get("locator") or "")
+            if not locator:
+                return
 
     def find_by_emails(
         self,
@@ -688,17 +735,17 @@ class SalesforceClient:
         )
         return response.json()
 
-    def _get_job(self, job_id: str) -> Mapping[str, Any]:
-        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, False))
+    def _get_job(self, job_id: str, is_query: bool = False) -> Mapping[str, Any]:
+        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, is_query))
         if not isinstance(info, Mapping) or "state" not in info:
             raise self._unexpected(f"bulk job {job_id}", info)
         return info
 
-    def _wait_job(self, job_id: str) -> Mapping[str, Any]:
+    def _wait_job(self, job_id: str, is_query: bool = False) -> Mapping[str, Any]:
         delay = self._bulk_poll
         waited = 0.0
         while True:
-            info = self._get_job(job_id)
+            info = self._get_job(job_id, is_query)
             if info.get("state") in TERMINAL_STATES:
                 return info
             if waited >= self._bulk_timeout:
@@ -1062,6 +1109,25 @@ class _JobOutcome:
 
 
 # -- pure helpers -------------------------------------------------------------------------------
+
+
+def _nested(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A Bulk query CSV row shaped like a REST record: `Rel.Field` columns under `Rel`."""
+    out: dict[str, Any] = {}
+    for column, cell in row.items():
+        value = cell if cell != "" else None
+        rel, dot, name = str(column).partition(".")
+        if not dot:
+            out[column] = value
+            continue
+        group = out.get(rel)
+        if not isinstance(group, dict):
+            group = out[rel] = {}
+        group[name] = value
+    for key, value in list(out.items()):
+        if isinstance(value, dict) and all(v is None for v in value.values()):
+            out[key] = None
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -246,6 +246,7 @@ class PushBook:
         self.decided: dict[str, PushEntry] = {}
         self.kinds: dict[str, str] = {}  # member id -> added | updated (this run)
         self.leavers: list[PushEntry] = []  # left the Campaign in this run
+        self.answered: datetime | None = None  # Salesforce's time when it answered the read
 
     def run(self) -> None:
         mark = self.store.push_mark(self.rules.account, self.book.id)
@@ -289,11 +290,7 @@ class PushBook:
         high_raw: str | None = None
         seen: set[str] = set()
         batch: list[Wanted] = []
-        before = self.sf.last_date
-        answered: datetime | None = None
-        for row in self.sf.query(soql, include_deleted=since is not None):
-            if answered is None:
-                answered = self.sf.last_date
+        for row in self.read_rows(soql, since):
             want = pushmap.wanted(self.rules, row)
             if not want.member_id:
                 continue
@@ -308,11 +305,26 @@ class PushBook:
         self.decide(batch)
         if since is None:
             self.unseen(seen)
-        if answered is None and self.sf.last_date is not before:
-            answered = self.sf.last_date
-        if answered is not None:
-            return answered.astimezone(UTC).isoformat()
+        if self.answered is not None:
+            return self.answered.astimezone(UTC).isoformat()
         return high_raw
+
+    def read_rows(self, soql: str, since: datetime | None) -> Iterable[dict[str, Any]]:
+        """The rows of the member query: first counted (one call, whose answer's Date is
+        where the next read starts), then read through the REST query API, or a Bulk API 2.0
+        query job from sync.bulk_threshold rows on (a few calls, whatever the size)."""
+        deleted = since is not None  # incremental: queryAll, deleted members included
+        before = self.sf.last_date
+        count_soql = pushmap.member_query(self.rules, since, count=True)
+        count = self.sf.query_count(count_soql, include_deleted=deleted)
+        if self.sf.last_date is not before:
+            self.answered = self.sf.last_date
+        self.tally.bulk_read = count >= self.ctx.view.settings.bulk_threshold
+        if not count:
+            return ()
+        if self.tally.bulk_read:
+            return self.sf.bulk_query(soql, include_deleted=deleted)
+        return self.sf.query(soql, include_deleted=deleted)
 
     def decide(self, batch: list[Wanted]) -> None:
         if not batch:

@@ -109,8 +109,9 @@ class PushRules:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def member_query(rules: PushRules, since: datetime | None) -> str:
-    """SOQL for the Campaign's members with their Lead and Contact fields.
+def member_query(rules: PushRules, since: datetime | None, *, count: bool = False) -> str:
+    """SOQL for the Campaign's members with their Lead and Contact fields (`count`: the same
+    selection as SELECT COUNT(), which decides between the REST and the Bulk API 2.0 query).
 
     `since` (incremental): members, Leads or Contacts changed after it, and every deleted member
     still in the recycle bin (the caller reads with queryAll); None: every current member."""
@@ -118,10 +119,8 @@ def member_query(rules: PushRules, since: datetime | None) -> str:
     for rel, rows in (("Lead", rules.lead_rows), ("Contact", rules.contact_rows)):
         fields += [f"{rel}.Email", f"{rel}.SystemModstamp"]
         fields += [f"{rel}.{r.salesforce}" for r in rows]
-    soql = (
-        f"SELECT {field_list(fields)} FROM CampaignMember WHERE CampaignId = "
-        f"{quote(rules.campaign_id)}"
-    )
+    selected = "COUNT()" if count else field_list(fields)
+    soql = f"SELECT {selected} FROM CampaignMember WHERE CampaignId = {quote(rules.campaign_id)}"
     if since is not None:
         at = soql_datetime(since)
         soql += (
@@ -186,7 +185,7 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
     stamp = max((s for s in stamps if s is not None), default=None)
     email = normalise_email(str((person or {}).get("Email") or ""))
     leaving = None
-    if row.get("IsDeleted") or person is None:
+    if _true(row.get("IsDeleted")) or person is None:
         leaving = LEFT_CAMPAIGN
     elif not rules.wants_status(row.get("Status")):
         leaving = STATUS_FILTERED
@@ -217,6 +216,11 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
         leaving=leaving,
         problem=problem,
     )
+
+
+def _true(value: Any) -> bool:
+    """A Salesforce boolean as REST (true) or a Bulk query CSV ("true") gives it."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def to_datafield(value: Any, df_type: str) -> Any:

@@ -43,6 +43,7 @@ class PushTally:
     campaign: str
     clear: bool = False
     full_read: bool = False
+    bulk_read: bool = False  # read through a Bulk API 2.0 query job (sync.bulk_threshold)
     counts: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)  # reason code -> n (skipped/failed/removed)
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
@@ -79,6 +80,7 @@ class PushTally:
             "campaign": self.campaign,
             "clear_address_books": self.clear,
             "full_read": self.full_read,
+            "bulk_read": self.bulk_read,
             **{k: int(self.counts[k]) for k in COUNTS},
             "reasons": dict(sorted(self.reasons.items())),
             "watermark": self.watermark,
@@ -135,7 +137,9 @@ def push_lines(report: dict[str, Any], *, samples: bool = True) -> list[str]:
         lines.append(
             f"push {b['account']}/{b['book']} <- campaign {b['campaign']!r}: "
             + ", ".join(parts)
-            + f" ({b['read']} read{', full read' if b.get('full_read') else ''})"
+            + f" ({b['read']} read{', full read' if b.get('full_read') else ''}"
+            + (", Bulk API 2.0 query" if b.get("bulk_read") else "")
+            + ")"
         )
         if b.get("reasons"):
             why = ", ".join(f"{code} x{n}" for code, n in b["reasons"].items())

@@ -131,3 +131,59 @@ class Emulator:
             f"/__emulator/accounts/{account}/address-books/{book_id}/generate",
             block,
         )
+
+    # --- Salesforce, through its public API (setup only: reset_logs() before measuring) ---------
+    def sf_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.info['salesforce']['access_token']}"}
+
+    def sf_query(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of a SOQL query (REST, following nextRecordsUrl)."""
+        url = f"{self.sf}/services/data/v61.0/query"
+        body = self.sf_session.get(
+            url, params={"q": soql}, headers=self.sf_headers(), timeout=600
+        ).json()
+        rows = list(body["records"])
+        while not body.get("done", True):
+            body = self.sf_session.get(
+                self.sf + body["nextRecordsUrl"], headers=self.sf_headers(), timeout=600
+            ).json()
+            rows += body["records"]
+        return rows
+
+    def sf_bulk_insert(self, sobject: str, rows: list[dict[str, str]]) -> None:
+        """One Bulk API 2.0 insert job, waited for; fails loudly on any failed row."""
+        base = f"{self.sf}/services/data/v61.0/jobs/ingest"
+        h = self.sf_headers()
+        job = self.sf_session.post(
+            base,
+            json={
+                "object": sobject,
+                "operation": "insert",
+                "contentType": "CSV",
+                "lineEnding": "LF",
+            },
+            headers=h,
+            timeout=600,
+        ).json()
+        columns = list(rows[0])
+        csv_text = (
+            ",".join(columns)
+            + "\n"
+            + "".join(",".join(row[c] for c in columns) + "\n" for row in rows)
+        )
+        self.sf_session.put(
+            f"{base}/{job['id']}/batches",
+            data=csv_text.encode(),
+            headers={**h, "Content-Type": "text/csv"},
+            timeout=600,
+        ).raise_for_status()
+        self.sf_session.patch(
+            f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=h, timeout=600
+        ).raise_for_status()
+        while True:
+            info = self.sf_session.get(f"{base}/{job['id']}", headers=h, timeout=600).json()
+            if info["state"] in ("JobComplete", "Failed", "Aborted"):
+                break
+            time.sleep(0.1)
+        if info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0):
+            raise SystemExit(f"bench: the {sobject} setup job ended {info}")

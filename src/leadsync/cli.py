@@ -480,13 +480,18 @@ def sync(
             "excluded",
             "created",
             "baseline",
+            "pushed",
+            "left",
+            "removed",
             "conflict",
             "update_failed",
         ]
     ),
-    help="Which ledger records to list (baseline: members recorded when create_leads was "
-    "applied, never converted unless backfill: true; conflict / update_failed: fields of "
-    "linked people that changed on both sides / that one side refused, with both values).",
+    help="Which records to list (baseline: members recorded when create_leads was applied, "
+    "never converted unless backfill: true; pushed/left/removed: Campaign members the push put "
+    "in a book, who left the Campaign, who clear_address_books took out; conflict / "
+    "update_failed: fields of linked people that changed on both sides / that one side "
+    "refused, with both values).",
 )
 @click.option("--account", default=None, help="Only this account.")
 @click.option("--book", default=None, help="Only this address book (name or id).")
@@ -504,9 +509,10 @@ def records(
 ) -> None:
     """List the sync ledger's records in one state, with their reasons.
 
-    Per record: account, address book, contact id, email, reason code, fields, the created
-    Lead or the matched Salesforce record, its campaign membership, last run and reason. Reads the state only (no
-    network, writes nothing). Exit 0; 1 for an unknown account/book or a bad config.
+    Per record: account, address book, contact id, email, origin (dotdigital, or salesforce
+    for people the push wrote), reason code, fields, the created Lead or the matched Salesforce
+    record, its campaign membership, last run and reason. Reads the state only (no network,
+    writes nothing). Exit 0; 1 for an unknown account/book or a bad config.
     """
     from leadsync.sync.records import records_command
 

@@ -1,8 +1,10 @@
 """`make demo`: the whole job on a fresh machine, against the local emulators.
 
-It drives the real `leadsync` command exactly as a user would (validate, plan, apply, then new
-signups arrive in Dotdigital, then sync twice), so the demo can never show something the CLI
-cannot do. Nothing here imports the emulator: it runs `leadsync emulator` as a process.
+It drives the real `leadsync` command exactly as a user would (validate, plan, apply, then people
+join a Salesforce Campaign and new signups arrive in Dotdigital, then sync twice), so the demo
+can never show something the CLI cannot do. Both directions show: the Campaign fills its
+address book (Salesforce -> Dotdigital), and the signups become Leads (Dotdigital ->
+Salesforce). Nothing here imports the emulator: it runs `leadsync emulator` as a process.
 """
 
 from __future__ import annotations
@@ -147,6 +149,49 @@ def add_signups(info: dict, book_name: str) -> None:
         print(f"  + {person['email']} joined {book_name!r}")
 
 
+# People a marketer adds to the Salesforce Campaign that fills the "Newsletter" book.
+CAMPAIGN_MEMBERS = [("Contact", "barbara@example.com"), ("Lead", "grace@example.com")]
+NEWSLETTER = ("Product Newsletter", "Newsletter")  # Campaign -> address book (the push)
+
+
+def join_campaign(info: dict, campaign: str) -> None:
+    """Add people to a Salesforce Campaign through the REST API, as a marketer would in Salesforce."""
+    sf = info["salesforce"]
+    headers = {"Authorization": f"Bearer {sf['access_token']}"}
+    campaign_id = salesforce_query(info, f"SELECT Id FROM Campaign WHERE Name = '{campaign}'")[0]
+    for sobject, email in CAMPAIGN_MEMBERS:
+        person = salesforce_query(info, f"SELECT Id FROM {sobject} WHERE Email = '{email}'")[0]
+        r = requests.post(
+            f"{sf['instance_url']}/services/data/v61.0/sobjects/CampaignMember",
+            json={"CampaignId": campaign_id["Id"], f"{sobject}Id": person["Id"], "Status": "Sent"},
+            headers=headers,
+            verify=sf["ca_bundle"],
+            timeout=10,
+        )
+        r.raise_for_status()
+        print(f"  + {email} ({sobject}) joined the Salesforce Campaign {campaign!r}")
+
+
+def show_book(info: dict, book_name: str) -> None:
+    """Who is in a Dotdigital address book now, with their datafields, read back from Dotdigital."""
+    dd = info["dotdigital"]
+    creds = dd["accounts"]["uk"]
+    auth = (creds["username"], creds["password"])
+    books = requests.get(f"{dd['endpoint']}/v2/address-books", auth=auth, timeout=10).json()
+    book_id = next(b["id"] for b in books if b["name"] == book_name)
+    members = requests.get(
+        f"{dd['endpoint']}/v2/address-books/{book_id}/contacts",
+        params={"withFullData": "true"},
+        auth=auth,
+        timeout=10,
+    ).json()
+    print(f"  Address book {book_name!r} has {len(members)} members:")
+    for m in members:
+        fields = {d["key"]: d["value"] for d in m.get("dataFields") or [] if d["value"]}
+        names = " ".join(str(fields.get(k, "")) for k in ("FIRSTNAME", "LASTNAME")).strip()
+        print(f"    {m['email']:<28} {names}")
+
+
 def salesforce_query(info: dict, soql: str) -> list[dict]:
     """One SOQL query through the Salesforce REST API (as any client would send it)."""
     sf = info["salesforce"]
@@ -196,20 +241,25 @@ def main() -> None:
         leadsync("plan", "-c", "leadsync.yaml", env=env)
         banner("3. apply")
         leadsync("apply", "-c", "leadsync.yaml", "--auto-approve", env=env)
-        banner("4. six people sign up in Dotdigital")
+        banner(f"4. two people join the Salesforce Campaign {NEWSLETTER[0]!r}")
+        join_campaign(info, NEWSLETTER[0])
+        banner("5. six people sign up in Dotdigital")
         add_signups(info, "Webinar signups")
         banner(
-            "5. sync: new members become Leads (exit 4 = some were skipped or failed: see report)"
+            "6. sync: 1. the Campaign fills its book (push), 2. new members become Leads "
+            "(exit 4 = some were skipped or failed: see report)"
         )
         leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
-        banner("6. sync again: nothing new, nothing duplicated")
+        banner("7. sync again: nothing new, nothing duplicated")
         leadsync("sync", "-c", "leadsync.yaml", env=env, ok=(0, 4))
-        banner("7. status")
+        banner("8. status")
         leadsync("status", "-c", "leadsync.yaml", env=env)
-        banner("8. what was not created, and why")
-        for state in ("skipped", "failed", "excluded"):
+        banner("9. what was pushed, what was not created, and why")
+        for state in ("pushed", "skipped", "failed", "excluded"):
             leadsync("records", "-c", "leadsync.yaml", "--state", state, env=env)
-        banner("9. the campaign in Salesforce: new Leads, and the existing Contact who signed up")
+        banner(f"10. the {NEWSLETTER[1]!r} book in Dotdigital, filled from the Campaign")
+        show_book(info, NEWSLETTER[1])
+        banner("11. the campaign in Salesforce: new Leads, and the existing Contact who signed up")
         show_campaign(info, "Spring Webinar 2026")
         banner("10. the sync audit as one HTML file (what the scheduled workflow uploads)")
         leadsync("report", "-c", "leadsync.yaml", "--html", "sync-report.html", env=env)

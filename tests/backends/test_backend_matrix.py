@@ -240,6 +240,48 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
     assert ws.sync(code=(0,))["totals"]["created"] == 0
 
 
+# --- push (Salesforce -> Dotdigital) ------------------------------------------------------------
+
+
+def test_push_fills_and_clears_a_book_on_every_backend(make_ws, state_backend) -> None:
+    """The push's table and marks live in the state (step 5 of both backends): a Campaign fills
+    its book, a member who leaves is removed (clear_address_books: true), a re-run is exact."""
+    seed = copy.deepcopy(KIT.BASE_SEED)
+    seed["dotdigital"]["accounts"][0]["address_books"].append(
+        {"name": "Invitees", "contacts": [{"email": "walk-in@example.com"}]}
+    )
+    records = seed["salesforce"]["records"]
+    records["Campaign"].append({"Name": "Customer Day"})
+    records["Contact"] += [
+        {"FirstName": "Cy", "LastName": "Chen", "Email": "cy@example.com"},
+        {"FirstName": "Di", "LastName": "Dunn", "Email": "di@example.com"},
+    ]
+    config = KIT.config_yaml(
+        books=[{"name": "Invitees", "campaign": "Customer Day", "push_campaign_members": True}],
+        clear=True,
+        contact_mapping=[("FirstName", "FIRSTNAME", "salesforce-to-dotdigital")],
+    )
+    ws = make_ws(seed=seed, config=config)
+    sf = ws.emu.salesforce()
+    cid = ws.query("SELECT Id FROM Campaign WHERE Name = 'Customer Day'")[0]["Id"]
+    members = {
+        r["Email"]: sf.CampaignMember.create({"CampaignId": cid, "ContactId": r["Id"]})["id"]
+        for r in ws.query("SELECT Id, Email FROM Contact WHERE Email LIKE '%y@example.com'")
+        + ws.query("SELECT Id, Email FROM Contact WHERE Email = 'di@example.com'")
+    }
+    first = ws.sync(code=(0,))
+    assert (first["push"][0]["added"], first["push"][0]["removed"]) == (2, 1)
+    assert set(ws.members("Invitees")) == {"cy@example.com", "di@example.com"}
+    sf.CampaignMember.delete(members["di@example.com"])
+    second = ws.sync(code=(0,))
+    assert second["push"][0]["removed"] == 1
+    assert set(ws.members("Invitees")) == {"cy@example.com"}
+    states = dict(state_backend.rows("SELECT state, COUNT(*) FROM push_members GROUP BY state"))
+    assert states == {"pushed": 1, "removed": 2}
+    assert state_backend.rows("SELECT COUNT(*) FROM push_marks") == [(1,)]
+    assert ws.sync(code=(0,))["push"][0]["pushed"] == 0
+
+
 # --- four runners, two accounts, PostgreSQL state ----------------------------------------------
 
 RUNNERS = 4

@@ -245,6 +245,9 @@ FULL = {
             "lead_mapping": [
                 {"salesforce": "FirstName", "datafield": "FIRSTNAME", "direction": "two-way"}
             ],
+            "contact_mapping": [
+                {"salesforce": "Title", "datafield": "JOBTITLE", "direction": "two-way"}
+            ],
             "address_books": [
                 {
                     "name": "B",
@@ -252,6 +255,8 @@ FULL = {
                     "campaign": "C",
                     "backfill": False,
                     "add_existing_to_campaign": True,
+                    "push_campaign_members": True,
+                    "member_statuses": ["Sent"],
                 }
             ],
         }
@@ -321,7 +326,7 @@ def test_every_field_but_version_accepts_a_var_reference_in_the_editor_schema(wr
     leaves = {path for doc in docs for path in _leaves(doc)} - {("version",)}
     covered = {str(p[-1]) if not isinstance(p[-1], int) else str(p[-2]) for p in leaves}
     objects = {"state", "salesforce", "auth", "defaults", "sync", "accounts", "dotdigital"}
-    objects |= {"lead_mapping", "address_books", "version"}
+    objects |= {"lead_mapping", "contact_mapping", "address_books", "version"}
     assert _schema_leaf_keys(schema) - objects <= covered  # every field of the schema is tried
     for doc in docs:
         for path in _leaves(doc):

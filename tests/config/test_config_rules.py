@@ -212,13 +212,61 @@ def test_clear_address_books_with_create_leads(write, base, env, where):
     d = only(load(write(text), env), "LS101")
     assert d.path == "accounts.uk.clear_address_books"
     assert (d.line, d.column) == (line_of(text, "clear_address_books"), col_of(text, "true"))
-    assert "emptied before the sync reads its new members" in d.message
+    # the message says what the setting does, and why it cannot go with create_leads
+    assert "emptied of everyone who is not a member of their Salesforce Campaign" in d.message
+    assert "new members would be removed before the sync reads them" in d.message
     assert "'Webinar signups'" in d.message
-    # without a create_leads book, clearing is allowed
+    # without a create_leads book, clearing is allowed; with no pushing book it does nothing
     text2 = text.replace("create_leads: true", "create_leads: false").replace(
         "        campaign: Spring Webinar 2026\n", ""
     )
-    assert load(write(text2), env).diagnostics == []
+    d = only(load(write(text2), env), "LS113")
+    assert d.severity == "warning" and d.path == "accounts.uk.clear_address_books"
+    assert "does nothing" in d.message
+    pushing = text.replace("        create_leads: true\n", "        push_campaign_members: true\n")
+    assert load(write(pushing), env).diagnostics == []
+
+
+def test_push_keys_are_checked_offline(write, base, env, where):
+    line_of, _ = where
+    text = base.replace(
+        "        campaign: Spring Webinar 2026\n",
+        "        campaign: Spring Webinar 2026\n"
+        "      - name: Customer Day\n"
+        "        push_campaign_members: true\n"
+        "      - name: Newsletter\n"
+        "        member_statuses: [Sent]\n",
+    ).replace(
+        "    address_books:\n",
+        "    contact_mapping:\n"
+        "      - {salesforce: Title, datafield: JOBTITLE, direction: salesforce-to-dotdigital}\n"
+        "      - {salesforce: title, datafield: JOB, direction: two-way}\n"
+        "    address_books:\n",
+    )
+    result = load(write(text), env)
+    assert sorted(codes_of(result)) == ["LS104", "LS111", "LS112"]
+    push = only(result, "LS111")
+    assert push.path == "accounts.uk.address_books[1].push_campaign_members"
+    assert push.line == line_of(text, "push_campaign_members: true")
+    assert "has no campaign" in push.message
+    statuses = only(result, "LS112")
+    assert (statuses.severity, statuses.line) == ("warning", line_of(text, "member_statuses"))
+    assert only(result, "LS104").path == "accounts.uk.contact_mapping[1].salesforce"
+    fixed = (
+        text.replace(
+            "        push_campaign_members: true\n",
+            "        push_campaign_members: true\n        campaign: Customer Day 2026\n        member_statuses: [Sent, Responded]\n",
+        )
+        .replace("      - name: Newsletter\n        member_statuses: [Sent]\n", "")
+        .replace(
+            "{salesforce: title, datafield: JOB, direction: two-way}",
+            "{salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}",
+        )
+    )
+    cfg = load_or_raise(write(fixed), env)
+    book = cfg.accounts["uk"].address_books[1]
+    assert (book.push_campaign_members, book.member_statuses) == (True, ("Sent", "Responded"))
+    assert [r.salesforce for r in cfg.accounts["uk"].contact_mapping] == ["Title", "FirstName"]
 
 
 @pytest.mark.parametrize("field", ["FirstName", "LastName", "Company"])

@@ -64,7 +64,8 @@ def test_rehearsal_snippet_runs_as_pasted_with_the_readme_seed_and_the_example(t
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Plan: 9 to create, 0 to update, 0 to delete." in proc.stdout, proc.stdout[-2000:]
+    assert "Plan: 12 to create, 0 to update, 0 to delete." in proc.stdout, proc.stdout[-2000:]
+    assert 'account.uk.contact_mapping["LastName"] will be created' in proc.stdout
     assert "Traceback" not in proc.stderr and "jq: error" not in proc.stderr, proc.stderr
     assert 'account.uk.lead_mapping["Region__c"] will be created' in proc.stdout
 

@@ -179,3 +179,42 @@ def test_a_value_ending_in_a_non_breaking_space_keeps_it() -> None:
     text = 'accounts:\n  uk:\n    address_books:\n      - name: "0\xa0"\n      - name: "a\xa0"\n'
     books = yaml.safe_load(format_text(text))["accounts"]["uk"]["address_books"]
     assert [b["name"] for b in books] == ["0\xa0", "a\xa0"]
+
+
+def test_push_keys_take_their_place_and_status_lists_stay_on_one_line() -> None:
+    text = """\
+accounts:
+  uk:
+    address_books:
+      - member_statuses:
+          - Sent
+          - Responded
+        push_campaign_members: true
+        campaign: Customer Day
+        name: Invitees
+    contact_mapping:
+      - {direction: two-way, salesforce: FirstName, datafield: FIRSTNAME}
+      - {salesforce: Title, datafield: JOBTITLE, direction: salesforce-to-dotdigital}
+    lead_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+"""
+    out = format_text(text)
+    assert (
+        out
+        == """\
+accounts:
+  uk:
+    lead_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+    contact_mapping:
+      - {salesforce: FirstName, datafield: FIRSTNAME, direction: two-way}
+      - {salesforce: Title,     datafield: JOBTITLE,  direction: salesforce-to-dotdigital}
+    address_books:
+      - name: Invitees
+        campaign: Customer Day
+        push_campaign_members: true
+        member_statuses: [Sent, Responded]
+"""
+    )
+    assert format_text(out) == out
+    assert yaml.safe_load(out) == yaml.safe_load(text)

@@ -12,7 +12,14 @@ import pytest
 
 from leadsync.state import StateNotEmpty
 from leadsync.state.migrate import copy_state
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, Link
+from leadsync.state.model import (
+    AppliedState,
+    HistoryEntry,
+    LedgerEntry,
+    Link,
+    PushEntry,
+    PushMark,
+)
 from leadsync.state.postgres import PostgresStore
 from leadsync.state.sqlite import SqliteStore
 
@@ -78,6 +85,16 @@ def fill(store) -> None:
             ),
         ]
     )
+    store.push_put(  # the push's table (Salesforce -> Dotdigital) travels too
+        [
+            PushEntry("uk", 43, "00v1", "p@example.com", "pushed", "00Q9", "Lead", "701x", 77,
+                      values={"FIRSTNAME": "P", "AGE": 7}, data_hash="h", tries=1),
+            PushEntry("uk", 43, "00v2", "q@example.com", "pending", attempt="import:abc",
+                      attempted_at="2026-01-03T00:00:00Z"),
+            PushEntry("uk", 43, "dd:5", "r@example.com", "removed", contact_id=5),
+        ]
+    )  # fmt: skip
+    store.set_push_mark(PushMark("uk", 43, "2026-01-01T00:00:00+00:00", None, "fp", "t"))
     store.links_put(
         [
             Link("uk", 5000, "a@example.com", "Lead", "00Q1", 42, base={"COMPANY": "Acme"},
@@ -98,6 +115,7 @@ def everything(store) -> tuple:
         list(store.export_ledger()),  # every field, updated_at included
         store.watermarks(),
         store.runs(),
+        store.export_push(),
         list(store.export_links()),  # every field, updated_at included
         store.export_update_marks(),
     )

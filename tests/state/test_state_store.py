@@ -13,7 +13,7 @@ import pytest
 
 from leadsync.state import LockHeld, StaleState
 from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry
+from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, PushEntry
 from leadsync.state.sqlstore import PAGE_ROWS
 
 LINEAGE = "8f0c1f2e-1111-4222-8333-944455556666"
@@ -372,8 +372,8 @@ def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open
     """Step 4 (sweeps) runs on a store that has only steps 1-3, keeping what it holds."""
     store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
     with store._tx() as cur:  # back to what a leadsync before step 4 left behind
-        for table in ("sweeps", "links", "update_marks"):  # steps 4 and 6 (later ones too)
-            cur.execute(f"DROP TABLE {table}")
+        for table in ("sweeps", "push_marks", "push_members", "links", "update_marks"):
+            cur.execute(f"DROP TABLE {table}")  # steps 4, 5 and 6 (later ones too)
         cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (4,))
     assert store.schema_version() == 3
     store.close()
@@ -384,6 +384,24 @@ def test_a_store_written_before_the_sweep_table_is_upgraded_in_place(store, open
     again.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
     assert again.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
     assert again.links_count("uk") == {} and again.update_mark("uk", "salesforce:Lead") is None
+
+
+def test_a_store_written_before_the_push_tables_is_upgraded_in_place(store, open_store_again):
+    """Step 5 (push_members, push_marks) runs on a store that has steps 1-4, keeping it."""
+    store.set_watermark("uk", 42, "2026-01-01T10:00:00Z")
+    store.set_last_sweep("uk", 42, "2026-01-02T10:00:00+00:00")
+    with store._tx() as cur:  # back to what a leadsync before step 5 left behind
+        for table in ("push_marks", "push_members", "links", "update_marks"):  # steps 5 and 6
+            cur.execute(f"DROP TABLE {table}")
+        cur.execute(store._q("DELETE FROM schema_version WHERE version >= ?"), (5,))
+    assert store.schema_version() == 4
+    store.close()
+    again = open_store_again()
+    assert again.schema_version() == latest_version(SQLITE_STEPS) >= 5
+    assert again.last_sweep("uk", 42) == "2026-01-02T10:00:00+00:00"
+    assert again.push_counts() == {} and again.push_mark("uk", 42) is None
+    again.push_put([PushEntry("uk", 42, "00v1", "a@example.com", "pushed", values={"X": 1})])
+    assert again.push_by_email("uk", ["a@example.com"])["a@example.com"][0].values == {"X": 1}
 
 
 def test_runs_saved_replaced_and_listed_newest_first(store):

@@ -107,6 +107,8 @@ def config_yaml(
     books: list[dict[str, Any]] | None = None,
     sync: dict[str, Any] | None = None,
     auth: str = ACCESS_TOKEN_AUTH,
+    clear: bool = False,
+    contact_mapping: list[tuple[str, str, str]] | None = None,
 ) -> str:
     books = books or [
         {"name": "Webinar signups", "create_leads": True, "campaign": "Spring Webinar 2026"}
@@ -136,13 +138,19 @@ def config_yaml(
         "      endpoint: ${DD_UK_ENDPOINT}",
         "      username: ${DD_UK_USERNAME}",
         "      password: ${DD_UK_PASSWORD}",
-        "    clear_address_books: false",
+        f"    clear_address_books: {'true' if clear else 'false'}",
         "    create_missing_datafields: false",
         "    lead_mapping:",
     ]
     lines += [
         f"      - {{salesforce: {sf}, datafield: {df}, direction: {d}}}" for sf, df, d in mapping
     ]
+    if contact_mapping:
+        lines.append("    contact_mapping:")
+        lines += [
+            f"      - {{salesforce: {sf}, datafield: {df}, direction: {d}}}"
+            for sf, df, d in contact_mapping
+        ]
     lines.append("    address_books:")
     for book in books:
         lines.append(f"      - name: {json.dumps(book['name'])}")
@@ -238,6 +246,25 @@ class Workspace:
         )
         assert r.status_code in (200, 201), r.text
         return r.json()
+
+    def members(self, book: str, account: str = "uk") -> dict[str, dict[str, Any]]:
+        """Every member of a book with its datafields (v2, full data, paged): email -> fields.
+        Fails on an email listed twice (a book holds a person once)."""
+        s = self.emu.dd_session(account)
+        out: dict[str, dict[str, Any]] = {}
+        skip = 0
+        while True:
+            page = s.get(
+                f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book, account)}/contacts",
+                params={"withFullData": "true", "select": 1000, "skip": skip},
+            ).json()
+            for c in page:
+                email = c["email"].lower()
+                assert email not in out, f"{email} twice in {book!r}"
+                out[email] = {d["key"]: d["value"] for d in c.get("dataFields") or []}
+            if len(page) < 1000:
+                return out
+            skip += len(page)
 
     def generate(self, book: str, spec: dict[str, Any]) -> dict[str, Any]:
         r = self.emu.control(

@@ -152,7 +152,7 @@ def test_values_flow_both_ways_after_creation_as_the_readme_says(workspace, kit)
     later change makes any of this untrue, this test fails and the README must change with it."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     scope = readme.split("## What it syncs today", 1)[1].split("\n## ", 1)[0]
-    assert "**field updates both ways**" in scope
+    assert "**Field updates both ways**" in scope
     assert "**Salesforce wins**" in scope
     for direction in ("salesforce-to-dotdigital", "dotdigital-to-salesforce", "two-way"):
         assert f"| `{direction}` |" in scope

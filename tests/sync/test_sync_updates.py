@@ -229,8 +229,15 @@ def test_sigkill_mid_update_then_rerun_leaves_the_right_values(
     assert _changes(ws.sync(code=(0,))) == {}
 
 
-def test_converted_lead_moves_the_link_to_its_contact(workspace, kit) -> None:
-    ws = workspace()
+CONTACT_MAPPING = [
+    ("FirstName", "FIRSTNAME", "two-way"),
+    ("LastName", "LASTNAME", "dotdigital-to-salesforce"),
+    ("Title", "COMPANY", "two-way"),  # a Contact has no Company: another field, same datafield
+]
+
+
+def test_converted_lead_flows_through_its_contact_with_the_contact_mapping(workspace, kit) -> None:
+    ws = workspace(config=kit.config_yaml(contact_mapping=CONTACT_MAPPING))
     _linked(ws, kit, ADA)
     lead_id = _lead(ws, "ada@example.com")["Id"]
     converted = ws.emu.control("salesforce", "POST", f"/__emulator/leads/{lead_id}/convert")
@@ -238,11 +245,24 @@ def test_converted_lead_moves_the_link_to_its_contact(workspace, kit) -> None:
     contact_id = converted.json()["contactId"]
 
     report = ws.sync(code=(0,))
-    assert report["totals"]["converted"] == 1 and _changes(report) == {}
+    assert report["totals"]["converted"] == 1
     assert ws.state_rows("SELECT sobject, record_id, state FROM links") == [
         ("Contact", contact_id, "linked")
     ]
-    # the converted Lead is never written again (Salesforce refuses it): a Dotdigital change
-    # goes nowhere without a contact mapping, and fails nothing
-    _set_dd(ws, "ada@example.com", COMPANY="After conversion")
-    assert _changes(ws.sync(code=(0,))) == {}
+    # COMPANY moves from Lead.Company to Contact.Title: no agreement with Title yet, so the
+    # empty side is filled (nothing is blanked); FirstName kept its base across the conversion
+    assert _changes(report) == {"updated_in_salesforce": 1}
+    assert ws.emu.salesforce().Contact.get(contact_id)["Title"] == "Engines"
+    assert _contact(ws, "ada@example.com")["COMPANY"] == "Engines"
+
+    # from now on the Contact is kept in step; the converted Lead is never written again
+    _set_dd(ws, "ada@example.com", FIRSTNAME="Augusta", COMPANY="Countess")
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_salesforce": 1}
+    sf = ws.emu.salesforce()
+    contact = sf.Contact.get(contact_id)
+    assert (contact["FirstName"], contact["Title"]) == ("Augusta", "Countess")
+    assert sf.Lead.get(lead_id)["FirstName"] == "Ada"
+    sf.Contact.update(contact_id, {"FirstName": "Ada Augusta"})
+    assert _changes(ws.sync(code=(0,))) == {"updated_in_dotdigital": 1}
+    assert _contact(ws, "ada@example.com")["FIRSTNAME"] == "Ada Augusta"

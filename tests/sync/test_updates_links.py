@@ -28,9 +28,10 @@ def test_a_converted_lead_moves_the_link_and_keeps_the_base():
     assert link is not None
     link.base = {"COMPANY": "Engines"}
     link.sf_seen = {"Company": "Engines"}
-    moved = links.converted(link, "0038d0000000009AAA", "r2", "later")
+    link.base = {"COMPANY": "Engines", "FIRSTNAME": "Ada"}
+    moved = links.converted(link, "0038d0000000009AAA", "r2", "later", {"FIRSTNAME"})
     assert (moved.sobject, moved.record_id, moved.sf_seen, moved.base) == (
-        "Contact", "0038d0000000009AAA", None, {"COMPANY": "Engines"},
+        "Contact", "0038d0000000009AAA", None, {"FIRSTNAME": "Ada"},
     )  # fmt: skip
     assert moved.detail["converted_from"] == "00Q8d0000000001AAA"
     gone = links.unlinked(moved, "Contact deleted", "r3", "then")

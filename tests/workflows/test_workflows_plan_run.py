@@ -97,6 +97,6 @@ def test_refused_credentials_are_commented_without_the_token(runner):
 def test_a_plan_with_changes_is_commented_and_passes(runner):
     plan = runner.step("plan")
     assert plan.returncode == 0 and runner.outputs()["exitcode"] == "2", plan.stderr
-    assert runner.comment().startswith("### leadsync plan: 9 to create, 0 to update, 0 to delete")
+    assert runner.comment().startswith("### leadsync plan: 12 to create, 0 to update, 0 to delete")
     assert (runner.root / "leadsync.plan").is_file()
     assert runner.step("Fail the job when the plan failed", PLAN_EXIT="2").returncode == 0

@@ -159,14 +159,9 @@ class _Builder:
             ),
             clear_address_books=bool(data.get("clear_address_books", False)),
             create_missing_datafields=bool(data.get("create_missing_datafields", False)),
-            lead_mapping=tuple(
-                MappingRow(
-                    salesforce=row["salesforce"],
-                    datafield=row["datafield"],
-                    direction=Direction(row["direction"]),
-                    pos=self.tree.pos(index_path(map_path, i)),
-                )
-                for i, row in enumerate(data.get("lead_mapping") or [])
+            lead_mapping=self.rows(map_path, data.get("lead_mapping")),
+            contact_mapping=self.rows(
+                child_path(path, "contact_mapping"), data.get("contact_mapping")
             ),
             address_books=tuple(
                 AddressBookConfig(
@@ -176,10 +171,24 @@ class _Builder:
                     backfill=bool(book.get("backfill", False)),
                     pos=self.tree.pos(index_path(books_path, i)),
                     add_existing_to_campaign=bool(book.get("add_existing_to_campaign", True)),
+                    push_campaign_members=bool(book.get("push_campaign_members", False)),
+                    member_statuses=tuple(book.get("member_statuses") or ()),
                 )
                 for i, book in enumerate(data.get("address_books") or [])
             ),
             pos=self.tree.pos(path),
+        )
+
+    def rows(self, list_path: str, items: Any) -> tuple[MappingRow, ...]:
+        """A mapping table (lead_mapping or contact_mapping: the same row shape)."""
+        return tuple(
+            MappingRow(
+                salesforce=row["salesforce"],
+                datafield=row["datafield"],
+                direction=Direction(row["direction"]),
+                pos=self.tree.pos(index_path(list_path, i)),
+            )
+            for i, row in enumerate(items or [])
         )
 
 

@@ -36,6 +36,9 @@ observed-facts codes (LS2xx and up) in leadsync.reconcile.
 | LS108 | warning  | `add_existing_to_campaign` on an address book without `campaign` (it has no effect) |
 | LS109 | warning  | `sync.in_doubt_grace` shorter than the 10 minutes Salesforce may run a request |
 | LS110 | error    | a lead mapping row still says `datafield: TODO` (left by `leadsync init` for a field no datafield matched) |
+| LS111 | error    | `push_campaign_members: true` on an address book without `campaign` (nothing to push from) |
+| LS112 | warning  | `member_statuses` on an address book without `push_campaign_members` (it has no effect) |
+| LS113 | warning  | `clear_address_books: true` in an account with no `push_campaign_members` book (it does nothing) |
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ CAMPAIGN_WITHOUT_CREATE_LEADS = "LS107"
 ADD_EXISTING_WITHOUT_CAMPAIGN = "LS108"
 SHORT_IN_DOUBT_GRACE = "LS109"
 UNDECIDED_DATAFIELD = "LS110"
+PUSH_WITHOUT_CAMPAIGN = "LS111"
+STATUSES_WITHOUT_PUSH = "LS112"
+CLEAR_WITHOUT_PUSH = "LS113"
 
 # What `leadsync init` writes where no datafield matched a Lead field the org requires.
 TODO_DATAFIELD = "TODO"

@@ -7,13 +7,15 @@ The canonical form (``format_text`` is pure text in -> text out; ``run`` is the 
 
 - Keys in the schema's order at each level (schema/leadsync.schema.json ``properties``): version,
   state, salesforce, defaults, sync, accounts; within an account dotdigital, clear_address_books,
-  create_missing_datafields, lead_mapping, address_books; address books with name first; the
-  salesforce auth block in the order of the auth form it matches. Keys the schema does not know
-  keep their relative order after the known ones (fmt is not validate: it never drops a key).
+  create_missing_datafields, lead_mapping, contact_mapping, address_books; address books with
+  name first; the salesforce auth block in the order of the auth form it matches. Keys the
+  schema does not know keep their relative order after the known ones (fmt is not validate: it
+  never drops a key).
 - Block style, 2-space indentation, sequences indented under their key (``key:`` then ``  - x``).
-  Lead mapping rows are one-line flow maps ``{salesforce, datafield, direction}``, padded so the
+  Mapping rows (lead_mapping, contact_mapping) are one-line flow maps ``{salesforce, datafield, direction}``, padded so the
   columns of a mapping line up like a table. A collection the schema does not know that was
-  written in flow style and holds only scalars stays flow; empty collections are ``{}`` / ``[]``.
+  written in flow style and holds only scalars stays flow, and so does a list the schema says
+  holds only text (``member_statuses: [Sent, Responded]``); empty collections are ``{}`` / ``[]``.
 - Scalars are quoted only where needed, and then with double quotes. "Needed" means under YAML
   1.2 (ruamel) *or* YAML 1.1 (PyYAML, which the loader uses): ``"61.0"``, ``"yes"`` and ``"0777"``
   stay quoted strings, ``"New"`` becomes ``New``. No line folding.
@@ -209,6 +211,16 @@ class _Shape:
 
     schema: dict[str, Any] | None
     name: str | None = None
+
+
+def _scalar_list(schema: dict[str, Any] | None) -> bool:
+    """A list the schema says holds only text (or numbers): written on one line."""
+    items = (schema or {}).get("items")
+    return (
+        (schema or {}).get("type") == "array"
+        and isinstance(items, dict)
+        and items.get("type") in ("string", "number", "integer")
+    )
 
 
 def _config_schema() -> dict[str, Any]:
@@ -519,6 +531,8 @@ class _Writer:
             return False
         if isinstance(value, dict) and parent.name is None and shape.name in FLOW_ROW_DEFS:
             return True
+        if isinstance(value, list) and _scalar_list(shape.schema):
+            return True  # e.g. member_statuses: [Sent, Responded]
         if shape.schema is None:
             fa = getattr(value, "fa", None)
             return bool(fa is not None and fa.flow_style())

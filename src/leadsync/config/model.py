@@ -99,6 +99,10 @@ class AddressBookConfig:
     pos: Pos
     # Members already in Salesforce (excluded from lead creation) still join `campaign`.
     add_existing_to_campaign: bool = True
+    # Salesforce -> Dotdigital: the Campaign's members (optionally only those with one of
+    # `member_statuses`) are imported into this book at every sync (README "Push").
+    push_campaign_members: bool = False
+    member_statuses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,8 @@ class AccountConfig:
     lead_mapping: tuple[MappingRow, ...]
     address_books: tuple[AddressBookConfig, ...]
     pos: Pos
+    # The Contacts tab: rows for Salesforce Contacts (pushed Campaign members who are Contacts).
+    contact_mapping: tuple[MappingRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

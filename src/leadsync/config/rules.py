@@ -64,16 +64,24 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
         tree.add(
             codes.CLEAR_WITH_CREATE_LEADS,
             "error",
-            f"clear_address_books is true but {_books(lead_books, 'has', 'have')} "
-            f"create_leads: {'the book' if len(lead_books) == 1 else 'each book'} would be "
-            "emptied before the sync reads its new members; set clear_address_books: false",
+            "clear_address_books is true: at every sync, address books are emptied of everyone "
+            f"who is not a member of their Salesforce Campaign, but {_books(lead_books, 'has', 'have')} "
+            f"create_leads: {'its' if len(lead_books) == 1 else 'their'} new members would be "
+            "removed before the sync reads them; set clear_address_books: false",
             where,
             tree.pos(where),
         )
+    _push_rules(tree, path, account, books)
 
     _undecided(tree, map_path, mapping)
     _duplicates(tree, map_path, mapping, "salesforce", codes.DUPLICATE_SALESFORCE_FIELD, fold=True)
     _duplicates(tree, map_path, mapping, "datafield", codes.DUPLICATE_DATAFIELD, fold=True)
+    contacts_path = child_path(path, "contact_mapping")
+    contacts = _rows(account, "contact_mapping")
+    _duplicates(
+        tree, contacts_path, contacts, "salesforce", codes.DUPLICATE_SALESFORCE_FIELD, fold=True
+    )
+    _duplicates(tree, contacts_path, contacts, "datafield", codes.DUPLICATE_DATAFIELD, fold=True)
     _duplicates(tree, books_path, books, "name", codes.DUPLICATE_BOOK, fold=False)
 
     if lead_books:
@@ -81,7 +89,13 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
 
     for i, book in books:
         campaign = book.get("campaign")
-        if isinstance(campaign, str) and campaign and book.get("create_leads") is not True:
+        pushing = book.get("push_campaign_members") is True
+        if (
+            isinstance(campaign, str)
+            and campaign
+            and book.get("create_leads") is not True
+            and not pushing
+        ):
             where = child_path(index_path(books_path, i), "campaign")
             tree.add(
                 codes.CAMPAIGN_WITHOUT_CREATE_LEADS,
@@ -100,6 +114,49 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
                 where,
                 tree.pos(where),
             )
+
+
+def _push_rules(
+    tree: Tree, path: str, account: dict[str, Any], books: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Salesforce -> Dotdigital: a pushing book needs its Campaign; member_statuses and
+    clear_address_books only act on pushing books."""
+    books_path = child_path(path, "address_books")
+    pushing = [(i, b) for i, b in books if b.get("push_campaign_members") is True]
+    for i, book in books:
+        base = index_path(books_path, i)
+        campaign = book.get("campaign")
+        has_campaign = isinstance(campaign, str) and bool(campaign)
+        if book.get("push_campaign_members") is True and not has_campaign:
+            where = child_path(base, "push_campaign_members")
+            tree.add(
+                codes.PUSH_WITHOUT_CAMPAIGN,
+                "error",
+                "push_campaign_members is true but the address book has no campaign: set "
+                "campaign to the Salesforce Campaign whose members fill the book",
+                where,
+                tree.pos(where),
+            )
+        if "member_statuses" in book and book.get("push_campaign_members") is not True:
+            where = child_path(base, "member_statuses")
+            tree.add(
+                codes.STATUSES_WITHOUT_PUSH,
+                "warning",
+                "member_statuses is set but push_campaign_members is not true, so it has no effect",
+                where,
+                tree.pos(where),
+            )
+    if account.get("clear_address_books") is True and not pushing:
+        where = child_path(path, "clear_address_books")
+        tree.add(
+            codes.CLEAR_WITHOUT_PUSH,
+            "warning",
+            "clear_address_books is true but no address book of the account has "
+            "push_campaign_members: true, so it does nothing (it empties pushing books of "
+            "people who are not in their Campaign)",
+            where,
+            tree.pos(where),
+        )
 
 
 def _sweep_every(tree: Tree, sync: Any) -> None:

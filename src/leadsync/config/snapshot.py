@@ -89,9 +89,35 @@ def _auth(config: Config, salt: str) -> dict[str, Any]:
     }
 
 
+def _rows(rows: Any) -> list[dict[str, str]]:
+    return sorted(
+        (
+            {"salesforce": r.salesforce, "datafield": r.datafield, "direction": str(r.direction)}
+            for r in rows
+        ),
+        key=lambda r: (r["salesforce"].casefold(), r["datafield"].casefold()),
+    )
+
+
+def _book(b: Any) -> dict[str, Any]:
+    """A book as snapshotted; the push keys only when the book pushes, so a state applied
+    before they existed reads the same as one applied now without them (no "differs")."""
+    out: dict[str, Any] = {
+        "name": b.name,
+        "create_leads": b.create_leads,
+        "campaign": b.campaign,
+        "backfill": b.backfill,
+        "add_existing_to_campaign": b.add_existing_to_campaign,
+    }
+    if b.push_campaign_members or b.member_statuses:
+        out["push_campaign_members"] = b.push_campaign_members
+        out["member_statuses"] = list(b.member_statuses)
+    return out
+
+
 def _account(account: AccountConfig, salt: str) -> dict[str, Any]:
     dd = account.dotdigital
-    return {
+    out: dict[str, Any] = {
         "dotdigital": {
             "base_url": dd.base_url,
             "username": _fp(dd.username, salt),
@@ -99,31 +125,12 @@ def _account(account: AccountConfig, salt: str) -> dict[str, Any]:
         },
         "clear_address_books": account.clear_address_books,
         "create_missing_datafields": account.create_missing_datafields,
-        "lead_mapping": sorted(
-            (
-                {
-                    "salesforce": r.salesforce,
-                    "datafield": r.datafield,
-                    "direction": str(r.direction),
-                }
-                for r in account.lead_mapping
-            ),
-            key=lambda r: (r["salesforce"].casefold(), r["datafield"].casefold()),
-        ),
-        "address_books": sorted(
-            (
-                {
-                    "name": b.name,
-                    "create_leads": b.create_leads,
-                    "campaign": b.campaign,
-                    "backfill": b.backfill,
-                    "add_existing_to_campaign": b.add_existing_to_campaign,
-                }
-                for b in account.address_books
-            ),
-            key=lambda b: b["name"],
-        ),
+        "lead_mapping": _rows(account.lead_mapping),
+        "address_books": sorted((_book(b) for b in account.address_books), key=lambda b: b["name"]),
     }
+    if account.contact_mapping:
+        out["contact_mapping"] = _rows(account.contact_mapping)
+    return out
 
 
 def integration(snap: Mapping[str, Any]) -> dict[str, Any]:

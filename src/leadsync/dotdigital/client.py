@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
@@ -24,13 +24,16 @@ from leadsync import logs
 from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
-from leadsync.dotdigital.model import AddressBook, Contact, DataField
+from leadsync.dotdigital.model import AddressBook, Contact, DataField, ImportOutcome
 from leadsync.retry import RetryPolicy
 from leadsync.wording import join_and
 
 V2_PAGE = 1000  # v2 `select` maximum for address-book lists
 V3_MAX_PAGE = 5000  # v3 `limit` maximum
 DEFAULT_TIMEOUT = (10.0, 121.0)  # connect, read: Dotdigital suggests allowing ~121 s per call
+STATUS_READS = 12  # status reads of one import or removal before the caller is told "running"
+DELETE_CHUNK = 1000  # contact ids per "remove these members" request
+RUNNING = frozenset({"NotFinished", "NotStarted", "Started", "InProgress", "Processing"})
 _EXCERPT = 160
 log = logs.get("dotdigital")
 
@@ -57,6 +60,9 @@ class DotdigitalClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.calls = 0
+        # Dotdigital's clock as its last answer stated it (the HTTP Date header): a read can
+        # take its own start time from its first answer instead of a server-time call.
+        self.last_date: datetime | None = None
         self._clock = clock
         self._session = session or requests.Session()
         # UTF-8 bytes: requests would encode str credentials as latin-1 and crash on others.
@@ -215,6 +221,78 @@ class DotdigitalClient:
             seen_markers.add(marker)
             params = {**params, "marker": marker}
 
+    # -- bulk import and member removal ---------------------------------------------------------
+
+    def import_contacts(
+        self,
+        contacts: list[dict[str, Any]],
+        *,
+        merge: str = "overwrite",
+        on_submit: Any = None,
+        status_reads: int = STATUS_READS,
+    ) -> ImportOutcome:
+        """v3 bulk import (`PUT /contacts/v3/import`), then its status until it has finished.
+
+        `contacts` are v3 contact requests (matchIdentifier, identifiers, dataFields, lists).
+        `on_submit(import_id)` runs as soon as Dotdigital has accepted the import, before its
+        status is read: the caller records the id (write-ahead) so a run killed while the import
+        runs can learn its outcome later (`import_status`). Polling the status is waiting on the
+        service, paced by the retry policy's backoff; after `status_reads` reads an import still
+        running is returned as such (`running`), never abandoned silently.
+        """
+        body = self._json(
+            "PUT", "/contacts/v3/import", json={"mergeOption": merge, "contacts": contacts}
+        )
+        import_id = body.get("importId") if isinstance(body, dict) else None
+        if not import_id:
+            raise self._unexpected("PUT /contacts/v3/import", 202, body)
+        if on_submit is not None:
+            on_submit(str(import_id))
+        return self.wait_import(str(import_id), status_reads=status_reads)
+
+    def wait_import(self, import_id: str, *, status_reads: int = STATUS_READS) -> ImportOutcome:
+        """Read an import's status until it is no longer running (at most `status_reads`)."""
+        outcome = self.import_status(import_id)
+        reads = 1
+        while outcome.running and reads < status_reads:
+            self._pace(reads, f"import {import_id} still running")
+            outcome = self.import_status(import_id)
+            reads += 1
+        return outcome
+
+    def import_status(self, import_id: str) -> ImportOutcome:
+        """`GET /contacts/v3/import/{id}`: the status, and per-record results once finished."""
+        what = "GET /contacts/v3/import/{id}"
+        body = self._json("GET", f"/contacts/v3/import/{import_id}")
+        if not isinstance(body, dict) or not body.get("status"):
+            raise self._unexpected(what, 200, body)
+        return ImportOutcome(
+            import_id=import_id,
+            status=str(body["status"]),
+            created=_references(body.get("created")),
+            updated=_references(body.get("updated")),
+            failures=_failures(body.get("failures")),
+            failed_ids=_failures_by_id(body.get("failures")),
+            unnamed_failures=sum(
+                1
+                for f in body.get("failures") or []
+                if isinstance(f, dict) and f.get("contactId") is None
+            ),
+        )
+
+    def contact_id_of(self, email: str) -> int | None:
+        """The id of the contact with this email (`GET /contacts/v3/email/{email}`), or None
+        when the account has no such contact."""
+        try:
+            body = self._json("GET", f"/contacts/v3/email/{quote(email.strip(), safe='@')}")
+        except DotdigitalError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(body, dict) or body.get("contactId") is None:
+            raise self._unexpected("GET /contacts/v3/email/{email}", 200, body)
+        return _int(body.get("contactId"))
+
     def contact_by_id(self, contact_id: int) -> Contact | None:
         """One contact with its data fields (`GET /contacts/v3/contactId/{id}`); None if gone
         (404: deleted since it was listed)."""
@@ -228,55 +306,35 @@ class DotdigitalClient:
             raise self._unexpected("GET /contacts/v3/contactId/{id}", 200, body)
         return _v3_contact(body, self)
 
-    def import_contacts(
-        self, contacts: Sequence[Mapping[str, Any]], *, merge_option: str = "overwrite"
-    ) -> str:
-        """Submit a v3 bulk import (`PUT /contacts/v3/import`); returns its import id. Each
-        contact is a v3 contact body (`matchIdentifier`, `identifiers`, `dataFields`, ...).
-        Not retried on a lost answer blindly: a retried submit imports the same values again,
-        which is harmless for updates (the only use leadsync makes of it)."""
-        body = self._json(
-            "PUT",
-            "/contacts/v3/import",
-            json={"mergeOption": merge_option, "contacts": list(contacts)},
-        )
-        import_id = body.get("importId") if isinstance(body, dict) else None
-        if not import_id:
-            raise self._unexpected("PUT /contacts/v3/import", 202, body)
-        return str(import_id)
+    def remove_members(self, book_id: int, contact_ids: Iterable[int]) -> bool:
+        """Remove contacts from one address book (`POST .../contacts/delete`, the contacts stay
+        in the account), then wait for the removal to complete. True when Dotdigital reports
+        it done; False when it was still running after the status reads (removing again is
+        harmless: a contact that is no longer a member is ignored)."""
+        ids = sorted({int(i) for i in contact_ids})
+        done = True
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = ids[start : start + DELETE_CHUNK]
+            body = self._json(
+                "POST", f"/v2/address-books/{int(book_id)}/contacts/delete", json=chunk
+            )
+            deletion = body.get("id") if isinstance(body, dict) else None
+            status = str(body.get("status") or "") if isinstance(body, dict) else ""
+            reads = 0
+            while deletion and status in RUNNING and reads < STATUS_READS:
+                if reads:
+                    self._pace(reads, f"removal {deletion} still running")
+                progress = self._json("GET", f"/v2/contacts/deletion/{deletion}")
+                status = str(progress.get("status") or "") if isinstance(progress, dict) else ""
+                reads += 1
+            done = done and status not in RUNNING
+        return done
 
-    def import_status(self, import_id: str) -> dict[str, Any]:
-        """`GET /contacts/v3/import/{id}`: {"status", "summary"?, "failures"?, ...}."""
-        body = self._json("GET", f"/contacts/v3/import/{import_id}")
-        if not isinstance(body, dict) or not body.get("status"):
-            raise self._unexpected("GET /contacts/v3/import/{id}", 200, body)
-        return body
-
-    def wait_import(
-        self,
-        import_id: str,
-        *,
-        poll: float = 0.2,
-        poll_max: float = 5.0,
-        timeout: float = 3600.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> dict[str, Any]:
-        """Poll an import until it is no longer NotFinished; its final status document."""
-        waited, delay = 0.0, poll
-        while True:
-            status = self.import_status(import_id)
-            if str(status.get("status")) != "NotFinished":
-                return status
-            if waited >= timeout:
-                raise DotdigitalError(
-                    f"{self._who()}: import {import_id} still NotFinished after {int(waited)} s; "
-                    "a later run waits for it",
-                    code="IMPORT_NOT_FINISHED",
-                    transient=True,
-                )
-            sleep(delay)
-            waited += delay
-            delay = min(poll_max, delay * 1.5)
+    def _pace(self, reads: int, why: str) -> None:
+        """Between two status reads of work the service runs in the background."""
+        seconds = self.retry.backoff(reads)
+        log.debug("%s: %s; reading again in %.1f s", self._log_name(), why, seconds)
+        self.retry.sleep(seconds)
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -338,6 +396,7 @@ class DotdigitalClient:
             status = response.status_code
             log.debug("%s: %s -> %s", self._log_name(), where, status)
             if status < 300:
+                self._note_date(response)
                 return response
             why = f"{self._log_name()}: {where} -> {status}"
             if status == 429:
@@ -391,6 +450,17 @@ class DotdigitalClient:
         return DotdigitalError(
             f"{self._who()}: {what} answered HTTP {status}: {detail}", status=status, code=code
         )
+
+    def _note_date(self, response: requests.Response) -> None:
+        raw = response.headers.get("Date")
+        if not raw:
+            return
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        if when is not None and when.tzinfo is not None:
+            self.last_date = when
 
     def _rate_limit_wait(self, response: requests.Response) -> float | None:
         """Seconds Dotdigital asks us to wait (Retry-After or X-RateLimit-Reset), if it says."""
@@ -499,6 +569,50 @@ def _v3_contact(item: Any, client: DotdigitalClient) -> Contact:
         created=parse_datetime(item.get("created")),
         updated=parse_datetime(item.get("updated")),
     )
+
+
+def _references(raw: Any) -> dict[str, int]:
+    """An import's `created`/`updated`: [{contactId, identifiers: {email}}] -> email -> id."""
+    out: dict[str, int] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict):
+            continue
+        ids = item.get("identifiers")
+        email = ids.get("email") if isinstance(ids, dict) else None
+        if isinstance(email, str) and item.get("contactId") is not None:
+            out[email.strip().lower()] = _int(item.get("contactId"))
+    return out
+
+
+def _failures(raw: Any) -> dict[str, tuple[str, str]]:
+    """An import's `failures` -> email -> (failureCode, description) of its first failure."""
+    out: dict[str, tuple[str, str]] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict):
+            continue
+        ids = item.get("identifiers")
+        email = ids.get("email") if isinstance(ids, dict) else None
+        first = (item.get("failures") or [{}])[0]
+        if isinstance(email, str) and isinstance(first, dict):
+            code = str(first.get("failureCode") or "importFailure")
+            out.setdefault(email.strip().lower(), (code, str(first.get("description") or code)))
+    return out
+
+
+def _failures_by_id(raw: Any) -> dict[int, tuple[str, str]]:
+    """An import's `failures` that name a contact id -> (failureCode, description): imports
+    matched by contactId carry no email to key them by."""
+    out: dict[int, tuple[str, str]] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict) or item.get("contactId") is None:
+            continue
+        first = (item.get("failures") or [{}])[0]
+        if isinstance(first, dict):
+            code = str(first.get("failureCode") or "importFailure")
+            out.setdefault(
+                _int(item.get("contactId")), (code, str(first.get("description") or code))
+            )
+    return out
 
 
 def _v3_contact_id(item: Any, client: DotdigitalClient) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,3 +31,29 @@ class Contact:
     status: str
     created: datetime | None = None
     updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """What a bulk contact import did, per email (lower-cased), once it is no longer running.
+
+    `status`: Finished, or why it ended without writing (RejectedByWatchdog, Failed, ...), or
+    NotFinished when it was still running after the client stopped asking.
+    """
+
+    import_id: str
+    status: str
+    created: dict[str, int] = field(default_factory=dict)  # email -> contact id
+    updated: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # email -> (code, text)
+    # Failures that name the contact id (imports matched by contactId have no email to key by)
+    failed_ids: dict[int, tuple[str, str]] = field(default_factory=dict)
+    unnamed_failures: int = 0  # failures naming no contact id (e.g. contactNotFound)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "Finished"
+
+    @property
+    def running(self) -> bool:
+        return self.status == "NotFinished"

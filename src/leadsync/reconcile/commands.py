@@ -137,13 +137,22 @@ def run_status(config_path: str, *, as_json: bool = False) -> Outcome:
 
 
 def _book_line(book: dict) -> str:
+    """One book, both directions: Dotdigital -> Salesforce (lead creation) and Salesforce ->
+    Dotdigital (the push), each with its records and its last run."""
     what = "creates leads" if book["create_leads"] else "no lead creation"
     if book.get("campaign"):
         what += f", campaign {book['campaign']!r}"
+    if book.get("push"):
+        statuses = book.get("member_statuses") or []
+        what += ", filled from the campaign" + (
+            f" (statuses {', '.join(statuses)})" if statuses else ""
+        )
+        what += ", cleared" if book.get("clear_address_books") else ""
     parts = [f"book {book['account']}/{book['book']!r} (id {book['book_id']}, {what})"]
     if book["ledger"]:
         parts.append(
-            "ledger: " + ", ".join(f"{state} {n}" for state, n in sorted(book["ledger"].items()))
+            "Dotdigital -> Salesforce ledger: "
+            + ", ".join(f"{state} {n}" for state, n in sorted(book["ledger"].items()))
         )
     run = book.get("last_run")
     if run:
@@ -153,7 +162,19 @@ def _book_line(book: dict) -> str:
             f"skipped {run['skipped_missing_fields']}, failed {run['failed']}, "
             f"pending {run['pending']}"
         )
-    else:
+    if book.get("pushed"):
+        parts.append(
+            "Salesforce -> Dotdigital: "
+            + ", ".join(f"{state} {n}" for state, n in sorted(book["pushed"].items()))
+        )
+    push = book.get("last_push")
+    if push:
+        parts.append(
+            f"last {'dry run' if push['dry_run'] else 'push'} {push['started_at']}: "
+            + ", ".join(f"{k} {push[k]}" for k in ("read", "added", "updated", "removed", "left"))
+            + f", skipped {push['skipped']}, failed {push['failed']}, pending {push['pending']}"
+        )
+    if not run and not push:
         parts.append("never synced")
     return "\n  ".join(parts)
 

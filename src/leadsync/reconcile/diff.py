@@ -85,9 +85,11 @@ def build_resolved(
       accounts.<name>:
         settings:     {endpoint, username, password, clear_address_books, create_missing_datafields}
         lead_mapping: [{salesforce, datafield, direction, salesforce_type, datafield_type}]
+        contact_mapping: [same row shape, Contact fields]   (only when the config has one)
         datafields:   {DATAFIELD: type}   (every mapped datafield)
         books:        [{id, name, create_leads, backfill, campaign, campaign_id, campaign_name,
-                        add_existing_to_campaign}]
+                        add_existing_to_campaign, and, for a book that pushes,
+                        push_campaign_members: true, member_statuses: [...]}]
       member_statuses: [{campaign_id, campaign_name, label}]   (statuses leadsync ensured)
     """
     lead_fields = {name.lower(): f for name, f in observed.lead.fields.items()}
@@ -112,8 +114,19 @@ def build_resolved(
         obs = observed.accounts.get(name)
         if obs is None:  # refresh reads every configured account; be defensive anyway
             obs = ObservedAccount(name, (), ())
-        mapping, datafields, planned = _resolve_mapping(config, acct, obs, lead_fields, diags)
-        remote.extend(planned)
+        planned: dict[str, ResourceChange] = {}
+        mapping, datafields = _resolve_mapping(config, acct, obs, lead_fields, diags, planned)
+        contact_rows: list[dict[str, Any]] = []
+        if acct.contact_mapping:
+            contact_fields = {
+                n.lower(): f
+                for n, f in (observed.contact.fields if observed.contact else {}).items()
+            }
+            contact_rows, more = _resolve_mapping(
+                config, acct, obs, contact_fields, diags, planned, table="contact_mapping"
+            )
+            datafields.update(more)
+        remote.extend(planned.values())
         _check_required(config, acct, lead_fields, observed, diags)
         books = _resolve_books(config, acct, obs, observed, diags, member_statuses)
         accounts[name] = {
@@ -122,6 +135,8 @@ def build_resolved(
             "datafields": datafields,
             "books": books,
         }
+        if contact_rows:
+            accounts[name]["contact_mapping"] = contact_rows
     resolved["accounts"] = accounts
     _check_lead_key(config, observed, diags)
     resolved["member_statuses"] = [member_statuses[k] for k in sorted(member_statuses)]
@@ -267,24 +282,29 @@ def _resolve_mapping(
     obs: ObservedAccount,
     lead_fields: dict[str, FieldInfo],
     diags: list[Diagnostic],
-) -> tuple[list[dict[str, Any]], dict[str, str], list[ResourceChange]]:
+    planned: dict[str, ResourceChange],
+    table: str = "lead_mapping",
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One mapping table (`lead_mapping` against Lead's fields, or `contact_mapping` against
+    Contact's) resolved; datafields to create go into `planned` (shared, so a datafield both
+    tables map is planned once)."""
     rows: list[dict[str, Any]] = []
     datafields: dict[str, str] = {}
-    planned: dict[str, ResourceChange] = {}
-    for i, row in enumerate(acct.lead_mapping):
-        base = f"accounts.{acct.name}.lead_mapping[{i}]"
+    sobject = "Lead" if table == "lead_mapping" else "Contact"
+    for i, row in enumerate(getattr(acct, table)):
+        base = f"accounts.{acct.name}.{table}[{i}]"
         sf_field = lead_fields.get(row.salesforce.lower())
         if sf_field is None:
             diags.append(
                 _diag(
                     config,
-                    m.SF_FIELD_NOT_FOUND,
+                    m.SF_FIELD_NOT_FOUND if sobject == "Lead" else m.CONTACT_FIELD_NOT_FOUND,
                     f"{base}.salesforce",
-                    f"Salesforce Lead has no field {row.salesforce!r}"
+                    f"Salesforce {sobject} has no field {row.salesforce!r}"
                     + _did_you_mean(row.salesforce, [f.name for f in lead_fields.values()]),
                 )
             )
-        elif row.direction.writes_to_salesforce and not sf_field.createable:
+        elif sobject == "Lead" and row.direction.writes_to_salesforce and not sf_field.createable:
             diags.append(
                 _diag(
                     config,
@@ -308,8 +328,8 @@ def _resolve_mapping(
                         before=None,
                         after={"name": df_name, "type": df_type},
                         reason=(
-                            f"mapped to Lead field {row.salesforce!r} but missing in Dotdigital; "
-                            "create_missing_datafields is on"
+                            f"mapped to {sobject} field {row.salesforce!r} but missing in "
+                            "Dotdigital; create_missing_datafields is on"
                         ),
                         changed=("name", "type"),
                         account=acct.name,
@@ -329,7 +349,7 @@ def _resolve_mapping(
                 Diagnostic(
                     m.DATAFIELD_TYPE_MISMATCH,
                     "warning",
-                    f"datafield {df.name} is {df.type} but Lead field {sf_field.name} is "
+                    f"datafield {df.name} is {df.type} but {sobject} field {sf_field.name} is "
                     f"{sf_field.type}; values that do not convert will fail their record",
                     f"{base}.datafield",
                     *_where(config, f"{base}.datafield"),
@@ -346,7 +366,7 @@ def _resolve_mapping(
                 "datafield_type": df_type,
             }
         )
-    return rows, datafields, list(planned.values())
+    return rows, datafields
 
 
 def datafield_type_for(sf_field: FieldInfo | None) -> str:
@@ -489,23 +509,54 @@ def _resolve_books(
                 )
             else:
                 campaign_id, campaign_name = matches[0].id, matches[0].name
-                member_statuses.setdefault(
-                    (campaign_id, label),
-                    {"campaign_id": campaign_id, "campaign_name": campaign_name, "label": label},
-                )
-        out.append(
-            {
-                "id": book_id,
-                "name": book.name,
-                "create_leads": book.create_leads,
-                "backfill": book.backfill,
-                "campaign": book.campaign,
-                "campaign_id": campaign_id,
-                "campaign_name": campaign_name,
-                "add_existing_to_campaign": book.add_existing_to_campaign,
-            }
-        )
+                if book.create_leads or not book.push_campaign_members:
+                    member_statuses.setdefault(
+                        (campaign_id, label),
+                        {
+                            "campaign_id": campaign_id,
+                            "campaign_name": campaign_name,
+                            "label": label,
+                        },
+                    )
+                _check_push_statuses(config, base, book, matches[0], diags)
+        view: dict[str, Any] = {
+            "id": book_id,
+            "name": book.name,
+            "create_leads": book.create_leads,
+            "backfill": book.backfill,
+            "campaign": book.campaign,
+            "campaign_id": campaign_id,
+            "campaign_name": campaign_name,
+            "add_existing_to_campaign": book.add_existing_to_campaign,
+        }
+        if book.push_campaign_members:  # only then: states applied before push read the same
+            view["push_campaign_members"] = True
+            view["member_statuses"] = list(book.member_statuses)
+        out.append(view)
     return out
+
+
+def _check_push_statuses(
+    config: Config, base: str, book: Any, campaign: Any, diags: list[Diagnostic]
+) -> None:
+    """member_statuses must name statuses the Campaign has (exact labels, as SOQL compares
+    them case-insensitively but a typo would silently push nobody)."""
+    if not book.push_campaign_members:
+        return
+    known = {s.casefold(): s for s in campaign.statuses}
+    for j, status in enumerate(book.member_statuses):
+        if status.casefold() in known:
+            continue
+        diags.append(
+            _diag(
+                config,
+                m.MEMBER_STATUS_UNKNOWN,
+                f"{base}.member_statuses[{j}]",
+                f"campaign {campaign.name!r} has no member status {status!r} (has: "
+                f"{', '.join(repr(x) for x in campaign.statuses) or 'none'})"
+                + _did_you_mean(status, list(campaign.statuses)),
+            )
+        )
 
 
 # --- comparing ------------------------------------------------------------------------------
@@ -531,6 +582,11 @@ def _changes(
         for key in _ordered(a_rows, b_rows):
             addr = f"{prefix}.lead_mapping[{_q(key)}]"
             out.append(_compare(addr, "lead_mapping", b_rows.get(key), a_rows.get(key), name))
+        b_rows = {r["salesforce"]: r for r in b.get("contact_mapping", [])}
+        a_rows = {r["salesforce"]: r for r in a.get("contact_mapping", [])}
+        for key in _ordered(a_rows, b_rows):
+            addr = f"{prefix}.contact_mapping[{_q(key)}]"
+            out.append(_compare(addr, "contact_mapping", b_rows.get(key), a_rows.get(key), name))
         b_books = {r["name"]: r for r in b.get("books", [])}
         a_books = {r["name"]: r for r in a.get("books", [])}
         obs = observed.accounts.get(name)
@@ -622,6 +678,17 @@ def _book_reason(
         reason = f"{reason}; create_leads starts: {tail}"
     elif ch.action == "update" and after.get("create_leads") and "backfill" in ch.changed:
         reason = f"{reason}; {_backfill_tail(ch, baseline)}"
+    elif after.get("push_campaign_members") and not before.get("push_campaign_members"):
+        statuses = after.get("member_statuses") or []
+        who = (
+            f"with status {' or '.join(repr(x) for x in statuses)}"
+            if statuses
+            else "(all statuses)"
+        )
+        reason = (
+            f"{reason}; push starts: the members of campaign {after.get('campaign_name')!r} {who} "
+            "fill the book at the next sync (Salesforce to Dotdigital)"
+        )
     elif before.get("create_leads") and (
         ch.action == "delete" or (ch.action == "update" and not after.get("create_leads"))
     ):
@@ -761,6 +828,17 @@ def find_drift(applied: AppliedState | None, observed: Observed) -> list[Drift]:
                         f"datafield {df_name} changed type in Dotdigital: {df_type} -> {live_df.type}",
                         df_type,
                         live_df.type,
+                    )
+                )
+        contact_lower = {n.lower() for n in (observed.contact.fields if observed.contact else ())}
+        for row in acct.get("contact_mapping", []) if observed.contact is not None else ():
+            if row["salesforce"].lower() not in contact_lower:
+                out.append(
+                    Drift(
+                        f"account.{name}.contact_mapping[{_q(row['salesforce'])}]",
+                        f"Contact field {row['salesforce']!r} was removed from Salesforce",
+                        row["salesforce"],
+                        None,
                     )
                 )
         for row in acct.get("lead_mapping", []):

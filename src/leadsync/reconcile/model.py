@@ -40,6 +40,8 @@ DATAFIELD_TYPE_MISMATCH = "LS210"  # warning: values may fail to convert at sync
 LEAD_KEY_MISSING = "LS211"  # warning: no upsert key on Lead; in-doubt creates wait a grace
 LEAD_KEY_UNUSABLE = "LS212"  # warning: Leadsync_Key__c exists but cannot be the upsert key
 ASSIGNMENT_RULE_UNKNOWN = "LS213"
+CONTACT_FIELD_NOT_FOUND = "LS214"  # a contact_mapping field Contact does not have
+MEMBER_STATUS_UNKNOWN = "LS215"  # member_statuses names a status the Campaign does not have
 
 CODES: dict[str, str] = {
     BOOK_NOT_FOUND: "address book not found in Dotdigital",
@@ -55,6 +57,8 @@ CODES: dict[str, str] = {
     LEAD_KEY_MISSING: "Lead has no Leadsync_Key__c upsert key field",
     LEAD_KEY_UNUSABLE: "Lead field Leadsync_Key__c is not a unique External ID the user can edit",
     ASSIGNMENT_RULE_UNKNOWN: "assignment_rule names no Lead assignment rule in Salesforce",
+    CONTACT_FIELD_NOT_FOUND: "Salesforce Contact field not found",
+    MEMBER_STATUS_UNKNOWN: "a member_statuses value is not a member status of the Campaign",
 }
 
 
@@ -68,7 +72,7 @@ class ResourceChange:
     """
 
     address: str
-    kind: str  # salesforce | defaults | sync | account | lead_mapping | address_book | datafield | member_status
+    kind: str  # salesforce | defaults | sync | account | lead_mapping | contact_mapping | address_book | datafield | member_status
     action: Action
     before: dict[str, Any] | None
     after: dict[str, Any] | None

@@ -67,6 +67,9 @@ class Observed:
     campaign_names: tuple[str, ...] = ()
     # Lead AssignmentRules; read only when defaults.assignment_rule names one (None: not read)
     assignment_rules: tuple[ObservedAssignmentRule, ...] | None = None
+    # Contact describe, read only when an account has a contact_mapping (the push fills
+    # datafields of Campaign members who are Contacts from it)
+    contact: ObjectDescribe | None = None
 
     def campaign_by_id(self, campaign_id: str) -> ObservedCampaign | None:
         key = campaign_id[:15]  # 15- and 18-char ids name the same record
@@ -89,6 +92,8 @@ class Observed:
         out: dict[str, str] = {"salesforce.Lead": self.lead.fingerprint()}
         if self.campaign_member is not None:
             out["salesforce.CampaignMember"] = self.campaign_member.fingerprint()
+        if self.contact is not None:
+            out["salesforce.Contact"] = self.contact.fingerprint()
         out["salesforce.LeadStatus"] = _digest(
             sorted((s.api_name, s.label, s.is_default) for s in self.lead_statuses)
         )

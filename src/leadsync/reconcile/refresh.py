@@ -1,7 +1,8 @@
 """Refresh: read the live facts a plan needs into an Observed value. The only I/O of planning.
 
 Cost is fixed by the shape of the config, not its size (users pay for API calls): Lead is
-described once, CampaignMember once if any book links a campaign, every campaign the config or
+described once, CampaignMember once if any book links a campaign, Contact once if any account
+has a contact_mapping, every campaign the config or
 the applied state names comes back from ONE query and their member statuses from one more,
 LeadStatus from one, Lead AssignmentRules from one when defaults.assignment_rule names a rule
 (none for `active`/`none`); each Dotdigital account lists its address books and datafields once.
@@ -72,6 +73,8 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
     lead = sf.describe("Lead")
     links_campaign = any(b.campaign for a in config.accounts.values() for b in a.address_books)
     campaign_member = sf.describe("CampaignMember") if links_campaign else None
+    maps_contacts = any(a.contact_mapping for a in config.accounts.values())
+    contact = sf.describe("Contact") if maps_contacts else None
     refs = campaign_refs(config, applied)
     found = sf.find_campaigns(refs) if refs else []
     ids = [str(c["Id"]) for c in found]
@@ -113,4 +116,5 @@ def refresh(config: Config, applied: AppliedState | None, systems: Systems) -> O
         lead_statuses=lead_statuses,
         campaign_names=campaign_names,
         assignment_rules=rules,
+        contact=contact,
     )

@@ -59,6 +59,7 @@ RUN_KEYS = (
     "pending",
     "campaign_members_added",
 )
+PUSH_KEYS = ("read", "added", "updated", "removed", "left", "skipped", "failed", "pending")
 RUNS_SCANNED = 200  # enough to find every book's last run without reading all history
 
 
@@ -66,18 +67,25 @@ def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
     """Per applied book: its ledger counts by state and the numbers of its last sync run."""
     counts_fn = getattr(store, "ledger_counts", None)
     counts = counts_fn() if callable(counts_fn) else {}
+    push_fn = getattr(store, "push_counts", None)
+    pushed = push_fn() if callable(push_fn) else {}
     last: dict[tuple[str, int], dict[str, Any]] = {}
+    last_push: dict[tuple[str, int], dict[str, Any]] = {}
     for run in store.runs(RUNS_SCANNED):  # newest first
+        when = {
+            "run_id": run.get("run_id"),
+            "started_at": run.get("started_at"),
+            "status": run.get("status"),
+            "dry_run": bool(run.get("dry_run", False)),
+        }
         for book in run.get("books") or []:
             key = (str(book.get("account")), int(book.get("book_id") or 0))
             if key not in last:
-                last[key] = {
-                    "run_id": run.get("run_id"),
-                    "started_at": run.get("started_at"),
-                    "status": run.get("status"),
-                    "dry_run": bool(run.get("dry_run", False)),
-                    **{k: book.get(k, 0) for k in RUN_KEYS},
-                }
+                last[key] = {**when, **{k: book.get(k, 0) for k in RUN_KEYS}}
+        for book in run.get("push") or []:  # Salesforce -> Dotdigital (sync/push.py)
+            key = (str(book.get("account")), int(book.get("book_id") or 0))
+            if key not in last_push:
+                last_push[key] = {**when, **{k: book.get(k, 0) for k in PUSH_KEYS}}
     out = []
     for account, acct in sorted(applied.resolved.get("accounts", {}).items()):
         for book in acct.get("books", []):
@@ -87,6 +95,7 @@ def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
                 for (a, b, state), n in sorted(counts.items())
                 if a == account and b == book_id
             }
+            key = (account, int(book_id or 0))
             out.append(
                 {
                     "account": account,
@@ -95,7 +104,15 @@ def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
                     "create_leads": bool(book.get("create_leads")),
                     "campaign": book.get("campaign_name"),
                     "ledger": ledger,
-                    "last_run": last.get((account, int(book_id or 0))),
+                    "last_run": last.get(key),
+                    # Salesforce -> Dotdigital: the Campaign fills the book
+                    "push": bool(book.get("push_campaign_members")),
+                    "member_statuses": list(book.get("member_statuses") or []),
+                    "clear_address_books": bool(
+                        (acct.get("settings") or {}).get("clear_address_books")
+                    ),
+                    "pushed": {st: n for (a, b, st), n in sorted(pushed.items()) if (a, b) == key},
+                    "last_push": last_push.get(key),
                 }
             )
     return out

@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
@@ -100,6 +101,7 @@ REQUEST_ID_HEADERS = ("X-SFDC-Request-Id", "X-Request-Id")
 _ATTEMPTS = re.compile(r" after \d+ attempts$")  # the final error's words; a retry line counts
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
+BULK_QUERY_PAGE = 50_000  # rows per Bulk API 2.0 query results page (maxRecords)
 # Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
 # sObject Collections; the whole composite request counts as ONE call against the org's limit.
 COMPOSITE_QUERIES = 5
@@ -112,7 +114,6 @@ TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
 # rule on REST updates (Sforce-Auto-Assign defaults to TRUE). An update says "no rule", in the
 # words salesforce/assignment.py has for it (REST header FALSE; a Bulk job that names none).
 FIELD_UPDATE_ASSIGNMENT = LeadAssignment(ASSIGN_NONE)
-QUERY_PAGE = 50_000  # rows per Bulk API 2.0 query result page (maxRecords)
 _EXCERPT = 200
 
 
@@ -146,6 +147,9 @@ class SalesforceClient:
             self._session.trust_env = False
             self._session.verify = cfg.ca_bundle
         self._last_headers: Mapping[str, str] | None = None
+        # Salesforce's clock as its last answer stated it (the HTTP Date header): an
+        # incremental read takes its own start from its first answer (no extra call).
+        self.last_date: datetime | None = None
         self._last_exchange = ""  # "POST https://host/path -> 503, request id ..." (no query)
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
@@ -194,14 +198,18 @@ class SalesforceClient:
 
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following nextRecordsUrl; `attributes` dropped.
-        `include_deleted`: queryAll (deleted and merged-away records too, with IsDeleted)."""
+
+        `include_deleted`: queryAll, which also returns deleted records still in the recycle
+        bin (IsDeleted true), e.g. CampaignMembers removed from a Campaign since the last read.
+        """
         return self.query_sized(soql, include_deleted=include_deleted)[1]
 
     def query_sized(
         self, soql: str, *, include_deleted: bool = False
     ) -> tuple[int, Iterator[dict[str, Any]]]:
         """(totalSize, every record) of a SOQL query: the first page is read here, so a caller
-        can see how many records come before it reads them (and read them another way)."""
+        can see how many records come before it reads them (and read them another way: a
+        first page that says "many" decides for a Bulk API 2.0 query job without a COUNT())."""
         page = self._call("query", lambda sf: sf.query(soql, include_deleted=include_deleted))
         if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
             raise self._unexpected("query", page)
@@ -220,11 +228,23 @@ class SalesforceClient:
                 "query_more", lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True)
             )
 
-    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
-        """Every record of a SOQL query through a Bulk API 2.0 query job (`queryAll` with
-        `include_deleted`): one job, then result pages of up to 50,000 rows. CSV cells come back
-        as REST values would: an empty cell is None, `true`/`false` are booleans, the rest text
-        (callers convert by the field's type)."""
+    def query_count(self, soql: str, *, include_deleted: bool = False) -> int:
+        """`SELECT COUNT() FROM ...`: how many records a query would return (one call)."""
+        page = self._call("query count", lambda sf: sf.query(soql, include_deleted=include_deleted))
+        if not isinstance(page, Mapping) or not isinstance(page.get("totalSize"), int):
+            raise self._unexpected("query count", page)
+        return int(page["totalSize"])
+
+    def bulk_query(
+        self, soql: str, *, include_deleted: bool = False, page_size: int = BULK_QUERY_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query through a Bulk API 2.0 query job (query or queryAll):
+        create the job, wait for it, read its CSV results page by page (Sforce-Locator).
+
+        Records come nested as the REST API nests them (`Lead.Email` -> {"Lead": {"Email"}},
+        a relationship whose every cell is empty -> None); cells are text as the CSV has them,
+        an empty cell None. Creating a query job twice only reads twice: retried like a read.
+        """
         operation = Operation.query_all if include_deleted else Operation.query
         created = self._call(
             "bulk query job", lambda sf: self._bulk(sf).create_job(operation, query=soql)
@@ -232,21 +252,25 @@ class SalesforceClient:
         if not isinstance(created, Mapping) or not created.get("id"):
             raise self._unexpected("bulk query job", created)
         job_id = str(created["id"])
-        info = self._wait_job(job_id, query=True)
+        info = self._wait_job(job_id, is_query=True)
         if info.get("state") != JobState.job_complete:
-            message = str(info.get("errorMessage") or info.get("state"))
             raise SalesforceError(
-                f"bulk query job {job_id} failed: {message}", code=BULK_JOB_FAILED
+                f"bulk query job {job_id} ended {info.get('state')}: "
+                f"{info.get('errorMessage') or 'no error message'}",
+                code=BULK_JOB_FAILED,
+                transient=info.get("state") == JobState.aborted,
             )
         locator = ""
         while True:
             page = self._call(
                 f"bulk query results {job_id}",
-                lambda sf, at=locator: self._bulk(sf).get_query_results(job_id, at, QUERY_PAGE),
+                lambda sf, at=locator: self._bulk(sf).get_query_results(job_id, at, page_size),
             )
+            if not isinstance(page, Mapping) or not isinstance(page.get("records"), str):
+                raise self._unexpected("bulk query results", page)
             for row in csv.DictReader(io.StringIO(page["records"], newline="")):
-                yield {k: _csv_value(v) for k, v in row.items()}
-            locator = page.get("locator") or ""
+                yield _nested(row)
+            locator = str(page.get("locator") or "")
             if not locator:
                 return
 
@@ -764,17 +788,17 @@ class SalesforceClient:
         )
         return response.json()
 
-    def _get_job(self, job_id: str, *, query: bool = False) -> Mapping[str, Any]:
-        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, query))
+    def _get_job(self, job_id: str, is_query: bool = False) -> Mapping[str, Any]:
+        info = self._call(f"bulk job {job_id}", lambda sf: self._bulk(sf).get_job(job_id, is_query))
         if not isinstance(info, Mapping) or "state" not in info:
             raise self._unexpected(f"bulk job {job_id}", info)
         return info
 
-    def _wait_job(self, job_id: str, *, query: bool = False) -> Mapping[str, Any]:
+    def _wait_job(self, job_id: str, is_query: bool = False) -> Mapping[str, Any]:
         delay = self._bulk_poll
         waited = 0.0
         while True:
-            info = self._get_job(job_id, query=query)
+            info = self._get_job(job_id, is_query)
             if info.get("state") in TERMINAL_STATES:
                 return info
             if waited >= self._bulk_timeout:
@@ -873,6 +897,7 @@ class SalesforceClient:
                 log.debug("salesforce: %s", self._last_exchange)
                 raise
             self._last_headers = response.headers
+            self._note_date(response.headers.get("Date"))
             self._last_exchange = _exchange(where, response)
             log.debug("salesforce: %s", self._last_exchange)
             info = response.headers.get("Sforce-Limit-Info")
@@ -883,6 +908,16 @@ class SalesforceClient:
             return response
 
         session.send = send  # type: ignore[method-assign]
+
+    def _note_date(self, raw: str | None) -> None:
+        if not raw:
+            return
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        if when is not None and when.tzinfo is not None:
+            self.last_date = when
 
     def _connect(self) -> Salesforce:
         if self._sf is None:
@@ -1129,6 +1164,25 @@ class _JobOutcome:
 # -- pure helpers -------------------------------------------------------------------------------
 
 
+def _nested(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A Bulk query CSV row shaped like a REST record: `Rel.Field` columns under `Rel`."""
+    out: dict[str, Any] = {}
+    for column, cell in row.items():
+        value = cell if cell != "" else None
+        rel, dot, name = str(column).partition(".")
+        if not dot:
+            out[column] = value
+            continue
+        group = out.get(rel)
+        if not isinstance(group, dict):
+            group = out[rel] = {}
+        group[name] = value
+    for key, value in list(out.items()):
+        if isinstance(value, dict) and all(v is None for v in value.values()):
+            out[key] = None
+    return out
+
+
 def _plain(value: Any) -> Any:
     """OrderedDicts to dicts, top-level `attributes` dropped (callers want field values)."""
     if isinstance(value, Mapping):
@@ -1267,15 +1321,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
-
-
-def _csv_value(cell: str | None) -> Any:
-    """A Bulk query CSV cell as a REST answer would hold it."""
-    if cell is None or cell == "":
-        return None
-    if cell in ("true", "false"):
-        return cell == "true"
-    return cell
 
 
 def _json_value(value: Any) -> Any:

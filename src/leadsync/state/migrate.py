@@ -1,4 +1,4 @@
-"""`leadsync state migrate`: copy a whole state (applied, history, ledger, watermarks, runs,
+"""`leadsync state migrate`: copy a whole state (applied, history, ledger, watermarks, runs, push,
 the field-update links and their marks)
 from one store to another, e.g. a laptop's SQLite file into the team's PostgreSQL.
 
@@ -44,6 +44,7 @@ class CopySummary:
 def _accounts(store: SqlStore) -> set[str]:
     found = {account for account, _book in store.watermarks()}
     found |= {account for account, _book, _state in store.ledger_counts()}
+    found |= {account for account, _book, _state in store.push_counts()}
     applied = store.read_applied()
     if applied is not None and isinstance(applied.config.get("accounts"), dict):
         found |= set(applied.config["accounts"])
@@ -64,16 +65,18 @@ def copy_state(src: SqlStore, dst: SqlStore, *, lock_timeout: float = 0.0) -> Co
         watermarks = src.watermarks()
         runs = src.export_runs()
         expected = src.ledger_counts()
+        pushed = src.push_counts()
         copied = dst.import_all(
             applied,
             history,
             src.export_ledger(),
             watermarks,
             runs,
+            push=src.export_push(),
             links=src.export_links(),
             update_marks=src.export_update_marks(),
         )
-    if dst.ledger_counts() != expected:  # pragma: no cover - a bug guard, not an expected path
+    if dst.ledger_counts() != expected or dst.push_counts() != pushed:  # pragma: no cover
         raise StateError("the copied ledger does not match the source; the target needs a look")
     return CopySummary(
         source=src.describe(),

@@ -15,7 +15,11 @@ Step 3 adds ledger.attempted_at, the time a write in doubt was sent (rows alread
 their updated_at, which the write-ahead mark set).
 Step 4 adds sweeps: per (account, book_id), the Dotdigital server time of the last membership
 sweep (a full read of the book's member ids, see sync/engine.py `sweep`).
-Step 6 (steps 4 and 5 belong to other changes) adds the field-update state: `links`, one row
+Step 5 adds the push (Salesforce -> Dotdigital): push_members, one row per Campaign member a
+pushing book holds or held (keyed by the CampaignMember Id; an index by email serves "did this
+person come from Salesforce?"), and push_marks, where each pushing book's next incremental read
+starts.
+Step 6 adds the field-update state: `links`, one row
 per Dotdigital contact paired with a Salesforce Lead or Contact (merge base and the values last
 seen on each side, keyed by datafield; see state/model.py Link), indexed by record Id and by
 outcome; and `update_marks`: per (account, source) where the update step reads changes from.
@@ -113,6 +117,47 @@ SQLITE_STEPS: Steps = [
                 account TEXT NOT NULL,
                 book_id INTEGER NOT NULL,
                 value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+        ],
+    ),
+    (
+        5,
+        [
+            """CREATE TABLE push_members (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                member_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                person_id TEXT,
+                person_type TEXT,
+                campaign_id TEXT,
+                contact_id INTEGER,
+                attempt TEXT,
+                attempted_at TEXT,
+                data_hash TEXT,
+                push_values TEXT NOT NULL DEFAULT '{}',
+                reason_code TEXT,
+                reason TEXT,
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, book_id, member_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX push_members_by_email ON push_members (account, email)",
+            "CREATE INDEX push_members_by_state ON push_members "
+            "(account, state, book_id, member_id)",
+            "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
+            "WHERE attempt IS NOT NULL",
+            """CREATE TABLE push_marks (
+                account TEXT NOT NULL,
+                book_id INTEGER NOT NULL,
+                salesforce TEXT,
+                dotdigital TEXT,
+                fingerprint TEXT,
+                full_at TEXT,
                 PRIMARY KEY (account, book_id)
             )""",
         ],
@@ -249,6 +294,47 @@ POSTGRES_STEPS: Steps = [
                 account TEXT NOT NULL,
                 book_id BIGINT NOT NULL,
                 value TEXT NOT NULL,
+                PRIMARY KEY (account, book_id)
+            )""",
+        ],
+    ),
+    (
+        5,
+        [
+            """CREATE TABLE push_members (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                member_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                state TEXT NOT NULL,
+                person_id TEXT,
+                person_type TEXT,
+                campaign_id TEXT,
+                contact_id BIGINT,
+                attempt TEXT,
+                attempted_at TEXT,
+                data_hash TEXT,
+                push_values JSONB NOT NULL DEFAULT '{}',
+                reason_code TEXT,
+                reason TEXT,
+                tries INTEGER NOT NULL DEFAULT 0,
+                first_run TEXT,
+                last_run TEXT,
+                updated_at TEXT,
+                PRIMARY KEY (account, book_id, member_id)
+            )""",
+            "CREATE INDEX push_members_by_email ON push_members (account, email)",
+            "CREATE INDEX push_members_by_state ON push_members "
+            "(account, state, book_id, member_id)",
+            "CREATE INDEX push_members_in_doubt ON push_members (account, attempt) "
+            "WHERE attempt IS NOT NULL",
+            """CREATE TABLE push_marks (
+                account TEXT NOT NULL,
+                book_id BIGINT NOT NULL,
+                salesforce TEXT,
+                dotdigital TEXT,
+                fingerprint TEXT,
+                full_at TEXT,
                 PRIMARY KEY (account, book_id)
             )""",
         ],

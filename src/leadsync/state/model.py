@@ -135,6 +135,41 @@ class LedgerEntry:
     attempted_at: str | None = None
 
 
+PushStateName = Literal["pending", "pushed", "skipped", "failed", "left", "removed"]
+
+
+@dataclass(slots=True)
+class PushEntry:
+    """One Salesforce Campaign member as the push knows it. Key: (account, book_id, member_id).
+
+    The push's ledger (Salesforce -> Dotdigital): which person a book holds because their
+    Campaign put them there, with the values pushed, so a re-run writes only what changed and
+    lead creation knows these emails came from Salesforce (origin `salesforce`). `member_id` is
+    the CampaignMember Id; a Dotdigital-side member that clear_address_books removed has
+    `dd:<contact id>` (it never had one).
+    """
+
+    account: str
+    book_id: int
+    member_id: str
+    email: str  # normalised (trimmed, lower-cased); "" when the person has none
+    state: PushStateName
+    person_id: str | None = None  # the Lead or Contact Id
+    person_type: str | None = None  # "Lead" | "Contact"
+    campaign_id: str | None = None
+    contact_id: int | None = None  # the Dotdigital contact id, once an import reported it
+    # The import in flight (write-ahead): "import:<import id>", or "import:sending:<run>:<n>"
+    # while the id is not known yet. Set: the outcome is in doubt until the next run settles it.
+    attempt: str | None = None
+    attempted_at: str | None = None
+    data_hash: str | None = None  # email + datafield values: an unchanged member is not re-sent
+    values: dict[str, Any] = field(default_factory=dict)  # datafield -> value, as pushed
+    reason_code: str | None = None  # NO_EMAIL, an import failure code, LEFT_CAMPAIGN, ...
+    reason: str | None = None
+    tries: int = 0
+    first_run: str | None = None
+
+
 LinkStateName = Literal["linked", "unlinked"]
 LinkOutcome = Literal["pending", "update_failed", "conflict", "skipped"]
 
@@ -171,6 +206,18 @@ class Link:
     linked_at: str | None = None
     last_run: str | None = None
     updated_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushMark:
+    """Where a pushing book's next incremental read starts. Key: (account, book_id)."""
+
+    account: str
+    book_id: int
+    salesforce: str | None = None  # the latest SystemModstamp read (Salesforce's own clock)
+    dotdigital: str | None = None  # Dotdigital's time when the book was last read (clearing)
+    fingerprint: str | None = None  # campaign, statuses, rows, clear: a change means a full read
+    full_at: str | None = None  # when the last full read of the Campaign finished (UTC)
 
 
 class StateStore(Protocol):
@@ -244,6 +291,33 @@ class StateStore(Protocol):
         ...
 
     def set_last_sweep(self, account: str, book_id: int, value: str) -> None: ...
+
+    # --- push (Salesforce -> Dotdigital) ---------------------------------------------------
+    def push_get(
+        self, account: str, book_id: int, member_ids: Iterable[str]
+    ) -> dict[str, PushEntry]: ...
+
+    def push_iter(
+        self, account: str, book_id: int, states: Sequence[PushStateName] | None = None
+    ) -> Iterator[PushEntry]: ...
+
+    def push_put(self, entries: Sequence[PushEntry]) -> None: ...
+
+    def push_in_doubt(self, account: str) -> list[PushEntry]:
+        """Push entries whose `attempt` is set: an import was in flight when a run stopped."""
+        ...
+
+    def push_by_email(
+        self, account: str, emails: Iterable[str], book_id: int | None = None
+    ) -> dict[str, list[PushEntry]]:
+        """Normalised email -> the push entries with it (of one book, or the whole account)."""
+        ...
+
+    def push_counts(self, account: str | None = None) -> dict[tuple[str, int, str], int]: ...
+
+    def push_mark(self, account: str, book_id: int) -> PushMark | None: ...
+
+    def set_push_mark(self, mark: PushMark) -> None: ...
 
     # --- links (field updates, sync/links.py) ----------------------------------------------
     def links_get(self, account: str, contact_ids: Iterable[int]) -> dict[int, Link]: ...

@@ -25,8 +25,11 @@ from leadsync.state.model import (
     LedgerStateName,
     Link,
     LockInfo,
+    PushEntry,
+    PushMark,
     StaleState,
 )
+from leadsync.state.pushstore import PUSH_TABLES, PushRows
 
 PAGE_ROWS = 1000  # ledger_iter page: bounded memory, one short query per page
 WRITE_CHUNK = 10_000  # rows per executemany call when streaming a baseline
@@ -100,7 +103,16 @@ LEDGER_UNLINKED = (
     "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = l.account "
     "AND k.contact_id = l.contact_id) ORDER BY l.book_id, l.contact_id LIMIT ?"
 )
-TABLES = ("applied_state", "history", "ledger", "watermarks", "runs", "links", "update_marks")
+TABLES = (
+    "applied_state",
+    "history",
+    "ledger",
+    "watermarks",
+    "runs",
+    *PUSH_TABLES,
+    "links",
+    "update_marks",
+)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -109,9 +121,10 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class SqlStore(AuditReads):
+class SqlStore(AuditReads, PushRows):
     """StateStore over a DB-API connection. Subclasses supply transport and locks. The audit's
-    read queries (ledger search, facets, one run's report) come from AuditReads (audit.py)."""
+    read queries (ledger search, facets, one run's report) come from AuditReads (audit.py), the
+    push tables' methods from PushRows (pushstore.py)."""
 
     #: the open connection (`execute` returns a cursor) and the lock that serialises its use
     _conn: Any
@@ -529,6 +542,7 @@ class SqlStore(AuditReads):
         ledger: Iterable[LedgerEntry],
         watermarks: dict[tuple[str, int], str],
         runs: Sequence[tuple[str, str, dict[str, Any]]],
+        push: tuple[Sequence[PushEntry], Sequence[PushMark]] = ((), ()),
         links: Iterable[Link] = (),
         update_marks: Sequence[tuple[str, str, str]] = (),
     ) -> int:
@@ -571,6 +585,7 @@ class SqlStore(AuditReads):
                     RUN_UPSERT,
                     [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
                 )
+            self.import_push_rows(cur, *push)
             for chunk in chunked(links, WRITE_CHUNK):
                 rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
                 cur.executemany(self._q(LINK_UPSERT), rows)

@@ -24,6 +24,8 @@ class BookView:
     campaign_id: str | None
     campaign_name: str | None
     add_existing_to_campaign: bool = True  # excluded people (already in Salesforce) join too
+    push: bool = False  # Salesforce -> Dotdigital: the Campaign's members fill the book
+    member_statuses: tuple[str, ...] = ()  # push only these CampaignMember statuses (all if empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +33,17 @@ class AccountView:
     name: str
     rows: tuple[Row, ...]
     books: tuple[BookView, ...]
-    contact_rows: tuple[Row, ...] = ()  # the contact mapping (Contacts, converted Leads)
-    datafield_types: dict[str, str] = field(default_factory=dict)  # DATAFIELD -> type
+    contact_rows: tuple[Row, ...] = ()  # the Contacts tab (contact_mapping)
+    clear_address_books: bool = False
+    datafield_types: dict[str, str] = field(default_factory=dict)  # DATAFIELD -> Dotdigital type
 
     @property
     def lead_books(self) -> tuple[BookView, ...]:
         return tuple(b for b in self.books if b.create_leads)
+
+    @property
+    def push_books(self) -> tuple[BookView, ...]:
+        return tuple(b for b in self.books if b.push and b.campaign_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +85,7 @@ def read_view(applied: AppliedState) -> AppliedView:
         )
         accounts: dict[str, AccountView] = {}
         for name, acct in sorted((res.get("accounts") or {}).items()):
-            rows = tuple(
-                Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
-                for r in acct.get("lead_mapping") or ()
-            )
+            rows = _rows(acct.get("lead_mapping"))
             books = tuple(
                 BookView(
                     id=int(b["id"]),
@@ -91,16 +95,22 @@ def read_view(applied: AppliedState) -> AppliedView:
                     campaign_id=b.get("campaign_id") or None,
                     campaign_name=b.get("campaign_name") or b.get("campaign") or None,
                     add_existing_to_campaign=bool(b.get("add_existing_to_campaign", True)),
+                    push=bool(b.get("push_campaign_members", False)),
+                    member_statuses=tuple(str(x) for x in b.get("member_statuses") or ()),
                 )
                 for b in acct.get("books") or ()
                 if b.get("id") is not None
             )
-            contact_rows = tuple(
-                Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
-                for r in acct.get("contact_mapping") or ()
+            accounts[str(name)] = AccountView(
+                str(name),
+                rows,
+                books,
+                contact_rows=_rows(acct.get("contact_mapping")),
+                clear_address_books=bool(
+                    (acct.get("settings") or {}).get("clear_address_books", False)
+                ),
+                datafield_types={str(k): str(v) for k, v in (acct.get("datafields") or {}).items()},
             )
-            types = {str(k): str(v) for k, v in (acct.get("datafields") or {}).items()}
-            accounts[str(name)] = AccountView(str(name), rows, books, contact_rows, types)
         lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
         member_status = defaults.get("campaign_member_status") or "Sent"
         # States applied before assignment_rule existed: Salesforce's REST default (active).
@@ -118,4 +128,11 @@ def read_view(applied: AppliedState) -> AppliedView:
         settings=settings,
         accounts=accounts,
         assignment_rule=str(assignment),
+    )
+
+
+def _rows(raw: object) -> tuple[Row, ...]:
+    return tuple(
+        Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
+        for r in raw or ()  # type: ignore[attr-defined]
     )

@@ -70,6 +70,8 @@ from leadsync.sync.applied import AccountView, AppliedView, BookView, NotApplied
 from leadsync.sync.classify import Match, OwnLead, existing_matches, with_own_leads
 from leadsync.sync.mapping import LeadMapping, normalise_email
 from leadsync.sync.pool import Halt, Pool
+from leadsync.sync.push import PushAccount, exclude_pushed
+from leadsync.sync.pushtally import add_push_report
 from leadsync.sync.report import (
     OUTCOME_KEYS,
     BookTally,
@@ -233,6 +235,11 @@ def run_sync(
     return SyncResult(report, exit_code(report), warnings)
 
 
+def has_push(account: AccountView, store: StateStore) -> bool:
+    """Does this account have a push step to run: a pushing book, or an import in doubt?"""
+    return bool(account.push_books) or bool(store.push_in_doubt(account.name))
+
+
 class AccountLoop:
     """The selected accounts, one after another or up to `jobs` at once (sync/pool.py).
 
@@ -291,6 +298,7 @@ class AccountLoop:
         if (
             not account.lead_books
             and not run.store.ledger_in_doubt(name)
+            and not has_push(account, run.store)
             and not run.store.links_count(name)
         ):
             return
@@ -346,6 +354,7 @@ def _log_end(report: dict[str, Any]) -> None:
 
 
 def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalClient]) -> None:
+    add_push_report(report, list(run.push_tallies.values()), dry_run=run.dry_run)
     order = {n: i for i, n in enumerate(run.view.accounts)}  # workers finish in any order
     tallies = sorted(run.tallies.values(), key=lambda t: order.get(t.account, len(order)))
     books = [t.as_dict() for t in tallies]
@@ -365,7 +374,9 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
         key=lambda g: (-g["count"], g["class"], g["system"]),
     )
     report["status"] = final_status(
-        report["status"], report["errors"], report["totals"]["waiting_in_doubt"]
+        report["status"],
+        report["errors"] + report["push_errors"],
+        report["totals"]["waiting_in_doubt"] + report["push_totals"]["in_doubt"],
     )
     report["ended_at"] = _now()
     report["api_calls"] = {
@@ -402,6 +413,11 @@ class Run:
     predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
     predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
+    # The push (sync/push.py): per (account, book id) what it did; in a dry run, per account,
+    # the people it would have written (email -> entry), so lead creation excludes them too.
+    push_tallies: dict[tuple[str, int], Any] = field(default_factory=dict)
+    predicted_pushed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    any_pushed: dict[str, bool] = field(default_factory=dict)  # account -> push table not empty
     # The account loop's record (AccountLoop): accounts selected, synced, skipped as locked;
     # the Salesforce clients of --jobs workers (their calls count in the report).
     selected: list[str] = field(default_factory=list)
@@ -512,6 +528,11 @@ class AccountSync:
     # -- orchestration -------------------------------------------------------------------------
 
     def run(self) -> None:
+        if has_push(self.account, self.store):
+            self.held.verify()
+            PushAccount(self).run()  # 1. push: Salesforce -> Dotdigital (sync/push.py)
+            if not self.account.lead_books and not self.store.ledger_in_doubt(self.account.name):
+                return
         self.key = key_field(self.sf.describe("Lead")).name  # describe is cached by the client
         mapping = self.ctx.mapping(self.account)
         self.held.verify()
@@ -700,6 +721,8 @@ class AccountSync:
                 tally.unchanged += 1
             else:
                 updates.append(new)
+        pushed, rest = exclude_pushed(self, updates, now)  # people the push wrote: no Leads
+        updates = pushed + rest
         self._put_counted(updates, existing)
         if self.ctx.progress:
             self.ctx.progress(f"{self.account.name}/{book.name}: read", len(page))
@@ -810,7 +833,8 @@ class AccountSync:
         it in the campaign step.
         """
         now = _now()
-        changed: list[LedgerEntry] = []
+        stored = {e.contact_id: e for e in entries}
+        changed, entries = exclude_pushed(self, entries, now)  # pushed since they were read
         ready: list[LedgerEntry] = []
         # The records of this batch, mapped once here and written from here (mapping a member
         # is the costliest pure step of a run); replaced batch by batch, so memory stays flat.
@@ -845,7 +869,7 @@ class AccountSync:
                 )
             else:
                 still.append(entry)
-        self._put_counted(changed, {e.contact_id: e for e in entries})
+        self._put_counted(changed, stored)
         return still
 
     def _book(self, book_id: int) -> BookView:
@@ -1275,6 +1299,7 @@ class DryRunBook:
         existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
         now = _now()
         ready: list[LedgerEntry] = []
+        evaluated: list[LedgerEntry] = []
         for contact in page:
             new = ledger.evaluate(
                 existing.get(contact.id),
@@ -1289,6 +1314,11 @@ class DryRunBook:
                 self.tally.unchanged += 1
                 continue
             seen.add(contact.id)
+            evaluated.append(new)
+        pushed, evaluated = exclude_pushed(p, evaluated, now)  # what the push wrote
+        for entry in pushed:
+            self.count(entry, "excluded", entry.reason or "", ledger.FROM_SALESFORCE)
+        for new in evaluated:
             if new.state == "pending":
                 ready.append(new)
             else:
@@ -1302,6 +1332,9 @@ class DryRunBook:
         if not ready:
             return
         p = self.parent
+        pushed, ready = exclude_pushed(p, ready, _now())  # pending from before a push
+        for entry in pushed:
+            self.count(entry, "excluded", entry.reason or "", ledger.FROM_SALESFORCE)
         matches = p.match_existing(self.book.id, ready, self._predicted(ready))
         for entry in ready:
             match = matches.get(entry.email)

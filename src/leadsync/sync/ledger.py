@@ -202,6 +202,32 @@ def excluded(
     )
 
 
+def from_salesforce(
+    entry: LedgerEntry, person_id: str | None, pushed: dict[str, Any], run_id: str, now: str
+) -> LedgerEntry:
+    """A member the push wrote into a book of this account (origin salesforce): never a Lead,
+    whatever happens to the Salesforce record later. `pushed`: where it came from (campaign,
+    book, person type and Id), kept in `extra` for `records`."""
+    what = pushed.get("person_type") or "person"
+    reason = (
+        f"pushed from Salesforce ({what} {person_id}, campaign {pushed.get('campaign')!r}) into "
+        f"address book {pushed.get('book')!r}; people who come from Salesforce never become Leads"
+    )
+    return _touch(
+        entry,
+        run_id,
+        now,
+        state="excluded",
+        origin="salesforce",
+        matched_id=person_id,
+        reason_code=FROM_SALESFORCE,
+        reason=reason,
+        fields=(),
+        attempt=None,
+        extra={**entry.extra, "pushed": pushed},
+    )
+
+
 def joins_campaign(code: str, campaign_id: str | None, add_existing: bool) -> str | None:
     """The campaign an excluded member's matched record joins, if any.
 

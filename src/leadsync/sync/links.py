@@ -15,7 +15,7 @@ an existing Lead or Contact a member matched (`matched_id`). Rules that live her
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -58,12 +58,19 @@ def from_entry(entry: LedgerEntry, run_id: str, now: str) -> Link | None:
     )
 
 
-def converted(link: Link, contact_id: str, run_id: str, now: str) -> Link:
-    """The Lead was converted: from now on the link is its Contact (read in full next)."""
+def converted(
+    link: Link, contact_id: str, run_id: str, now: str, same_fields: Iterable[str] = ()
+) -> Link:
+    """The Lead was converted: from now on the link is its Contact (read in full next). The
+    base is kept only for `same_fields`: datafields mapped to the same field name on Lead and
+    Contact (FirstName, LastName, ...); a datafield that moves to another field (Company ->
+    Title) has no agreement with the new field yet, rather than a cleared one."""
+    keep = set(same_fields)
     return replace(
         link,
         sobject="Contact",
         record_id=contact_id,
+        base={df: v for df, v in link.base.items() if df in keep},
         sf_seen=None,
         outcome="pending",
         detail={

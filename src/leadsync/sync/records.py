@@ -22,10 +22,29 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from leadsync.errors import UsageError
-from leadsync.state.model import AppliedState, LedgerEntry, StateStore
+from leadsync.state.model import AppliedState, LedgerEntry, PushEntry, StateStore
 from leadsync.sync.write_errors import last_error_of
 
-STATES: tuple[str, ...] = ("failed", "skipped", "pending", "excluded", "created", "baseline")
+STATES: tuple[str, ...] = (
+    "failed",
+    "skipped",
+    "pending",
+    "excluded",
+    "created",
+    "baseline",
+    "pushed",
+    "left",
+    "removed",
+)
+# States of the push table (Salesforce -> Dotdigital, origin salesforce): `pushed` people the
+# push put in a book, `left` people who left the Campaign but stay (clear_address_books: false),
+# `removed` people clearing took out; its skipped/failed/pending list beside the ledger's.
+PUSH_STATES: frozenset[str] = frozenset(
+    {"pending", "pushed", "skipped", "failed", "left", "removed"}
+)
+LEDGER_STATES: frozenset[str] = frozenset(
+    {"failed", "skipped", "pending", "excluded", "created", "baseline"}
+)
 # Field-update outcomes of linked pairs (sync/update_records.py), listed field by field.
 UPDATE_STATES: tuple[str, ...] = ("conflict", "update_failed")
 IN_DOUBT = "a write was in flight when a run stopped; the next sync settles it from Salesforce"
@@ -42,7 +61,7 @@ class Record:
     account: str
     book: str
     book_id: int
-    contact_id: int
+    contact_id: int | None  # the Dotdigital contact id (None: a pushed person not imported yet)
     email: str
     state: str
     reason_code: str | None
@@ -59,6 +78,9 @@ class Record:
     updated_at: str | None
     # the last failed write: {"class", "system", "message", "run", "at"} (why it is pending)
     last_error: dict[str, Any] | None = None
+    # where the person came from: "dotdigital" (lead creation's ledger) or "salesforce" (the
+    # push, or a member lead creation excluded because the push wrote them)
+    origin: str = "dotdigital"
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -102,7 +124,39 @@ def record_of(entry: LedgerEntry, book: str) -> Record:
         last_run=entry.last_run,
         updated_at=entry.updated_at,
         last_error=last_error_of(entry.extra),
+        origin=entry.origin,
     )
+
+
+def record_of_push(entry: PushEntry, book: str) -> Record:
+    """A push-table row as `records` shows it: the Campaign member (its Id in the campaign
+    column), the Salesforce person in the matched-id column, origin salesforce. A member
+    clear_address_books removed from the Dotdigital side (`dd:<id>`) has origin dotdigital."""
+    outsider = entry.member_id.startswith("dd:")
+    return Record(
+        account=entry.account,
+        book=book,
+        book_id=int(entry.book_id),
+        contact_id=entry.contact_id,
+        email=entry.email,
+        state=entry.state,
+        reason_code=entry.reason_code,
+        reason=entry.reason or (PUSH_IN_DOUBT if entry.attempt else None),
+        fields=(),
+        lead_id=None,
+        matched_id=entry.person_id,
+        campaign_id=None if outsider else entry.campaign_id,
+        campaign_member_id=None if outsider else entry.member_id.split("|", 1)[0],
+        in_doubt=entry.attempt is not None,
+        tries=entry.tries,
+        first_run=entry.first_run,
+        last_run=entry.last_run,
+        updated_at=entry.updated_at,
+        origin="dotdigital" if outsider else "salesforce",
+    )
+
+
+PUSH_IN_DOUBT = "an import was in flight when a run stopped; the next sync reads its outcome"
 
 
 def book_names(applied: AppliedState | None) -> dict[tuple[str, int], str]:
@@ -174,9 +228,11 @@ def query_records(
     if state not in STATES:
         raise RecordsError(f"unknown record state {state!r} (one of: {', '.join(STATES)})")
     names = book_names(store.read_applied())
-    books = select_books(
-        store.ledger_counts(account), names, state=state, account=account, book=book
-    )
+    counts = dict(store.ledger_counts(account)) if state in LEDGER_STATES else {}
+    if state in PUSH_STATES:
+        for key, n in store.push_counts(account).items():
+            counts[key] = counts.get(key, 0) + n
+    books = select_books(counts, names, state=state, account=account, book=book)
     total = sum(n for _ref, n in books)
     records = list(_take(_iter(store, books, state), limit))
     return Selection(state=state, records=records, total=total, limit=limit)
@@ -184,9 +240,14 @@ def query_records(
 
 def _iter(store: StateStore, books: list[tuple[BookRef, int]], state: str) -> Iterator[Record]:
     for ref, n in books:
-        if n:
+        if not n:
+            continue
+        if state in LEDGER_STATES:
             for entry in store.ledger_iter(ref.account, ref.book_id, [state]):  # type: ignore[list-item]
                 yield record_of(entry, ref.name)
+        if state in PUSH_STATES:
+            for pushed in store.push_iter(ref.account, ref.book_id, [state]):  # type: ignore[list-item]
+                yield record_of_push(pushed, ref.name)
 
 
 def _take(records: Iterator[Record], limit: int | None) -> Iterator[Record]:
@@ -203,6 +264,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("book", "address book"),
     ("contact_id", "contact id"),
     ("email", "email"),
+    ("origin", "origin"),
     ("reason_code", "reason code"),
     ("fields", "fields"),
     ("salesforce_id", "lead / matched id"),

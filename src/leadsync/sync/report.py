@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.sync.pushtally import push_lines
 from leadsync.sync.update_report import update_line
 from leadsync.wording import clause
 
@@ -212,9 +213,9 @@ def exit_code(report: dict[str, Any]) -> int:
     t = report["totals"]
     problems = t["failed"] + t["skipped_missing_fields"]
     problems += sum(b.get("campaign_members_failed", 0) for b in report["books"])
-    problems += t.get(
-        "update_failed", 0
-    )  # a value one side refused (records --state update_failed)
+    push = report.get("push_totals") or {}
+    problems += int(push.get("failed", 0)) + int(push.get("skipped", 0))
+    problems += t.get("update_failed", 0)  # a value one side refused (records --state ...)
     return 4 if problems else 0
 
 
@@ -246,7 +247,10 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         table.add_column(label, justify="right")
     for book in report["books"]:
         table.add_row(book["account"], book["book"], *(str(book.get(k, 0)) for k, _ in headers))
-    parts: list[Any] = [table]
+    # Step 1 of every sync, Salesforce -> Dotdigital (push.py); the table is lead creation.
+    parts: list[Any] = [Text(line) for line in push_lines(report, samples=dry_run_samples)]
+    if report["books"] or not parts:
+        parts.append(table)
     for book in report["books"]:
         if book.get("reasons"):
             why = ", ".join(f"{code} x{n}" for code, n in book["reasons"].items())
@@ -322,7 +326,7 @@ def _selection_lines(report: dict[str, Any]) -> list[Any]:
 
 def error_lines(report: dict[str, Any]) -> list[str]:
     """The text report's account of `errors`: a headline, then one line per error class."""
-    errors = report.get("errors") or []
+    errors = [*(report.get("errors") or []), *(report.get("push_errors") or [])]
     if not errors:
         return []
     n = sum(e["count"] for e in errors)

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from leadsync.dotdigital.model import Contact
+from leadsync.dotdigital.model import Contact, ImportOutcome
 from leadsync.errors import LimitReached, RemoteError
 from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES as TRANSIENT_CODES
 from leadsync.salesforce.model import SaveResult
@@ -93,8 +93,8 @@ class UpdateStep:
     def run(self) -> None:
         if not (self.account.rows or self.account.contact_rows):
             return
-        if not self.dry:
-            self.settle_import()
+        if not self.dry and not self.settle_import():
+            return  # an earlier run's import still runs: nothing is read or written now
         self.link_new()
         counts = self.store.links_count(self.name)
         for link in self._fresh.values():
@@ -113,6 +113,13 @@ class UpdateStep:
             self.held.verify()
             self.store.set_update_marks(self.name, self._marks)
 
+    def _same_fields(self) -> set[str]:
+        """Datafields mapped to the same field name for Leads and Contacts: their bases hold
+        across a conversion."""
+        lead = {r.datafield: r.salesforce for r in self.rules("Lead")}
+        contact = {r.datafield: r.salesforce for r in self.rules("Contact")}
+        return {df for df, name in lead.items() if contact.get(df) == name}
+
     def rules(self, sobject: str) -> tuple[FieldRule, ...]:
         if sobject not in self._rules:
             rows = self.account.rows if sobject == "Lead" else self.account.contact_rows
@@ -122,13 +129,16 @@ class UpdateStep:
 
     # -- 1. links --------------------------------------------------------------------------------
 
-    def settle_import(self) -> None:
+    def settle_import(self) -> bool:
         """A Dotdigital import a killed run left in flight: wait for it before reading, so it
-        cannot land after a newer one; what it wrote reads back as a change."""
+        cannot land after a newer one; what it wrote reads back as a change. False when it is
+        still running after the client's status reads: the updates wait for the next run."""
         import_id = self.store.update_mark(self.name, IMPORT_MARK)
         if import_id:
-            self.dd.wait_import(import_id)
+            if self.dd.wait_import(import_id).running:
+                return False
             self.store.set_update_marks(self.name, {IMPORT_MARK: None})
+        return True
 
     def link_new(self) -> None:
         """Ledger entries with a Salesforce record and no link yet -> new (pending) links."""
@@ -228,7 +238,7 @@ class UpdateStep:
             link = linked.get(str(row["Id"]))
             if link is None or link.sobject != sobject:
                 continue
-            if row.get("IsDeleted"):
+            if _flag(row.get("IsDeleted")):
                 master = row.get("MasterRecordId")
                 why = f"merged into {master}" if master else "deleted"
                 moved.append(
@@ -241,9 +251,15 @@ class UpdateStep:
                 )
                 self.tally.add("unlinked")
                 changed.pop(link.contact_id, None)
-            elif sobject == "Lead" and row.get("IsConverted") and row.get("ConvertedContactId"):
+            elif (
+                sobject == "Lead"
+                and _flag(row.get("IsConverted"))
+                and row.get("ConvertedContactId")
+            ):
                 moved.append(
-                    links.converted(link, str(row["ConvertedContactId"]), self.run_id, now)
+                    links.converted(
+                        link, str(row["ConvertedContactId"]), self.run_id, now, self._same_fields()
+                    )
                 )
                 self.tally.add("converted")
                 changed.pop(link.contact_id, None)
@@ -380,8 +396,14 @@ class UpdateStep:
                     moved.append(links.unlinked(link, why, self.run_id, now))
                     self.tally.add("unlinked")
                     del found[link.contact_id]
-                elif sobject == "Lead" and row.get("IsConverted") and row.get("ConvertedContactId"):
-                    link = links.converted(link, str(row["ConvertedContactId"]), self.run_id, now)
+                elif (
+                    sobject == "Lead"
+                    and _flag(row.get("IsConverted"))
+                    and row.get("ConvertedContactId")
+                ):
+                    link = links.converted(
+                        link, str(row["ConvertedContactId"]), self.run_id, now, self._same_fields()
+                    )
                     found[link.contact_id] = link
                     moved.append(link)
                     self.tally.add("converted")
@@ -529,10 +551,11 @@ class UpdateStep:
         self.ctx.check_stop()
         self.held.verify()
         try:
-            import_id = self.dd.import_contacts(contacts)
-            self.store.set_update_marks(self.name, {IMPORT_MARK: import_id})
-            status = self.dd.wait_import(import_id)
-            self.store.set_update_marks(self.name, {IMPORT_MARK: None})
+            outcome = self.dd.import_contacts(
+                contacts,
+                # write-ahead: the id is stored before the status is read (settle_import)
+                on_submit=lambda iid: self.store.set_update_marks(self.name, {IMPORT_MARK: iid}),
+            )
         except LimitReached:
             raise
         except RemoteError as exc:
@@ -541,50 +564,39 @@ class UpdateStep:
             error = write_errors.of_exception(exc).stamped(self.run_id, _now())
             why = f"Dotdigital import failed for now: {exc}"
             return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
-        return self._import_sides(found, cids, plans, status)
+        if outcome.running:  # the next run waits for it (settle_import), then reads it back
+            why = f"Dotdigital import {outcome.import_id} still running"
+            error = write_errors.of_record("NotFinished", why, "Dotdigital").stamped(
+                self.run_id, _now()
+            )
+            return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
+        self.store.set_update_marks(self.name, {IMPORT_MARK: None})
+        return self._import_sides(found, cids, plans, outcome)
 
     def _import_sides(
         self,
         found: Mapping[int, Link],
         cids: Sequence[int],
         plans: Mapping[int, LinkPlan],
-        status: Mapping[str, Any],
+        outcome: ImportOutcome,
     ) -> dict[int, _Side]:
-        """Per-contact outcome of a finished import: those it lists as updated (or created)
-        succeeded, those it lists as failed failed, the rest (a failure it could not name,
-        e.g. a contact id that no longer exists) failed too, with the import's reason."""
-        state = str(status.get("status"))
-        if state != "Finished":
-            why = f"Dotdigital import ended {state}"
-            error = write_errors.of_record(state, why, "Dotdigital").stamped(self.run_id, _now())
-            return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
-        done = {
-            _int(ref.get("contactId"))
-            for key in ("updated", "created")
-            for ref in status.get(key) or []
-            if isinstance(ref, dict)
-        }
-        reasons: dict[int, tuple[str, str]] = {}
-        unnamed: list[tuple[str, str]] = []
-        for failure in status.get("failures") or []:
-            items = failure.get("failures") or [{}]
-            reason = (
-                str(items[0].get("failureCode") or "failed"),
-                str(items[0].get("description") or ""),
+        """Per-contact outcome of an import no longer running: those it lists as updated (or
+        created) succeeded, those it lists as failed failed, the rest (a failure it could not
+        name, e.g. a contact id that no longer exists) failed too, with the import's reason.
+        An import that ended without writing (RejectedByWatchdog, Failed) leaves all pending."""
+        if not outcome.finished:
+            why = f"Dotdigital import ended {outcome.status}"
+            error = write_errors.of_record(outcome.status, why, "Dotdigital").stamped(
+                self.run_id, _now()
             )
-            if failure.get("contactId") is not None:
-                reasons[_int(failure.get("contactId"))] = reason
-            else:
-                unnamed.append(reason)
+            return {cid: _Side(ok=False, pending=why, error=error) for cid in cids}
+        done = set(outcome.updated.values()) | set(outcome.created.values())
+        unnamed = ("contactNotFound", "the import did not update this contact (is it gone?)")
         sides: dict[int, _Side] = {}
         for cid in cids:
             if cid in done:
                 continue
-            code, message = reasons.get(cid) or (
-                unnamed[0]
-                if unnamed
-                else ("contactNotFound", "the import did not update this contact")
-            )
+            code, message = outcome.failed_ids.get(cid) or unnamed
             sides[cid] = _Side(
                 ok=False,
                 notes=_refused(
@@ -665,6 +677,11 @@ def _refused(
                 FieldNote("update_failed", fld, name, value, None, "salesforce", reason, code)
             )
     return notes
+
+
+def _flag(value: Any) -> bool:
+    """A Salesforce checkbox as REST (a boolean) or a Bulk query's CSV (text) gives it."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _covers(seen: Mapping[str, Any] | None, names: Sequence[str]) -> bool:

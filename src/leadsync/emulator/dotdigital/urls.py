@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.http import http_date
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -115,6 +116,9 @@ class DotdigitalApp:
                     "dotdigital emulator: unhandled error on %s %s", request.method, request.path
                 )
                 response = r.json_response({"message": "An error has occurred."}, 500)
+            # Every answer states the service's time, as any HTTP server does; the emulator's
+            # is its own (controllable) clock, so a client that reads it sees one time only.
+            response.headers["Date"] = http_date(self.backend.clock.now())
         return response(environ, start_response)
 
     def route_for(self, method: str, path: str) -> str:

@@ -168,6 +168,8 @@ class PushEntry:
     reason: str | None = None
     tries: int = 0
     first_run: str | None = None
+    last_run: str | None = None
+    updated_at: str | None = None
 
 
 LinkStateName = Literal["linked", "unlinked"]
@@ -178,8 +180,8 @@ LinkOutcome = Literal["pending", "update_failed", "conflict", "skipped"]
 class Link:
     """A Dotdigital contact paired with the Salesforce record leadsync keeps it in step with.
 
-    Key: (account, contact_id): one contact has one link whatever books it is in. The values
-    `base` is the merge base, by datafield (a base outlives a Lead's conversion into a
+    Key: (account, contact_id): one contact has one link whatever books it is in. `base` is
+    the merge base, by datafield (a base outlives a Lead's conversion into a
     Contact): canonical values both sides agreed on, see sync/updates.py. `sf_seen` (by
     Salesforce field) and `dd_seen` (by datafield) are the raw values last read from, or
     written to, each side; None before the first read. Every change on either side is read

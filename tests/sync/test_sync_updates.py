@@ -7,6 +7,7 @@ Region__c dotdigital-to-salesforce, PostalCode salesforce-to-dotdigital."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -266,3 +267,30 @@ def test_converted_lead_flows_through_its_contact_with_the_contact_mapping(works
     sf.Contact.update(contact_id, {"FirstName": "Ada Augusta"})
     assert _changes(ws.sync(code=(0,))) == {"updated_in_dotdigital": 1}
     assert _contact(ws, "ada@example.com")["FIRSTNAME"] == "Ada Augusta"
+
+
+def test_a_person_the_push_wrote_is_kept_in_step_both_ways(workspace, kit) -> None:
+    """Members a Campaign pushed into a book are linked too: a two-way field changed in
+    Dotdigital reaches their Lead (the push alone only writes Salesforce -> Dotdigital)."""
+    seed = copy.deepcopy(kit.BASE_SEED)
+    seed["dotdigital"]["accounts"][0]["address_books"].append({"name": "Invitees", "contacts": []})
+    records = seed["salesforce"]["records"]
+    records["Campaign"].append({"Name": "Customer Day"})
+    records["Lead"].append(
+        {"FirstName": "Ann", "LastName": "Lee", "Company": "Acme", "Email": "ann@example.com",
+         "Region__c": "EMEA"}
+    )  # fmt: skip
+    push_book = {"name": "Invitees", "campaign": "Customer Day", "push_campaign_members": True}
+    ws = workspace(seed=seed, config=kit.config_yaml(books=[push_book]))
+    sf = ws.emu.salesforce()
+    campaign = ws.query("SELECT Id FROM Campaign WHERE Name = 'Customer Day'")[0]["Id"]
+    sf.CampaignMember.create({"CampaignId": campaign, "LeadId": _lead(ws, "ann@example.com")["Id"]})
+    first = ws.sync(code=(0,))
+    assert first["push"][0]["added"] == 1 and first["totals"]["linked"] == 1
+    assert _contact(ws, "ann@example.com")["FIRSTNAME"] == "Ann"
+
+    _set_dd(ws, "ann@example.com", FIRSTNAME="Annie")
+    report = ws.sync(code=(0,))
+    assert _changes(report) == {"updated_in_salesforce": 1}
+    assert _lead(ws, "ann@example.com")["FirstName"] == "Annie"
+    assert _changes(ws.sync(code=(0,))) == {}

@@ -343,6 +343,11 @@ class StateStore(Protocol):
         of the account), at most `limit`, by book and contact id."""
         ...
 
+    def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:
+        """People the push wrote into a book (`pushed`, contact id known) with no link yet,
+        at most `limit`, by book and member id."""
+        ...
+
     def update_mark(self, account: str, source: str) -> str | None:
         """Where the update step reads changes from next (`dotdigital:<book id>`,
         `salesforce:<object>`): a server time, or an import in flight (`import:dotdigital`)."""

@@ -103,6 +103,13 @@ LEDGER_UNLINKED = (
     "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = l.account "
     "AND k.contact_id = l.contact_id) ORDER BY l.book_id, l.contact_id LIMIT ?"
 )
+# People the push wrote into a book (their contact id known) that no link covers yet.
+PUSH_UNLINKED = (
+    "SELECT {cols} FROM push_members p WHERE p.account = ? AND p.state = 'pushed' "
+    "AND p.contact_id IS NOT NULL AND p.person_id IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = p.account "
+    "AND k.contact_id = p.contact_id) ORDER BY p.book_id, p.member_id LIMIT ?"
+)
 TABLES = (
     "applied_state",
     "history",
@@ -466,6 +473,13 @@ class SqlStore(AuditReads, PushRows):
     def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
         rows = self._read(self._q(LEDGER_UNLINKED), (account, int(limit)))
         return [codec.ledger_entry(r) for r in rows]
+
+    def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:
+        from leadsync.state.pushstore import PUSH_COLUMNS, push_entry
+
+        cols = ", ".join("p." + c for c in PUSH_COLUMNS)
+        rows = self._read(self._q(PUSH_UNLINKED.format(cols=cols)), (account, int(limit)))
+        return [push_entry(r) for r in rows]
 
     def update_mark(self, account: str, source: str) -> str | None:
         rows = self._read(

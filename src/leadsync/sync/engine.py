@@ -531,8 +531,12 @@ class AccountSync:
         if has_push(self.account, self.store):
             self.held.verify()
             PushAccount(self).run()  # 1. push: Salesforce -> Dotdigital (sync/push.py)
-            if not self.account.lead_books and not self.store.ledger_in_doubt(self.account.name):
-                return
+        if self.account.lead_books or self.store.ledger_in_doubt(self.account.name):
+            self.create_leads()  # 2. Leads from new book members
+        self.ctx.check_stop()
+        UpdateStep(self).run()  # 3. field updates of linked people, both ways
+
+    def create_leads(self) -> None:
         self.key = key_field(self.sf.describe("Lead")).name  # describe is cached by the client
         mapping = self.ctx.mapping(self.account)
         self.held.verify()
@@ -542,8 +546,6 @@ class AccountSync:
             self.ctx.check_stop()
             with logs.context(book=book.name):  # names the book on its log lines (json)
                 self.sync_book(book, mapping)
-        self.ctx.check_stop()
-        UpdateStep(self).run()  # 3. field updates of linked people, both ways
 
     def sync_book(self, book: BookView, mapping: LeadMapping) -> None:
         tally = self.ctx.tally(self.account, book.id)

@@ -2,7 +2,8 @@
 
 A link pairs a Dotdigital contact with the Salesforce Lead or Contact leadsync keeps it in step
 with (state/model.py Link). Links are made from the ledger: a Lead leadsync created (`lead_id`),
-an existing Lead or Contact a member matched (`matched_id`). Rules that live here:
+an existing Lead or Contact a member matched (`matched_id`); and from the push's table: a
+Campaign member the push wrote into a book (its Lead or Contact). Rules that live here:
 
 - a new link starts `pending` with nothing seen on either side: the next evaluation reads both
   sides in full and finds (or fills) the merge base (sync/updates.py, "no base yet");
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from leadsync.state.model import LedgerEntry, Link
+from leadsync.state.model import LedgerEntry, Link, PushEntry
 from leadsync.sync.updates import FieldNote, LinkPlan
 
 LEAD_PREFIX = "00Q"
@@ -53,6 +54,25 @@ def from_entry(entry: LedgerEntry, run_id: str, now: str) -> Link | None:
         book_id=entry.book_id,
         outcome="pending",
         detail={"run": run_id, "at": now, "why": "linked: both sides are read in full once"},
+        linked_at=now,
+        last_run=run_id,
+    )
+
+
+def from_pushed(entry: PushEntry, run_id: str, now: str) -> Link | None:
+    """The link a person the push wrote into a book makes: its contact and Lead/Contact."""
+    sobject = entry.person_type if entry.person_type in ("Lead", "Contact") else None
+    if entry.state != "pushed" or entry.contact_id is None or not entry.person_id or not sobject:
+        return None
+    return Link(
+        account=entry.account,
+        contact_id=int(entry.contact_id),
+        email=entry.email,
+        sobject=sobject,
+        record_id=entry.person_id,
+        book_id=entry.book_id,
+        outcome="pending",
+        detail={"run": run_id, "at": now, "why": "linked (pushed): both sides are read once"},
         linked_at=now,
         last_run=run_id,
     )

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from leadsync.dotdigital.model import Contact, ImportOutcome
 from leadsync.errors import LimitReached, RemoteError
 from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES as TRANSIENT_CODES
+from leadsync.salesforce.errors import SalesforceError
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import Link
 from leadsync.sync import links, write_errors
@@ -103,6 +104,7 @@ class UpdateStep:
             return
         dd_changed = self.read_dotdigital()
         sf_changed = self.read_salesforce(counts)
+        self._drop_seen(dd_changed, sf_changed)
         touched = set(dd_changed) | set(sf_changed) | set(self._fresh)
         touched |= {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
         ids = sorted(touched)
@@ -112,6 +114,29 @@ class UpdateStep:
         if not self.dry:
             self.held.verify()
             self.store.set_update_marks(self.name, self._marks)
+
+    def _drop_seen(
+        self, dd_changed: dict[int, Contact], sf_changed: dict[int, dict[str, Any]]
+    ) -> None:
+        """Forget what was read again with nothing new: the overlap window re-reads recent
+        changes, and a value leadsync wrote reads back as it was written. Such people are
+        not evaluated (an idle run needs no describe and no per-person work)."""
+        ids = sorted(set(dd_changed) | set(sf_changed))
+        for start in range(0, len(ids), READ_CHUNK):
+            found = self._links_get(ids[start : start + READ_CHUNK])
+            for cid, link in found.items():
+                row = sf_changed.get(cid)
+                if row is not None and _holds(row, link.sf_seen):
+                    del sf_changed[cid]
+                contact = dd_changed.get(cid)
+                if (
+                    contact is not None
+                    and _holds(contact.datafields, link.dd_seen)
+                    and contact.email.strip().lower() == link.email
+                ):
+                    del dd_changed[cid]
+        self.tally.read_dotdigital = len(dd_changed)
+        self.tally.read_salesforce = len(sf_changed)
 
     def _same_fields(self) -> set[str]:
         """Datafields mapped to the same field name for Leads and Contacts: their bases hold
@@ -141,22 +166,26 @@ class UpdateStep:
         return True
 
     def link_new(self) -> None:
-        """Ledger entries with a Salesforce record and no link yet -> new (pending) links."""
+        """Ledger entries with a Salesforce record, and people the push wrote, with no link
+        yet -> new (pending) links."""
         while True:
             entries = self.store.ledger_unlinked(self.name, LINK_BATCH)
+            pushed = self.store.push_unlinked(self.name, LINK_BATCH)
             now = _now()
             made: dict[int, Link] = {}
-            for entry in entries:
-                link = links.from_entry(entry, self.run_id, now)
-                if link is not None and entry.contact_id not in made:
-                    made[entry.contact_id] = link
+            for link in [
+                *(links.from_entry(e, self.run_id, now) for e in entries),
+                *(links.from_pushed(p, self.run_id, now) for p in pushed),
+            ]:
+                if link is not None and link.contact_id not in made:
+                    made[link.contact_id] = link
             if self.dry:
                 self._fresh.update(made)
                 return
             if made:
                 self.store.links_put(list(made.values()))
                 self.tally.add("linked", len(made))
-            if len(entries) < LINK_BATCH or not made:
+            if (len(entries) < LINK_BATCH and len(pushed) < LINK_BATCH) or not made:
                 return
 
     # -- 2. what changed -------------------------------------------------------------------------
@@ -175,7 +204,9 @@ class UpdateStep:
             # the book (taken before that read: whatever it saw is seen here too), else now.
             start = self.store.watermark(self.name, book.id) if book.create_leads else None
             if start is None:
-                started = started or self.dd.server_time()
+                # Dotdigital's clock: its last answer's Date (an earlier read of this run, e.g.
+                # the push's), which is before this read: a safe start; else ask it
+                started = started or self.dd.last_date or self.dd.server_time()
                 start = _iso(started)
             mark = self.store.update_mark(self.name, source)
             since = _parse(mark) - self._overlap() if mark else None
@@ -211,7 +242,12 @@ class UpdateStep:
                 continue
             since = _parse(mark) - self._overlap()
             top = mark
-            rows = self._changed_rows(self._changed_soql(sobject, since))
+            try:
+                rows = self._changed_rows(self._changed_soql(sobject, since))
+            except SalesforceError as exc:
+                if exc.code != "INVALID_FIELD":
+                    raise
+                rows = self._changed_rows(self._changed_soql(sobject, since, described=True))
             for chunk in _chunks(rows, READ_CHUNK):
                 top = max([top, *(str(r.get("SystemModstamp") or "") for r in chunk)], key=_key)
                 self._match_changed(sobject, chunk, changed)
@@ -267,8 +303,17 @@ class UpdateStep:
                 changed[link.contact_id] = row
         self._store_links(moved)
 
-    def _changed_soql(self, sobject: str, since: datetime) -> str:
-        fields = self._fields(sobject, extra=("SystemModstamp", "IsDeleted", "MasterRecordId"))
+    def _changed_soql(self, sobject: str, since: datetime, *, described: bool = False) -> str:
+        """The change query. Its fields come from the applied mapping (checked against the org
+        by plan), so an idle run needs no describe; `described`: filtered by describe, for an
+        org that dropped a mapped field since (the query answered INVALID_FIELD)."""
+        if described:
+            fields = self._fields(sobject, extra=("SystemModstamp", "IsDeleted", "MasterRecordId"))
+        else:
+            rows = self.account.rows if sobject == "Lead" else self.account.contact_rows
+            converted = ("IsConverted", "ConvertedContactId") if sobject == "Lead" else ()
+            names = ("Id", "SystemModstamp", "IsDeleted", *converted, *(r.salesforce for r in rows))
+            fields = list(dict.fromkeys(names))
         return (
             f"SELECT {', '.join(fields)} FROM {sobject} "
             f"WHERE SystemModstamp >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')} "
@@ -677,6 +722,11 @@ def _refused(
                 FieldNote("update_failed", fld, name, value, None, "salesforce", reason, code)
             )
     return notes
+
+
+def _holds(values: Mapping[str, Any], seen: Mapping[str, Any] | None) -> bool:
+    """Whether `values` (just read) still hold every value seen last (nothing new)."""
+    return bool(seen) and all(values.get(k) == v for k, v in (seen or {}).items())
 
 
 def _flag(value: Any) -> bool:

@@ -128,20 +128,29 @@ def measure(emu: Emulator, env: dict[str, str], work: Path) -> tuple[Measured, d
     return m, json.loads(m.stdout)
 
 
-def run_leadsync(people: int, changed: int, work: Path) -> list[dict[str, Any]]:
+def run_leadsync(
+    people: int, changed: int, work: Path, sides: str = "both"
+) -> list[dict[str, Any]]:
     work.mkdir(parents=True)
     with Emulator(seed(0), work / "emulator") as emu:
         env = linked(emu, work, people)
         later(emu, 1)
         check(run_measured([*LEADSYNC, "sync", "-c", "leadsync.yaml"], env=env, cwd=work), "settle")  # fmt: skip
         later(emu, 2)
-        change_dotdigital(emu, range(0, changed))
-        change_salesforce(emu, range(changed, 2 * changed))
+        dd, sf = (
+            (changed if sides in ("both", "dotdigital") else 0),
+            (changed if sides in ("both", "salesforce") else 0),
+        )
+        if dd:
+            change_dotdigital(emu, range(0, dd))
+        if sf:
+            change_salesforce(emu, range(changed, changed + sf))
         m, report = measure(emu, env, work)
         t = report["totals"]
-        if (t["updated_in_salesforce"], t["updated_in_dotdigital"]) != (changed, changed):
-            raise SystemExit(f"bench: expected {changed} updates each way, got {t}")
-        busy = row("leadsync: 10% changed each side", 2 * changed, emu, m)
+        if (t["updated_in_salesforce"], t["updated_in_dotdigital"]) != (dd, sf):
+            raise SystemExit(f"bench: expected {dd} / {sf} updates, got {t}")
+        what = "each side" if sides == "both" else f"in {sides.capitalize()} only"
+        busy = row(f"leadsync: {changed:,} changed {what}", dd + sf, emu, m)
         busy["routes"] = routes(emu)
         later(emu, 3)
         m, report = measure(emu, env, work)
@@ -200,13 +209,17 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.10, help="changed on each side")
     ap.add_argument("--naive-limit", type=int, default=300, help="naive: changes per side")
     ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument(
+        "--sides", choices=("both", "dotdigital", "salesforce"), default="both",
+        help="where the changes are made (both: the share on each side)",
+    )  # fmt: skip
     args = ap.parse_args()
     changed = int(args.people * args.share)
     root = Path(tempfile.mkdtemp(prefix="leadsync-bench-updates-"))
     console = Console(width=160)
     try:
         console.print(f"[dim]leadsync: {args.people:,} linked, {changed:,} changed each side[/dim]")
-        rows = run_leadsync(args.people, changed, root / "leadsync")
+        rows = run_leadsync(args.people, changed, root / "leadsync", args.sides)
         if not args.no_naive:
             console.print("[dim]naive per-record updater ...[/dim]")
             rows.append(run_naive(args.people, changed, args.naive_limit, root / "naive"))

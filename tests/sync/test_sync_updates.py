@@ -294,3 +294,29 @@ def test_a_person_the_push_wrote_is_kept_in_step_both_ways(workspace, kit) -> No
     assert _changes(report) == {"updated_in_salesforce": 1}
     assert _lead(ws, "ann@example.com")["FirstName"] == "Annie"
     assert _changes(ws.sync(code=(0,))) == {}
+
+
+def test_the_salesforce_mark_is_the_time_salesforce_answered_not_the_newest_record(
+    workspace, kit
+) -> None:
+    """A read of what changed starts where the last one's answer was dated (less the overlap),
+    so the records of a burst are not read again run after run while nothing newer happens.
+    (The org's records are stamped an hour back here; Salesforce's answers are dated now.)"""
+    ws = workspace()
+    ws.emu.control("salesforce", "POST", "/__emulator/clock", {"offset_seconds": -3600})
+    grace = ws.query("SELECT Id FROM Lead")[0]["Id"]  # the seeded Lead, stamped an hour back too
+    ws.emu.salesforce().Lead.update(grace, {"Title": "Rear Admiral"})
+    _linked(ws, kit, ADA)
+    [(mark,)] = ws.state_rows("SELECT value FROM update_marks WHERE source = 'salesforce:Lead'")
+    newest = ws.query("SELECT SystemModstamp FROM Lead ORDER BY SystemModstamp DESC LIMIT 1")
+    gap = _when(mark) - _when(newest[0]["SystemModstamp"])
+    assert gap.total_seconds() > 1800, (mark, newest)
+
+
+def _when(text: str):
+    from datetime import datetime
+
+    text = text.replace("Z", "+00:00")
+    if text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)

@@ -248,6 +248,13 @@ class UpdateStep:
                 if exc.code != "INVALID_FIELD":
                     raise
                 rows = self._changed_rows(self._changed_soql(sobject, since, described=True))
+            # Salesforce's clock when it answered the read's first page (its Date header): the
+            # read saw every commit before it, so the next read may start there (less the
+            # overlap) even when the newest record read is older, instead of re-reading the
+            # same window run after run. Never later than that answer: a safe mark.
+            answered = self.sf.last_date
+            if answered is not None:
+                top = max(top, answered.strftime("%Y-%m-%dT%H:%M:%SZ"), key=_key)
             for chunk in _chunks(rows, READ_CHUNK):
                 top = max([top, *(str(r.get("SystemModstamp") or "") for r in chunk)], key=_key)
                 self._match_changed(sobject, chunk, changed)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,14 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import LEADSYNC, Emulator, Measured, run_measured
+from harness import Build, Emulator, Measured, revision, run_measured, working_tree
 
 MAPPED = {"FIRSTNAME": "First{n}", "LASTNAME": "Last{n}", "COMPANY": "Company {n}"}
 CAMPAIGN = "Bench Campaign"
-PROFILE: Path | None = None  # --profile FILE: run the measured sync under cProfile
+PROFILE: Path | None = None  # --profile FILE: run the measured sync under cProfile (CPU time)
+CPU_PROFILE = str(Path(__file__).resolve().parent / "cpuprofile.py")
+SCHEDULED_ROUNDS = 5  # the 10-lead sync is repeated (10 new members each time); median CPU
+VALIDATE_ROUNDS = 9
 BOOK = "Bench book"
 ACCOUNT = "bench"
 
@@ -43,6 +48,7 @@ class Scenario:
 
 @dataclass
 class Row:
+    build: str
     scenario: str
     leads: int
     dd_calls: int
@@ -137,20 +143,20 @@ def server_time(emu: Emulator) -> str:
     return r.json()
 
 
-def run_leadsync(sc: Scenario, work: Path) -> Row:
+def run_leadsync(sc: Scenario, work: Path, build: Build) -> Row:
     work.mkdir(parents=True)
     (work / "leadsync.yaml").write_text(config_text())
     with Emulator(seed(sc.existing), work / "emulator", sc.latency_ms) as emu:
-        env = emu.env()
+        env = build.env(emu.env())
         apply = run_measured(
-            [*LEADSYNC, "apply", "-c", "leadsync.yaml", "--auto-approve"], env=env, cwd=work
+            build.cmd("apply", "-c", "leadsync.yaml", "--auto-approve"), env=env, cwd=work
         )
         check(apply, "leadsync apply")
         new_members(emu, emu.book_id(ACCOUNT, BOOK), sc.new)
         emu.reset_logs()
-        cmd = [*LEADSYNC, "sync", "-c", "leadsync.yaml", "--json"]
+        cmd = build.cmd("sync", "-c", "leadsync.yaml", "--json")
         if PROFILE:
-            cmd[1:1] = ["-m", "cProfile", "-o", str(PROFILE)]
+            cmd[1:3] = [CPU_PROFILE, str(PROFILE.with_suffix(f".{build.label.split()[0]}.prof"))]
         m = run_measured(cmd, env=env, cwd=work)
         check(m, "leadsync sync")
         report = json.loads(m.stdout)
@@ -158,6 +164,7 @@ def run_leadsync(sc: Scenario, work: Path) -> Row:
         if created != sc.new:
             raise SystemExit(f"bench: expected {sc.new} Leads, sync created {created}")
         return Row(
+            build.label,
             sc.name,
             created,
             emu.calls("dotdigital"),
@@ -166,6 +173,80 @@ def run_leadsync(sc: Scenario, work: Path) -> Row:
             m.cpu_s,
             m.peak_rss_mb,
         )
+
+
+@dataclass
+class Repeated:
+    """A short command measured several times: median and spread of each figure."""
+
+    build: str
+    what: str
+    cpu_s: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+
+    def add(self, m: Measured, calls: int = 0) -> None:
+        self.cpu_s.append(m.cpu_s)
+        self.wall_s.append(m.wall_s)
+        self.calls.append(calls)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_s)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.wall_s)
+
+    def describe(self) -> str:
+        return (
+            f"CPU median {self.cpu:.3f} s (min {min(self.cpu_s):.3f}), wall median "
+            f"{self.wall:.3f} s (min {min(self.wall_s):.3f}), {len(self.cpu_s)} runs"
+        )
+
+
+def run_scheduled(work: Path, build: Build, new: int = 10) -> Repeated:
+    """The common case: a scheduled `sync` that finds a few new members. Each round adds `new`
+    members and runs one sync as its own process: whole-process CPU, start-up included."""
+    work.mkdir(parents=True)
+    (work / "leadsync.yaml").write_text(config_text())
+    out = Repeated(build.label, f"scheduled sync of {new} new leads")
+    with Emulator(seed(0), work / "emulator") as emu:
+        env = build.env(emu.env())
+        apply = run_measured(
+            build.cmd("apply", "-c", "leadsync.yaml", "--auto-approve"), env=env, cwd=work
+        )
+        check(apply, "leadsync apply")
+        book_id = emu.book_id(ACCOUNT, BOOK)
+        for r in range(SCHEDULED_ROUNDS):
+            emu.add_generated_members(
+                ACCOUNT,
+                book_id,
+                {"count": new, "email": f"round{r}-{{n}}@bench.example", "datafields": MAPPED},
+            )
+            emu.reset_logs()
+            m = run_measured(build.cmd("sync", "-c", "leadsync.yaml", "--json"), env=env, cwd=work)
+            check(m, "leadsync sync")
+            created = sum(b["created"] for b in json.loads(m.stdout)["books"])
+            if created != new:
+                raise SystemExit(f"bench: expected {new} Leads, sync created {created}")
+            out.add(m, emu.calls("dotdigital") + emu.calls("salesforce"))
+    return out
+
+
+def run_validate(work: Path, build: Build) -> Repeated:
+    """`leadsync validate` as a pre-commit hook runs it: offline, no secrets in the env."""
+    work.mkdir(parents=True)
+    (work / "leadsync.yaml").write_text(config_text())
+    env = build.env({k: v for k, v in os.environ.items() if not k.startswith(("SF_", "DD_"))})
+    out = Repeated(build.label, "leadsync validate")
+    for _ in range(VALIDATE_ROUNDS):
+        m = run_measured(
+            build.cmd("validate", "--allow-unset-env", "leadsync.yaml"), env=env, cwd=work
+        )
+        check(m, "leadsync validate")
+        out.add(m)
+    return out
 
 
 def run_naive(sc: Scenario, work: Path) -> Row:
@@ -206,7 +287,8 @@ def run_naive(sc: Scenario, work: Path) -> Row:
         check(m, "naive baseline")
         note = "" if count == sc.new else f"ran on {count:,} leads; per-lead figures"
         return Row(
-            f"naive {sc.name}",
+            "naive",
+            sc.name,
             count,
             emu.calls("dotdigital"),
             emu.calls("salesforce"),
@@ -282,14 +364,14 @@ def plan_config(accounts: int, books: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_plan(accounts: int, books: int, work: Path) -> dict[str, Any]:
+def run_plan(accounts: int, books: int, work: Path, build: Build) -> dict[str, Any]:
     work.mkdir(parents=True)
     (work / "leadsync.yaml").write_text(plan_config(accounts, books))
     with Emulator(plan_seed(accounts, books), work / "emulator") as emu:
         emu.reset_logs()
         m = run_measured(
-            [*LEADSYNC, "plan", "-c", "leadsync.yaml", "--detailed-exitcode"],
-            env=emu.env(),
+            build.cmd("plan", "-c", "leadsync.yaml", "--detailed-exitcode"),
+            env=build.env(emu.env()),
             cwd=work,
         )
         check(m, "leadsync plan", ok=(0, 2))
@@ -302,102 +384,219 @@ def run_plan(accounts: int, books: int, work: Path) -> dict[str, Any]:
         }
 
 
+TARGET_SCENARIO = "10,000 new, campaign, 0 ms"
+RSS_SCENARIO = "100,000 new in 1,000,000, 0 ms"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small scenarios, under a minute")
     ap.add_argument("--only", default="", help="run only scenarios whose name contains this")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--no-plan", action="store_true", help="skip the plan benchmark")
-    ap.add_argument("--profile", type=Path, help="write a cProfile of the (first) sync here")
+    ap.add_argument(
+        "--no-startup", action="store_true", help="skip the 10-lead sync and validate figures"
+    )
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="also measure git revision REV (e.g. main) in the same run, side by side",
+    )
+    ap.add_argument("--profile", type=Path, help="write a CPU-time cProfile of each sync here")
     args = ap.parse_args()
     global PROFILE
     PROFILE = args.profile.resolve() if args.profile else None
-    if args.quick:
-        scenarios = [
-            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 200),
-            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 40),
-        ]
-        plan_shape = (10, 5)
-    else:
-        # Naive caps: the baseline makes 3 calls per lead (~15 leads/s at 0 ms and ~5 at 50 ms
-        # on a loaded 2-core machine); with caps of 2,000/300 the naive runs alone took ~10
-        # of the full run's 16.6 minutes. Its figures are per lead, so a smaller sample keeps
-        # them and the full run under 15 minutes.
-        scenarios = [
-            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 500),
-            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 150),
-            Scenario("10,000 new, campaign, 0 ms", 0, 10_000, 0, 500),
-            Scenario("10,000 new, campaign, 50 ms", 0, 10_000, 50, 150),
-            Scenario("100,000 new in 1,000,000, 0 ms", 900_000, 100_000, 0, 500),
-            Scenario("100,000 new in 1,000,000, 50 ms", 900_000, 100_000, 50, 150),
-        ]
-        plan_shape = (50, 20)
+    scenarios, plan_shape = _scenarios(args.quick)
     scenarios = [sc for sc in scenarios if args.only in sc.name]
 
     root = Path(tempfile.mkdtemp(prefix="leadsync-bench-"))
-    console = Console(width=180)
-    rows: list[Row] = []
-    naive_rows: list[Row] = []
+    console = Console(width=200)
+    results = Results()
     try:
+        builds = [working_tree()]
+        if args.before:
+            builds.insert(0, revision(args.before, root / "builds"))
+        for build in builds:
+            build.compile()
         for i, sc in enumerate(scenarios):
-            console.print(f"[dim]running {sc.name} ...[/dim]")
-            rows.append(run_leadsync(sc, root / f"s{i}"))
+            # Builds alternate per scenario, so both see the same load on a shared machine.
+            for build in builds:
+                console.print(f"[dim]running {sc.name} ({build.label}) ...[/dim]")
+                tag = build.label.split()[0]
+                results.rows.append(run_leadsync(sc, root / f"s{i}-{tag}", build))
             if not args.no_naive:
-                naive_rows.append(run_naive(sc, root / f"n{i}"))
-        plan = None
+                results.naive.append(run_naive(sc, root / f"n{i}"))
+        if not args.no_startup:
+            for build in builds:
+                console.print(f"[dim]running the 10-lead sync and validate ({build.label}) ...")
+                tag = build.label.split()[0]
+                results.scheduled.append(run_scheduled(root / f"sched-{tag}", build))
+                results.validate.append(run_validate(root / f"validate-{tag}", build))
         if not args.no_plan:
-            console.print("[dim]running plan benchmark ...[/dim]")
-            plan = run_plan(*plan_shape, root / "plan")
+            for build in builds:
+                console.print(f"[dim]running plan benchmark ({build.label}) ...[/dim]")
+                tag = build.label.split()[0]
+                results.plans.append(
+                    (build.label, run_plan(*plan_shape, root / f"plan-{tag}", build))
+                )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    report(console, results, [b.label for b in builds], quick=args.quick)
 
+
+def _scenarios(quick: bool) -> tuple[list[Scenario], tuple[int, int]]:
+    if quick:
+        return [
+            Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 200),
+            Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 40),
+        ], (10, 5)
+    # Naive caps: the baseline makes 3 calls per lead (~15 leads/s at 0 ms and ~5 at 50 ms
+    # on a loaded 2-core machine); with caps of 2,000/300 the naive runs alone took ~10
+    # of the full run's 16.6 minutes. Its figures are per lead, so a smaller sample keeps
+    # them and the full run under 15 minutes.
+    return [
+        Scenario("1,000 new, campaign, 0 ms", 0, 1_000, 0, 500),
+        Scenario("1,000 new, campaign, 50 ms", 0, 1_000, 50, 150),
+        Scenario("10,000 new, campaign, 0 ms", 0, 10_000, 0, 500),
+        Scenario("10,000 new, campaign, 50 ms", 0, 10_000, 50, 150),
+        Scenario("100,000 new in 1,000,000, 0 ms", 900_000, 100_000, 0, 500),
+        Scenario("100,000 new in 1,000,000, 50 ms", 900_000, 100_000, 50, 150),
+    ], (50, 20)
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    naive: list[Row] = field(default_factory=list)
+    scheduled: list[Repeated] = field(default_factory=list)
+    validate: list[Repeated] = field(default_factory=list)
+    plans: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def report(console: Console, res: Results, builds: list[str], *, quick: bool) -> None:
     table = Table(
         title=f"leadsync sync benchmark ({platform.machine()}, {platform.python_version()})"
     )
     for col in (
         "scenario",
+        "build",
         "new leads",
         "DD calls",
         "SF calls",
         "calls/1k leads",
         "wall s",
         "CPU s",
+        "CPU ms/lead",
         "peak RSS MB",
         "leads/s",
         "note",
     ):
-        table.add_column(col, justify="left" if col in ("scenario", "note") else "right")
-    for r in [*rows, *naive_rows]:
+        table.add_column(col, justify="left" if col in ("scenario", "build", "note") else "right")
+    for r in [*res.rows, *res.naive]:
         table.add_row(
             r.scenario,
+            r.build,
             f"{r.leads:,}",
             f"{r.dd_calls:,}",
             f"{r.sf_calls:,}",
             f"{r.per_1000:,.1f}",
             f"{r.wall_s:.2f}",
             f"{r.cpu_s:.2f}",
+            f"{r.cpu_s * 1000 / max(r.leads, 1):.3f}",
             f"{r.rss_mb:.0f}",
             f"{r.leads_per_s:,.0f}",
             r.note,
         )
     console.print(table)
-    for r in rows:
-        console.print(f"{r.scenario}: leadsync CPU {r.cpu_s * 1000 / r.leads:.3f} ms per lead")
-    slow = [(r, n) for r, n in zip(rows, naive_rows, strict=False) if "50 ms" in r.scenario]
-    if slow and len(rows) == len(naive_rows):
+    after = [r for r in res.rows if r.build == builds[-1]]
+    slow = [(r, n) for r, n in zip(after, res.naive, strict=False) if "50 ms" in r.scenario]
+    if slow and len(after) == len(res.naive):
         # Full run: the 10,000-lead scenario at 50 ms; quick run: the only 50 ms scenario.
-        r, n = slow[0] if args.quick else slow[1]
+        r, n = slow[0] if quick else slow[1]
         console.print(
             f"ratio at 50 ms ({r.scenario}): naive calls / leadsync calls per lead = "
             f"{n.per_1000 / r.per_1000:,.1f}x; naive wall / leadsync wall per lead = "
             f"{(n.wall_s / n.leads) / (r.wall_s / r.leads):,.1f}x"
         )
-    if plan:
+    for rep in [*res.scheduled, *res.validate]:
+        console.print(f"{rep.what} ({rep.build}): {rep.describe()}")
+    for label, plan in res.plans:
         console.print(
-            f"plan: {plan['accounts']} accounts, {plan['books']} books, 10 mapping rows each: "
-            f"Dotdigital {plan['dd_calls']} calls ({plan['dd_calls'] / plan['accounts']:.1f} per "
-            f"account), Salesforce {plan['sf_calls']} calls, {plan['wall_s']:.2f} s wall"
+            f"plan ({label}): {plan['accounts']} accounts, {plan['books']} books, 10 mapping "
+            f"rows each: Dotdigital {plan['dd_calls']} calls ({plan['dd_calls'] / plan['accounts']:.1f}"
+            f" per account), Salesforce {plan['sf_calls']} calls, {plan['wall_s']:.2f} s wall"
         )
+    console.print(targets_table(res, builds, quick=quick))
+
+
+def targets_table(res: Results, builds: list[str], *, quick: bool) -> Table:
+    """The issue's performance table: each figure per build, the target, and whether the
+    working tree (the last build) meets it. A figure whose scenario did not run says so."""
+    scenario = "1,000 new, campaign, 0 ms" if quick else TARGET_SCENARIO
+    table = Table(title=f"targets (figures at {scenario} unless said)")
+    table.add_column("figure")
+    for label in builds:
+        table.add_column(label, justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("met", justify="left")
+
+    def row_of(build: str, name: str) -> Row | None:
+        return next((r for r in res.rows if r.build == build and r.scenario == name), None)
+
+    def rep_of(reps: list[Repeated], build: str) -> Repeated | None:
+        return next((r for r in reps if r.build == build), None)
+
+    figures: list[tuple[str, Any, float | None, str]] = [
+        (
+            "API calls per 1,000 leads",
+            lambda b: (r := row_of(b, scenario)) and r.per_1000,
+            3.0,
+            "{:.1f}",
+        ),
+        (
+            "CPU per lead, whole process incl. start-up (ms)",
+            lambda b: (r := row_of(b, scenario)) and r.cpu_s * 1000 / r.leads,
+            0.1,
+            "{:.3f}",
+        ),
+        (
+            f"peak RSS MB ({RSS_SCENARIO})",
+            lambda b: (r := row_of(b, RSS_SCENARIO)) and r.rss_mb,
+            100.0,
+            "{:.0f}",
+        ),
+        ("100 accounts x 1,000 at 50 ms, --jobs 8 vs --jobs 1", lambda b: None, None, ""),
+        (
+            "scheduled sync of 10 new leads, whole-process CPU s (median)",
+            lambda b: (r := rep_of(res.scheduled, b)) and r.cpu,
+            0.3,
+            "{:.3f}",
+        ),
+        (
+            "leadsync validate wall s (median)",
+            lambda b: (r := rep_of(res.validate, b)) and r.wall,
+            0.15,
+            "{:.3f}",
+        ),
+        (
+            "leadsync validate CPU s (median)",
+            lambda b: (r := rep_of(res.validate, b)) and r.cpu,
+            None,
+            "{:.3f}",
+        ),
+    ]
+    for name, get, target, fmt in figures:
+        values = [get(b) for b in builds]
+        if target is None and fmt == "":
+            table.add_row(
+                name, *["n/a" for _ in builds], ">= 5x faster wall", "n/a until --jobs lands"
+            )
+            continue
+        cells = [fmt.format(v) if v else "not run" for v in values]
+        last = values[-1]
+        met = "" if target is None or not last else ("yes" if last <= target else "no")
+        table.add_row(name, *cells, f"<= {target:g}" if target is not None else "", met)
+    return table
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from leadsync.emulator.salesforce.exceptions import (
     SaveErr,
     invalid_session,
     json_parser_error,
+    malformed_query,
     no_such_column,
     record_error,
     request_limit_exceeded,
@@ -68,6 +69,7 @@ DEFAULT_APPS = [
 ]
 PAGE_SIZE = 2000
 MAX_OPEN_LOCATORS = 50
+MAX_SOQL_CHARS = 100_000  # a SOQL statement, however it arrives (GET or Composite subrequest)
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
@@ -1169,6 +1171,10 @@ class SalesforceBackend:
         return out
 
     def query(self, text: str, *, include_deleted: bool, version: str) -> dict:
+        if len(text) > MAX_SOQL_CHARS:
+            raise malformed_query(
+                f"SOQL statements can not be longer than {MAX_SOQL_CHARS} characters"
+            )
         query = soql.parse(text)
         obj = self._objects_lower.get(query.sobject.lower())
         if obj is None:

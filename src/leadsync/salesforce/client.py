@@ -708,25 +708,31 @@ class SalesforceClient:
         state = info.get("state")
         rows: list[tuple[str, SaveResult]] = []
         wanted = _results_to_read(info, uploaded)
+        columns = {  # only what is used of each file: a 10,000-row file is 10,000 rows in memory
+            ResultsType.successful: ("sf__Created", "sf__Id", key_field),
+            ResultsType.failed: ("sf__Error", key_field),
+            ResultsType.unprocessed: (key_field,),
+        }
         try:
             successful, failed, unprocessed = (
-                self._result_rows(job_id, kind) if kind in wanted else []
-                for kind in (ResultsType.successful, ResultsType.failed, ResultsType.unprocessed)
+                self._result_rows(job_id, kind, names) if kind in wanted else []
+                for kind, names in columns.items()
             )
         except SalesforceError as exc:
             if state == JobState.aborted and not exc.transient:
                 return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
-        for row in successful:
-            flag = str(row.get("sf__Created") or "").strip().lower()
-            result = SaveResult(True, row.get("sf__Id") or None, created=flag == "true")
-            rows.append((_key(key_field, row.get(key_field)), result))
-        for row in failed:
-            rows.append((_key(key_field, row.get(key_field)), _bulk_failure(row.get("sf__Error"))))
-        for row in unprocessed:
+        for flag, record_id, key in successful:
+            created = str(flag or "").strip().lower() == "true"
+            rows.append(
+                (_key(key_field, key), SaveResult(True, record_id or None, created=created))
+            )
+        for error, key in failed:
+            rows.append((_key(key_field, key), _bulk_failure(error)))
+        for (key,) in unprocessed:
             rows.append(
                 (
-                    _key(key_field, row.get(key_field)),
+                    _key(key_field, key),
                     _failure(NOT_PROCESSED, f"bulk job {job_id} did not process this record"),
                 )
             )
@@ -739,8 +745,11 @@ class SalesforceClient:
             missing = _failure(BULK_JOB_FAILED, f"bulk job {job_id} failed: {message}")
         return _JobOutcome(rows, missing)
 
-    def _result_rows(self, job_id: str, kind: ResultsType) -> list[dict[str, str]]:
-        """One results CSV, decoded as UTF-8 whatever charset the response declares."""
+    def _result_rows(
+        self, job_id: str, kind: ResultsType, names: Sequence[str]
+    ) -> list[tuple[str | None, ...]]:
+        """The `names` columns of one results CSV (None where a row or the header lacks one),
+        decoded as UTF-8 whatever charset the response declares."""
 
         def fetch(sf: Salesforce) -> bytes:
             client = self._bulk(sf)
@@ -752,9 +761,18 @@ class SalesforceClient:
 
         content = self._call(f"bulk {kind.value} {job_id}", fetch)
         text = content.decode("utf-8-sig", errors="replace")
+        del content
         if not text.strip():
             return []
-        return list(csv.DictReader(io.StringIO(text, newline="")))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        where = {name: i for i, name in enumerate(header)}  # a repeated name: the last, as
+        picks = [where.get(name) for name in names]  # csv.DictReader would take
+        return [
+            tuple(row[i] if i is not None and i < len(row) else None for i in picks)
+            for row in reader
+            if row
+        ]
 
     # -- transport ------------------------------------------------------------------------------
 

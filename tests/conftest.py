@@ -295,3 +295,52 @@ def pg_database(pg_server: Any) -> Iterator[PgDatabase]:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+# -- a connected app's JWT signing key and certificate -------------------------------------------
+@dataclass(frozen=True)
+class KeyPair:
+    """A connected app's signing key (PEM, as `openssl req -x509 -newkey rsa` makes it) and its
+    self-signed certificate (what an admin uploads to the app)."""
+
+    private_pem: str
+    certificate_pem: str
+
+
+def make_key_pair(common_name: str = "leadsync-test") -> KeyPair:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return KeyPair(private, cert.public_bytes(serialization.Encoding.PEM).decode())
+
+
+@pytest.fixture(scope="session")
+def app_keys() -> KeyPair:
+    return make_key_pair("connected-app")
+
+
+@pytest.fixture(scope="session")
+def other_keys() -> KeyPair:
+    return make_key_pair("someone-else")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -28,7 +29,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        logs.configure(verbose=True)
+        logs.reconfigure(verbose=True)
+
+
+def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        logs.reconfigure(fmt=value)
 
 
 def _verbose_option() -> click.Option:
@@ -357,8 +363,12 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     is_flag=True,
     help="Read both systems, write nothing anywhere; show what would happen.",
 )
-@_lock_timeout_option(
-    "Seconds to wait for another sync/apply holding an account's lock (then exit 1)."
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Wait up to SECONDS for an account another sync/apply holds (then exit 1). "
+    "Without it, such an account is skipped (skipped_locked in the report; exit code unchanged).",
 )
 @click.option(
     "--every",
@@ -373,15 +383,50 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     help="Also read every member id of each book now (not only every sync.sweep_every) and "
     "take members the sync has never seen: for joins that did not move the modified date.",
 )
+@click.option(
+    "--account",
+    "accounts",
+    metavar="NAME",
+    multiple=True,
+    help="Sync only this account of the applied state (repeatable). Unknown: exit 1.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Sync only the accounts of shard K of N (K from 0, e.g. $JOB_COMPLETION_INDEX/3): "
+    "a stable hash of the account name, the same on every runner.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Sync up to N accounts at once in this process (each under its own lock).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_log_format,
+    help="json: one JSON object per log line on stderr (time, level, event, run_id, account, "
+    "book, message), level info unless LEADSYNC_LOG says otherwise. Default: "
+    "LEADSYNC_LOG_FORMAT, else text.",
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
     config_path: str,
     as_json: bool,
     dry_run: bool,
-    lock_timeout: float,
+    lock_timeout: float | None,
     every: str | None,
     sweep: bool,
+    accounts: tuple[str, ...],
+    shard: str | None,
+    jobs: int,
 ) -> None:
     """New address-book members become Salesforce Leads, with the APPLIED mapping.
 
@@ -395,6 +440,9 @@ def sync(
     Each run also sweeps a book (reads all its member ids, 5,000 per Dotdigital call) once
     sync.sweep_every (default 24h) has passed since its last sweep, to catch members whose
     join did not move their modified date; --sweep sweeps every book now.
+    Many accounts: --account NAME and --shard K/N pick which accounts this runner syncs,
+    --jobs N syncs N of them at once. An account another runner holds is skipped (logged,
+    "skipped_locked" in the report, exit code unchanged) unless --lock-timeout waits for it.
 
     With --every DURATION the sync runs until SIGTERM/SIGINT, each run printing its report
     (with --json one JSON object per line per run). A run that ends with 3 or 4, or fails
@@ -413,6 +461,9 @@ def sync(
             lock_timeout=lock_timeout,
             every=every,
             sweep=sweep,
+            accounts=accounts,
+            shard=shard,
+            jobs=jobs,
         )
     )
 
@@ -621,7 +672,10 @@ def _fail(
     command: str | None, code: str, message: str, exit_code: int, doc: dict | None = None
 ) -> NoReturn:
     """The human line on stderr; with --json, the error document on stdout; then exit."""
-    click.echo(f"error: {message}", err=True)
+    if logs.json_lines():  # --log-format json: stderr stays one JSON object per line
+        logs.event(logs.get("cli"), logging.ERROR, "error", message, code=code)
+    else:
+        click.echo(f"error: {message}", err=True)
     if command is not None:
         doc = doc or error_document(code, message, command=command, exit_code=exit_code)
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")

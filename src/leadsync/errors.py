@@ -39,9 +39,16 @@ class ConfigError(LeadsyncError):
 
 
 class RemoteError(LeadsyncError):
-    """A remote API answered in a way we cannot continue from (after retries)."""
+    """A remote API answered in a way we cannot continue from (after retries).
+
+    `transient`: it may succeed later (5xx, dropped connections, timeouts, locks); the sync
+    keeps the records pending. `ambiguous`: a write was sent and its outcome is unknown, so it
+    must be settled (looked up) before anything is sent again. The clients set both.
+    """
 
     error_code = "remote_error"
+    transient: bool = False
+    ambiguous: bool = False
 
     def __init__(
         self, system: str, message: str, *, status: int | None = None, code: str | None = None

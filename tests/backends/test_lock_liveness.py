@@ -245,7 +245,7 @@ def test_idle_timeouts_on_the_server_do_not_end_a_held_lock(
             return rows == [(True,)]
 
         KIT.until(three_timeouts_passed, "three idle timeouts to pass", (first,))
-        refused = ws.run("sync", "-c", "leadsync.yaml", check=(1,))
+        refused = ws.run("sync", "-c", "leadsync.yaml", "--lock-timeout", "0", check=(1,))
         assert "state lock 'account:uk' is held by" in refused.stderr, refused.stderr
         ws.emu.clear_faults("dotdigital")
         out, err = first.communicate(timeout=300)

@@ -561,52 +561,74 @@ def test_transient_record_codes():
     assert not is_transient_code("REQUIRED_FIELD_MISSING")
 
 
-def test_jwt_and_soap_forms_reach_login_url_and_fail_clearly(emu, tmp_path):
-    """The emulator implements only the OAuth password grant: the other forms must still go to
-    login_url (not *.salesforce.com) and turn the refusal into one clear LoginFailed."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
+def test_jwt_and_soap_logins_at_login_url(emulator_factory, tmp_path, app_keys, other_keys):
+    """The JWT and SOAP forms log in at login_url (not *.salesforce.com); a refusal is one
+    clear LoginFailed with Salesforce's code and no secret in it."""
     from leadsync.config.model import JwtAuth
     from leadsync.salesforce.errors import LoginFailed
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = tmp_path / "server.key"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    emu = emulator_factory(_seed(connected_apps=[{**APP, "certificate": app_keys.certificate_pem}]))
+    good, bad = tmp_path / "app.key", tmp_path / "other.key"
+    good.write_text(app_keys.private_pem)
+    bad.write_text(other_keys.private_pem)
+
+    def jwt_auth(path, **over):
+        return JwtAuth(USER["username"], APP["consumer_key"], str(path), **{
+            "login_url": emu.sf_instance_url, **over})  # fmt: skip
+
+    assert _client(emu, auth=jwt_auth(good)).describe("Lead").name == "Lead"
+    with pytest.raises(LoginFailed) as err:
+        _client(emu, auth=jwt_auth(bad)).describe("Lead")
+    assert "invalid_grant" in str(err.value) and "invalid assertion" in str(err.value)
+    with pytest.raises(LoginFailed, match="audience is invalid"):  # a production org
+        _client(emu, auth=jwt_auth(good, domain="test")).describe("Lead")
+    with pytest.raises(LoginFailed, match="private_key_file"):
+        _client(emu, auth=jwt_auth(tmp_path / "nope.key")).describe("Lead")
+
+    def soap(password, login_url=emu.sf_instance_url):
+        return PasswordAuth(
+            username=USER["username"],
+            password=Secret(password),
+            security_token=Secret(USER["security_token"]),
+            login_url=login_url,
         )
-    )
-    jwt_auth = JwtAuth(
+
+    assert _client(emu, auth=soap(USER["password"])).describe("Lead").name == "Lead"
+    with pytest.raises(LoginFailed) as err:
+        _client(emu, auth=soap("wrong-xyz")).describe("Lead")
+    assert err.value.code == "INVALID_LOGIN" and "wrong-xyz" not in str(err.value)
+    soap_paths = [r["path"] for r in _log(emu) if "Soap" in r["path"]]
+    assert soap_paths == ["/services/Soap/u/61.0"] * 2
+
+
+def test_soap_login_at_a_wrong_url_does_not_blame_the_credentials(emu):
+    """A login_url that is no Salesforce login host answers 404 without SOAP: the message
+    names the endpoint and the setting, not the user's password."""
+    from leadsync.salesforce.errors import LoginFailed
+
+    auth = PasswordAuth(
         username=USER["username"],
-        consumer_key=APP["consumer_key"],
-        private_key_file=str(pem),
-        login_url=emu.sf_instance_url,
+        password=Secret(USER["password"]),
+        security_token=Secret(USER["security_token"]),
+        login_url=emu.sf_instance_url + "/not-a-login-host",
     )
     with pytest.raises(LoginFailed) as err:
-        _client(emu, auth=jwt_auth).describe("Lead")
-    assert "unsupported_grant_type" in str(err.value)
-    soap_auth = PasswordAuth(
+        _client(emu, auth=auth).describe("Lead")
+    assert err.value.code == "LOGIN_ENDPOINT"
+    assert "HTTP 404" in str(err.value) and "login_url" in str(err.value)
+    assert "refused" not in str(err.value) and USER["password"] not in str(err.value)
+
+
+def test_soap_login_5xx_without_soap_is_retried(emu):
+    auth = PasswordAuth(
         username=USER["username"],
         password=Secret(USER["password"]),
         security_token=Secret(USER["security_token"]),
         login_url=emu.sf_instance_url,
     )
-    with pytest.raises(LoginFailed) as err:
-        _client(emu, auth=soap_auth).describe("Lead")
-    assert USER["password"] not in str(err.value)
-    paths = [r["path"] for r in _log(emu)]
-    assert paths == ["/services/oauth2/token", "/services/Soap/u/61.0"]
-    missing = JwtAuth(
-        USER["username"],
-        APP["consumer_key"],
-        str(tmp_path / "nope.key"),
-        login_url=emu.sf_instance_url,
-    )
-    with pytest.raises(LoginFailed, match="private_key_file"):
-        _client(emu, auth=missing).describe("Lead")
+    emu.inject_fault("salesforce", path_regex="/services/Soap/", status=503, body="busy", times=1)
+    assert _client(emu, auth=auth).describe("Lead").name == "Lead"
+    assert [r["status"] for r in _log(emu) if "Soap" in r["path"]] == [503, 200]
 
 
 def test_permanent_errors_are_not_retried_and_bodies_are_checked(emu):
@@ -843,3 +865,34 @@ def test_bulk_upsert_reports_created_and_the_job_before_upload(keyed):
     job = keyed.salesforce(version="61.0").restful(f"jobs/ingest/{jobs[0][0]}")
     assert (job["operation"], job["externalIdFieldName"]) == ("upsert", KEY)
     assert len(client.find_by("Lead", KEY, [f"uk:{n}" for n in range(4)])) == 3
+
+
+def test_a_worker_client_shares_login_describes_and_usage_but_counts_its_own_calls(emu):
+    """`sync --jobs N`: each worker thread gets a client of its own (a requests session is not
+    shared between threads), without another login or describe, starting from the org's API
+    usage the parent saw last; the calls of each are counted apart (the report adds them)."""
+    import threading
+
+    parent = _client(emu, _password_auth(emu))
+    lead = parent.describe("Lead")  # login + describe
+    assert parent.calls == 2
+    workers = [parent.worker() for _ in range(3)]
+    assert all(w.describe("Lead") is lead for w in workers)  # no request
+    assert all(w.api_usage() == parent.api_usage() for w in workers)
+    found: list[int] = []
+
+    def query(client: SalesforceClient) -> None:
+        found.append(len(client.find_by_emails("Lead", ["grace@example.com"], fields=("Id",))))
+
+    threads = [threading.Thread(target=query, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [1, 1, 1]
+    assert [w.calls for w in workers] == [1, 1, 1] and parent.calls == 2
+    log = _log(emu)
+    assert len(log) == 5
+    assert sum("oauth2/token" in r["path"] for r in log) == 1  # one login for all
+    # each worker reads the org's figure off its own answers (the parent's is older)
+    assert all(w.api_usage()[0] > parent.api_usage()[0] for w in workers)

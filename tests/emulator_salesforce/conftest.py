@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+import requests.adapters
 import trustme
 from simple_salesforce import Salesforce
 from werkzeug.serving import make_server
@@ -48,6 +49,30 @@ class SfOrg:
 
     def control(self, path: str, json: dict | None = None) -> requests.Response:
         return self.session().post(f"{self.instance_url}/__emulator/{path}", json=json or {})
+
+    def login_session(self) -> requests.Session:
+        """A session whose transport carries https://{login,test,acme.my}.salesforce.com to
+        this org, so unmodified simple-salesforce logins (hard-coded to *.salesforce.com) reach
+        the emulator; the instance_url each login answers then points at the emulator itself."""
+        s = self.session()
+        for host in LOGIN_HOSTS:
+            s.mount(f"https://{host}", _ToOrg(f"https://{host}", self.instance_url))
+        return s
+
+
+LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com", "acme.my.salesforce.com")
+
+
+class _ToOrg(requests.adapters.HTTPAdapter):
+    """Transport only: the request goes to the emulator instead of the named host."""
+
+    def __init__(self, host: str, target: str) -> None:
+        super().__init__()
+        self.host, self.target = host, target
+
+    def send(self, request: requests.PreparedRequest, **kwargs):  # type: ignore[override]
+        request.url = self.target + (request.url or "")[len(self.host) :]
+        return super().send(request, **kwargs)
 
 
 @pytest.fixture(scope="session")

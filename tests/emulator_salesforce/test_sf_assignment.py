@@ -180,3 +180,39 @@ def test_seed_rules_need_a_seeded_owner_and_one_active_rule():
     ]
     with pytest.raises(ValueError, match="at most one"):
         SalesforceBackend.from_seed({"assignment_rules": two})
+
+
+def test_rules_run_on_creates_of_every_write_path_and_never_on_updates(routed):
+    """Composite subrequests carry Sforce-Auto-Assign in their httpHeaders; Collections PATCH
+    updates, Bulk update jobs and the rows of an upsert-on-Id job that name a record keep the
+    owner, while the rows that create one run the job's rule."""
+    org, sf, users, rules = routed
+    spare = rules["Spare"]["Id"]
+    lead_url = "/services/data/v59.0/sobjects/Lead"
+    subs = [
+        {"method": "POST", "url": lead_url, "referenceId": "new", "body": _lead(1),
+         "httpHeaders": {"Sforce-Auto-Assign": spare}},
+        {"method": "PATCH", "url": f"{lead_url}/@{{new.id}}", "referenceId": "edit",
+         "body": {"LastName": "Edited"}, "httpHeaders": {"Sforce-Auto-Assign": "TRUE"}},
+    ]  # fmt: skip
+    answer = sf.restful("composite", method="POST", json={"compositeRequest": subs})
+    created = answer["compositeResponse"][0]["body"]["id"]
+    assert _owner(sf, created) == users["other@example.com"]
+
+    kept = sf.Lead.create(_lead(2), headers={"Sforce-Auto-Assign": "FALSE"})["id"]
+    update = {"records": [{"attributes": {"type": "Lead"}, "Id": kept, "LastName": "Upd"}]}
+    [res] = sf.restful("composite/sobjects", method="PATCH", json=update,
+                       headers={"Sforce-Auto-Assign": spare})  # fmt: skip
+    assert res["success"] and _owner(sf, kept) == users["integration@example.com"]
+
+    _bulk_job(
+        org, sf, {"operation": "update", "assignmentRuleId": spare}, f"Id,LastName\n{kept},U\n"
+    )
+    assert _owner(sf, kept) == users["integration@example.com"]
+    rows = f"Id,LastName,Company,Email\n,B3,Co,b3@example.com\n{kept},B2,Co,l2@example.com\n"
+    _bulk_job(org, sf, {"operation": "upsert", "externalIdFieldName": "Id",
+                        "assignmentRuleId": spare}, rows)  # fmt: skip
+    made = sf.query("SELECT OwnerId FROM Lead WHERE Email = 'b3@example.com'")["records"]
+    assert made[0]["OwnerId"] == users["other@example.com"]
+    assert _owner(sf, kept) == users["integration@example.com"]
+    assert sf.Lead.get(kept)["LastName"] == "B2"

@@ -135,7 +135,7 @@ def test_abort_path(org):
     aborted = s.patch(f"{base}/{job['id']}", json={"state": "Aborted"}, headers=headers)
     assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
     unprocessed = s.get(f"{base}/{job['id']}/unprocessedrecords", headers=headers)
-    assert unprocessed.text == "LastName,Company\nA,B\n"
+    assert unprocessed.text == '"LastName","Company"\n"A","B"\n'
     again = s.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=headers)
     assert again.status_code == 409 and again.json()[0]["errorCode"] == "INVALIDJOBSTATE"
     assert org.sf().query("SELECT COUNT() FROM Lead WHERE LastName = 'A'")["totalSize"] == 0

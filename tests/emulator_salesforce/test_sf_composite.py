@@ -83,9 +83,11 @@ def test_a_failing_subrequest_fails_alone_unless_all_or_none(org):
     assert "Nope__c" in items[1]["body"][0]["message"]
     assert items[2]["body"][0]["errorCode"] == "NOT_FOUND"
     halted = _composite(sf, subs, all_or_none=True)["compositeResponse"]
-    assert [i["httpStatusCode"] for i in halted] == [400, 400, 404]
+    # one transaction: the failure stops it; the others (before and after) are halted
+    assert [i["httpStatusCode"] for i in halted] == [400, 400, 400]
     assert halted[0]["body"][0]["errorCode"] == "PROCESSING_HALTED"
     assert halted[1]["body"][0]["errorCode"] == "INVALID_FIELD"
+    assert halted[2]["body"][0]["errorCode"] == "PROCESSING_HALTED"
 
 
 def test_write_subrequests_follow_the_same_rules(issue_seed, sf_factory):

@@ -44,6 +44,7 @@ def test_every_object_is_described_with_its_key_prefix(org):
     sf = org.sf()
     names = {o["name"]: o["keyPrefix"] for o in sf.describe()["sobjects"]}
     assert names == {
+        "Account": "001",
         "Lead": "00Q",
         "Contact": "003",
         "Campaign": "701",

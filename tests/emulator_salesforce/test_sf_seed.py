@@ -44,7 +44,7 @@ def test_issue_example_validates_and_loads_as_written():
     [
         {"lead_fields": [{"name": "Region", "type": "picklist"}]},  # custom fields end in __c
         {"lead_fields": [{"name": "X__c", "type": "blob"}]},
-        {"records": {"Account": [{"Name": "x"}]}},
+        {"records": {"Opportunity": [{"Name": "x"}]}},
         {"daily_api_limit": -1},
         {"unknown_key": 1},
     ],

@@ -4,6 +4,7 @@ unmodified simple-salesforce."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -390,6 +391,53 @@ def release_held(ws: Workspace, *, service: str, method: str, regex: str, nth: i
     until(finished, "the server to finish the held request")
 
 
+def accounts_seed(names: list[str]) -> dict[str, Any]:
+    """BASE_SEED with one Dotdigital account per name (each with an empty "Webinar signups"),
+    all against the one Salesforce org: an agency's many brands."""
+    seed = copy.deepcopy(BASE_SEED)
+    template = seed["dotdigital"]["accounts"][0]
+    accounts = []
+    for name in names:
+        account = copy.deepcopy(template)
+        account.update(
+            name=name, username=f"apiuser-{name}@apiconnector.com", password=f"pw-{name}"
+        )
+        account["address_books"] = [{"name": "Webinar signups", "contacts": []}]
+        accounts.append(account)
+    seed["dotdigital"]["accounts"] = accounts
+    return seed
+
+
+def accounts_config(names: list[str], **options: Any) -> str:
+    """config_yaml() with the `uk` account repeated once per name (credentials DD_<NAME>_*)."""
+    head, uk = config_yaml(**options).split("accounts:\n", 1)
+    blocks = [
+        uk.replace("  uk:\n", f"  {name}:\n", 1).replace("${DD_UK_", f"${{DD_{name.upper()}_")
+        for name in names
+    ]
+    return head + "accounts:\n" + "".join(blocks)
+
+
+def add_members(emu: Any, account: str, count: int, book: str = "Webinar signups") -> None:
+    """`count` new members `<account>-<n>@example.com` in the account's book (emulator route)."""
+    r = emu.control(
+        "dotdigital",
+        "POST",
+        f"/__emulator/accounts/{account}/address-books/{book}/generate",
+        json={
+            "count": count,
+            "email": f"{account}-{{n}}@example.com",
+            "datafields": {
+                "FIRSTNAME": "M{n}",
+                "LASTNAME": account,
+                "COMPANY": "Co",
+                "REGION": "EMEA",
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
 class Kit:
     """The module's helpers, handed to tests as a fixture (test modules cannot import conftest
     under --import-mode=importlib)."""
@@ -403,6 +451,10 @@ class Kit:
     kill_while_held = staticmethod(kill_while_held)
     release_held = staticmethod(release_held)
     until = staticmethod(until)
+    Workspace = Workspace
+    accounts_seed = staticmethod(accounts_seed)
+    accounts_config = staticmethod(accounts_config)
+    add_members = staticmethod(add_members)
 
 
 @pytest.fixture

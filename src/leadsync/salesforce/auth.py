@@ -5,8 +5,12 @@
   that `login_url` (My Domain, a proxy, the emulator) works; simple-salesforce hard-codes
   https://{domain}.salesforce.com for it.
 - password without a connected app: simple-salesforce's SOAP login (its `scratch_url` hook
-  carries `login_url` when one is set).
-- JWT bearer: simple-salesforce's flow, or our own signed assertion when `login_url` is set.
+  carries `login_url` when one is set). An answer that is no SOAP message (a 404 from a wrong
+  login_url, a proxy's 502) is not a refusal of the credentials and is never reported as one.
+- JWT bearer: our own signed assertion (PyJWT), posted to the login host or `login_url`.
+  The assertion's audience is the login host Salesforce documents
+  (https://login.salesforce.com, or https://test.salesforce.com for a sandbox), never
+  `login_url` itself: a My Domain or proxy URL as `aud` is refused ("audience is invalid").
 
 Secrets are revealed only into the request body; no message built here contains one.
 """
@@ -123,6 +127,8 @@ def _soap_password(cfg: SalesforceConfig, auth: PasswordAuth, session: requests.
             scratch_url=auth.login_url.rstrip("/") if auth.login_url else None,
         )
     except SalesforceAuthenticationFailed as exc:
+        if isinstance(exc.code, int):  # simple-salesforce's mark of an answer that is not SOAP
+            raise _not_a_soap_answer(cfg, auth, exc.code) from None
         raise LoginFailed(
             f"login refused for user {auth.username!r}: {exc.code} {_short(exc.auth_message)}".strip(),
             code=str(exc.code),
@@ -130,24 +136,29 @@ def _soap_password(cfg: SalesforceConfig, auth: PasswordAuth, session: requests.
     return Token(session_id, _as_url(instance))
 
 
+def _not_a_soap_answer(cfg: SalesforceConfig, auth: PasswordAuth, status: int) -> Exception:
+    """The SOAP login endpoint answered HTTP `status` with no SOAP fault in it. A 5xx/429 is
+    the server's or a proxy's trouble (transient: the caller retries it); anything else means
+    the login URL is not a Salesforce login endpoint. Neither says the credentials are wrong."""
+    url = f"{_login_base(auth.domain, auth.login_url)}/services/Soap/u/{cfg.api_version}"
+    if status >= 500 or status == 429:
+        response = requests.Response()
+        response.status_code = status
+        response.url = url
+        return requests.HTTPError(f"SOAP login: HTTP {status}", response=response)
+    where = "salesforce.auth.login_url" if auth.login_url else "salesforce.auth.domain"
+    return LoginFailed(
+        f"the SOAP login endpoint {url} answered HTTP {status} without a SOAP answer, so the "
+        f"credentials of {auth.username!r} were not checked: {where} must name a Salesforce "
+        "login host (https://login.salesforce.com, https://test.salesforce.com or a My Domain)",
+        code="LOGIN_ENDPOINT",
+    )
+
+
 def _jwt(cfg: SalesforceConfig, auth: JwtAuth, session: requests.Session) -> Token:
-    if not auth.login_url:
-        try:
-            session_id, instance = SalesforceLogin(
-                username=auth.username,
-                consumer_key=auth.consumer_key,
-                privatekey_file=auth.private_key_file,
-                domain=auth.domain,
-                session=session,
-            )
-        except SalesforceAuthenticationFailed as exc:
-            raise LoginFailed(
-                f"JWT login refused for user {auth.username!r}: {exc.code} {_short(exc.auth_message)}".strip(),
-                code=str(exc.code),
-            ) from None
-        except OSError as exc:
-            raise LoginFailed(f"cannot read private_key_file: {exc.strerror}") from None
-        return Token(session_id, _as_url(instance))
+    """Sign the assertion ourselves (RS256, 3 minutes, as simple-salesforce does) and post it to
+    the login host, or to login_url when set. Not simple-salesforce's own JWT flow: it signs
+    `aud` with the My Domain URL for a My Domain, which Salesforce refuses."""
     import jwt  # pyjwt[crypto], a dependency of simple-salesforce
 
     base = _login_base(auth.domain, auth.login_url)
@@ -158,7 +169,7 @@ def _jwt(cfg: SalesforceConfig, auth: JwtAuth, session: requests.Session) -> Tok
     claims = {
         "iss": auth.consumer_key,
         "sub": auth.username,
-        "aud": base,
+        "aud": jwt_audience(auth.domain),
         "exp": int(time.time()) + 180,
     }
     try:
@@ -169,6 +180,14 @@ def _jwt(cfg: SalesforceConfig, auth: JwtAuth, session: requests.Session) -> Tok
         ) from None
     data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
     return _token_request(cfg, base, data, session, auth.username)
+
+
+def jwt_audience(domain: str) -> str:
+    """The `aud` Salesforce requires of a JWT bearer assertion: the login host of the org's
+    kind, whatever URL the assertion is posted to (a sandbox: domain `test`, or a My Domain
+    `<name>--<sandbox>.sandbox.my`)."""
+    sandbox = domain == "test" or domain.endswith(".sandbox.my")
+    return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
 
 
 def _token_request(

@@ -150,8 +150,35 @@ class SalesforceClient:
         self._instrument(self._session)
         self._usage: tuple[int, int] | None = None
         self._sf: Salesforce | None = None
+        self._token: auth.Token | None = None
         self._describes: dict[str, ObjectDescribe] = {}
         self._active_lead_rule: list[str | None] = []  # looked up once per client
+
+    def worker(self) -> SalesforceClient:
+        """A client for one more thread of `sync --jobs N`: its own HTTP session, call count and
+        last exchange (none of which may be shared between threads), sharing what is the org's
+        and not the thread's: the login (no extra login call per worker), the describe cache
+        (no extra describe), the active Lead assignment rule, and the latest API usage figures (the org's daily count, which
+        every runner sees; each worker then reads its own responses' Sforce-Limit-Info)."""
+        session = requests.Session()
+        session.trust_env = self._session.trust_env
+        session.verify = self._session.verify
+        session.cert = self._session.cert
+        child = SalesforceClient(
+            self.cfg,
+            session=session,
+            retry=self.retry,
+            timeout=self.timeout,
+            bulk_poll=self._bulk_poll,
+            bulk_poll_max=self._bulk_poll_max,
+            bulk_timeout=self._bulk_timeout,
+            poll_sleep=self._poll_sleep,
+        )
+        child._describes = self._describes  # one dict; a race only fetches a describe twice
+        child._active_lead_rule = self._active_lead_rule  # likewise, the org's one rule
+        child._token = self._token
+        child._usage = self.api_usage()
+        return child
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -811,7 +838,10 @@ class SalesforceClient:
 
     def _connect(self) -> Salesforce:
         if self._sf is None:
-            token = self._call_raw("login", lambda: auth.login(self.cfg, self._session))
+            token = self._token or self._call_raw(
+                "login", lambda: auth.login(self.cfg, self._session)
+            )
+            self._token = token
             self._sf = Salesforce(
                 instance_url=token.instance_url,
                 session_id=token.access_token,
@@ -835,7 +865,7 @@ class SalesforceClient:
                     raise
                 renewed = True
                 log.info("salesforce: %s: session expired; logging in again", what)
-                self._sf = None  # log in again, then retry the step once
+                self._sf = self._token = None  # log in again, then retry the step once
 
     def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         attempt = 0

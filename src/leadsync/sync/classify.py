@@ -98,18 +98,3 @@ def existing_matches(
             if key not in best or candidate[:2] < best[key][:2]:
                 best[key] = candidate
     return {email: match for email, (_, _, match) in best.items()}
-
-
-def chunk_unique_by_email(entries: list, key=lambda e: e.email) -> tuple[list, list]:
-    """Split a write batch into (first of each email, later repeats). Repeats wait a batch, so a
-    single write never carries two records with one email (one would be a duplicate Lead)."""
-    seen: set[str] = set()
-    first, repeats = [], []
-    for entry in entries:
-        email = key(entry)
-        if email in seen:
-            repeats.append(entry)
-        else:
-            seen.add(email)
-            first.append(entry)
-    return first, repeats

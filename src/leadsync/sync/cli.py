@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from leadsync import logs
 from leadsync.errors import ConfigError, LeadsyncError, document_of
 from leadsync.sync.engine import Progress, open_and_sync
 from leadsync.sync.report import render_text
 from leadsync.sync.schedule import StopFlag, parse_interval, run_every, stop_on_signals
+from leadsync.sync.shard import parse_shard
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+_log = logs.get("sync")
 
 
 def run_command(
@@ -29,9 +34,12 @@ def run_command(
     *,
     as_json: bool,
     dry_run: bool,
-    lock_timeout: float,
+    lock_timeout: float | None,
     every: str | None = None,
     sweep: bool = False,
+    accounts: Sequence[str] = (),
+    shard: str | None = None,
+    jobs: int = 1,
 ) -> int:
     """One sync (or, with `every`, one per interval until SIGTERM/SIGINT); returns the exit code.
 
@@ -42,15 +50,19 @@ def run_command(
     interval = parse_interval(every) if every is not None else None
     if interval is not None and dry_run:
         raise LeadsyncError("--every and --dry-run exclude each other (a preview runs once)")
+    selected_shard = parse_shard(shard) if shard is not None else None
     err = _stderr()
 
     def warn(message: str) -> None:
-        err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+        if logs.json_lines():
+            logs.event(_log, logging.WARNING, "warning", message)
+        else:
+            err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
 
     forced = [sweep]  # forced once: the first run of a loop
 
     def once(flag: StopFlag) -> int:
-        with _progress(err, enabled=not as_json) as progress:
+        with _progress(err, enabled=not as_json and not logs.json_lines()) as progress:
             result = open_and_sync(
                 config_path,
                 dry_run=dry_run,
@@ -59,6 +71,9 @@ def run_command(
                 progress=progress,
                 stop=flag,
                 sweep=forced.pop() if forced else False,
+                accounts=accounts,
+                shard=selected_shard,
+                jobs=jobs,
             )
         _print_report(result.report, as_json=as_json, one_line=interval is not None)
         return result.exit_code
@@ -93,8 +108,12 @@ def _print_report(report: dict, *, as_json: bool, one_line: bool) -> None:
 def _print_error(exc: LeadsyncError, *, as_json: bool) -> None:
     """A failed run inside --every: one line on stderr (and, with --json, its error document
     as one JSON line, the same document a one-shot `sync --json` prints), then go on."""
-    sys.stderr.write(f"error: {exc} (the next run is still scheduled)\n")
-    sys.stderr.flush()
+    message = f"{exc} (the next run is still scheduled)"
+    if logs.json_lines():
+        logs.event(_log, logging.ERROR, "error", message, code=exc.error_code)
+    else:
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
     if as_json:
         line = {**document_of(exc, "sync"), "at": _now()}
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -122,21 +141,24 @@ def _stderr() -> Console | _PlainStderr:
 
 
 def _announce_wait(err: Console | _PlainStderr, seconds: float, every: str) -> None:
-    at = datetime.now(UTC) + timedelta(seconds=seconds)
-    err.print(
-        f"next sync at {at:%Y-%m-%dT%H:%M:%SZ} (--every {every}); SIGTERM or Ctrl-C stops",
-        markup=False,
-        highlight=False,
-    )
+    at = f"{datetime.now(UTC) + timedelta(seconds=seconds):%Y-%m-%dT%H:%M:%SZ}"
+    message = f"next sync at {at} (--every {every}); SIGTERM or Ctrl-C stops"
+    if logs.json_lines():
+        logs.event(_log, logging.INFO, "next_run", message, at=at)
+    else:
+        err.print(message, markup=False, highlight=False)
 
 
 def _announce_stop(name: str) -> None:
     """Called inside the signal handler: a raw write (re-entrant safe, unlike print)."""
-    message = (
-        f"{name}: finishing the batch in flight, then exiting (send it again to stop at once)\n"
-    )
+    message = f"{name}: finishing the batch in flight, then exiting (send it again to stop at once)"
+    if logs.json_lines():  # built here, written raw: no logging machinery inside a handler
+        message = json.dumps(
+            {"time": _now(), "level": "warning", "event": "stop_requested", "message": message}
+            | {key: logs.current(key) for key in logs.CONTEXT_KEYS}
+        )
     with contextlib.suppress(OSError):
-        os.write(2, message.encode())
+        os.write(2, (message + "\n").encode())
 
 
 def _now() -> str:

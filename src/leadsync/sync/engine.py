@@ -44,15 +44,17 @@ a book whose reading was cut short does not move, so the next run re-reads them 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from leadsync import logs
 from leadsync.config.model import Config
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.dotdigital.model import Contact
@@ -62,11 +64,12 @@ from leadsync.salesforce.assignment import LeadAssignment
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import BULK_JOB_FAILED, RESULT_UNKNOWN, SalesforceError
 from leadsync.salesforce.model import SaveResult
-from leadsync.state.model import HeldLock, LedgerEntry, StateStore
+from leadsync.state.model import HeldLock, LedgerEntry, LockHeld, LockInfo, StateStore
 from leadsync.sync import ledger, write_errors
 from leadsync.sync.applied import AccountView, AppliedView, BookView, NotApplied, read_view
 from leadsync.sync.classify import Match, OwnLead, existing_matches, with_own_leads
 from leadsync.sync.mapping import LeadMapping, normalise_email
+from leadsync.sync.pool import Halt, Pool
 from leadsync.sync.report import (
     OUTCOME_KEYS,
     BookTally,
@@ -75,6 +78,8 @@ from leadsync.sync.report import (
     final_status,
     totals,
 )
+from leadsync.sync.shard import Shard
+from leadsync.sync.shard import select as select_accounts
 from leadsync.sync.write_errors import WriteError
 
 COLLECTION_BATCH = 200  # one sObject Collections call
@@ -82,6 +87,7 @@ CHECK_CHUNK = 2000  # members checked against Salesforce (by email) per round of
 BULK_JOB_RECORDS = 10_000  # records per Bulk API 2.0 job (one write-ahead unit)
 AMBIGUOUS_RESENDS = 2  # re-sends, within a run, of creates settled as "never happened"
 SAMPLES = 5
+log = logs.get("sync")
 
 Progress = Callable[[str, int], None]
 StopHook = Callable[[], object]  # truthy once a stop was requested; a str is the reason
@@ -103,18 +109,30 @@ def run_sync(
     store: StateStore,
     *,
     dry_run: bool = False,
-    lock_timeout: float = 0.0,
+    lock_timeout: float | None = None,
     warn: Callable[[str], None] = lambda _m: None,
     progress: Progress | None = None,
     salesforce: SalesforceClient | None = None,
     dotdigital: Callable[[str], DotdigitalClient] | None = None,
     stop: StopHook | None = None,
     sweep: bool = False,
+    accounts: Sequence[str] = (),
+    shard: Shard | None = None,
+    jobs: int = 1,
+    open_store: Callable[[], StateStore] | None = None,
 ) -> SyncResult:
-    """One sync of every create_leads book in the applied state. Raises LeadsyncError (exit 1)
-    for errors; a limit stops the run cleanly and is reported (exit 3), not raised; a stop
-    request (`stop` returns truthy) ends it at the next checkpoint, reported as "interrupted".
-    `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every` passed)."""
+    """One sync of the create_leads books of the selected accounts of the applied state.
+
+    Raises LeadsyncError (exit 1) for errors; a limit stops the run cleanly and is reported
+    (exit 3), not raised; a stop request (`stop` returns truthy) ends it at the next
+    checkpoint, reported as "interrupted". `accounts`/`shard` select accounts (sync/shard.py);
+    `jobs` syncs up to that many at once (sync/pool.py), each worker on a store of its own from
+    `open_store` (without it the workers share `store`, whose connection is guarded by a lock).
+    An account whose lock another runner holds is skipped (`skipped_locked`) when
+    `lock_timeout` is None; with a number, the run waits that long for it, then fails.
+    `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every`
+    passed).
+    """
     applied = store.read_applied()
     if applied is None:
         raise NotApplied(
@@ -122,6 +140,7 @@ def run_sync(
             "(sync only uses the applied integration)"
         )
     view = read_view(applied)
+    names = select_accounts(view.accounts, accounts=accounts, shard=shard)
     warnings: list[str] = []
     differing = _config_differences(config, applied)
     if differing:
@@ -137,7 +156,7 @@ def run_sync(
     dd_clients: dict[str, DotdigitalClient] = {}
 
     def dd_for(account: str) -> DotdigitalClient:
-        if account not in dd_clients:
+        if account not in dd_clients:  # one worker per account: no two threads race here
             if dotdigital is not None:
                 dd_clients[account] = dotdigital(account)
             else:
@@ -171,54 +190,174 @@ def run_sync(
         "stop_reason": None,
         "config_differs": bool(warnings),
         "warnings": warnings,
+        "shard": str(shard) if shard is not None else None,
+        "jobs": 1 if dry_run else jobs,
     }
-    try:
-        for name, account in view.accounts.items():
-            run.check_stop()
-            if not account.lead_books and not store.ledger_in_doubt(name):
-                continue
-            lock = (
-                nullcontext(NO_LOCK)
-                if dry_run
-                else store.lock([f"account:{name}"], timeout=lock_timeout, purpose="sync")
-            )
-            with lock as held:
-                AccountSync(run, account, dd_for(name), held).run()
-        report["status"] = "done"
-    except LimitReached as exc:
-        report["status"] = "stopped"
-        report["stop_reason"] = str(exc)
-    except StopRequested as exc:
-        report["status"] = "interrupted"
-        report["stop_reason"] = str(exc)
-    except LeadsyncError as exc:
-        exc.run_id = run.run_id  # the error document names the run that failed
-        report["status"] = "error"
-        report["stop_reason"] = str(exc)
+    loop = AccountLoop(run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store)
+    with logs.context(run_id=run.run_id):
+        logs.event(
+            log,
+            logging.INFO,
+            "run_started",
+            f"sync run {run.run_id}: {len(names)} account(s)"
+            + (f" of shard {shard}" if shard is not None else "")
+            + (f", up to {jobs} at once" if jobs > 1 and not dry_run else ""),
+            accounts=names,
+            shard=report["shard"],
+            jobs=report["jobs"],
+        )
+        try:
+            loop.run(report["jobs"])
+            report["status"] = "done"
+        except LimitReached as exc:
+            report["status"] = "stopped"
+            report["stop_reason"] = str(exc)
+        except StopRequested as exc:
+            report["status"] = "interrupted"
+            report["stop_reason"] = str(exc)
+        except LeadsyncError as exc:
+            exc.run_id = run.run_id  # the error document names the run that failed
+            report["status"] = "error"
+            report["stop_reason"] = str(exc)
+            _finish(report, run, dd_clients)
+            if not dry_run and run.tallies:
+                store.save_run(run.run_id, report)
+            _log_end(report)
+            raise
         _finish(report, run, dd_clients)
-        if not dry_run and run.tallies:
+        if not dry_run:
             store.save_run(run.run_id, report)
-        raise
-    _finish(report, run, dd_clients)
-    if not dry_run:
-        store.save_run(run.run_id, report)
+        _log_end(report)
     return SyncResult(report, exit_code(report), warnings)
 
 
+class AccountLoop:
+    """The selected accounts, one after another or up to `jobs` at once (sync/pool.py).
+
+    Each account is synced under its own lock; one that another runner holds is skipped
+    (reported in `skipped_locked`, logged; the exit code does not change) unless a
+    `lock_timeout` asks to wait for it. The first failure of any account decides the run.
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        names: Sequence[str],
+        dd_for: Callable[[str], DotdigitalClient],
+        *,
+        lock_timeout: float | None,
+        open_store: Callable[[], StateStore] | None,
+    ) -> None:
+        self.ctx = run
+        self.names = list(names)
+        self.dd_for = dd_for
+        self.lock_timeout = lock_timeout
+        self.open_store = open_store
+        run.selected = self.names
+
+    def run(self, jobs: int) -> None:
+        run = self.ctx
+        halt = Halt()
+        outer = run.stop
+        run.stop = lambda: (outer() if outer is not None else None) or halt()
+        if jobs > 1 and len(self.names) > 1:
+            run.sf.describe("Lead")  # log in and describe once, for every worker (shared)
+        pool: Pool[Run] = Pool(
+            jobs=jobs,
+            open_worker=self._open_worker,
+            close_worker=self._close_worker,
+            inline=run,
+            halt=halt,
+        )
+        failure = pool.run(self.names, self._sync).first(stop_types=(StopRequested,))
+        if failure is not None:
+            raise failure
+
+    def _open_worker(self) -> Run:
+        store = self.open_store() if self.open_store is not None else self.ctx.store
+        sf = self.ctx.sf.worker()
+        self.ctx.sf_workers.append(sf)
+        return self.ctx.for_worker(sf, store)
+
+    def _close_worker(self, worker: Run) -> None:
+        if worker.store is not self.ctx.store:
+            worker.store.close()
+
+    def _sync(self, name: str, run: Run) -> None:
+        run.check_stop()
+        account = run.view.accounts[name]
+        if not account.lead_books and not run.store.ledger_in_doubt(name):
+            return
+        with logs.context(account=name), ExitStack() as stack:
+            held: HeldLock = NO_LOCK
+            if not run.dry_run:
+                try:
+                    held = stack.enter_context(
+                        run.store.lock(
+                            [f"account:{name}"], timeout=self.lock_timeout or 0.0, purpose="sync"
+                        )
+                    )
+                except LockHeld as exc:
+                    if self.lock_timeout is not None:
+                        raise
+                    self._skip(run, name, exc.info)
+                    return
+            run.synced.append(name)
+            logs.event(log, logging.INFO, "account_started", f"account {name}: sync started")
+            AccountSync(run, account, self.dd_for(name), held).run()
+            # list(): a snapshot, as other workers add their books' tallies meanwhile
+            tallies = [t for t in list(run.tallies.values()) if t.account == name]
+            counts = totals([t.as_dict() for t in tallies])
+            logs.event(
+                log, logging.INFO, "account_finished", f"account {name}: done", totals=counts
+            )
+
+    @staticmethod
+    def _skip(run: Run, name: str, info: LockInfo) -> None:
+        holder = f"{info.user}@{info.host} (pid {info.pid}, {info.purpose}) since {info.since}"
+        run.skipped_locked.append({"account": name, "held_by": holder})
+        logs.event(
+            log,
+            logging.WARNING,
+            "account_skipped_locked",
+            f"account {name} skipped: another runner holds its lock ({holder}); that runner "
+            "syncs it (wait for it instead with --lock-timeout SECONDS)",
+            held_by=holder,
+        )
+
+
+def _log_end(report: dict[str, Any]) -> None:
+    logs.event(
+        log,
+        logging.ERROR if report["status"] == "error" else logging.INFO,
+        "run_finished",
+        f"sync run {report['run_id']}: {report['status']}",
+        status=report["status"],
+        exit_code=report.get("exit_code"),
+        totals=report.get("totals"),
+        skipped_locked=[s["account"] for s in report.get("skipped_locked", [])],
+    )
+
+
 def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalClient]) -> None:
-    books = [t.as_dict() for t in run.tallies.values()]
+    order = {n: i for i, n in enumerate(run.view.accounts)}  # workers finish in any order
+    tallies = sorted(run.tallies.values(), key=lambda t: order.get(t.account, len(order)))
+    books = [t.as_dict() for t in tallies]
     if run.dry_run:
         for book in books:
             book["samples"] = run.samples.get((book["account"], book["book_id"]), {})
     report["books"] = books
     report["totals"] = totals(books)
+    report["accounts"] = [n for n in run.selected if n in set(run.synced)]
+    order = {n: i for i, n in enumerate(run.selected)}
+    report["skipped_locked"] = sorted(run.skipped_locked, key=lambda s: order[s["account"]])
     report["errors"] = error_classes(run.tallies.values())
     report["status"] = final_status(
         report["status"], report["errors"], report["totals"]["waiting_in_doubt"]
     )
     report["ended_at"] = _now()
     report["api_calls"] = {
-        "salesforce": run.sf.calls,
+        "salesforce": run.sf.calls + sum(w.calls for w in run.sf_workers),
         "dotdigital": sum(c.calls for c in dd_clients.values()),
     }
     report["exit_code"] = exit_code(report)
@@ -251,6 +390,17 @@ class Run:
     predicted_leads: dict[str, tuple[str, str]] = field(default_factory=dict)
     predicted_members: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, email)
     _mapping: dict[str, LeadMapping] = field(default_factory=dict)
+    # The account loop's record (AccountLoop): accounts selected, synced, skipped as locked;
+    # the Salesforce clients of --jobs workers (their calls count in the report).
+    selected: list[str] = field(default_factory=list)
+    synced: list[str] = field(default_factory=list)
+    skipped_locked: list[dict[str, str]] = field(default_factory=list)
+    sf_workers: list[SalesforceClient] = field(default_factory=list)
+
+    def for_worker(self, sf: SalesforceClient, store: StateStore) -> Run:
+        """This run as one `--jobs` worker sees it: its own Salesforce client and store, the
+        same tallies, mapping cache and records of the run (shared objects, not copies)."""
+        return replace(self, sf=sf, store=store)
 
     @property
     def assignment(self) -> LeadAssignment:
@@ -351,14 +501,18 @@ class AccountSync:
             self.resolve_in_doubt(self.store.ledger_in_doubt(self.account.name))
         for book in self.account.lead_books:
             self.ctx.check_stop()
-            tally = self.ctx.tally(self.account, book.id)
-            if self.ctx.dry_run:
-                DryRunBook(self, book, mapping, tally).run()
-                continue
-            self.ingest(book, mapping, tally)
-            self.write_pending(book, mapping, tally)
-            self.ctx.check_stop()  # a stop leaves CampaignMembers to the next run
-            self.campaign_members(book, tally)
+            with logs.context(book=book.name):  # names the book on its log lines (json)
+                self.sync_book(book, mapping)
+
+    def sync_book(self, book: BookView, mapping: LeadMapping) -> None:
+        tally = self.ctx.tally(self.account, book.id)
+        if self.ctx.dry_run:
+            DryRunBook(self, book, mapping, tally).run()
+            return
+        self.ingest(book, mapping, tally)
+        self.write_pending(book, mapping, tally)
+        self.ctx.check_stop()  # a stop leaves CampaignMembers to the next run
+        self.campaign_members(book, tally)
 
     # -- 1. in-doubt writes --------------------------------------------------------------------
 
@@ -412,7 +566,7 @@ class AccountSync:
                     unknown.append(entry)
             found = self._own_leads(unknown, keyed) if unknown else {}
         except RemoteError as exc:
-            if not getattr(exc, "transient", False):
+            if not exc.transient:
                 raise
             why = write_errors.still_in_doubt(error, exc)
             kept = [ledger.with_last_error(e, why, self.run_id, now) for e in group]
@@ -761,7 +915,7 @@ class AccountSync:
             self._release(marked, "stopped by an API limit before this record was sent")
             raise
         except RemoteError as exc:
-            if getattr(exc, "transient", False):
+            if exc.transient:
                 # Gave up after retries, or the outcome is unknown (ambiguous: the client does
                 # not re-send a create blindly): learn what happened, as crash recovery does
                 # (by key, else by email). Found: created. Absent: it never happened, if the
@@ -776,7 +930,7 @@ class AccountSync:
                     answered=_answered(exc),
                 )
                 again = [e for e in settled if e.state == "pending" and e.attempt is None]
-                if getattr(exc, "ambiguous", False) and again and resends < AMBIGUOUS_RESENDS:
+                if exc.ambiguous and again and resends < AMBIGUOUS_RESENDS:
                     self.ctx.check_budget()
                     self.write_collection(
                         book, again, mapping, {e.contact_id: e for e in again}, resends + 1
@@ -839,7 +993,7 @@ class AccountSync:
                 self._release(marked, "stopped by an API limit before this record was sent")
             raise  # with a job recorded, the next run resolves it from the job's results
         except RemoteError as exc:
-            if not getattr(exc, "transient", False) and not jobs:
+            if not exc.transient and not jobs:
                 self._release(marked, None)
                 raise
             settled = self.settle(
@@ -967,7 +1121,7 @@ class AccountSync:
                     tally.member_added(ledger.member_kind(entry))
                 else:
                     tally.campaign_members_already_in += 1
-            elif code and code not in ledger.TRANSIENT_CODES and code != RESULT_UNKNOWN:
+            elif code and code not in ledger.TRANSIENT_CODES:
                 message = result.errors[0].message
                 key = f"{entry.campaign_id}|{status}"
                 updates.append(
@@ -1260,19 +1414,24 @@ def open_and_sync(
     config_path: str,
     *,
     dry_run: bool = False,
-    lock_timeout: float = 0.0,
+    lock_timeout: float | None = None,
     warn: Callable[[str], None] = lambda _m: None,
     progress: Progress | None = None,
     env: dict[str, str] | None = None,
     stop: StopHook | None = None,
     sweep: bool = False,
+    accounts: Sequence[str] = (),
+    shard: Shard | None = None,
+    jobs: int = 1,
 ) -> SyncResult:
-    """The CLI's one call: load leadsync.yaml (for connections and the state), then sync."""
+    """The CLI's one call: load leadsync.yaml (for connections and the state), then sync.
+    With `jobs` > 1 every worker opens the state store anew: a connection of its own."""
     from leadsync.config import config_dir, load_or_raise
     from leadsync.state import open_store
 
     config = load_or_raise(config_path, env)
-    store = open_store(config.state, Path(config_dir(config.source)))
+    base = Path(config_dir(config.source))
+    store = open_store(config.state, base)
     try:
         return run_sync(
             config,
@@ -1283,6 +1442,10 @@ def open_and_sync(
             progress=progress,
             stop=stop,
             sweep=sweep,
+            accounts=accounts,
+            shard=shard,
+            jobs=jobs,
+            open_store=lambda: open_store(config.state, base),
         )
     finally:
         store.close()

@@ -20,6 +20,7 @@ from operator import attrgetter
 from typing import Any
 
 from leadsync.dotdigital.model import Contact
+from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import write_errors
@@ -37,17 +38,8 @@ TERMINAL = frozenset({"baseline", "created", "excluded"})
 RETRY_ON_CHANGE = frozenset({"skipped", "failed"})
 
 # Save errors that say "not now" rather than "not this record": the record stays pending.
-TRANSIENT_CODES = frozenset(
-    {
-        "UNABLE_TO_LOCK_ROW",
-        "SERVER_UNAVAILABLE",
-        "REQUEST_RUNNING_TOO_LONG",
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-        "UNKNOWN_EXCEPTION",
-        "TXN_SECURITY_METERING_ERROR",
-        "NOT_PROCESSED",  # bulk: unprocessed record (job aborted or failed before reaching it)
-    }
-)
+# Which Salesforce codes those are is a fact about the API: salesforce/errors.py owns the list.
+TRANSIENT_CODES = TRANSIENT_RECORD_CODES
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 DUPLICATE_VALUE = "DUPLICATE_VALUE"
 MISSING_FIELDS = "MISSING_FIELDS"

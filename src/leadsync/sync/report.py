@@ -142,15 +142,6 @@ class BookTally:
         }
 
 
-def check_book(book: dict[str, Any]) -> None:
-    """The invariant on a rendered book row (used on reports read back from the store too)."""
-    total = sum(book[k] for k in OUTCOMES)
-    if book["seen"] != total:
-        raise ReportInvariantError(
-            f"report for {book.get('account')}/{book.get('book')}: seen={book['seen']} != {total}"
-        )
-
-
 def totals(books: list[dict[str, Any]]) -> dict[str, int]:
     keys = (
         "seen",
@@ -279,6 +270,7 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         f"API calls: Salesforce {calls.get('salesforce', 0)}, Dotdigital {calls.get('dotdigital', 0)}"
     )
     parts.append(Text(line))
+    parts.extend(_selection_lines(report))
     if report.get("status") == "stopped":
         parts.append(
             Text(
@@ -292,6 +284,25 @@ def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
         parts.append(Text(f"interrupted: {report.get('stop_reason')}", style="yellow"))
     parts.extend(Text(line, style="red") for line in error_lines(report))
     return Group(*parts)
+
+
+def _selection_lines(report: dict[str, Any]) -> list[Any]:
+    """Which accounts this runner took (with --shard/--account) and which it left to others."""
+    from rich.text import Text
+
+    lines: list[Any] = []
+    if report.get("shard") is not None:
+        names = ", ".join(report.get("accounts") or []) or "none"
+        lines.append(Text(f"shard {report['shard']}: accounts synced: {names}"))
+    for skipped in report.get("skipped_locked") or []:
+        lines.append(
+            Text(
+                f"skipped {skipped['account']}: another runner holds its lock "
+                f"({skipped['held_by']}); that run syncs it",
+                style="yellow",
+            )
+        )
+    return lines
 
 
 def error_lines(report: dict[str, Any]) -> list[str]:

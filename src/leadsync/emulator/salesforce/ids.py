@@ -14,6 +14,7 @@ _SUFFIX = string.ascii_uppercase + "012345"
 _ID15_CHARS = frozenset(string.ascii_letters + string.digits)
 
 KEY_PREFIXES = {
+    "Account": "001",
     "Lead": "00Q",
     "Contact": "003",
     "Campaign": "701",

@@ -192,10 +192,45 @@ def lead_object(statuses: list[str]) -> ObjectDef:
         _bool("HasOptedOutOfEmail", "Email Opt Out"),
         _bool("DoNotCall", "Do Not Call"),
         _bool("IsConverted", "Converted", createable=False, updateable=False),
+        _sys("ConvertedDate", "Converted Date", "date", nillable=True),
+        _sys(
+            "ConvertedAccountId",
+            "Converted Account ID",
+            "reference",
+            length=18,
+            nillable=True,
+            reference_to=("Account",),
+            relationship_name="ConvertedAccount",
+        ),
+        _sys(
+            "ConvertedContactId",
+            "Converted Contact ID",
+            "reference",
+            length=18,
+            nillable=True,
+            reference_to=("Contact",),
+            relationship_name="ConvertedContact",
+        ),
         _bool("IsUnreadByOwner", "Unread By Owner", default=True),
         *_audit(),
     ]
     return ObjectDef("Lead", "Lead", "Leads", _objects(fields))
+
+
+def account_object() -> ObjectDef:
+    """Accounts: what a Lead conversion creates, and what Contacts belong to."""
+    fields = [
+        _id("Account ID"),
+        _str("Name", "Account Name", 255, nillable=False, required=True),
+        _pick(
+            "Industry", "Industry", ["Agriculture", "Banking", "Education", "Technology", "Other"]
+        ),
+        FieldDef("Website", "Website", "url", length=255),
+        FieldDef("Phone", "Account Phone", "phone", length=40),
+        _owner(),
+        *_audit(),
+    ]
+    return ObjectDef("Account", "Account", "Accounts", _objects(fields))
 
 
 def contact_object() -> ObjectDef:

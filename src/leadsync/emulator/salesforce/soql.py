@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from leadsync.emulator.salesforce import dates
 from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
 from leadsync.emulator.salesforce.ids import to18
 
@@ -22,6 +23,7 @@ _TOKEN = re.compile(
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2}(?![\dT]))
   | (?P<num>[+-]?\d+(?:\.\d+)?)
+  | (?P<rel>[A-Za-z_]+:\d+)
   | (?P<op>!=|<>|<=|>=|=|<|>)
   | (?P<punct>[(),])
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
@@ -48,7 +50,7 @@ class Tok:
 
 @dataclass(frozen=True)
 class Lit:
-    kind: str  # str, num, bool, null, date, datetime
+    kind: str  # str, num, bool, null, date, datetime, relative (a date literal: (name, n))
     value: object
     raw: str = ""  # the undecoded string body, for LIKE
 
@@ -291,6 +293,13 @@ class _Parser:
             return Lit("date", tok.text)
         if tok.kind == "datetime":
             return Lit("datetime", parse_datetime(tok.text))
+        if tok.kind == "rel":
+            name, _, n = tok.text.partition(":")
+            if name.upper() not in dates.N_LITERALS:
+                raise malformed_query(f"unexpected token: '{tok.text}'")
+            return Lit("relative", (name.upper(), int(n)))
+        if tok.upper in dates.LITERALS:
+            return Lit("relative", (tok.upper, 0))
         if tok.upper in ("TRUE", "FALSE"):
             return Lit("bool", tok.upper == "TRUE")
         if tok.upper == "NULL":
@@ -329,10 +338,40 @@ def _type_error(path: str, ftype: str) -> ApiError:
     )
 
 
-def _norm(lit: Lit, path: str, ftype: str) -> object:
-    """The literal as a comparable key for a field of type ftype (None for NULL)."""
+@dataclass(frozen=True)
+class Span:
+    """A date literal resolved for one field: keys [start, end) comparable with its values."""
+
+    start: object
+    end: object
+
+    def test(self, op: str, k: object) -> bool:
+        if k is None:
+            return op == "!="
+        inside = self.start <= k < self.end  # type: ignore[operator]
+        return {
+            "=": inside,
+            "!=": not inside,
+            "<": k < self.start,  # type: ignore[operator]
+            "<=": k < self.end,  # type: ignore[operator]
+            ">": k >= self.end,  # type: ignore[operator]
+            ">=": k >= self.start,  # type: ignore[operator]
+        }[op]
+
+
+def _norm(lit: Lit, path: str, ftype: str, now: datetime | None = None) -> object:
+    """The literal as a comparable key for a field of type ftype (None for NULL); a date
+    literal (TODAY, LAST_N_DAYS:n) becomes a Span."""
     if lit.kind == "null":
         return None
+    if lit.kind == "relative":
+        if ftype not in ("date", "datetime"):
+            raise _type_error(path, "string" if ftype in STRINGY else ftype)
+        name, n = lit.value  # type: ignore[misc]
+        start, end = dates.date_range(name, n, now or datetime.now(UTC))
+        if ftype == "date":
+            return Span(start.date().isoformat(), end.date().isoformat())
+        return Span(start, end)
     if ftype in STRINGY:
         if lit.kind != "str":
             raise _type_error(path, "string" if ftype not in ("id", "reference") else "id")
@@ -380,9 +419,12 @@ _OPS: dict[str, Callable[[object, object], bool]] = {
 }
 
 
-def compile_where(node: object, resolve: Resolver) -> Callable[[dict], bool]:
+def compile_where(
+    node: object, resolve: Resolver, now: datetime | None = None
+) -> Callable[[dict], bool]:
+    """The WHERE tree as a predicate on records; `now` (the org's clock) anchors date literals."""
     if isinstance(node, BoolOp):
-        parts = [compile_where(item, resolve) for item in node.items]
+        parts = [compile_where(item, resolve, now) for item in node.items]
         if node.op == "AND":
             return lambda r: all(p(r) for p in parts)
         if node.op == "OR":
@@ -397,10 +439,17 @@ def compile_where(node: object, resolve: Resolver) -> Callable[[dict], bool]:
         return value_key(getter(r), ftype)
 
     if node.op in ("IN", "NOTIN"):
-        wanted = {_norm(lit, path, ftype) for lit in node.value}  # type: ignore[union-attr]
+        keys = [_norm(lit, path, ftype, now) for lit in node.value]  # type: ignore[union-attr]
+        spans = [k for k in keys if isinstance(k, Span)]
+        wanted = {k for k in keys if not isinstance(k, Span)}
+
+        def member(r: dict) -> bool:
+            k = key(r)
+            return k in wanted or any(s.test("=", k) for s in spans)
+
         if node.op == "IN":
-            return lambda r: key(r) in wanted
-        return lambda r: key(r) not in wanted
+            return member
+        return lambda r: not member(r)
     lit = node.value
     assert isinstance(lit, Lit)
     if node.op == "LIKE":
@@ -408,7 +457,10 @@ def compile_where(node: object, resolve: Resolver) -> Callable[[dict], bool]:
             raise ApiError(400, "INVALID_FIELD", f"invalid operator on id field: LIKE on '{path}'")
         rx = like_regex(lit.raw)
         return lambda r: (v := getter(r)) is not None and rx.fullmatch(str(v)) is not None
-    target = _norm(lit, path, ftype)
+    target = _norm(lit, path, ftype, now)
+    if isinstance(target, Span):
+        op = node.op
+        return lambda r: target.test(op, key(r))
     if node.op == "=":
         return lambda r: key(r) == target
     if node.op == "!=":

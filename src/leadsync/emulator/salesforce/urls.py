@@ -7,6 +7,9 @@ Each routed request names its rule in `environ[ROUTE_KEY]` (e.g.
 the request log counts per endpoint rather than per id; `app.route_for` names it for requests a
 fault answers before they reach the app. A Composite request is counted once under its own rule:
 its subrequests run on environs of their own, which the request log never sees.
+
+The daily API counter follows Salesforce: a Composite request is one call whatever it holds;
+a Composite Batch request counts each of its subrequests (and not itself).
 """
 
 from __future__ import annotations
@@ -57,7 +60,17 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/query/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/queryAll/<locator>", endpoint=r.query_more, methods=["GET"]),
         Rule(f"{D}/composite", endpoint=r.composite, methods=["POST"]),
-        Rule(f"{D}/composite/sobjects", endpoint=r.composite_sobjects, methods=["POST"]),
+        Rule(f"{D}/composite/batch", endpoint=r.composite_batch, methods=["POST"]),
+        Rule(
+            f"{D}/composite/sobjects",
+            endpoint=r.composite_sobjects,
+            methods=["POST", "PATCH", "DELETE"],
+        ),
+        Rule(
+            f"{D}/composite/sobjects/<sobject>",
+            endpoint=r.composite_retrieve,
+            methods=["GET", "POST"],
+        ),
         Rule(
             f"{D}/composite/sobjects/<sobject>/<field>",
             endpoint=r.composite_upsert,
@@ -68,6 +81,9 @@ def _api_rules() -> list[Rule]:
         Rule(f"{D}/jobs/ingest/<job_id>", endpoint=r.job, methods=["GET", "PATCH", "DELETE"]),
         Rule(f"{D}/jobs/ingest/<job_id>/batches", endpoint=r.job_batches, methods=["PUT"]),
         Rule(f"{D}/jobs/ingest/<job_id>/<kind>", endpoint=r.job_results, methods=["GET"]),
+        Rule(f"{D}/jobs/query", endpoint=r.query_jobs_root, methods=["GET", "POST"]),
+        Rule(f"{D}/jobs/query/<job_id>", endpoint=r.query_job, methods=["GET", "PATCH", "DELETE"]),
+        Rule(f"{D}/jobs/query/<job_id>/results", endpoint=r.query_job_results, methods=["GET"]),
     ]
 
 
@@ -75,8 +91,13 @@ def _open_rules() -> list[Rule]:
     return [
         Rule("/services/data", endpoint=r.versions, methods=["GET"]),
         Rule("/services/oauth2/token", endpoint=r.oauth_token, methods=["POST"]),
+        Rule("/services/Soap/u/<version:version>", endpoint=r.soap_login, methods=["POST"]),
         Rule("/__emulator/expire-token", endpoint=r.control_expire_token, methods=["POST"]),
         Rule("/__emulator/limits", endpoint=r.control_limits, methods=["GET", "POST"]),
+        Rule("/__emulator/clock", endpoint=r.control_clock, methods=["GET", "POST"]),
+        Rule(
+            "/__emulator/leads/<lead_id>/convert", endpoint=r.control_convert_lead, methods=["POST"]
+        ),
     ]
 
 
@@ -85,7 +106,9 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
     api = Map(_api_rules(), converters={"version": VersionConverter}, strict_slashes=False).bind(
         "sf"
     )
-    open_routes = Map(_open_rules(), strict_slashes=False).bind("sf")
+    open_routes = Map(
+        _open_rules(), converters={"version": VersionConverter}, strict_slashes=False
+    ).bind("sf")
 
     def dispatch(request: Request, *, counted: bool = True) -> Response:
         """Route one request. Subrequests of a Composite request pass counted=False: the whole
@@ -115,15 +138,15 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
             backend.check_token(request.headers.get("Authorization"))
             return _method_not_allowed(request, exc)
         backend.check_token(request.headers.get("Authorization"))
-        if counted:
+        if counted and endpoint is not r.composite_batch:  # a batch counts its subrequests
             backend.count_request()
-        if endpoint is r.composite:
-            return r.composite(backend, request, run=subrequest, **args)
+        if endpoint in (r.composite, r.composite_batch):
+            return endpoint(backend, request, run=subrequest, **args)
         return endpoint(backend, request, **args)
 
-    def subrequest(request: Request) -> Response:
+    def subrequest(request: Request, counted: bool) -> Response:
         try:
-            return dispatch(request, counted=False)
+            return dispatch(request, counted=counted)
         except ApiError as exc:
             return r.error_response(exc)
 

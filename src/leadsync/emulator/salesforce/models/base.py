@@ -1,0 +1,73 @@
+"""What every concern of the org shares: the lock, the clock, metadata and the record tables.
+
+The backend is one class composed of mixins (as moto composes its EC2 backend), one module per
+concern: sessions (logins and tokens), limits (the API counter), values (input conversion),
+rules (Salesforce's validation rules), records (writes, deletes, conversion), upserts (by
+External ID), queries (SOQL), jobs (Bulk API 2.0). Each mixin reads the state declared here;
+`SalesforceBackend.__init__` (models/__init__.py) sets it.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from leadsync.emulator.salesforce.exceptions import ApiError
+from leadsync.emulator.salesforce.ids import IdFactory
+from leadsync.emulator.salesforce.sobjects import FieldDef, ObjectDef
+
+
+def sf_datetime(dt: datetime) -> str:
+    """Salesforce's JSON datetime form: 2026-01-31T10:00:00.000+0000."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
+
+
+class Clock:
+    """The org's clock: UTC wall time plus a settable offset (the `/__emulator/clock` route),
+    so a test can move time on to compare CreatedDate / SystemModstamp / LAST_N_DAYS without
+    waiting. Times are cut to milliseconds, the precision Salesforce stores."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        t = datetime.now(UTC) + self.offset
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+class OrgState:
+    """Attributes every mixin relies on (set by SalesforceBackend.__init__)."""
+
+    lock: threading.RLock
+    ids: IdFactory
+    clock: Clock
+    org_id: str
+    user_id: str
+    objects: dict[str, ObjectDef]
+    _objects_lower: dict[str, ObjectDef]
+    records: dict[str, dict[str, dict]]
+    indexed: dict[str, tuple[str, ...]]
+    indexes: dict[tuple[str, str], dict[str, set[str]]]
+
+    def object(self, name: str) -> ObjectDef:
+        obj = self._objects_lower.get(name.lower())
+        if obj is None:
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"The requested resource does not exist: sObject type '{name}' is not supported.",
+            )
+        return obj
+
+    def picklist_for(self, obj: ObjectDef, f: FieldDef) -> list[tuple[str, bool]]:
+        if obj.name == "CampaignMember" and f.name == "Status":
+            with self.lock:
+                labels: dict[str, bool] = {}
+                for r in self.records["CampaignMemberStatus"].values():
+                    labels.setdefault(r["Label"], False)
+                return [(label, False) for label in labels]
+        return f.picklist
+
+    def now(self) -> str:
+        """The org's current time in Salesforce's datetime form."""
+        return sf_datetime(self.clock.now())

@@ -26,6 +26,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Build, Emulator, Measured, revision, run_measured, working_tree
+from jobs import JobsRun, run_jobs, supports_jobs
 
 MAPPED = {"FIRSTNAME": "First{n}", "LASTNAME": "Last{n}", "COMPANY": "Company {n}"}
 CAMPAIGN = "Bench Campaign"
@@ -385,6 +386,7 @@ def run_plan(accounts: int, books: int, work: Path, build: Build) -> dict[str, A
 
 
 TARGET_SCENARIO = "10,000 new, campaign, 0 ms"
+JOBS_SCENARIO = "many accounts x new leads at 50 ms, --jobs 8 vs --jobs 1"
 RSS_SCENARIO = "100,000 new in 1,000,000, 0 ms"
 
 
@@ -396,6 +398,15 @@ def main() -> None:
     ap.add_argument("--no-plan", action="store_true", help="skip the plan benchmark")
     ap.add_argument(
         "--no-startup", action="store_true", help="skip the 10-lead sync and validate figures"
+    )
+    ap.add_argument(
+        "--no-jobs", action="store_true", help="skip the --jobs 8 vs --jobs 1 comparison"
+    )
+    ap.add_argument(
+        "--jobs-shape",
+        default="100,1000",
+        metavar="ACCOUNTS,NEW",
+        help="accounts and new leads per account of the --jobs comparison (default 100,1000)",
     )
     ap.add_argument(
         "--before",
@@ -432,6 +443,24 @@ def main() -> None:
                 tag = build.label.split()[0]
                 results.scheduled.append(run_scheduled(root / f"sched-{tag}", build))
                 results.validate.append(run_validate(root / f"validate-{tag}", build))
+        if not args.quick and not args.no_jobs and args.only in JOBS_SCENARIO:
+            accounts, new = (int(n) for n in args.jobs_shape.split(","))
+            for build in [b for b in builds if supports_jobs(b)]:
+                for jobs in (1, 8):
+                    console.print(
+                        f"[dim]running {JOBS_SCENARIO}, --jobs {jobs} ({build.label}) ..."
+                    )
+                    tag = f"{build.label.split()[0]}-{jobs}"
+                    results.jobs.append(
+                        run_jobs(
+                            root / f"jobs-{tag}",
+                            build,
+                            jobs,
+                            accounts=accounts,
+                            new=new,
+                            latency_ms=50,
+                        )
+                    )
         if not args.no_plan:
             for build in builds:
                 console.print(f"[dim]running plan benchmark ({build.label}) ...[/dim]")
@@ -471,6 +500,13 @@ class Results:
     scheduled: list[Repeated] = field(default_factory=list)
     validate: list[Repeated] = field(default_factory=list)
     plans: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    jobs: list[JobsRun] = field(default_factory=list)
+
+    def jobs_pair(self, build: str) -> tuple[JobsRun, JobsRun] | None:
+        """(--jobs 1, --jobs 8) of one build, when both ran."""
+        one = next((j for j in self.jobs if j.build == build and j.jobs == 1), None)
+        eight = next((j for j in self.jobs if j.build == build and j.jobs == 8), None)
+        return (one, eight) if one and eight else None
 
 
 def report(console: Console, res: Results, builds: list[str], *, quick: bool) -> None:
@@ -520,6 +556,17 @@ def report(console: Console, res: Results, builds: list[str], *, quick: bool) ->
         )
     for rep in [*res.scheduled, *res.validate]:
         console.print(f"{rep.what} ({rep.build}): {rep.describe()}")
+    for label in builds:
+        pair = res.jobs_pair(label)
+        if pair:
+            one, eight = pair
+            console.print(
+                f"{one.accounts} accounts x {one.leads // max(one.accounts, 1):,} new leads at "
+                f"50 ms ({label}): --jobs 1 {one.wall_s:.1f} s wall, {one.cpu_s:.1f} s CPU, "
+                f"{one.calls:,} calls, {one.leads:,} Leads; --jobs 8 {eight.wall_s:.1f} s wall, "
+                f"{eight.cpu_s:.1f} s CPU, {eight.calls:,} calls, {eight.leads:,} Leads: "
+                f"{one.wall_s / eight.wall_s:.2f}x faster"
+            )
     for label, plan in res.plans:
         console.print(
             f"plan ({label}): {plan['accounts']} accounts, {plan['books']} books, 10 mapping "
@@ -565,7 +612,7 @@ def targets_table(res: Results, builds: list[str], *, quick: bool) -> Table:
             100.0,
             "{:.0f}",
         ),
-        ("100 accounts x 1,000 at 50 ms, --jobs 8 vs --jobs 1", lambda b: None, None, ""),
+        ("JOBS", None, None, ""),
         (
             "scheduled sync of 10 new leads, whole-process CPU s (median)",
             lambda b: (r := rep_of(res.scheduled, b)) and r.cpu,
@@ -586,17 +633,39 @@ def targets_table(res: Results, builds: list[str], *, quick: bool) -> Table:
         ),
     ]
     for name, get, target, fmt in figures:
-        values = [get(b) for b in builds]
-        if target is None and fmt == "":
-            table.add_row(
-                name, *["n/a" for _ in builds], ">= 5x faster wall", "n/a until --jobs lands"
-            )
+        if name == "JOBS":
+            table.add_row(*_jobs_row(res, builds))
             continue
+        values = [get(b) for b in builds]
         cells = [fmt.format(v) if v else "not run" for v in values]
         last = values[-1]
         met = "" if target is None or not last else ("yes" if last <= target else "no")
         table.add_row(name, *cells, f"<= {target:g}" if target is not None else "", met)
     return table
+
+
+def _jobs_row(res: Results, builds: list[str]) -> list[str]:
+    cells, met = [], ""
+    for label in builds:
+        pair = res.jobs_pair(label)
+        if pair is None:
+            cells.append(
+                "not run" if any(j.build == label for j in res.jobs) or not res.jobs else "n/a"
+            )
+            continue
+        one, eight = pair
+        same = one.calls == eight.calls and one.leads == eight.leads
+        cells.append(f"{one.wall_s / eight.wall_s:.2f}x, calls {'equal' if same else 'differ'}")
+        if label == builds[-1]:
+            met = "yes" if one.wall_s / eight.wall_s >= 5 and same else "no"
+    shape = res.jobs[0] if res.jobs else None
+    name = (
+        f"{shape.accounts} accounts x {shape.leads // max(shape.accounts, 1):,} at 50 ms, "
+        "--jobs 8 vs --jobs 1 (wall)"
+        if shape
+        else "100 accounts x 1,000 at 50 ms, --jobs 8 vs --jobs 1 (wall)"
+    )
+    return [name, *cells, ">= 5x, same calls", met]
 
 
 if __name__ == "__main__":

@@ -32,10 +32,10 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
-	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
 bench-ui: $(STAMP)
 	$(BIN)/python bench/ui.py

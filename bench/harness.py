@@ -21,6 +21,59 @@ import requests
 import yaml
 
 LEADSYNC = [sys.executable, "-m", "leadsync.cli"]
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@dataclass(frozen=True)
+class Build:
+    """One leadsync to measure: the working tree, or a git revision exported beside it.
+
+    Both run on the same interpreter and the same installed dependencies; a revision's source
+    goes first on PYTHONPATH. Each tree's bytecode is compiled before measuring, as a wheel
+    install does (an editable checkout run with PYTHONDONTWRITEBYTECODE would otherwise
+    compile every module on every start and count that as start-up CPU).
+    """
+
+    label: str
+    src: Path
+
+    def cmd(self, *args: str) -> list[str]:
+        return [*LEADSYNC, *args]
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        env = dict(base)
+        if self.src != SRC:
+            env["PYTHONPATH"] = str(self.src)
+        return env
+
+    def compile(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(self.src / "leadsync")], check=True
+        )
+
+
+def working_tree() -> Build:
+    return Build("after", SRC)
+
+
+def revision(rev: str, root: Path) -> Build:
+    """`rev`'s src/ exported (git archive) under `root`: the "before" of a side-by-side run."""
+    repo = SRC.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", rev],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = root / f"rev-{commit}"
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", commit, "src", "schema"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return Build(f"before {commit}", target / "src")
 
 
 @dataclass

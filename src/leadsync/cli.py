@@ -8,6 +8,8 @@ skipped. A command given --json prints one JSON document on stdout also when it 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import logging
 import sys
@@ -659,6 +661,12 @@ def main(argv: list[str] | None = None) -> None:
     leadsync.errors.error_document), whatever failed: flags, config, state, lock, network, or
     a bug (code `internal`). Never a traceback.
     """
+    if argv is None:
+        # The process ends with this call. Freezing the heap at exit spares the interpreter's
+        # final garbage collection, a walk over every object the imports made: about 0.05 s
+        # of CPU, a sixth of a small scheduled sync. Callers in the same process (tests)
+        # pass argv and keep the normal collection.
+        atexit.register(gc.freeze)
     logs.configure()  # from LEADSYNC_LOG; -v raises it while the arguments are parsed
     args = sys.argv[1:] if argv is None else list(argv)
     json_command = _json_command(args)

@@ -170,15 +170,29 @@ def test_find_by_emails_escapes_normalises_and_never_injects(emu):
     assert none == []
 
 
-def test_find_by_emails_chunks_long_lists(emu):
+def test_find_by_emails_sends_a_list_too_long_for_a_get_in_one_composite_call(emu):
     client = _client(emu)
     emails = [f"someone.with.a.long.address.{n}@example-company.com" for n in range(1200)]
     emails.append("o'brien@example.com")
     found = client.find_by_emails("Lead", emails)
     assert [r["Email"] for r in found] == ["o'brien@example.com"]
-    # 1,201 values: 7 IN queries of at most 200 values, sent as GET subrequests of Composite
-    # requests (at most 5 queries each): 2 API calls instead of 7.
+    # 1,201 values make one IN query of about 66,000 characters: far too long for a GET's URI
+    # (the emulator answers 414 over 16,384 bytes, as Salesforce does), so it travels as the
+    # subrequest of one Composite request.
+    assert [r["path"] for r in _log(emu)] == ["/services/data/v61.0/composite"]
+    assert client.calls == 1
+
+
+def test_find_by_emails_checks_10000_people_in_two_calls(emu):
+    client = _client(emu)
+    emails = [f"someone.with.a.long.address.{n}@example-company.com" for n in range(10_000)]
+    emails.append("O'Brien@Example.com")
+    found = client.find_by_emails("Lead", emails)
+    assert [r["Email"] for r in found] == ["o'brien@example.com"]
+    # IN lists as long as a SOQL statement may be (the emulator refuses over 100,000
+    # characters, as Salesforce does): 7 queries, 5 to a Composite request.
     assert [r["path"] for r in _log(emu)] == ["/services/data/v61.0/composite"] * 2
+    assert [r["status"] for r in _log(emu)] == [200, 200]
     assert client.calls == 2
 
 
@@ -289,6 +303,37 @@ def test_bulk_insert_aligns_results_and_reports_job_before_upload(emu):
     assert by_id[results[30].id]["LastName"] == 'Quote "and", comma'
     assert by_id[results[31].id]["FirstName"] == "Line\nbreak"
     assert client.calls == len(_log(emu))
+
+
+def test_bulk_job_reads_only_the_result_files_that_can_hold_rows(emu):
+    client = _client(emu)
+
+    def result_reads() -> list[str]:
+        return [
+            r["path"].rsplit("/", 1)[1]
+            for r in _log(emu)
+            if r["method"] == "GET" and r["path"].endswith(("Results", "unprocessedrecords"))
+        ]
+
+    # Every row created: the job's counts (numberRecordsFailed 0, every uploaded row
+    # processed) say the failed and unprocessed files are empty, so only one is read.
+    results = client.bulk_insert("Lead", [_lead(n) for n in range(20)], key_field="Email")
+    assert all(r.success for r in results) and len({r.id for r in results}) == 20
+    assert result_reads() == ["successfulResults"]
+    emu.reset_log("salesforce")
+    # One row refused: its error comes from the failed file; nothing was left unprocessed.
+    records = [_lead(n) for n in range(100, 110)]
+    records[3] = _lead(103, Company="")
+    results = client.bulk_insert("Lead", records, key_field="Email")
+    assert [r.success for r in results].count(False) == 1
+    assert results[3].errors[0].status_code == "REQUIRED_FIELD_MISSING"
+    assert result_reads() == ["successfulResults", "failedResults"]
+    emu.reset_log("salesforce")
+    # Every row refused: no successful file to read.
+    refused = [_lead(n, Company="") for n in range(200, 203)]
+    results = client.bulk_insert("Lead", refused, key_field="Email")
+    assert not any(r.success for r in results)
+    assert result_reads() == ["failedResults"]
 
 
 def test_bulk_insert_campaign_members_keyed_by_lead_id(emu):

@@ -156,3 +156,28 @@ def test_auth_and_the_daily_limit_apply_to_the_composite_request(sf_factory):
         _composite(sf, subs)
     assert err.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
     assert sf.api_usage["api-usage"].used == 2
+
+
+def test_a_query_too_long_for_a_get_uri_travels_in_a_composite_body(org):
+    """Salesforce refuses a request URI over 16,384 bytes (414, from its edge: no API call,
+    an HTML body); the same query as a Composite subrequest is answered. A SOQL statement over
+    100,000 characters is refused either way (MALFORMED_QUERY)."""
+    sf = org.sf()
+    emails = ",".join(f"'someone{n}@example.com'" for n in range(700))  # ~17,500 characters
+    soql = f"SELECT Id, Email FROM Lead WHERE Email IN ({emails}, 'grace@example.com')"
+    before = _used(org)
+    direct = org.session().get(
+        f"{org.instance_url}{_q(soql)}", headers={"Authorization": f"Bearer {org.token}"}
+    )
+    assert direct.status_code == 414 and "URI Too Long" in direct.text
+    assert _used(org) == before
+    out = _composite(sf, [_get("long", _q(soql))])
+    [item] = out["compositeResponse"]
+    assert item["httpStatusCode"] == 200
+    assert [r["Email"] for r in item["body"]["records"]] == ["grace@example.com"]
+    many = ",".join(f"'someone{n}@example.com'" for n in range(4200))  # ~105,000 characters
+    out = _composite(sf, [_get("huge", _q(f"SELECT Id FROM Lead WHERE Email IN ({many})"))])
+    [item] = out["compositeResponse"]
+    assert item["httpStatusCode"] == 400
+    assert item["body"][0]["errorCode"] == "MALFORMED_QUERY"
+    assert "100000 characters" in item["body"][0]["message"]

@@ -21,9 +21,9 @@ MEMBERS = 250
 # (write path, service, method, path regex, n-th matching request)
 POINTS = [
     ("collections", "dotdigital", "GET", r"^/contacts/v3", 1),  # reading members
-    # checking existing records: 250 emails are two IN queries per object, sent together as
-    # one Composite request per object (the 2nd: the Contact check)
-    ("collections", "salesforce", "POST", r"/composite$", 2),
+    # checking existing records: 250 emails are one IN query per object, short enough for a
+    # GET (the 2nd: the Contact check)
+    ("collections", "salesforce", "GET", r"/query/?$", 2),
     ("collections", "salesforce", "POST", r"composite/sobjects$", 2),  # 2nd Lead batch in flight
     ("collections", "salesforce", "POST", r"composite/sobjects$", 3),  # CampaignMembers in flight
     ("bulk", "salesforce", "PUT", r"jobs/ingest/[^/]+/batches$", 1),  # Lead CSV upload

@@ -10,7 +10,6 @@ the network or the state.
 from __future__ import annotations
 
 import re
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +82,8 @@ def ca_bundle_problem(path: Path) -> str | None:
             return None
     except OSError as exc:  # e.g. a name longer than the file system allows
         return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    import ssl  # here, not at the top: `validate` (a pre-commit hook) seldom needs it
+
     try:
         ssl.create_default_context(cafile=str(path))
     except ssl.SSLError:

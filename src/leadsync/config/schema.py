@@ -8,7 +8,6 @@ a secret key.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from functools import lru_cache
@@ -273,7 +272,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
             if key in allowed:
                 continue
             key_path = child_path(path, key)
-            close = difflib.get_close_matches(key, allowed, n=1)
+            close = _close_matches(key, allowed)
             hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
             tree.add(
                 codes.UNKNOWN_KEY,
@@ -310,7 +309,7 @@ def _convert(error: ValidationError, tree: Tree) -> None:
     elif kind in ("enum", "const"):
         options = error.validator_value if kind == "enum" else [error.validator_value]
         names = [str(o) for o in options]
-        close = difflib.get_close_matches(str(value), names, n=1) if isinstance(value, str) else []
+        close = _close_matches(str(value), names) if isinstance(value, str) else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
         tree.add(
             codes.BAD_ENUM,
@@ -378,6 +377,13 @@ def _value_message(tree: Tree, kind: str, limit: Any, value: Any, path: str) -> 
         return "must have at least one entry"
     hint = _PATTERN_HINTS.get(_last_key(path), "the expected format")
     return f"{tree.show(value, path)} is not {hint}"
+
+
+def _close_matches(word: str, options: list[str]) -> list[str]:
+    """The "did you mean" candidate; difflib is imported only when a config has a mistake."""
+    import difflib
+
+    return difflib.get_close_matches(word, options, n=1)
 
 
 def _missing(error: ValidationError, tree: Tree, path: str) -> None:

@@ -22,14 +22,18 @@ from leadsync.dotdigital.model import AddressBook, DataField
 from leadsync.init.books import Campaign
 from leadsync.reconcile.observed import LeadStatusValue
 from leadsync.reconcile.refresh import Systems
-from leadsync.salesforce.client import COMPOSITE_QUERIES, SalesforceClient
+from leadsync.salesforce.client import (
+    COMPOSITE_QUERIES,
+    STATUS_CAMPAIGNS_PER_QUERY,
+    SalesforceClient,
+)
 from leadsync.salesforce.model import ObjectDescribe
-from leadsync.salesforce.soql import MAX_IN_VALUES, in_queries
+from leadsync.salesforce.soql import in_queries
 
 MAX_BOOK_PAGES = 2  # with the datafields: 3 Dotdigital calls per account
 RECENT_CAMPAIGNS = 2000  # one query page: the names a suggestion is chosen from
 # Campaigns whose member statuses are read: one Composite request of 5 IN queries.
-MAX_STATUS_CAMPAIGNS = COMPOSITE_QUERIES * MAX_IN_VALUES
+MAX_STATUS_CAMPAIGNS = COMPOSITE_QUERIES * STATUS_CAMPAIGNS_PER_QUERY
 
 
 @dataclass(frozen=True, slots=True)

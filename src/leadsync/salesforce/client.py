@@ -85,6 +85,8 @@ from leadsync.salesforce.model import (
     SaveResult,
 )
 from leadsync.salesforce.soql import (
+    MAX_GET_QUERY_CHARS,
+    encoded_length,
     field_list,
     identifier,
     in_queries,
@@ -105,6 +107,9 @@ BULK_QUERY_PAGE = 50_000  # rows per Bulk API 2.0 query results page (maxRecords
 # Composite: at most 25 subrequests, of which at most 5 queries (query-more included) or
 # sObject Collections; the whole composite request counts as ONE call against the org's limit.
 COMPOSITE_QUERIES = 5
+# A campaign has a few member statuses (2 by default): the statuses of 200 campaigns fit the
+# 2,000 rows of one result page for up to 10 statuses each.
+STATUS_CAMPAIGNS_PER_QUERY = 200
 MAX_JOB_BYTES = 64 * 1024 * 1024  # one ingest job's CSV; Salesforce allows 100 MB (150 MB base64)
 DEFAULT_TIMEOUT = (10.0, 120.0)
 # Request-level refusals caused by one record's content: isolate that record (see create()).
@@ -202,6 +207,9 @@ class SalesforceClient:
         `include_deleted`: queryAll, which also returns deleted records still in the recycle
         bin (IsDeleted true), e.g. CampaignMembers removed from a Campaign since the last read.
         """
+        if not include_deleted and encoded_length(soql) > MAX_GET_QUERY_CHARS:
+            # too long for a GET's URI: a Composite subrequest (also one API call)
+            return iter(self.query_many([soql]))
         return self.query_sized(soql, include_deleted=include_deleted)[1]
 
     def query_sized(
@@ -308,15 +316,18 @@ class SalesforceClient:
         """Every record of several SOQL queries (all pages), `attributes` dropped.
 
         Why: the org's daily allowance counts HTTP requests, and an existence check of 10,000
-        emails is 100 IN queries. One query goes as a plain GET; two or more travel as GET
-        subrequests of Composite requests (5 queries each, the most Salesforce allows), each
-        composite request counting as ONE API call. Queries are idempotent: a subrequest that
-        fails transiently is asked again (within the retry budget) in a later composite
-        request, and a page that is not the last (done false) is followed through its
-        nextRecordsUrl the same way.
+        emails is 10 IN queries (soql.in_queries). One short query goes as a plain GET; a
+        longer one, or two or more, travel as GET subrequests of Composite requests (5
+        queries each, the most Salesforce allows; a subrequest's url is not bound by the
+        16,384-byte URI limit), each composite request counting as ONE API call. Queries are
+        idempotent: a subrequest that fails transiently is asked again (within the retry
+        budget) in a later composite request, and a page that is not the last (done false)
+        is followed through its nextRecordsUrl the same way.
         """
-        if len(soqls) <= 1:
-            return [row for soql in soqls for row in self.query(soql)]
+        if not soqls:
+            return []
+        if len(soqls) == 1 and encoded_length(soqls[0]) <= MAX_GET_QUERY_CHARS:
+            return list(self.query(soqls[0]))
         base = f"/services/data/v{self._connect().sf_version}"
         todo = deque((f"{base}/query?q={quote_plus(soql, safe='')}", 0) for soql in soqls)
         rows: list[dict[str, Any]] = []
@@ -400,7 +411,8 @@ class SalesforceClient:
         if not ids:
             return out
         head = "SELECT CampaignId, Label FROM CampaignMemberStatus"
-        for row in self.query_many(list(in_queries(head, "CampaignId", ids))):
+        queries = in_queries(head, "CampaignId", ids, max_values=STATUS_CAMPAIGNS_PER_QUERY)
+        for row in self.query_many(list(queries)):
             cid = str(row.get("CampaignId") or "")
             label = row.get("Label")
             if label is None:
@@ -688,7 +700,7 @@ class SalesforceClient:
             for chunk in _byte_chunks(pending, records):
                 rows = [records[i] for i in chunk]
                 job_id, info = self._run_job(name, rows, on_job, options)
-                outcome = self._job_outcome(job_id, key_field, info)
+                outcome = self._job_outcome(job_id, key_field, info, uploaded=len(rows))
                 by_key: dict[str, deque[SaveResult]] = {}
                 for key, result in outcome.rows:
                     by_key.setdefault(key, deque()).append(result)
@@ -823,27 +835,37 @@ class SalesforceClient:
         except Exception:  # best effort: the caller's error is the one to report
             pass
 
-    def _job_outcome(self, job_id: str, key_field: str, info: Mapping[str, Any]) -> _JobOutcome:
+    def _job_outcome(
+        self, job_id: str, key_field: str, info: Mapping[str, Any], uploaded: int | None = None
+    ) -> _JobOutcome:
         state = info.get("state")
         rows: list[tuple[str, SaveResult]] = []
+        wanted = _results_to_read(info, uploaded)
+        columns = {  # only what is used of each file: a 10,000-row file is 10,000 rows in memory
+            ResultsType.successful: ("sf__Created", "sf__Id", key_field),
+            ResultsType.failed: ("sf__Error", key_field),
+            ResultsType.unprocessed: (key_field,),
+        }
         try:
-            successful = self._result_rows(job_id, ResultsType.successful)
-            failed = self._result_rows(job_id, ResultsType.failed)
-            unprocessed = self._result_rows(job_id, ResultsType.unprocessed)
+            successful, failed, unprocessed = (
+                self._result_rows(job_id, kind, names) if kind in wanted else []
+                for kind, names in columns.items()
+            )
         except SalesforceError as exc:
             if state == JobState.aborted and not exc.transient:
                 return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
-        for row in successful:
-            flag = str(row.get("sf__Created") or "").strip().lower()
-            result = SaveResult(True, row.get("sf__Id") or None, created=flag == "true")
-            rows.append((_key(key_field, row.get(key_field)), result))
-        for row in failed:
-            rows.append((_key(key_field, row.get(key_field)), _bulk_failure(row.get("sf__Error"))))
-        for row in unprocessed:
+        for flag, record_id, key in successful:
+            created = str(flag or "").strip().lower() == "true"
+            rows.append(
+                (_key(key_field, key), SaveResult(True, record_id or None, created=created))
+            )
+        for error, key in failed:
+            rows.append((_key(key_field, key), _bulk_failure(error)))
+        for (key,) in unprocessed:
             rows.append(
                 (
-                    _key(key_field, row.get(key_field)),
+                    _key(key_field, key),
                     _failure(NOT_PROCESSED, f"bulk job {job_id} did not process this record"),
                 )
             )
@@ -856,8 +878,11 @@ class SalesforceClient:
             missing = _failure(BULK_JOB_FAILED, f"bulk job {job_id} failed: {message}")
         return _JobOutcome(rows, missing)
 
-    def _result_rows(self, job_id: str, kind: ResultsType) -> list[dict[str, str]]:
-        """One results CSV, decoded as UTF-8 whatever charset the response declares."""
+    def _result_rows(
+        self, job_id: str, kind: ResultsType, names: Sequence[str]
+    ) -> list[tuple[str | None, ...]]:
+        """The `names` columns of one results CSV (None where a row or the header lacks one),
+        decoded as UTF-8 whatever charset the response declares."""
 
         def fetch(sf: Salesforce) -> bytes:
             client = self._bulk(sf)
@@ -869,9 +894,18 @@ class SalesforceClient:
 
         content = self._call(f"bulk {kind.value} {job_id}", fetch)
         text = content.decode("utf-8-sig", errors="replace")
+        del content
         if not text.strip():
             return []
-        return list(csv.DictReader(io.StringIO(text, newline="")))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        where = {name: i for i, name in enumerate(header)}  # a repeated name: the last, as
+        picks = [where.get(name) for name in names]  # csv.DictReader would take
+        return [
+            tuple(row[i] if i is not None and i < len(row) else None for i in picks)
+            for row in reader
+            if row
+        ]
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -1304,6 +1338,28 @@ def _locked(result: SaveResult | None) -> bool:
         and not result.success
         and any(e.status_code == UNABLE_TO_LOCK_ROW for e in result.errors)
     )
+
+
+def _results_to_read(info: Mapping[str, Any], uploaded: int | None) -> set[ResultsType]:
+    """Which result files of a finished job can hold a row: each read is an API call, and a
+    10,000-lead sync runs two jobs. A JobComplete job's own counts say when a file is empty:
+    no failed rows when numberRecordsFailed is 0, no unprocessed ones when it processed every
+    row uploaded (unknown when resolving a job after a crash: then read), no successful ones
+    when every processed row failed. Any other state, or counts missing: read all three."""
+    every = {ResultsType.successful, ResultsType.failed, ResultsType.unprocessed}
+    processed, failed = info.get("numberRecordsProcessed"), info.get("numberRecordsFailed")
+    if info.get("state") != JobState.job_complete:
+        return every
+    if not all(type(n) is int for n in (processed, failed)):
+        return every
+    wanted = set(every)
+    if failed == 0:
+        wanted.discard(ResultsType.failed)
+    if uploaded is not None and processed == uploaded:
+        wanted.discard(ResultsType.unprocessed)
+    if processed == failed:
+        wanted.discard(ResultsType.successful)
+    return wanted
 
 
 def _key(key_field: str, value: Any) -> str:

@@ -1,13 +1,17 @@
 """SOQL building without string-concatenating raw values: quoting, identifiers, IN chunking.
 
-Values always go through simple-salesforce's `format_soql` (which escapes quotes, backslashes
-and control characters), so an email such as `o'brien@example.com` or `"x\\" OR Id != null`
-stays a value. Identifiers (object and field names) are checked against the API-name grammar
-instead, because they cannot be quoted in SOQL.
+Values always go through simple-salesforce's quoting (`quote_soql_value`, what its
+`format_soql` applies to each value: it escapes quotes, backslashes and control characters),
+so an email such as `o'brien@example.com` or `"x\\" OR Id != null` stays a value. Identifiers
+(object and field names) are checked against the API-name grammar instead, because they cannot
+be quoted in SOQL.
 
-Why chunk on the URL-encoded length: queries travel in the query string of a GET, and the
-practical limit there (about 16 KB of request line) is far below SOQL's 100,000 characters;
-non-ASCII characters triple or worse when percent-encoded.
+Why these sizes: an IN list is bounded by the SOQL statement limit (100,000 characters) and,
+to keep each list's answer on one result page, by 2,000 values. A long query cannot travel in a
+GET's query string (Salesforce refuses a request URI over 16,384 bytes, and non-ASCII
+characters triple or worse when percent-encoded), so the client sends a query whose encoded
+length exceeds MAX_GET_QUERY_CHARS as a Composite subrequest, which has no such limit
+(SalesforceClient.query_many).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import quote_plus
 
-from simple_salesforce import format_soql
+from simple_salesforce.format import quote_soql_value
 
-MAX_QUERY_CHARS = 8_000  # URL-encoded length of one query; well under every server limit
-MAX_IN_VALUES = 200  # values per IN list; keeps each query cheap for the org too
+MAX_GET_QUERY_CHARS = 8_000  # URL-encoded query sent as a GET: well under the 16,384-byte URI
+MAX_SOQL_CHARS = 90_000  # one statement built here; Salesforce refuses over 100,000 characters
+MAX_IN_VALUES = 2_000  # values per IN list: one result page (2,000 rows) when each matches one
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
@@ -41,7 +46,7 @@ def field_list(fields: Iterable[str]) -> str:
 
 def quote(value: object) -> str:
     """One SOQL literal (string, number, boolean, date, None) or a parenthesised list."""
-    return format_soql("{}", value)
+    return quote_soql_value(value)
 
 
 def looks_like_id(value: str, prefix: str | None = None) -> bool:
@@ -71,29 +76,28 @@ def in_queries(
     values: Sequence[object],
     *,
     tail: str = "",
-    max_chars: int = MAX_QUERY_CHARS,
+    max_chars: int = MAX_SOQL_CHARS,
     max_values: int = MAX_IN_VALUES,
 ) -> Iterator[str]:
     """Yield `{head} WHERE {column} IN (...) {tail}` queries covering `values` in order.
 
-    Each query stays within `max_chars` (URL-encoded) and `max_values`, except that a single
-    value too long for the budget still gets a query of its own rather than being dropped.
-    `head` and `tail` are the caller's SOQL (trusted, no data in them); `tail` is appended
-    as given, e.g. "AND IsConverted = false".
+    Each query stays within `max_chars` characters of SOQL and `max_values` values, except
+    that a single value too long for the budget still gets a query of its own rather than
+    being dropped. `head` and `tail` are the caller's SOQL (trusted, no data in them); `tail`
+    is appended as given, e.g. "AND IsConverted = false".
     """
     column = identifier(column)
     opening = f"{head} WHERE {column} IN ("
     closing = ")" + (f" {tail}" if tail else "")
-    fixed = encoded_length(opening) + encoded_length(closing)
+    fixed = len(opening) + len(closing)
     batch: list[str] = []
     size = fixed
     for value in values:
-        literal = quote(value)
-        cost = encoded_length(literal) + (3 if batch else 0)  # "," encodes to %2C
+        literal = quote_soql_value(value)
+        cost = len(literal) + 1  # the comma before it (one too many for the first: harmless)
         if batch and (size + cost > max_chars or len(batch) >= max_values):
             yield opening + ",".join(batch) + closing
             batch, size = [], fixed
-            cost = encoded_length(literal)
         batch.append(literal)
         size += cost
     if batch:

@@ -381,9 +381,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# Built once (json.dumps would build one per call, twice per member); the same text.
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
 def _sha(material: Any) -> str:
-    blob = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(_HASH_ENCODER.encode(material).encode()).hexdigest()
 
 
 def missing_reason(missing: Sequence[str], mapping: LeadMapping) -> str:

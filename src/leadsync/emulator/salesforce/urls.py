@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterable
+from urllib.parse import quote
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
@@ -35,6 +36,10 @@ D = "/services/data/v<version:version>"
 # Salesforce's edge (server: sfdcedge) names every answer, errors included, with a request id
 # of 32 hex digits, the id its support and Event Monitoring (REQUEST_ID) know the request by.
 REQUEST_ID_HEADER = "X-SFDC-Request-Id"
+# A request URI over 16,384 bytes gets 414 from the edge (Salesforce's REST API request size
+# limits); a long query goes in the body of a Composite request instead.
+MAX_URI_BYTES = 16_384
+URI_TOO_LONG = "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>"
 
 
 def _api_rules() -> list[Rule]:
@@ -158,6 +163,12 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
+        if _uri_length(environ) > MAX_URI_BYTES:
+            # Salesforce's edge refuses it before the API sees it: not an API call, and the
+            # body is its HTML, not JSON. A Composite subrequest's url has no such limit.
+            return Response(URI_TOO_LONG, status=414, content_type="text/html")(
+                environ, start_response
+            )
         try:
             response = dispatch(request)
         except ApiError as exc:
@@ -176,6 +187,15 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
 
     app.route_for = route_for  # type: ignore[attr-defined]
     return app
+
+
+def _uri_length(environ: dict) -> int:
+    """Bytes of the request-target as the client sent it (path and query string, encoded)."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if raw:
+        return len(str(raw).encode("latin-1", "replace"))
+    query = environ.get("QUERY_STRING") or ""
+    return len(quote(environ.get("PATH_INFO") or "")) + (len(query) + 1 if query else 0)
 
 
 def _method_not_allowed(request: Request, exc: MethodNotAllowed) -> Response:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from leadsync.emulator.salesforce import soql
-from leadsync.emulator.salesforce.exceptions import ApiError
+from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, to18
 from leadsync.emulator.salesforce.models.base import OrgState
 from leadsync.emulator.salesforce.sobjects import ObjectDef
 
 PAGE_SIZE = 2000
+MAX_SOQL_CHARS = 100_000  # a SOQL statement, however it arrives (GET, Composite, Bulk query job)
 MAX_OPEN_LOCATORS = 50
 
 
@@ -90,6 +91,10 @@ class Queries(OrgState):
     def query(self, text: str, *, include_deleted: bool, version: str, page: bool = True) -> dict:
         """Run a query: its first page (a query locator for the rest), or with page=False all
         records at once (Bulk API query jobs)."""
+        if len(text) > MAX_SOQL_CHARS:
+            raise malformed_query(
+                f"SOQL statements can not be longer than {MAX_SOQL_CHARS} characters"
+            )
         query = soql.parse(text)
         obj = self._objects_lower.get(query.sobject.lower())
         if obj is None:

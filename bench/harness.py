@@ -240,3 +240,8 @@ class Emulator:
             time.sleep(0.1)
         if info["state"] != "JobComplete" or int(info.get("numberRecordsFailed") or 0):
             raise SystemExit(f"bench: the {sobject} setup job ended {info}")
+
+
+def check(m: Measured, what: str, ok: tuple[int, ...] = (0,)) -> None:
+    if m.code not in ok:
+        raise SystemExit(f"bench: {what} exited {m.code}\n{m.stdout[-2000:]}\n{m.stderr[-2000:]}")

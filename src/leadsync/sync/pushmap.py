@@ -29,6 +29,7 @@ from typing import Any
 from leadsync.salesforce.soql import field_list, quote
 from leadsync.state.model import PushEntry
 from leadsync.sync.mapping import Row, normalise_email
+from leadsync.sync.wire import flag, parse_stamp, soql_datetime
 
 TOWARDS_DOTDIGITAL = frozenset({"two-way", "salesforce-to-dotdigital"})
 CURRENT = frozenset({"pending", "pushed"})  # the book holds (or is about to hold) this person
@@ -130,27 +131,6 @@ def member_query(rules: PushRules, since: datetime | None, *, count: bool = Fals
     return soql
 
 
-def soql_datetime(moment: datetime) -> str:
-    """A SOQL dateTime literal (unquoted, UTC): 2026-11-29T10:00:00Z."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(raw: Any) -> datetime | None:
-    """Salesforce's JSON datetime (2026-01-31T10:00:00.000+0000) as an aware datetime."""
-    if not isinstance(raw, str) or not raw:
-        return None
-    text = raw.strip().replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class Wanted:
     """One CampaignMember as read: who, and what the book should hold for them (or why not)."""
@@ -185,7 +165,7 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
     stamp = max((s for s in stamps if s is not None), default=None)
     email = normalise_email(str((person or {}).get("Email") or ""))
     leaving = None
-    if _true(row.get("IsDeleted")) or person is None:
+    if flag(row.get("IsDeleted")) or person is None:
         leaving = LEFT_CAMPAIGN
     elif not rules.wants_status(row.get("Status")):
         leaving = STATUS_FILTERED
@@ -216,11 +196,6 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
         leaving=leaving,
         problem=problem,
     )
-
-
-def _true(value: Any) -> bool:
-    """A Salesforce boolean as REST (true) or a Bulk query CSV ("true") gives it."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def to_datafield(value: Any, df_type: str) -> Any:

@@ -324,7 +324,7 @@ def _left(old: PushEntry, code: str, run_id: str, now: str) -> PushEntry:
         EMAIL_CHANGED: "the person's email changed in Salesforce",
         NO_EMAIL: "the person's email was removed in Salesforce",
     }.get(code, code)
-    return _evolve(old, state="left", reason_code=code, reason=why, last_run=run_id, updated_at=now)
+    return evolve(old, state="left", reason_code=code, reason=why, last_run=run_id, updated_at=now)
 
 
 def _gone_email(old: PushEntry | None, want: Wanted, run_id: str, now: str) -> list[PushEntry]:
@@ -334,7 +334,7 @@ def _gone_email(old: PushEntry | None, want: Wanted, run_id: str, now: str) -> l
     if old is None or old.state not in CURRENT or not old.email or old.email == want.email:
         return []
     code = EMAIL_CHANGED if want.email else NO_EMAIL
-    gone = _evolve(old, member_id=f"{old.member_id}|{old.email}")
+    gone = evolve(old, member_id=f"{old.member_id}|{old.email}")
     return [_left(gone, code, run_id, now)]
 
 
@@ -355,13 +355,11 @@ def import_record(entry: PushEntry, book_id: int) -> dict[str, Any]:
     return record
 
 
-def _evolve(entry: PushEntry, **changes: Any) -> PushEntry:
+def evolve(entry: PushEntry, **changes: Any) -> PushEntry:
+    """A copy of the entry with `changes`: stored entries are never changed in place."""
     values = {name: getattr(entry, name) for name in PushEntry.__dataclass_fields__}
     values.update(changes)
     return PushEntry(**values)
-
-
-evolve = _evolve
 
 
 def _sha(material: Any) -> str:

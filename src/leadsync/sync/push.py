@@ -252,19 +252,10 @@ class PushBook:
         if not go:
             return
         if self.dry:
-            for e in go:
-                self.tally.count("removed")
-                self.tally.sample("removed", e.email, e.reason or "")
+            self.would_remove([(e.email, e.reason or "") for e in go])
             return
         ids = self.contact_ids(go)
-        self.ctx.checkpoint()
-        self.held.verify()
-        if ids and not self.dd.remove_members(self.book.id, list(ids.values())):
-            for e in go:
-                self.tally.count("pending")
-                self.tally.error(
-                    "REMOVAL_RUNNING", "Dotdigital was still removing members", e.email
-                )
+        if not self.remove(list(ids.values()), [e.email for e in go]):
             return
         done = [
             evolve(
@@ -324,16 +315,9 @@ class PushBook:
             return
         reason = f"not a member of campaign {self.rules.campaign!r} (clear_address_books: true)"
         if self.dry:
-            for email in outsiders.values():
-                self.tally.count("removed")
-                self.tally.sample("removed", email, reason)
+            self.would_remove([(email, reason) for email in outsiders.values()])
             return
-        self.ctx.checkpoint()
-        self.held.verify()
-        if not self.dd.remove_members(self.book.id, list(outsiders)):
-            for email in outsiders.values():
-                self.tally.count("pending")
-                self.tally.error("REMOVAL_RUNNING", "Dotdigital was still removing members", email)
+        if not self.remove(list(outsiders), list(outsiders.values())):
             return
         now = wire.now()
         rows = [
@@ -356,6 +340,24 @@ class PushBook:
         self.store.push_put(rows)
         self.tally.count("removed", len(rows))
         self.tally.reasons[pushmap.NOT_IN_CAMPAIGN] += len(rows)
+
+    def remove(self, contact_ids: list[int], emails: Sequence[str]) -> bool:
+        """Take `contact_ids` out of the book (the account lock checked first). False when
+        Dotdigital was still removing members: `emails` stay to be removed by the next run."""
+        self.ctx.checkpoint()
+        self.held.verify()
+        if not contact_ids or self.dd.remove_members(self.book.id, contact_ids):
+            return True
+        for email in emails:
+            self.tally.count("pending")
+            self.tally.error("REMOVAL_RUNNING", "Dotdigital was still removing members", email)
+        return False
+
+    def would_remove(self, who: Sequence[tuple[str, str]]) -> None:
+        """Dry run: the (email, reason) a real run would take out of the book."""
+        for email, reason in who:
+            self.tally.count("removed")
+            self.tally.sample("removed", email, reason)
 
     def current_emails(self, emails: Iterable[str]) -> set[str]:
         """Of `emails`, those a current member of this book's push has (this run's decisions

@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadsync.config.model import Direction
 from leadsync.salesforce.soql import field_list, quote
 from leadsync.state.model import PushEntry
 from leadsync.sync.mapping import Row, normalise_email
 from leadsync.sync.wire import flag, parse_stamp, soql_datetime
 
-TOWARDS_DOTDIGITAL = frozenset({"two-way", "salesforce-to-dotdigital"})
+# Directions whose mapping rows write Salesforce values into Dotdigital.
+TOWARDS_DOTDIGITAL = frozenset({Direction.TWO_WAY, Direction.SALESFORCE_TO_DOTDIGITAL})
 CURRENT = frozenset({"pending", "pushed"})  # the book holds (or is about to hold) this person
 GONE = frozenset({"left", "removed"})
 # Pushed people are never turned into Leads: every state that means "written (or being

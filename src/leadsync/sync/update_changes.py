@@ -32,10 +32,6 @@ class ChangeReads:
 
     def __init__(self, step: UpdateStep) -> None:
         self.step = step
-        self.name = step.name
-        self.store = step.store
-        self.sf = step.sf
-        self.dd = step.dd
         self.tally = step.tally
         self.links = step.links
         self.marks: dict[str, str | None] = {}
@@ -49,15 +45,17 @@ class ChangeReads:
             source = f"dotdigital:{book.id}"
             # Where this read starts next time: the Lead step's mark of this run when it read
             # the book (taken before that read: whatever it saw is seen here too), else now.
-            start = self.store.watermark(self.name, book.id) if book.create_leads else None
+            start = (
+                self.step.store.watermark(self.step.name, book.id) if book.create_leads else None
+            )
             if start is None:
                 # Dotdigital's clock: its last answer's Date (an earlier read of this run, e.g.
                 # the push's), which is before this read: a safe start; else ask it
-                started = started or self.dd.last_date or self.dd.server_time()
+                started = started or self.step.dd.last_date or self.step.dd.server_time()
                 start = wire.iso(started)
-            mark = self.store.update_mark(self.name, source)
+            mark = self.step.store.update_mark(self.step.name, source)
             since = wire.parse(mark) - self.overlap if mark else None
-            for page in self.dd.book_members(
+            for page in self.step.dd.book_members(
                 book.id, modified_since=since, datafields=self.step.fields.datafields()
             ):
                 linked = self.links.get([c.id for c in page])
@@ -81,7 +79,7 @@ class ChangeReads:
             ):
                 continue  # fmt: skip
             source = f"salesforce:{sobject}"
-            mark = self.store.update_mark(self.name, source)
+            mark = self.step.store.update_mark(self.step.name, source)
             if mark is None:
                 # First read of this object: every link of it is new (pending), read by Id;
                 # changes from now on are those after the org's newest stamp.
@@ -105,7 +103,7 @@ class ChangeReads:
         # read saw every commit before it, so the next read may start there (less the
         # overlap) even when the newest record read is older, instead of re-reading the
         # same window run after run. Never later than that answer: a safe mark.
-        answered = self.sf.last_date
+        answered = self.step.sf.last_date
         if answered is not None:
             top = max(top, wire.soql_datetime(answered), key=wire.stamp_key)
         for chunk in _chunks(rows, READ_CHUNK):
@@ -118,9 +116,9 @@ class ChangeReads:
     def _changed_rows(self, soql: str) -> Iterator[dict[str, Any]]:
         """The rows of a change query: REST pages (2,000 rows a call), or, when the first page
         says sync.bulk_threshold rows or more have changed, one Bulk API 2.0 query job."""
-        total, rows = self.sf.query_sized(soql, include_deleted=True)
+        total, rows = self.step.sf.query_sized(soql, include_deleted=True)
         if total >= max(self.step.settings.bulk_threshold, READ_CHUNK + 1):
-            return self.sf.bulk_query(soql, include_deleted=True)
+            return self.step.sf.bulk_query(soql, include_deleted=True)
         return rows
 
     def _match_changed(
@@ -166,7 +164,7 @@ class ChangeReads:
 
     def _newest_stamp(self, sobject: str) -> str | None:
         soql = f"SELECT SystemModstamp FROM {sobject} ORDER BY SystemModstamp DESC LIMIT 1"
-        for row in self.sf.query(soql):
+        for row in self.step.sf.query(soql):
             return str(row.get("SystemModstamp") or "") or None
         return None
 

@@ -102,3 +102,36 @@ def test_a_refused_value_is_not_sent_again_until_the_data_changes():
         run_id="r6", now="z",
     )  # fmt: skip
     assert cleared.outcome is None and cleared.base["TITLE"] == "CEO"
+
+
+def test_a_lead_read_converted_names_its_contact_in_rest_and_bulk_form():
+    """One rule for both reads (changes by SystemModstamp, records by Id): REST gives the
+    checkbox as a boolean, a Bulk API 2.0 query's CSV as text."""
+    contact = "0038d0000000009AAA"
+    assert links.converted_into("Lead", {"IsConverted": True, "ConvertedContactId": contact}) == (
+        contact
+    )
+    assert links.converted_into("Lead", {"IsConverted": "true", "ConvertedContactId": contact}) == (
+        contact
+    )
+    assert (
+        links.converted_into("Lead", {"IsConverted": "false", "ConvertedContactId": contact})
+        is None
+    )
+    assert links.converted_into("Lead", {"IsConverted": True, "ConvertedContactId": ""}) is None
+    assert (
+        links.converted_into("Contact", {"IsConverted": True, "ConvertedContactId": contact})
+        is None
+    )
+
+
+def test_a_record_read_deleted_or_merged_says_why_it_unlinks():
+    link = links.from_entry(_entry("created", lead_id="00Q8d0000000001AAA"), "r1", "now")
+    assert link is not None
+    assert links.deleted_why(link, {"IsDeleted": False}) is None
+    assert links.deleted_why(link, {"IsDeleted": "true", "MasterRecordId": ""}) == (
+        "Lead 00Q8d0000000001AAA was deleted in Salesforce"
+    )
+    assert links.deleted_why(link, {"IsDeleted": True, "MasterRecordId": "00Q8d0000000002AAA"}) == (
+        "Lead 00Q8d0000000001AAA was merged into 00Q8d0000000002AAA in Salesforce"
+    )

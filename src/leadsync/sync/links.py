@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from leadsync.state.model import LedgerEntry, Link, PushEntry
+from leadsync.sync import wire
 from leadsync.sync.updates import FieldNote, LinkPlan
 
 LEAD_PREFIX = "00Q"
@@ -101,6 +102,23 @@ def converted(
         },
         last_run=run_id,
     )
+
+
+def converted_into(sobject: str, row: Mapping[str, Any]) -> str | None:
+    """The Contact a Lead read from Salesforce was converted into (None: not a converted Lead)."""
+    if sobject == "Lead" and wire.flag(row.get("IsConverted")) and row.get("ConvertedContactId"):
+        return str(row["ConvertedContactId"])
+    return None
+
+
+def deleted_why(link: Link, row: Mapping[str, Any]) -> str | None:
+    """Why a record read with queryAll unlinks its pair: deleted, or merged into another one
+    (None: it is still there)."""
+    if not wire.flag(row.get("IsDeleted")):
+        return None
+    master = row.get("MasterRecordId")
+    why = f"merged into {master}" if master else "deleted"
+    return f"{link.sobject} {link.record_id} was {why} in Salesforce"
 
 
 def unlinked(link: Link, why: str, run_id: str, now: str) -> Link:

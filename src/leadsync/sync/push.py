@@ -17,32 +17,26 @@ Crash safety, with the lead sync's discipline (engine.py):
 1. Record before writing: what a read changes is stored in push_members before anything is
    written to Dotdigital (members who left are stored `left` before they are removed).
 2. Write-ahead: an import's members are stored with `attempt` before it is sent, and with the
-   import's id as soon as Dotdigital accepts it (before its status is read).
-3. Resolve first: a run starts by settling what a killed run left in flight. An import whose id
-   is known is asked for its outcome; one whose id never came back is sent again: an import is
-   an upsert by email into the book's member set, so sending it twice leaves each person once,
-   with the same values. Removing a member twice is as harmless.
+   import's id as soon as Dotdigital accepts it (before its status is read); pushimport.py.
+3. Resolve first (pushimport.py): a run starts by settling what a killed run left in flight.
+   An import whose id is known is asked for its outcome; one whose id never came back is sent
+   again: an import is an upsert by email into the book's member set, so sending it twice
+   leaves each person once, with the same values. Removing a member twice is as harmless.
 4. The marks move last, after everything read has been recorded and written.
 `held.verify()` runs before every batch of remote writes, as in lead creation.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from leadsync.dotdigital.errors import DotdigitalError
-from leadsync.dotdigital.model import ImportOutcome
-from leadsync.errors import LimitReached, RemoteError
 from leadsync.state.model import LedgerEntry, PushEntry, PushMark
-from leadsync.sync import ledger, pushmap
+from leadsync.sync import ledger, pushmap, wire
 from leadsync.sync.applied import BookView
+from leadsync.sync.pushimport import PushImports, count_written, tally_of
 from leadsync.sync.pushmap import CURRENT, PushRules, Wanted, evolve
-from leadsync.sync.pushtally import PushTally
-from leadsync.sync.write_errors import of_exception
 
 if TYPE_CHECKING:
     from leadsync.sync.engine import AccountSync
@@ -50,24 +44,6 @@ if TYPE_CHECKING:
 READ_CHUNK = 2000  # CampaignMember rows decided per round of push-table lookups
 IMPORT_RECORDS = 10_000  # contacts per Dotdigital import (one write-ahead unit)
 FULL_READ_DAYS = 14  # deleted members stay in Salesforce's recycle bin 15 days: read all before
-SENDING = "import:sending:"
-IMPORT = "import:"
-
-
-def tally_of(parent: AccountSync, book: BookView | None, book_id: int) -> PushTally:
-    """The run's tally of one pushing book (created on first use)."""
-    tallies: dict[tuple[str, int], PushTally] = parent.ctx.push_tallies
-    key = (parent.account.name, book_id)
-    if key not in tallies:
-        tallies[key] = PushTally(
-            account=parent.account.name,
-            book_id=book_id,
-            book=book.name if book else f"(address book {book_id})",
-            campaign_id=(book.campaign_id if book else None) or "",
-            campaign=(book.campaign_name if book else None) or "",
-            clear=parent.account.clear_address_books,
-        )
-    return tallies[key]
 
 
 class PushAccount:
@@ -80,137 +56,14 @@ class PushAccount:
         self.store = parent.store
         self.dd = parent.dd
         self.run_id = parent.run_id
+        self.imports = PushImports(parent)
 
     def run(self) -> None:
         if not self.ctx.dry_run:
-            self.resolve_in_doubt()
+            self.imports.resolve_in_doubt()
         for book in self.account.push_books:
             self.ctx.check_stop()
             PushBook(self, book).run()
-
-    # -- 1. imports a killed run left in flight -------------------------------------------------
-
-    def resolve_in_doubt(self) -> None:
-        groups: dict[str, list[PushEntry]] = defaultdict(list)
-        for entry in self.store.push_in_doubt(self.account.name):
-            groups[entry.attempt or ""].append(entry)
-        for attempt, group in groups.items():
-            if attempt.startswith(SENDING) or not attempt.startswith(IMPORT):
-                self.back_to_pending(group, None)  # never accepted, or unknown: send again
-                continue
-            import_id = attempt.removeprefix(IMPORT)
-            try:
-                outcome = self.dd.import_status(import_id)
-            except DotdigitalError as exc:
-                if exc.status == 404:  # the service no longer knows it: send again
-                    self.back_to_pending(group, None)
-                    continue
-                if not exc.transient:
-                    raise
-                self.keep_in_doubt(group, of_exception(exc).error_class, str(exc))
-                continue
-            self.settle(group, outcome, {})
-
-    # -- shared by resolve and the imports -----------------------------------------------------
-
-    def settle(
-        self, marked: Sequence[PushEntry], outcome: ImportOutcome, kinds: dict[str, str]
-    ) -> None:
-        """Per member, what an import that is no longer running did; `kinds` says whether this
-        run's members were added or updated (an earlier run's: known contact id = updated)."""
-        if outcome.running:
-            self.keep_in_doubt(
-                marked, "IMPORT_RUNNING", f"import {outcome.import_id} is still running"
-            )
-            return
-        now = _now()
-        out: list[PushEntry] = []
-        for entry in marked:
-            tally = self.tally(entry.book_id)
-            done = dict(attempt=None, attempted_at=None, last_run=self.run_id, updated_at=now)
-            cid = outcome.created.get(entry.email, outcome.updated.get(entry.email))
-            if outcome.finished and cid is not None:
-                kind = kinds.get(entry.member_id) or ("updated" if entry.contact_id else "added")
-                out.append(
-                    evolve(
-                        entry, state="pushed", contact_id=cid, reason_code=None, reason=None, **done
-                    )
-                )
-                tally.count(kind)
-                tally.sample(
-                    kind, entry.email, f"{entry.person_type or 'person'} {entry.person_id}"
-                )
-            elif outcome.finished and entry.email in outcome.failures:
-                code, text = outcome.failures[entry.email]
-                reason = f"Dotdigital refused it: {text} ({code})"
-                out.append(evolve(entry, state="failed", reason_code=code, reason=reason, **done))
-                tally.count("failed")
-                tally.reasons[code] += 1
-                tally.sample("failed", entry.email, reason)
-            elif outcome.status == "Failed" or outcome.finished:
-                why = (
-                    f"import {outcome.import_id} ended as {outcome.status}"
-                    if not outcome.finished
-                    else f"import {outcome.import_id} did not report this member"
-                )
-                out.append(
-                    evolve(entry, state="pending", reason_code="TRANSIENT", reason=why, **done)
-                )
-                tally.count("pending")
-                tally.error(f"IMPORT_{outcome.status.upper()}", why, entry.email)
-            else:  # RejectedByWatchdog and the like: the data, not the moment
-                reason = f"Dotdigital ended import {outcome.import_id} as {outcome.status}, writing nothing"
-                out.append(
-                    evolve(
-                        entry,
-                        state="failed",
-                        reason_code=pushmap.IMPORT_REJECTED,
-                        reason=reason,
-                        **done,
-                    )
-                )
-                tally.count("failed")
-                tally.reasons[outcome.status] += 1
-                tally.sample("failed", entry.email, reason)
-        self.store.push_put(out)
-
-    def back_to_pending(
-        self, entries: Sequence[PushEntry], error: tuple[str, str] | None
-    ) -> list[PushEntry]:
-        now = _now()
-        code, why = error if error else (None, None)
-        out = [
-            evolve(
-                e,
-                state="pending",
-                attempt=None,
-                attempted_at=None,
-                reason_code="TRANSIENT" if error else None,
-                reason=why,
-                last_run=self.run_id,
-                updated_at=now,
-            )
-            for e in entries
-        ]
-        self.store.push_put(out)
-        if error is not None:
-            for e in out:
-                tally = self.tally(e.book_id)
-                tally.count("pending")
-                tally.error(str(code), str(why), e.email)
-        return out
-
-    def keep_in_doubt(self, entries: Sequence[PushEntry], error_class: str, message: str) -> None:
-        """The import's outcome cannot be learnt now: its members stay in doubt (the attempt is
-        kept), the next run asks again; this run is incomplete."""
-        for e in entries:
-            tally = self.tally(e.book_id)
-            tally.count("in_doubt")
-            tally.error(error_class, message, e.email)
-
-    def tally(self, book_id: int) -> PushTally:
-        book = next((b for b in self.account.books if b.id == book_id), None)
-        return tally_of(self.parent, book, book_id)
 
 
 class PushBook:
@@ -271,7 +124,7 @@ class PushBook:
             salesforce=_later(old_high, high),
             dotdigital=dd_mark,
             fingerprint=fingerprint,
-            full_at=_now() if full else (mark.full_at if mark is not None else None),
+            full_at=wire.now() if full else (mark.full_at if mark is not None else None),
         )
         self.held.verify()
         self.store.set_push_mark(new)
@@ -297,7 +150,7 @@ class PushBook:
             self.tally.count("read")
             seen.add(want.member_id)
             if want.stamp is not None and (high is None or want.stamp > high):
-                high, high_raw = want.stamp, want.stamp.astimezone(UTC).isoformat()
+                high, high_raw = want.stamp, wire.iso(want.stamp)
             batch.append(want)
             if len(batch) >= READ_CHUNK:
                 self.decide(batch)
@@ -306,7 +159,7 @@ class PushBook:
         if since is None:
             self.unseen(seen)
         if self.answered is not None:
-            return self.answered.astimezone(UTC).isoformat()
+            return wire.iso(self.answered)
         return high_raw
 
     def read_rows(self, soql: str, since: datetime | None) -> Iterable[dict[str, Any]]:
@@ -330,7 +183,7 @@ class PushBook:
         if not batch:
             return
         old = self.store.push_get(self.rules.account, self.book.id, [w.member_id for w in batch])
-        now = _now()
+        now = wire.now()
         changed: list[PushEntry] = []
         for want in batch:
             decision = pushmap.decide(
@@ -355,7 +208,7 @@ class PushBook:
 
     def unseen(self, seen: set[str]) -> None:
         """A full read: members the push table holds that Salesforce no longer lists left."""
-        now = _now()
+        now = wire.now()
         gone: list[PushEntry] = []
         for entry in self.store.push_iter(self.rules.account, self.book.id, sorted(CURRENT)):
             if entry.member_id in seen or entry.attempt is not None or "|" in entry.member_id:
@@ -387,7 +240,7 @@ class PushBook:
         leaving.update({e.member_id: e for e in self.leavers})
         entries = [e for e in leaving.values() if e.state == "left"]
         keep = self.current_emails([e.email for e in entries])
-        now = _now()
+        now = wire.now()
         kept = [
             evolve(e, state="removed", reason="another member of the Campaign has this email: kept")
             for e in entries
@@ -399,19 +252,10 @@ class PushBook:
         if not go:
             return
         if self.dry:
-            for e in go:
-                self.tally.count("removed")
-                self.tally.sample("removed", e.email, e.reason or "")
+            self.would_remove([(e.email, e.reason or "") for e in go])
             return
         ids = self.contact_ids(go)
-        self.ctx.checkpoint()
-        self.held.verify()
-        if ids and not self.dd.remove_members(self.book.id, list(ids.values())):
-            for e in go:
-                self.tally.count("pending")
-                self.tally.error(
-                    "REMOVAL_RUNNING", "Dotdigital was still removing members", e.email
-                )
+        if not self.remove(list(ids.values()), [e.email for e in go]):
             return
         done = [
             evolve(
@@ -444,7 +288,7 @@ class PushBook:
         Dotdigital's time at the first answer of this read."""
         since = None
         if dd_mark:
-            since = datetime.fromisoformat(dd_mark) - self.overlap
+            since = wire.parse(dd_mark) - self.overlap
         before = self.dd.last_date
         started: datetime | None = None
         outsiders: dict[int, str] = {}
@@ -464,25 +308,18 @@ class PushBook:
         if started is None:
             started = self.dd.server_time()
         self.remove_outsiders(outsiders)
-        return started.astimezone(UTC).isoformat()
+        return wire.iso(started)
 
     def remove_outsiders(self, outsiders: dict[int, str]) -> None:
         if not outsiders:
             return
         reason = f"not a member of campaign {self.rules.campaign!r} (clear_address_books: true)"
         if self.dry:
-            for email in outsiders.values():
-                self.tally.count("removed")
-                self.tally.sample("removed", email, reason)
+            self.would_remove([(email, reason) for email in outsiders.values()])
             return
-        self.ctx.checkpoint()
-        self.held.verify()
-        if not self.dd.remove_members(self.book.id, list(outsiders)):
-            for email in outsiders.values():
-                self.tally.count("pending")
-                self.tally.error("REMOVAL_RUNNING", "Dotdigital was still removing members", email)
+        if not self.remove(list(outsiders), list(outsiders.values())):
             return
-        now = _now()
+        now = wire.now()
         rows = [
             PushEntry(
                 account=self.rules.account,
@@ -503,6 +340,24 @@ class PushBook:
         self.store.push_put(rows)
         self.tally.count("removed", len(rows))
         self.tally.reasons[pushmap.NOT_IN_CAMPAIGN] += len(rows)
+
+    def remove(self, contact_ids: list[int], emails: Sequence[str]) -> bool:
+        """Take `contact_ids` out of the book (the account lock checked first). False when
+        Dotdigital was still removing members: `emails` stay to be removed by the next run."""
+        self.ctx.checkpoint()
+        self.held.verify()
+        if not contact_ids or self.dd.remove_members(self.book.id, contact_ids):
+            return True
+        for email in emails:
+            self.tally.count("pending")
+            self.tally.error("REMOVAL_RUNNING", "Dotdigital was still removing members", email)
+        return False
+
+    def would_remove(self, who: Sequence[tuple[str, str]]) -> None:
+        """Dry run: the (email, reason) a real run would take out of the book."""
+        for email, reason in who:
+            self.tally.count("removed")
+            self.tally.sample("removed", email, reason)
 
     def current_emails(self, emails: Iterable[str]) -> set[str]:
         """Of `emails`, those a current member of this book's push has (this run's decisions
@@ -543,56 +398,14 @@ class PushBook:
         for start in range(0, len(entries), IMPORT_RECORDS):
             self.ctx.checkpoint()
             self.held.verify()
-            self.send(entries[start : start + IMPORT_RECORDS])
-
-    def send(self, entries: list[PushEntry]) -> None:
-        now = _now()
-        attempt = f"{SENDING}{self.run_id}:{uuid.uuid4().hex[:8]}"
-        marked = [
-            evolve(
-                e,
-                attempt=attempt,
-                attempted_at=now,
-                tries=e.tries + 1,
-                last_run=self.run_id,
-                updated_at=now,
+            self.owner.imports.send(
+                self.book.id, entries[start : start + IMPORT_RECORDS], self.kinds
             )
-            for e in entries
-        ]
-        self.store.push_put(marked)  # write-ahead: stored BEFORE the import is sent
-        records: dict[str, dict[str, Any]] = {}
-        for e in marked:  # one record per email: the book holds a person once
-            records.setdefault(e.email, pushmap.import_record(e, self.book.id))
-
-        def on_submit(import_id: str) -> None:
-            marked[:] = [evolve(e, attempt=f"{IMPORT}{import_id}") for e in marked]
-            self.store.push_put(marked)  # the id, before the status is read
-
-        try:
-            outcome = self.dd.import_contacts(list(records.values()), on_submit=on_submit)
-        except LimitReached:
-            if marked[0].attempt == attempt:
-                self.owner.back_to_pending(marked, None)
-            raise
-        except RemoteError as exc:
-            sent = marked[0].attempt != attempt
-            if not getattr(exc, "transient", False) and not sent:
-                self.owner.back_to_pending(marked, None)
-                raise
-            error = of_exception(exc)
-            if sent:  # accepted: its outcome is read by the next run
-                self.owner.keep_in_doubt(marked, error.error_class, error.message)
-            else:
-                self.owner.back_to_pending(marked, (error.error_class, error.message))
-            return
-        self.owner.settle(marked, outcome, self.kinds)
 
     def predict(self, entries: list[PushEntry]) -> None:
         """Dry run: who the imports would add or update (nothing is sent)."""
         for e in entries:
-            kind = self.kinds.get(e.member_id) or ("updated" if e.contact_id else "added")
-            self.tally.count(kind)
-            self.tally.sample(kind, e.email, f"{e.person_type or 'person'} {e.person_id}")
+            count_written(self.tally, e, self.kinds)
             self.ctx.predicted_pushed.setdefault(self.rules.account, {})[e.email] = e
 
     def _stored(self, state: str) -> list[PushEntry]:
@@ -676,14 +489,14 @@ def _campaign_name(parent: AccountSync, push: PushEntry) -> str | None:
 
 
 def _since(mark: PushMark | None, overlap: timedelta) -> datetime | None:
-    moment = pushmap.parse_stamp(mark.salesforce) if mark is not None else None
+    moment = wire.parse_stamp(mark.salesforce) if mark is not None else None
     return moment - overlap if moment is not None else None
 
 
 def _later(old: str | None, new: str | None) -> str | None:
     if old is None or new is None:
         return new or old
-    a, b = pushmap.parse_stamp(old), pushmap.parse_stamp(new)
+    a, b = wire.parse_stamp(old), wire.parse_stamp(new)
     return new if a is None or (b is not None and b > a) else old
 
 
@@ -691,9 +504,5 @@ def _stale(full_at: str | None) -> bool:
     """The last full read is older than Salesforce keeps deleted members: read everything."""
     if not full_at:
         return True
-    at = pushmap.parse_stamp(full_at)
+    at = wire.parse_stamp(full_at)
     return at is None or datetime.now(UTC) - at > timedelta(days=FULL_READ_DAYS)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

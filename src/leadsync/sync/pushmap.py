@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadsync.config.model import Direction
 from leadsync.salesforce.soql import field_list, quote
 from leadsync.state.model import PushEntry
 from leadsync.sync.mapping import Row, normalise_email
+from leadsync.sync.wire import flag, parse_stamp, soql_datetime
 
-TOWARDS_DOTDIGITAL = frozenset({"two-way", "salesforce-to-dotdigital"})
+# Directions whose mapping rows write Salesforce values into Dotdigital.
+TOWARDS_DOTDIGITAL = frozenset({Direction.TWO_WAY, Direction.SALESFORCE_TO_DOTDIGITAL})
 CURRENT = frozenset({"pending", "pushed"})  # the book holds (or is about to hold) this person
 GONE = frozenset({"left", "removed"})
 # Pushed people are never turned into Leads: every state that means "written (or being
@@ -130,27 +133,6 @@ def member_query(rules: PushRules, since: datetime | None, *, count: bool = Fals
     return soql
 
 
-def soql_datetime(moment: datetime) -> str:
-    """A SOQL dateTime literal (unquoted, UTC): 2026-11-29T10:00:00Z."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_stamp(raw: Any) -> datetime | None:
-    """Salesforce's JSON datetime (2026-01-31T10:00:00.000+0000) as an aware datetime."""
-    if not isinstance(raw, str) or not raw:
-        return None
-    text = raw.strip().replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class Wanted:
     """One CampaignMember as read: who, and what the book should hold for them (or why not)."""
@@ -185,7 +167,7 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
     stamp = max((s for s in stamps if s is not None), default=None)
     email = normalise_email(str((person or {}).get("Email") or ""))
     leaving = None
-    if _true(row.get("IsDeleted")) or person is None:
+    if flag(row.get("IsDeleted")) or person is None:
         leaving = LEFT_CAMPAIGN
     elif not rules.wants_status(row.get("Status")):
         leaving = STATUS_FILTERED
@@ -216,11 +198,6 @@ def wanted(rules: PushRules, row: Mapping[str, Any]) -> Wanted:
         leaving=leaving,
         problem=problem,
     )
-
-
-def _true(value: Any) -> bool:
-    """A Salesforce boolean as REST (true) or a Bulk query CSV ("true") gives it."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def to_datafield(value: Any, df_type: str) -> Any:
@@ -349,7 +326,7 @@ def _left(old: PushEntry, code: str, run_id: str, now: str) -> PushEntry:
         EMAIL_CHANGED: "the person's email changed in Salesforce",
         NO_EMAIL: "the person's email was removed in Salesforce",
     }.get(code, code)
-    return _evolve(old, state="left", reason_code=code, reason=why, last_run=run_id, updated_at=now)
+    return evolve(old, state="left", reason_code=code, reason=why, last_run=run_id, updated_at=now)
 
 
 def _gone_email(old: PushEntry | None, want: Wanted, run_id: str, now: str) -> list[PushEntry]:
@@ -359,7 +336,7 @@ def _gone_email(old: PushEntry | None, want: Wanted, run_id: str, now: str) -> l
     if old is None or old.state not in CURRENT or not old.email or old.email == want.email:
         return []
     code = EMAIL_CHANGED if want.email else NO_EMAIL
-    gone = _evolve(old, member_id=f"{old.member_id}|{old.email}")
+    gone = evolve(old, member_id=f"{old.member_id}|{old.email}")
     return [_left(gone, code, run_id, now)]
 
 
@@ -380,13 +357,11 @@ def import_record(entry: PushEntry, book_id: int) -> dict[str, Any]:
     return record
 
 
-def _evolve(entry: PushEntry, **changes: Any) -> PushEntry:
+def evolve(entry: PushEntry, **changes: Any) -> PushEntry:
+    """A copy of the entry with `changes`: stored entries are never changed in place."""
     values = {name: getattr(entry, name) for name in PushEntry.__dataclass_fields__}
     values.update(changes)
     return PushEntry(**values)
-
-
-evolve = _evolve
 
 
 def _sha(material: Any) -> str:

@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from leadsync.config.model import Direction
 from leadsync.leadrules import SALESFORCE_REQUIRED
 from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 from leadsync.sync.mapping import ConversionError, convert
 
-S2D = "salesforce-to-dotdigital"
-D2S = "dotdigital-to-salesforce"
-TWO_WAY = "two-way"
+S2D = Direction.SALESFORCE_TO_DOTDIGITAL
+D2S = Direction.DOTDIGITAL_TO_SALESFORCE
+TWO_WAY = Direction.TWO_WAY
 
 # Decision kinds
 NONE = "none"  # nothing to write, the base stays

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from leadsync.applied import (
     config_differences,
     snapshot,
 )
+from leadsync.config.model import Defaults, SyncSettings
 from leadsync.reconcile.diff import desired_digest, diff
 from leadsync.reconcile.render import to_json, to_text
 from leadsync.state.codec import dump, load
@@ -111,3 +112,75 @@ def test_the_hashes_the_ledger_and_push_store_hold_do_not_move(kind):
         clear=uk.clear_address_books,
     )
     assert rules.fingerprint() == pin["push_fingerprint"]
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultsOfLater(Defaults):
+    """Defaults as a later leadsync may have them: one key that defaults to None, one that
+    defaults to a value (like a `lead_source: Web`)."""
+
+    lead_source: str | None = None
+    web_form: str = "Web"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOfLater(SyncSettings):
+    batch_pause: int = 0
+
+
+def _later(kind: str, **defaults: object):
+    cfg = case.config(kind)
+    return replace(
+        cfg,
+        defaults=DefaultsOfLater(**{**asdict(cfg.defaults), **defaults}),
+        sync=SyncOfLater(**asdict(cfg.sync)),
+    )
+
+
+@pytest.mark.parametrize("kind", case.AUTH_KINDS)
+def test_a_new_default_left_alone_changes_nothing_stored_or_compared(kind):
+    """The trap the lead_source trial hit: a key written as None (or as its default) made every
+    existing state "differ" and changed the stored document. Left at its default, a new key is
+    not written, so states applied before it existed read the same as ones applied after."""
+    pin, stored, obs = PINNED[kind], _stored(kind), case.observed()
+    cfg = _later(kind)
+    plan = diff(cfg, None, obs, salt=case.SALT)
+    assert dump(plan.resolved) == pin["stored_resolved"]
+    assert dump(snapshot(cfg, case.SALT)) == pin["stored_config"]
+    assert config_differences(stored, cfg) == []  # status, sync and the ui say "differs" by this
+    assert to_text(diff(cfg, stored, obs, salt=case.SALT)) == pin["replan_text"]
+    assert read_view(stored).lead_status == "Open - Not Contacted"
+    # set, it is a change like any other: in the plan, in status/sync, in the stored documents
+    changed = _later(kind, lead_source="Web")
+    assert config_differences(stored, changed) == ["defaults.lead_source"]
+    update = diff(changed, stored, obs, salt=case.SALT).changes[1]
+    assert (update.address, update.action, update.changed) == (
+        "defaults",
+        "update",
+        ("lead_source",),
+    )
+    assert diff(changed, None, obs, salt=case.SALT).resolved["defaults"]["lead_source"] == "Web"
+    assert snapshot(changed, case.SALT)["defaults"]["lead_source"] == "Web"
+
+
+def test_a_state_without_a_key_added_since_reads_as_its_default():
+    """A state applied before `assignment_rule` (or `in_doubt_grace`) existed: the absent key is
+    its default, for the plan, the status/sync comparison and the sync alike."""
+    stored = _stored("password")
+    for doc in (stored.config, stored.resolved):
+        doc["defaults"].pop("assignment_rule")
+        doc["sync"].pop("in_doubt_grace")
+    stored.resolved["salesforce_schema"].pop("assignment_rule")
+    cfg = replace(
+        case.config("password"),
+        defaults=replace(case.config("password").defaults, assignment_rule="active"),
+        sync=SyncSettings(bulk_threshold=500),
+    )
+    assert config_differences(stored, cfg) == []
+    plan = diff(cfg, stored, case.observed(), salt=case.SALT)
+    assert [c.address for c in plan.changes if c.action != "no-op"] == [
+        'account.uk.datafield["REVENUE"]',  # as in the pinned re-plan: not created yet
+        'campaign["Spring Webinar"].member_status["Attended"]',
+    ]
+    view = read_view(stored)
+    assert view.assignment_rule == "active" and view.settings.in_doubt_grace == 900

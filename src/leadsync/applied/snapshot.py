@@ -17,12 +17,11 @@ written), or one written before a default existed, reads the same as one written
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.applied.values import auth_view, plain, read_settings, settings_view
-from leadsync.config.model import AccountConfig, AddressBookConfig, Config, Defaults, SyncSettings
+from leadsync.applied.values import auth_view, comparable, plain, settings_view
+from leadsync.config.model import AccountConfig, AddressBookConfig, Config
 from leadsync.state.model import AppliedState
 
 SNAPSHOT_FORMAT = 2  # 2: no `state` block; Dotdigital's address as one `base_url`
@@ -32,11 +31,6 @@ _NOT_INTEGRATION = frozenset({"format", "state"})
 # part of it the integration uses (`region: r1` and its endpoint URL are one address).
 _AS_WRITTEN = frozenset({"endpoint", "region"})
 _DEPTH = 3  # differences are named down to e.g. accounts.uk.lead_mapping
-# Sections stored as a settings dataclass: compared as read back (an absent key is its default).
-_SETTINGS: dict[str, type[Defaults] | type[SyncSettings]] = {
-    "defaults": Defaults,
-    "sync": SyncSettings,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +54,7 @@ class ConfigSnapshot:
         """The part that describes the integration, comparable across formats and versions:
         no format number, no state location, Dotdigital addresses as `base_url` only,
         `defaults`/`sync` as read back (values.read_settings) and written again."""
-        out = {k: v for k, v in self.doc.items() if k not in _NOT_INTEGRATION}
-        for key, cls in _SETTINGS.items():
-            if isinstance(out.get(key), Mapping):
-                with suppress(TypeError, ValueError):  # unreadable: compared as stored
-                    out[key] = settings_view(read_settings(cls, out[key]))
+        out = comparable({k: v for k, v in self.doc.items() if k not in _NOT_INTEGRATION})
         accounts = out.get("accounts")
         if isinstance(accounts, Mapping):
             out["accounts"] = {name: _account_integration(a) for name, a in accounts.items()}

@@ -15,6 +15,7 @@ Each rule is written once and used by both documents (`resolved` and the `config
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
@@ -45,7 +46,7 @@ def auth_view(auth: SalesforceAuth, salt: str) -> dict[str, Any]:
 
 def settings_view(value: Defaults | SyncSettings) -> dict[str, Any]:
     """`defaults:` or `sync:` as stored: the frozen keys always, others only off their default."""
-    always = ALWAYS_WRITTEN[type(value)]
+    always = next(keys for cls, keys in ALWAYS_WRITTEN.items() if isinstance(value, cls))
     view: dict[str, Any] = {}
     for f in fields(value):
         current = getattr(value, f.name)
@@ -65,3 +66,26 @@ def read_settings(cls: type[S], doc: Any) -> S:
             raw = doc[f.name]
             values[f.name] = raw if raw is None or f.default is None else type(f.default)(raw)
     return cls(**values)
+
+
+# Sections of both documents stored as a settings dataclass.
+SETTINGS_SECTIONS: dict[str, type[Defaults] | type[SyncSettings]] = {
+    "defaults": Defaults,
+    "sync": SyncSettings,
+}
+
+
+def comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored document as it compares: its settings sections read back (an absent key is its
+    default) and written again. The one equality rule of both documents: plan compares the
+    `resolved` documents, status/sync/ui the snapshots, each through this; elsewhere a key one
+    side lacks is None (compare.py, snapshot.py)."""
+    out = dict(doc)
+    for key, cls in SETTINGS_SECTIONS.items():
+        section = out.get(key)
+        if isinstance(section, Mapping):
+            with suppress(TypeError, ValueError):  # unreadable: compared as stored
+                known = {f.name for f in fields(cls)}
+                unknown = {k: v for k, v in section.items() if k not in known}  # a later version's
+                out[key] = {**settings_view(read_settings(cls, section)), **unknown}
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from leadsync.applied import AppliedIntegration
+from leadsync.applied.values import comparable
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import Config
 from leadsync.reconcile.checks import datafield_type_for, org_required_fields, types_fit
@@ -53,7 +54,7 @@ def diff(
     diags: list[Diagnostic] = []
     desired, remote = resolve(config, observed, salt, diags)
     resolved = desired.to_json()
-    before = applied.resolved if applied is not None else {}
+    before = comparable(applied.resolved) if applied is not None else {}
     prior_integration = AppliedIntegration.from_json(before) if applied is not None else None
     found = [*changes(before, resolved, observed, baseline or {}), *remote]
     prior = PriorState(applied.lineage, applied.serial) if applied is not None else None

@@ -42,6 +42,22 @@ _spec.loader.exec_module(case)
 PINNED = case.load_fixture()
 
 
+# The sync's view as e68fa34 had it (fields added since are not part of the pin).
+VIEW_FIELDS = (
+    "serial",
+    "lineage",
+    "lead_status",
+    "campaign_member_status",
+    "settings",
+    "accounts",
+    "assignment_rule",
+)
+
+
+def _repr_as_at_e68fa34(view: object) -> str:
+    return f"AppliedView({', '.join(f'{n}={getattr(view, n)!r}' for n in VIEW_FIELDS)})"
+
+
 def _stored(kind: str) -> AppliedState:
     """The applied state exactly as e68fa34 stored it (the text of its JSON columns)."""
     pin = PINNED[kind]
@@ -86,7 +102,7 @@ def test_a_stored_state_reads_back_through_the_contract(kind):
     assert to_text(again) == pin["replan_text"]
     # e68fa34's view was read from the document as written (key order as apply wrote it)
     as_written = replace(stored, resolved=json.loads(pin["resolved"]))
-    assert repr(read_view(as_written)) == pin["view"]
+    assert _repr_as_at_e68fa34(read_view(as_written)) == pin["view"]
     assert read_view(stored) == read_view(as_written)
 
 

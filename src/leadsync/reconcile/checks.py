@@ -23,6 +23,17 @@ from leadsync.salesforce.model import FieldInfo, ObjectDescribe
 SET_BY_LEADSYNC = frozenset(name.lower() for name in leadrules.SET_BY_LEADSYNC)
 
 
+def check_defaults(
+    config: Config, observed: Observed, diags: list[Diagnostic]
+) -> tuple[str | None, str | None]:
+    """`defaults:` against the org: (Lead.Status API value, assignment rule) as the sync will
+    use them, None where a check failed. A new default's check goes here (and only here)."""
+    return (
+        check_lead_status(config, observed, diags),
+        check_assignment_rule(config, observed, diags),
+    )
+
+
 def check_lead_status(config: Config, observed: Observed, diags: list[Diagnostic]) -> str | None:
     wanted = config.defaults.lead_status
     statuses = observed.lead_statuses

@@ -52,12 +52,12 @@ def resolve(
     """The integration apply will record, plus planned remote creations (in plan order)."""
     res = _Resolution(config, observed, salt, diags)
     lead_fields = {name.lower(): f for name, f in observed.lead.fields.items()}
-    status_value = checks.check_lead_status(config, observed, diags)
+    status_value, rule = checks.check_defaults(config, observed, diags)
     schema = LeadSchema(
         observed.lead.fingerprint(),
         tuple(sorted(checks.org_required(observed))),
         status_value,
-        checks.check_assignment_rule(config, observed, diags),
+        rule,
     )
     accounts: dict[str, AppliedAccount] = {}
     for name in sorted(config.accounts):

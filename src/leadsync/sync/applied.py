@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from leadsync.applied import AppliedAccount, AppliedIntegration, MappingRow
-from leadsync.config.model import ASSIGN_ACTIVE, SyncSettings
+from leadsync.config.model import ASSIGN_ACTIVE, Defaults, SyncSettings
 from leadsync.errors import LeadsyncError
 from leadsync.state.model import AppliedState
 from leadsync.sync.mapping import Row
@@ -58,6 +58,8 @@ class AppliedView:
     accounts: dict[str, AccountView]
     # "active", "none" or the AssignmentRule Id plan resolved defaults.assignment_rule to
     assignment_rule: str = ASSIGN_ACTIVE
+    # `defaults:` as applied (a default added later reads here with no change to this module)
+    defaults: Defaults = field(default_factory=Defaults)
 
 
 class AppliedStateError(LeadsyncError):
@@ -92,6 +94,7 @@ def read_view(applied: AppliedState) -> AppliedView:
         accounts=accounts,
         # States applied before assignment_rule existed: Salesforce's REST default (active).
         assignment_rule=schema.assignment_rule or ASSIGN_ACTIVE,
+        defaults=defaults,
     )
 
 

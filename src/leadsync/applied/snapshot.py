@@ -50,6 +50,13 @@ class ConfigSnapshot:
     def to_json(self) -> dict[str, Any]:
         return dict(self.doc)
 
+    @property
+    def instance_url(self) -> str | None:
+        """The Salesforce org the applied config talks to (links to its records)."""
+        sf = self.doc.get("salesforce")
+        url = sf.get("instance_url") if isinstance(sf, Mapping) else None
+        return str(url) if url else None
+
     def integration(self) -> dict[str, Any]:
         """The part that describes the integration, comparable across formats and versions:
         no format number, no state location, Dotdigital addresses as `base_url` only,

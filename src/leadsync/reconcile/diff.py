@@ -16,8 +16,8 @@ from leadsync.applied import AppliedIntegration
 from leadsync.applied.values import comparable
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.config.model import Config
-from leadsync.reconcile.checks import datafield_type_for, org_required_fields, types_fit
-from leadsync.reconcile.compare import STOP_WARNING, changes
+from leadsync.reconcile.checks import org_required_fields, types_fit
+from leadsync.reconcile.compare import changes
 from leadsync.reconcile.drift import find_drift
 from leadsync.reconcile.masking import desired_digest, mask
 from leadsync.reconcile.model import Plan, PriorState
@@ -27,8 +27,6 @@ from leadsync.state.model import AppliedState
 
 # Other packages import these from here (init's mapping proposal, the ui's masking).
 __all__ = [
-    "STOP_WARNING",
-    "datafield_type_for",
     "desired_digest",
     "diff",
     "mask",

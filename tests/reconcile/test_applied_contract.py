@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from leadsync.applied import (
+    AppliedFormatError,
     AppliedIntegration,
     ConfigSnapshot,
     config_differences,
@@ -28,7 +29,7 @@ from leadsync.reconcile.diff import desired_digest, diff
 from leadsync.reconcile.render import to_json, to_text
 from leadsync.state.codec import dump, load
 from leadsync.state.model import AppliedState
-from leadsync.sync.applied import read_view
+from leadsync.sync.applied import AppliedStateError, read_view
 from leadsync.sync.mapping import LeadMapping, data_hash
 from leadsync.sync.pushmap import PushRules
 
@@ -200,3 +201,19 @@ def test_a_state_without_a_key_added_since_reads_as_its_default():
     ]
     view = read_view(stored)
     assert view.assignment_rule == "active" and view.settings.in_doubt_grace == 900
+
+
+def test_a_state_a_newer_leadsync_applied_is_refused_not_misread():
+    stored = _stored("password")
+    newer = replace(stored, resolved={**stored.resolved, "format": 2})
+    with pytest.raises(AppliedFormatError, match=r"newer leadsync \(resolved format 2"):
+        AppliedIntegration.from_json(newer.resolved)
+    with pytest.raises(AppliedFormatError, match="upgrade leadsync"):
+        read_view(newer)
+    broken = replace(
+        stored, resolved={**stored.resolved, "accounts": {"uk": {"lead_mapping": [{}]}}}
+    )
+    with pytest.raises(AppliedStateError, match="cannot be read by this version"):
+        read_view(broken)
+    with pytest.raises(AppliedFormatError):
+        diff(case.config("password"), newer, case.observed(), salt=case.SALT)

@@ -16,8 +16,13 @@ from typing import Any
 
 from leadsync.applied.values import read_settings, settings_view
 from leadsync.config.model import Defaults, SyncSettings
+from leadsync.errors import LeadsyncError
 
-RESOLVED_FORMAT = 1
+RESOLVED_FORMAT = 1  # bump only for a change older versions must not misread
+
+
+class AppliedFormatError(LeadsyncError, ValueError):
+    """A document of a format this version does not know: a newer leadsync applied it."""
 
 
 def _opt(value: Any) -> str | None:
@@ -278,6 +283,12 @@ class AppliedIntegration:
         """Any stored document (an empty one too: nothing applied reads as no accounts).
         Raises KeyError/TypeError/ValueError on a malformed one (the caller names the state)."""
         d = _doc(doc)
+        version = int(d.get("format", RESOLVED_FORMAT))
+        if version > RESOLVED_FORMAT:
+            raise AppliedFormatError(
+                f"the applied state was written by a newer leadsync (resolved format {version}; "
+                f"this version reads format {RESOLVED_FORMAT}): upgrade leadsync to use it"
+            )
         return cls(
             SalesforceView.from_json(d["salesforce"]) if d.get("salesforce") else None,
             read_settings(Defaults, d.get("defaults")),
@@ -285,7 +296,7 @@ class AppliedIntegration:
             LeadSchema.from_json(d.get("salesforce_schema")),
             {str(n): AppliedAccount.from_json(a) for n, a in _doc(d.get("accounts")).items()},
             tuple(MemberStatus.from_json(s) for s in d.get("member_statuses") or ()),
-            int(d.get("format", RESOLVED_FORMAT)),
+            version,
         )
 
     def books(self) -> list[tuple[str, AppliedBook]]:

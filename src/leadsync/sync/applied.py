@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leadsync.applied import AppliedAccount, AppliedIntegration, MappingRow
+from leadsync.applied import AppliedAccount, AppliedFormatError, AppliedIntegration, MappingRow
 from leadsync.config.model import ASSIGN_ACTIVE, Defaults, SyncSettings
 from leadsync.errors import LeadsyncError
 from leadsync.state.model import AppliedState
@@ -79,6 +79,8 @@ def read_view(applied: AppliedState) -> AppliedView:
         accounts = {
             name: _account(name, acct) for name, acct in sorted(integration.accounts.items())
         }
+    except AppliedFormatError:
+        raise  # a newer leadsync applied it: says so itself
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AppliedStateError(
             f"the applied state (serial {applied.serial}) cannot be read by this version of "

@@ -229,10 +229,6 @@ class AppliedAccount:
             tuple(MappingRow.from_json(r) for r in d.get("contact_mapping") or ()),
         )
 
-    def resolved_books(self) -> tuple[AppliedBook, ...]:
-        """The books that resolved to an id (the only ones a sync can read)."""
-        return tuple(b for b in self.books if b.id is not None)
-
 
 @dataclass(frozen=True, slots=True)
 class MemberStatus:

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsync.config import load_bytes, load_text, snapshot
+from leadsync.applied import snapshot
+from leadsync.config import load_bytes, load_text
 from leadsync.config.validate import exit_code, render_json, render_text
 
 ENV = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from leadsync.applied.values import settings_view
 from leadsync.config import Secret, load, load_or_raise
 from leadsync.config.codes import SECRET_KEYS
 from leadsync.errors import ConfigError
@@ -540,10 +541,10 @@ def _with_sync(base: str, text: str) -> str:
 def test_in_doubt_grace_is_a_duration_read_as_seconds(write, base, env):
     cfg = load(write(base), env).config
     assert cfg is not None and cfg.sync.in_doubt_grace == 900  # 15m: above Salesforce's 10
-    assert "in_doubt_grace" not in cfg.sync.applied_view()  # the default is not recorded
+    assert "in_doubt_grace" not in settings_view(cfg.sync)  # the default is not recorded
     result = load(write(_with_sync(base, "in_doubt_grace: 1h30m")), env)
     assert result.diagnostics == [] and result.config.sync.in_doubt_grace == 5400
-    assert result.config.sync.applied_view()["in_doubt_grace"] == 5400
+    assert settings_view(result.config.sync)["in_doubt_grace"] == 5400
 
 
 @pytest.mark.parametrize(
@@ -575,10 +576,10 @@ def test_sweep_every_is_read_by_the_one_duration_parser(write, base, env, where)
     line_of, _ = where
     cfg = load(write(base), env).config
     assert cfg is not None and cfg.sync.sweep_every == 24 * 3600
-    assert "sweep_every" not in cfg.sync.applied_view()
+    assert "sweep_every" not in settings_view(cfg.sync)
     result = load(write(_with_sync(base, "sweep_every: 1h30m")), env)
     assert result.diagnostics == [] and result.config.sync.sweep_every == 5400
-    assert result.config.sync.applied_view()["sweep_every"] == 5400
+    assert settings_view(result.config.sync)["sweep_every"] == 5400
     for value, says in (
         ("0h", "longer than zero"),
         ("5s", "the shortest interval is 10s"),

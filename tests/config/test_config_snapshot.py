@@ -7,7 +7,8 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from leadsync.config import differences, load, schema_file, snapshot
+from leadsync.applied import differences, snapshot
+from leadsync.config import load, schema_file
 from leadsync.config.model import Defaults, SyncSettings
 from leadsync.config.schema import config_schema
 from leadsync.duration import PATTERN, parse_duration

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from leadsync.config import differences
+from leadsync.applied import AppliedIntegration, differences
 from leadsync.reconcile.apply import _books_starting
 
 
 def _resolved(*books):
-    return {"accounts": {"uk": {"books": list(books)}}}
+    return AppliedIntegration.from_json({"accounts": {"uk": {"books": list(books)}}})
 
 
 def _book(book_id, create_leads=True, backfill=False):
@@ -19,18 +19,13 @@ def _book(book_id, create_leads=True, backfill=False):
     }
 
 
-class _Applied:
-    def __init__(self, resolved):
-        self.resolved = resolved
-
-
 def test_books_starting_lead_creation():
-    assert [b["id"] for _, b in _books_starting(None, _resolved(_book(1), _book(2, False)))] == [1]
-    applied = _Applied(_resolved(_book(1), _book(2, False)))
+    assert [b.id for _, b in _books_starting(None, _resolved(_book(1), _book(2, False)))] == [1]
+    applied = _resolved(_book(1), _book(2, False))
     now = _resolved(_book(1), _book(2), _book(3, backfill=True))
-    assert [b["id"] for _, b in _books_starting(applied, now)] == [2, 3]
+    assert [b.id for _, b in _books_starting(applied, now)] == [2, 3]
     moved = _resolved(_book(9))  # the same name now resolves to another book id
-    assert [b["id"] for _, b in _books_starting(_Applied(_resolved(_book(1))), moved)] == [9]
+    assert [b.id for _, b in _books_starting(_resolved(_book(1)), moved)] == [9]
     assert _books_starting(applied, _resolved(_book(1, False))) == []
 
 

@@ -188,6 +188,9 @@ ASSIGN_ACTIVE = "active"  # defaults.assignment_rule: the org's active Lead assi
 ASSIGN_NONE = "none"  # no assignment rule: created Leads stay with the integration user
 
 
+# Defaults and SyncSettings are stored in applied states field by field
+# (leadsync.applied.values.settings_view): a field added here is stored only when it is set
+# away from its default, so existing states neither "differ" nor plan a change.
 @dataclass(frozen=True, slots=True)
 class Defaults:
     lead_status: str = "New"
@@ -213,26 +216,6 @@ class SyncSettings:
     # Seconds between membership sweeps of a book (every member id read), written like
     # --every (12h, 1h30m): finds members whose join did not move their modified date.
     sweep_every: int = DEFAULT_SWEEP_EVERY
-
-    def applied_view(self) -> dict[str, object]:
-        """The settings as the applied state records them (resolved and snapshot).
-
-        in_doubt_grace and sweep_every appear only when they differ from their defaults: a
-        state applied before the key existed then reads the same as one applied now with the
-        default, so upgrading leadsync shows no change in `plan` and no "differs" warning in
-        `sync`.
-        """
-        view: dict[str, object] = {
-            "bulk_threshold": self.bulk_threshold,
-            "max_api_share": self.max_api_share,
-            "allow_duplicate_save": self.allow_duplicate_save,
-            "overlap_seconds": self.overlap_seconds,
-        }
-        if self.in_doubt_grace != DEFAULT_IN_DOUBT_GRACE:
-            view["in_doubt_grace"] = self.in_doubt_grace
-        if self.sweep_every != DEFAULT_SWEEP_EVERY:
-            view["sweep_every"] = self.sweep_every
-        return view
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from leadsync.config import config_dir, snapshot
+from leadsync.applied import AppliedBook, AppliedIntegration, snapshot
+from leadsync.config import config_dir
 from leadsync.config.model import Config
 from leadsync.dotdigital.errors import DotdigitalError
 from leadsync.errors import LeadsyncError, RemoteError
@@ -29,7 +30,7 @@ from leadsync.reconcile import planfile
 from leadsync.reconcile.diff import diff
 from leadsync.reconcile.model import Plan, ResourceChange
 from leadsync.reconcile.observed import Observed
-from leadsync.reconcile.provenance import ci_identity, git_commit
+from leadsync.reconcile.provenance import GitCommit, ci_identity, git_commit
 from leadsync.reconcile.refresh import Systems
 from leadsync.reconcile.session import (
     load_config,
@@ -135,7 +136,7 @@ def apply_command(
 def _account_names(config: Config, applied: AppliedState | None) -> list[str]:
     names = set(config.accounts)
     if applied is not None:
-        names |= set(applied.resolved.get("accounts", {}))
+        names |= set(AppliedIntegration.from_json(applied.resolved).accounts)
     return sorted(names)
 
 
@@ -222,66 +223,72 @@ def execute(
         observed = _ensure(change, observed, systems)
         done.append(change.address)
     final = diff(config, applied, observed, salt=salt)
-    if final.has_errors or final.remote_actions():
+    if final.has_errors or final.remote_actions() or final.integration is None:
         left = ", ".join(c.address for c in final.remote_actions()) or final.errors[0].message
         raise RemoteError(
             "leadsync", f"the remote actions did not converge ({left}); run apply again"
         )
-    starting = _books_starting(applied, final.resolved)
-    released = _books_backfilling(applied, final.resolved)
+    before = AppliedIntegration.from_json(applied.resolved) if applied is not None else None
+    starting = _books_starting(before, final.integration)
     watermarks: dict[tuple[str, int], str] = {}
     for account, book in starting:
-        if not book.get("backfill"):
+        if not book.backfill and book.id is not None:
             # Server time BEFORE reading the members: whoever joins after this instant is new.
             now = systems.dotdigital(account).server_time()
-            watermarks[(account, int(book["id"]))] = now.astimezone(UTC).isoformat()
+            watermarks[(account, book.id)] = now.astimezone(UTC).isoformat()
     counts: dict[str, int] = {}
-    baseline = _baseline(systems, starting, watermarks, counts)
-    lineage = applied.lineage if applied is not None else _new_lineage()
-    serial = (applied.serial if applied is not None else 0) + 1
-    now_iso = datetime.now(UTC).isoformat(timespec="seconds")
-    user = _os_user()
-    new = AppliedState(
-        lineage=lineage,
-        serial=serial,
-        config=snapshot(config, salt),
-        resolved=final.resolved,
-        fingerprints=final.fingerprints,
-        config_sha256=config.source_sha256,
-        applied_at=now_iso,
-        applied_by=user,
-        salt=salt,
-    )
-    summary = plan.summary()
+    new = _new_state(config, applied, final, salt)
     directory = str(config_dir(config.source))
     git = git_commit(directory)
-    entry = HistoryEntry(
-        serial=serial,
-        lineage=lineage,
-        applied_at=now_iso,
-        applied_by=user,
-        host=socket.gethostname(),
-        git_commit=git.commit,
-        config_sha256=config.source_sha256,
-        summary=summary,
-        ci=ci_identity(os.environ),
-        git_error=git.problem,
-    )
     store.commit_apply(
         new,
-        entry,
+        _history_entry(plan, config, new, git),
         expected_lineage=applied.lineage if applied is not None else None,
         expected_serial=applied.serial if applied is not None else 0,
-        baseline=baseline,
+        baseline=_baseline(systems, starting, watermarks, counts),
         watermarks=watermarks,
-        release_baseline=released,
+        release_baseline=_books_backfilling(before, final.integration),
     )
     for (account, book_id), mark in watermarks.items():
         # The baseline read every member: it counts as the book's first membership sweep
         # (sync/engine.py). Lost in a crash right here, the first sync simply sweeps.
         store.set_last_sweep(account, book_id, mark)
     warning = git.warning(directory)
-    return ApplyResult(True, plan, serial, lineage, done, counts, [warning] if warning else [])
+    return ApplyResult(
+        True, plan, new.serial, new.lineage, done, counts, [warning] if warning else []
+    )
+
+
+def _new_state(
+    config: Config, applied: AppliedState | None, final: Plan, salt: str
+) -> AppliedState:
+    """The state this apply commits: serial + 1, both applied documents (leadsync.applied)."""
+    return AppliedState(
+        lineage=applied.lineage if applied is not None else _new_lineage(),
+        serial=(applied.serial if applied is not None else 0) + 1,
+        config=snapshot(config, salt),
+        resolved=final.resolved,
+        fingerprints=final.fingerprints,
+        config_sha256=config.source_sha256,
+        applied_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        applied_by=_os_user(),
+        salt=salt,
+    )
+
+
+def _history_entry(plan: Plan, config: Config, new: AppliedState, git: GitCommit) -> HistoryEntry:
+    return HistoryEntry(
+        serial=new.serial,
+        lineage=new.lineage,
+        applied_at=new.applied_at,
+        applied_by=new.applied_by,
+        host=socket.gethostname(),
+        git_commit=git.commit,
+        config_sha256=config.source_sha256,
+        summary=plan.summary(),
+        ci=ci_identity(os.environ),
+        git_error=git.problem,
+    )
 
 
 def _ensure(change: ResourceChange, observed: Observed, systems: Systems) -> Observed:
@@ -324,52 +331,45 @@ def _ensure(change: ResourceChange, observed: Observed, systems: Systems) -> Obs
 
 
 def _books_starting(
-    applied: AppliedState | None, resolved: dict[str, Any]
-) -> list[tuple[str, dict[str, Any]]]:
+    applied: AppliedIntegration | None, desired: AppliedIntegration
+) -> list[tuple[str, AppliedBook]]:
     """Books that start creating leads with this apply (new, re-enabled, or resolved to a new id)."""
-    was: set[tuple[str, int]] = set()
-    if applied is not None:
-        for name, acct in applied.resolved.get("accounts", {}).items():
-            was |= {
-                (name, int(b["id"]))
-                for b in acct.get("books", [])
-                if b.get("create_leads") and b.get("id") is not None
-            }
-    out: list[tuple[str, dict[str, Any]]] = []
-    for name in sorted(resolved.get("accounts", {})):
-        for book in resolved["accounts"][name].get("books", []):
-            key = (name, int(book["id"])) if book.get("id") is not None else None
-            if book.get("create_leads") and key is not None and key not in was:
-                out.append((name, book))
-    return out
+    was = {
+        (name, book.id)
+        for name, book in (applied.books() if applied is not None else ())
+        if book.create_leads and book.id is not None
+    }
+    return [
+        (name, book)
+        for name, book in desired.books()
+        if book.create_leads and book.id is not None and (name, book.id) not in was
+    ]
 
 
 def _books_backfilling(
-    applied: AppliedState | None, resolved: dict[str, Any]
+    applied: AppliedIntegration | None, desired: AppliedIntegration
 ) -> list[tuple[str, int]]:
     """Books whose baseline is released by this apply: `backfill: true` on a create_leads book
     that did not have it (set after the first apply, or create_leads turned on again with it).
     The user's intent is plain: the members recorded as baseline become Leads after all."""
-    was: dict[tuple[str, int], bool] = {}
-    if applied is not None:
-        for name, acct in applied.resolved.get("accounts", {}).items():
-            for b in acct.get("books", []):
-                if b.get("create_leads") and b.get("id") is not None:
-                    was[(name, int(b["id"]))] = bool(b.get("backfill"))
-    out: list[tuple[str, int]] = []
-    for name in sorted(resolved.get("accounts", {})):
-        for book in resolved["accounts"][name].get("books", []):
-            if not (book.get("create_leads") and book.get("backfill")) or book.get("id") is None:
-                continue
-            key = (name, int(book["id"]))
-            if was.get(key) is not True:
-                out.append(key)
-    return out
+    was = {
+        (name, book.id): book.backfill
+        for name, book in (applied.books() if applied is not None else ())
+        if book.create_leads and book.id is not None
+    }
+    return [
+        (name, book.id)
+        for name, book in desired.books()
+        if book.create_leads
+        and book.backfill
+        and book.id is not None
+        and was.get((name, book.id)) is not True
+    ]
 
 
 def _baseline(
     systems: Systems,
-    starting: list[tuple[str, dict[str, Any]]],
+    starting: list[tuple[str, AppliedBook]],
     watermarks: dict[tuple[str, int], str],
     counts: dict[str, int],
 ) -> Iterator[LedgerEntry]:
@@ -379,17 +379,16 @@ def _baseline(
     and an API error while reading rolls the whole apply back.
     """
     for account, book in starting:
-        book_id = int(book["id"])
-        if (account, book_id) not in watermarks:
+        if book.id is None or (account, book.id) not in watermarks:
             continue  # backfill: the first sync takes everyone
-        address = f'account.{account}.address_book["{book["name"]}"]'
+        address = f'account.{account}.address_book["{book.name}"]'
         counts[address] = 0
-        for page in systems.dotdigital(account).book_members(book_id):
+        for page in systems.dotdigital(account).book_members(book.id):
             for contact in page:
                 counts[address] += 1
                 yield LedgerEntry(
                     account=account,
-                    book_id=book_id,
+                    book_id=book.id,
                     contact_id=int(contact.id),
                     email=contact.email.strip().lower(),
                     state="baseline",

@@ -9,10 +9,14 @@ saved or posted to a pull request without a second thought.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from leadsync.config.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from leadsync.applied import AppliedIntegration
 
 FORMAT_VERSION = "1.0"  # JSON plan format: minor bumps are additive, a major bump means "reject"
 SENSITIVE = "(sensitive)"
@@ -149,7 +153,7 @@ class PriorState:
 class Plan:
     """diff(config, applied, observed): changes, drift and findings, plus what a saved plan needs.
 
-    `resolved` is the applied state's `resolved` value that apply will record (secrets as salted
+    `resolved` is the applied state's `resolved` document that apply will record (secrets as salted
     fingerprints; it is never rendered and never saved in a plan file). `desired_digest` lets
     `apply PLANFILE` notice that the environment (e.g. a `${VAR}`) now resolves differently.
     """
@@ -163,6 +167,8 @@ class Plan:
     desired_digest: str = ""
     fingerprints: dict[str, str] = field(default_factory=dict)
     resolved: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The same, typed (None for a plan read back from a file): what apply reads.
+    integration: AppliedIntegration | None = field(default=None, compare=False, repr=False)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -198,3 +204,8 @@ class Plan:
         all day without changing what apply does.
         """
         return [{k: v for k, v in c.to_json().items() if k != "reason"} for c in self.changes]
+
+
+def quoted(key: str) -> str:
+    """A name inside a resource address, JSON-quoted: account.uk.address_book["Webinar"]."""
+    return json.dumps(key, ensure_ascii=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from leadsync.applied import AppliedIntegration
 from leadsync.config.model import ASSIGN_ACTIVE, ASSIGN_NONE, Config
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.reconcile.observed import (
@@ -63,8 +64,8 @@ def campaign_refs(config: Config, applied: AppliedState | None) -> list[str]:
         if b.campaign
     ]
     if applied is not None:
-        for acct in applied.resolved.get("accounts", {}).values():
-            refs += [b["campaign_id"] for b in acct.get("books", []) if b.get("campaign_id")]
+        for _name, book in AppliedIntegration.from_json(applied.resolved).books():
+            refs += [book.campaign_id] if book.campaign_id else []
     return list(dict.fromkeys(refs))
 
 

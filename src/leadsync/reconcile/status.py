@@ -3,7 +3,7 @@
 Both only read. "Differs" compares the canonical snapshot of the file (with the applied salt, so
 a rotated secret counts) with the snapshot recorded at apply time: reformatting or reordering the
 YAML is not a difference, a changed value is, and where the state lives is not part of it
-(`config.snapshot.differences`, the rule `sync` uses too).
+(`leadsync.applied.config_differences`, the rule `sync` uses too).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from leadsync.config import differences, snapshot
-from leadsync.reconcile.diff import mask
+from leadsync.applied import AppliedIntegration, config_differences
+from leadsync.reconcile.masking import mask
 from leadsync.reconcile.session import load_config, reading_store, state_location
 
 
@@ -44,7 +44,7 @@ def status_report(config_path: str) -> dict[str, Any]:
         "applied_by": applied.applied_by,
         "config_sha256": applied.config_sha256,
     }
-    paths = differences(applied.config, snapshot(config, applied.salt))
+    paths = config_differences(applied, config)
     report["config_differs"] = bool(paths)
     report["differences"] = paths
     return report
@@ -87,34 +87,29 @@ def _books(applied: Any, store: Any) -> list[dict[str, Any]]:
             if key not in last_push:
                 last_push[key] = {**when, **{k: book.get(k, 0) for k in PUSH_KEYS}}
     out = []
-    for account, acct in sorted(applied.resolved.get("accounts", {}).items()):
-        for book in acct.get("books", []):
-            book_id = book.get("id")
-            ledger = {
-                state: n
-                for (a, b, state), n in sorted(counts.items())
-                if a == account and b == book_id
+    integration = AppliedIntegration.from_json(applied.resolved)
+    for account, book in integration.books():
+        ledger = {
+            state: n for (a, b, state), n in sorted(counts.items()) if a == account and b == book.id
+        }
+        key = (account, book.id or 0)
+        out.append(
+            {
+                "account": account,
+                "book": book.name,
+                "book_id": book.id,
+                "create_leads": book.create_leads,
+                "campaign": book.campaign_name,
+                "ledger": ledger,
+                "last_run": last.get(key),
+                # Salesforce -> Dotdigital: the Campaign fills the book
+                "push": book.push_campaign_members,
+                "member_statuses": list(book.member_statuses),
+                "clear_address_books": integration.accounts[account].settings.clear_address_books,
+                "pushed": {st: n for (a, b, st), n in sorted(pushed.items()) if (a, b) == key},
+                "last_push": last_push.get(key),
             }
-            key = (account, int(book_id or 0))
-            out.append(
-                {
-                    "account": account,
-                    "book": book.get("name"),
-                    "book_id": book_id,
-                    "create_leads": bool(book.get("create_leads")),
-                    "campaign": book.get("campaign_name"),
-                    "ledger": ledger,
-                    "last_run": last.get(key),
-                    # Salesforce -> Dotdigital: the Campaign fills the book
-                    "push": bool(book.get("push_campaign_members")),
-                    "member_statuses": list(book.get("member_statuses") or []),
-                    "clear_address_books": bool(
-                        (acct.get("settings") or {}).get("clear_address_books")
-                    ),
-                    "pushed": {st: n for (a, b, st), n in sorted(pushed.items()) if (a, b) == key},
-                    "last_push": last_push.get(key),
-                }
-            )
+        )
     return out
 
 
@@ -138,7 +133,7 @@ def _updates(applied: Any, store: Any) -> list[dict[str, Any]]:
                     **{k: row.get(k, 0) for k in UPDATE_RUN_KEYS},
                 }
     out = []
-    for account in sorted(applied.resolved.get("accounts", {})):
+    for account in sorted(AppliedIntegration.from_json(applied.resolved).accounts):
         outcomes: dict[str, int] = {}
         for link in store.links_with_outcome(account):
             outcomes[str(link.outcome)] = outcomes.get(str(link.outcome), 0) + 1

@@ -1,15 +1,17 @@
 """The applied state as the sync reads it: typed, validated, and nothing else. Pure.
 
-The sync works from what `apply` recorded (invariant 3), never from leadsync.yaml's mapping,
-books or settings: a reviewed, applied integration is the only thing allowed to create Leads.
-The shape is the `resolved` value documented in reconcile/diff.py `build_resolved` (format 1).
+The sync works from what `apply` recorded, never from leadsync.yaml's mapping, books or
+settings: a reviewed, applied integration is the only thing allowed to create Leads. The
+document is read through its contract (leadsync.applied.AppliedIntegration); this module only
+projects it onto what the sync's steps need.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from leadsync.config.model import ASSIGN_ACTIVE, SyncSettings
+from leadsync.applied import AppliedAccount, AppliedFormatError, AppliedIntegration, MappingRow
+from leadsync.config.model import ASSIGN_ACTIVE, Defaults, SyncSettings
 from leadsync.errors import LeadsyncError
 from leadsync.state.model import AppliedState
 from leadsync.sync.mapping import Row
@@ -56,6 +58,8 @@ class AppliedView:
     accounts: dict[str, AccountView]
     # "active", "none" or the AssignmentRule Id plan resolved defaults.assignment_rule to
     assignment_rule: str = ASSIGN_ACTIVE
+    # `defaults:` as applied (a default added later reads here with no change to this module)
+    defaults: Defaults = field(default_factory=Defaults)
 
 
 class AppliedStateError(LeadsyncError):
@@ -69,70 +73,58 @@ class NotApplied(LeadsyncError):
 
 
 def read_view(applied: AppliedState) -> AppliedView:
-    res = applied.resolved or {}
+    """The applied integration as the sync runs it (leadsync.applied.AppliedIntegration)."""
     try:
-        defaults = res.get("defaults") or {}
-        schema = res.get("salesforce_schema") or {}
-        sync = res.get("sync") or {}
-        base = SyncSettings()
-        settings = SyncSettings(
-            bulk_threshold=int(sync.get("bulk_threshold", base.bulk_threshold)),
-            max_api_share=float(sync.get("max_api_share", base.max_api_share)),
-            allow_duplicate_save=bool(sync.get("allow_duplicate_save", base.allow_duplicate_save)),
-            overlap_seconds=int(sync.get("overlap_seconds", base.overlap_seconds)),
-            in_doubt_grace=int(sync.get("in_doubt_grace", base.in_doubt_grace)),
-            sweep_every=int(sync.get("sweep_every", base.sweep_every)),
-        )
-        accounts: dict[str, AccountView] = {}
-        for name, acct in sorted((res.get("accounts") or {}).items()):
-            rows = _rows(acct.get("lead_mapping"))
-            books = tuple(
-                BookView(
-                    id=int(b["id"]),
-                    name=str(b.get("name", b["id"])),
-                    create_leads=bool(b.get("create_leads", False)),
-                    backfill=bool(b.get("backfill", False)),
-                    campaign_id=b.get("campaign_id") or None,
-                    campaign_name=b.get("campaign_name") or b.get("campaign") or None,
-                    add_existing_to_campaign=bool(b.get("add_existing_to_campaign", True)),
-                    push=bool(b.get("push_campaign_members", False)),
-                    member_statuses=tuple(str(x) for x in b.get("member_statuses") or ()),
-                )
-                for b in acct.get("books") or ()
-                if b.get("id") is not None
-            )
-            accounts[str(name)] = AccountView(
-                str(name),
-                rows,
-                books,
-                contact_rows=_rows(acct.get("contact_mapping")),
-                clear_address_books=bool(
-                    (acct.get("settings") or {}).get("clear_address_books", False)
-                ),
-                datafield_types={str(k): str(v) for k, v in (acct.get("datafields") or {}).items()},
-            )
-        lead_status = schema.get("lead_status") or defaults.get("lead_status") or "New"
-        member_status = defaults.get("campaign_member_status") or "Sent"
-        # States applied before assignment_rule existed: Salesforce's REST default (active).
-        assignment = schema.get("assignment_rule") or ASSIGN_ACTIVE
+        integration = AppliedIntegration.from_json(applied.resolved or {})
+        accounts = {
+            name: _account(name, acct) for name, acct in sorted(integration.accounts.items())
+        }
+    except AppliedFormatError:
+        raise  # a newer leadsync applied it: says so itself
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AppliedStateError(
             f"the applied state (serial {applied.serial}) cannot be read by this version of "
             f"leadsync ({type(exc).__name__}: {exc}); run `leadsync apply` again"
         ) from None
+    schema, defaults = integration.salesforce_schema, integration.defaults
     return AppliedView(
         serial=applied.serial,
         lineage=applied.lineage,
-        lead_status=str(lead_status),
-        campaign_member_status=str(member_status),
-        settings=settings,
+        lead_status=schema.lead_status or defaults.lead_status or "New",
+        campaign_member_status=defaults.campaign_member_status or "Sent",
+        settings=integration.sync,
         accounts=accounts,
-        assignment_rule=str(assignment),
+        # States applied before assignment_rule existed: Salesforce's REST default (active).
+        assignment_rule=schema.assignment_rule or ASSIGN_ACTIVE,
+        defaults=defaults,
     )
 
 
-def _rows(raw: object) -> tuple[Row, ...]:
-    return tuple(
-        Row(str(r["salesforce"]), str(r["datafield"]), str(r["direction"]))
-        for r in raw or ()  # type: ignore[attr-defined]
+def _account(name: str, acct: AppliedAccount) -> AccountView:
+    books = tuple(
+        BookView(
+            id=b.id,
+            name=b.name,
+            create_leads=b.create_leads,
+            backfill=b.backfill,
+            campaign_id=b.campaign_id,
+            campaign_name=b.campaign_name or b.campaign or None,
+            add_existing_to_campaign=b.add_existing_to_campaign,
+            push=b.push_campaign_members,
+            member_statuses=b.member_statuses,
+        )
+        for b in acct.books
+        if b.id is not None
     )
+    return AccountView(
+        name,
+        _rows(acct.lead_mapping),
+        books,
+        contact_rows=_rows(acct.contact_mapping),
+        clear_address_books=acct.settings.clear_address_books,
+        datafield_types=dict(acct.datafields),
+    )
+
+
+def _rows(rows: tuple[MappingRow, ...]) -> tuple[Row, ...]:
+    return tuple(Row(r.salesforce, r.datafield, r.direction) for r in rows)

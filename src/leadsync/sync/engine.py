@@ -388,9 +388,9 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
 
 def _config_differences(config: Config, applied: Any) -> list[str]:
     """What differs between leadsync.yaml and the applied config: the rule `status` uses."""
-    from leadsync.config import differences, snapshot
+    from leadsync.applied import config_differences
 
-    return differences(applied.config, snapshot(config, applied.salt))
+    return config_differences(applied, config)
 
 
 @dataclass

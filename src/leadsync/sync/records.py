@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from leadsync.applied import AppliedIntegration
 from leadsync.errors import UsageError
 from leadsync.state.model import AppliedState, LedgerEntry, PushEntry, StateStore
 from leadsync.sync.write_errors import last_error_of
@@ -161,13 +162,13 @@ PUSH_IN_DOUBT = "an import was in flight when a run stopped; the next sync reads
 
 def book_names(applied: AppliedState | None) -> dict[tuple[str, int], str]:
     """(account, book id) -> address-book name, from the applied state's resolved ids."""
-    names: dict[tuple[str, int], str] = {}
-    accounts = ((applied.resolved or {}).get("accounts") or {}) if applied else {}
-    for account, acct in accounts.items():
-        for book in (acct or {}).get("books") or ():
-            if isinstance(book, dict) and book.get("id") is not None:
-                names[(str(account), int(book["id"]))] = str(book.get("name", book["id"]))
-    return names
+    if applied is None:
+        return {}
+    return {
+        (account, book.id): book.name
+        for account, book in AppliedIntegration.from_json(applied.resolved).books()
+        if book.id is not None
+    }
 
 
 def select_books(

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from leadsync.applied import AppliedBook, AppliedIntegration
 from leadsync.state.model import AppliedState, HistoryEntry
 from leadsync.sync.records import book_names
 from leadsync.ui.labels import OPTIONAL_COUNTS, STATES
@@ -100,14 +101,14 @@ def book_rows(
     keys = list(details) + sorted({(a, b) for a, b, _s in counts} - set(details))
     rows = []
     for account, book_id in keys:
-        info = details.get((account, book_id), {})
+        info = details.get((account, book_id))
         rows.append(
             BookRow(
                 account=account,
                 book=names.get((account, book_id), f"(address book {book_id})"),
                 book_id=book_id,
-                campaign=info.get("campaign_name") or info.get("campaign"),
-                create_leads=bool(info.get("create_leads")),
+                campaign=(info.campaign_name or info.campaign) if info else None,
+                create_leads=bool(info and info.create_leads),
                 applied=(account, book_id) in details,
                 ledger={s: n for (a, b, s), n in counts.items() if (a, b) == (account, book_id)},
                 last_run=last.get((account, book_id)),
@@ -116,14 +117,14 @@ def book_rows(
     return rows
 
 
-def _applied_books(applied: AppliedState | None) -> dict[tuple[str, int], dict[str, Any]]:
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    accounts = ((applied.resolved or {}).get("accounts") or {}) if applied else {}
-    for account in sorted(accounts):
-        for book in (accounts[account] or {}).get("books") or ():
-            if isinstance(book, dict) and book.get("id") is not None:
-                out[(str(account), int(book["id"]))] = book
-    return out
+def _applied_books(applied: AppliedState | None) -> dict[tuple[str, int], AppliedBook]:
+    if applied is None:
+        return {}
+    return {
+        (account, book.id): book
+        for account, book in AppliedIntegration.from_json(applied.resolved).books()
+        if book.id is not None
+    }
 
 
 # --- history --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from leadsync.applied import ConfigSnapshot
 from leadsync.errors import UsageError
 from leadsync.state.audit import Key, LedgerQuery
 from leadsync.state.model import AppliedState, LedgerEntry
@@ -218,11 +219,7 @@ class SalesforceLinks:
 
     @classmethod
     def of(cls, applied: AppliedState | None) -> SalesforceLinks:
-        url = (
-            ((applied.config or {}).get("salesforce") or {}).get("instance_url")
-            if applied
-            else None
-        )
+        url = ConfigSnapshot.from_json(applied.config).instance_url if applied else None
         return cls(safe_base(url))
 
     def link(self, sf_id: str | None) -> tuple[str | None, str | None]:

@@ -114,7 +114,8 @@ class StateSource:
             )
         if applied is None:
             return ConfigCheck(None, note="nothing applied yet", config=self.config_path)
-        from leadsync.config import differences, load, snapshot
+        from leadsync.applied import config_differences
+        from leadsync.config import load
 
         result = load(self.config_path)
         if result.config is None:
@@ -125,5 +126,5 @@ class StateSource:
                 "run `leadsync validate`)",
                 config=self.config_path,
             )
-        paths = tuple(differences(applied.config, snapshot(result.config, applied.salt)))
+        paths = tuple(config_differences(applied, result.config))
         return ConfigCheck(bool(paths), paths, config=self.config_path)

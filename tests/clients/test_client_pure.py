@@ -143,3 +143,23 @@ def test_backoff_is_capped_full_jitter():
     slept = []
     RetryPolicy(max_wait=5.0, sleep=slept.append).pause(1, requested=30.0)
     assert slept == [5.0]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from leadsync.retry import retry_after
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC).timestamp()
+    assert retry_after({"Retry-After": "7"}, lambda: now) == 7.0
+    assert retry_after({"Retry-After": "Sun, 29 Nov 2026 12:01:30 GMT"}, lambda: now) == 90.0
+    assert retry_after({"Retry-After": "Sun, 29 Nov 2026 11:00:00 GMT"}, lambda: now) == 0.0
+    assert retry_after({"Retry-After": "soon"}, lambda: now) is None
+    assert retry_after({}, lambda: now) is None and retry_after(None) is None
+
+
+def test_random_backoff_stays_within_the_cap():
+    policy = RetryPolicy(base=1.0, cap=8.0)
+    for attempt in range(1, 12):
+        ceiling = min(8.0, 2.0 ** (attempt - 1))
+        samples = [policy.backoff(attempt) for _ in range(200)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        assert len(set(samples)) > 1  # jittered, not a fixed step

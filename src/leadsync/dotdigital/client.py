@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
@@ -25,7 +25,7 @@ from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
 from leadsync.dotdigital.model import AddressBook, Contact, DataField, ImportOutcome
-from leadsync.retry import RetryPolicy
+from leadsync.retry import RetryPolicy, Transient, retry_after
 from leadsync.wording import join_and
 
 V2_PAGE = 1000  # v2 `select` maximum for address-book lists
@@ -366,11 +366,9 @@ class DotdigitalClient:
     ) -> requests.Response:
         """One logical call: retries transient failures within the policy, maps the rest."""
         url = self.base_url + path
-        what = f"{method} {path}"
         where = logs.endpoint(method, url)  # for the log: no query string, no credentials
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(n: int) -> requests.Response:
             self.calls += 1
             try:
                 response = self._session.request(
@@ -384,44 +382,53 @@ class DotdigitalClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 log.debug("%s: %s -> %s", self._log_name(), where, type(exc).__name__)
-                if self.retry.allows(attempt):
-                    why = f"{self._log_name()}: {where} -> {type(exc).__name__}"
-                    self.retry.pause(attempt, why=why)
-                    continue
-                raise DotdigitalError(
-                    f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
-                    code="CONNECTION_ERROR",
-                    transient=True,
+                raise Transient(
+                    f"{self._log_name()}: {where} -> {type(exc).__name__}",
+                    error=DotdigitalError(
+                        f"{self._who()}: {method} {path} failed after {n} attempts: "
+                        f"{type(exc).__name__}",
+                        code="CONNECTION_ERROR",
+                        transient=True,
+                    ),
                 ) from None
-            status = response.status_code
-            log.debug("%s: %s -> %s", self._log_name(), where, status)
-            if status < 300:
+            log.debug("%s: %s -> %s", self._log_name(), where, response.status_code)
+            if response.status_code < 300:
                 self._note_date(response)
                 return response
-            why = f"{self._log_name()}: {where} -> {status}"
-            if status == 429:
-                wait = self._rate_limit_wait(response)
-                if self.retry.allows(attempt) and (wait is None or wait <= self.retry.max_wait):
-                    self.retry.pause(attempt, wait, why=why)
-                    continue
-                reset_at = self._clock() + wait if wait is not None else None
-                raise RateLimited(
-                    f"{self._who()}: rate limit reached on {what}"
-                    + (f"; it resets in {int(wait)} s" if wait is not None else "")
-                    + ". Re-run later; everything done so far is recorded.",
-                    reset_at=reset_at,
-                )
-            if status >= 500:
-                if self.retry.allows(attempt):
-                    self.retry.pause(attempt, why=why + _excerpt_suffix(response.text))
-                    continue
-                raise DotdigitalError(
+            raise self._failure(f"{method} {path}", where, response, n)
+
+        return cast(requests.Response, self.retry.run(attempt))
+
+    def _failure(
+        self, what: str, where: str, response: requests.Response, attempt: int
+    ) -> Exception:
+        """An answer of 300 or more as what the attempt raises: Transient for a 429 whose pause
+        fits `max_wait` and for 5xx (with the error to raise when the policy gives up), the
+        error itself otherwise."""
+        status = response.status_code
+        why = f"{self._log_name()}: {where} -> {status}"
+        if status == 429:
+            wait = self._rate_limit_wait(response)
+            limited = RateLimited(
+                f"{self._who()}: rate limit reached on {what}"
+                + (f"; it resets in {int(wait)} s" if wait is not None else "")
+                + ". Re-run later; everything done so far is recorded.",
+                reset_at=self._clock() + wait if wait is not None else None,
+            )
+            if wait is not None and wait > self.retry.max_wait:
+                return limited
+            return Transient(why, error=limited, requested=wait)
+        if status >= 500:
+            return Transient(
+                why + _excerpt_suffix(response.text),
+                error=DotdigitalError(
                     f"{self._who()}: {what} answered HTTP {status} after {attempt} attempts"
                     f"{_excerpt_suffix(response.text)}",
                     status=status,
                     transient=True,
-                )
-            raise self._client_error(what, response)
+                ),
+            )
+        return self._client_error(what, response)
 
     def _client_error(self, what: str, response: requests.Response) -> Exception:
         status = response.status_code
@@ -464,17 +471,9 @@ class DotdigitalClient:
 
     def _rate_limit_wait(self, response: requests.Response) -> float | None:
         """Seconds Dotdigital asks us to wait (Retry-After or X-RateLimit-Reset), if it says."""
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                try:
-                    when = parsedate_to_datetime(retry_after)
-                except (TypeError, ValueError):
-                    when = None
-                if when is not None:
-                    return max(0.0, when.timestamp() - self._clock())
+        requested = retry_after(response.headers, self._clock)
+        if requested is not None:
+            return requested
         reset = response.headers.get("X-RateLimit-Reset")
         if reset:
             try:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote_plus
 
 import requests
@@ -61,7 +61,7 @@ from simple_salesforce.util import call_salesforce
 
 from leadsync import logs
 from leadsync.config.model import ASSIGN_NONE, SalesforceConfig
-from leadsync.retry import RetryPolicy
+from leadsync.retry import RetryPolicy, Transient, retry_after
 from leadsync.salesforce import auth
 from leadsync.salesforce.assignment import (
     ACTIVE_LEAD_RULE_SOQL,
@@ -329,34 +329,40 @@ class SalesforceClient:
         if len(soqls) == 1 and encoded_length(soqls[0]) <= MAX_GET_QUERY_CHARS:
             return list(self.query(soqls[0]))
         base = f"/services/data/v{self._connect().sf_version}"
-        todo = deque((f"{base}/query?q={quote_plus(soql, safe='')}", 0) for soql in soqls)
+        todo = deque(f"{base}/query?q={quote_plus(soql, safe='')}" for soql in soqls)
         rows: list[dict[str, Any]] = []
-        failed = ""
+        self.retry.run(lambda n: self._composite_rounds(todo, rows, n))
+        return rows
+
+    def _composite_rounds(self, todo: deque[str], rows: list[dict[str, Any]], attempt: int) -> None:
+        """Send the queued query urls, COMPOSITE_QUERIES to a request, until they are all read
+        (next pages queued as they come) or a request has subrequests that failed transiently:
+        those go back to the front of the queue and the policy decides when to go on."""
         while todo:
             batch = [todo.popleft() for _ in range(min(COMPOSITE_QUERIES, len(todo)))]
-            answers = self._composite_get([url for url, _ in batch])
-            again: list[tuple[str, int]] = []
-            for (url, tries), (status, body) in zip(batch, answers, strict=True):
+            answers = self._composite_get(batch)
+            again: list[str] = []
+            failed: SalesforceError | None = None
+            for url, (status, body) in zip(batch, answers, strict=True):
                 if 200 <= status < 300:
                     if not isinstance(body, Mapping) or not isinstance(body.get("records"), list):
                         raise self._unexpected("composite query", body)
                     rows.extend(_plain(record) for record in body["records"])
                     if not body.get("done", True) and body.get("nextRecordsUrl"):
-                        todo.append((str(body["nextRecordsUrl"]), 0))
+                        todo.append(str(body["nextRecordsUrl"]))
                     continue
-                error = self._map_error(
+                failed = self._map_error(
                     "composite query",
                     SalesforceGeneralError(url, status, "composite", body),
-                    tries + 1,
+                    attempt,
                 )
-                if not error.transient or not self.retry.allows(tries + 1):
-                    raise self._with_exchange(error)
-                again.append((url, tries + 1))
-                failed = f"salesforce: {self._failed(error)}"
-            if again:
-                self.retry.pause(max(tries for _, tries in again), why=failed)
+                if not failed.transient:
+                    raise self._with_exchange(failed)
+                again.append(url)
+            if failed is not None:
                 todo.extendleft(reversed(again))
-        return rows
+                why = f"salesforce: {self._failed(failed)}"
+                raise Transient(why, error=self._with_exchange(failed))
 
     def _composite_get(self, urls: Sequence[str]) -> list[tuple[int, Any]]:
         """One Composite request of independent GET subrequests: (status, body) of each, in
@@ -584,9 +590,9 @@ class SalesforceClient:
         results: list[SaveResult | None] = [None] * len(records)
         for start in range(0, len(records), COLLECTION_SIZE):
             pending = list(range(start, min(start + COLLECTION_SIZE, len(records))))
-            attempt = 0
-            while pending:
-                attempt += 1
+
+            def attempt(_n: int) -> None:
+                nonlocal pending
                 raw = self._send_collection(send, [records[i] for i in pending], headers)
                 if not isinstance(raw, list) or len(raw) != len(pending):
                     # The request reached Salesforce; what it did is unknown. Transient per
@@ -598,19 +604,24 @@ class SalesforceClient:
                     )
                     for i in pending:
                         results[i] = unknown
-                    break
-                locked: list[int] = []
-                for i, item in zip(pending, raw, strict=True):
-                    result = _save_result(item)
-                    results[i] = result
-                    if _locked(result):
-                        locked.append(i)
-                if locked and self.retry.allows(attempt):
-                    self.retry.pause(attempt, why=self._locked_note(send.sobject, len(locked)))
-                    pending = locked
-                else:
-                    pending = []
+                    return
+                pending = self._settle(pending, raw, results)
+                if pending:
+                    raise Transient(self._locked_note(send.sobject, len(pending)))
+
+            self.retry.run(attempt)
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
+
+    @staticmethod
+    def _settle(pending: list[int], raw: list[Any], results: list[SaveResult | None]) -> list[int]:
+        """Record one collection's results; the indexes still locked (UNABLE_TO_LOCK_ROW)."""
+        locked: list[int] = []
+        for i, item in zip(pending, raw, strict=True):
+            result = _save_result(item)
+            results[i] = result
+            if _locked(result):
+                locked.append(i)
+        return locked
 
     def _send_collection(
         self, send: _Collection, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
@@ -694,9 +705,9 @@ class SalesforceClient:
         results: list[SaveResult | None] = [None] * len(records)
         keys = [_key(key_field, r.get(key_field)) for r in records]
         pending = list(range(len(records)))
-        attempt = 0
-        while pending:
-            attempt += 1
+
+        def attempt(_n: int) -> None:
+            nonlocal pending
             for chunk in _byte_chunks(pending, records):
                 rows = [records[i] for i in chunk]
                 job_id, info = self._run_job(name, rows, on_job, options)
@@ -707,12 +718,11 @@ class SalesforceClient:
                 for i in chunk:
                     queue = by_key.get(keys[i])
                     results[i] = queue.popleft() if queue else outcome.missing
-            locked = [i for i in pending if _locked(results[i])]
-            if locked and self.retry.allows(attempt):
-                self.retry.pause(attempt, why=self._locked_note(name, len(locked)))
-                pending = locked
-            else:
-                pending = []
+            pending = [i for i in pending if _locked(results[i])]
+            if pending:
+                raise Transient(self._locked_note(name, len(pending)))
+
+        self.retry.run(attempt)
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
 
     def bulk_job_results(self, job_id: str, key_field: str) -> dict[str, SaveResult]:
@@ -985,9 +995,10 @@ class SalesforceClient:
                 self._sf = self._token = None  # log in again, then retry the step once
 
     def _call_raw(self, what: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
+        """One API step under the retry policy: transient failures are tried again, the rest
+        (and an ambiguous create) raised at once as leadsync's errors."""
+
+        def attempt(n: int) -> T:
             try:
                 return fn()
             except requests.exceptions.SSLError as exc:
@@ -1002,34 +1013,16 @@ class SalesforceClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                if not idempotent and not _never_sent(exc):
-                    raise self._with_exchange(
-                        SalesforceError(
-                            f"{what}: {type(exc).__name__} after the request was sent "
-                            f"(attempt {attempt}); Salesforce may have applied it, so it is not "
-                            "sent again blindly",
-                            code="CONNECTION_ERROR",
-                            ambiguous=True,
-                        )
-                    ) from None
-                error = SalesforceError(
-                    f"{what}: {type(exc).__name__} after {attempt} attempts",
-                    code="CONNECTION_ERROR",
-                    transient=True,
-                )
+                error = self._connection_error(what, exc, n, idempotent=idempotent)
             except requests.HTTPError as exc:  # token endpoint 5xx
                 status = exc.response.status_code if exc.response is not None else None
                 error = SalesforceError(
-                    f"{what}: HTTP {status} after {attempt} attempts",
-                    status=status,
-                    transient=True,
+                    f"{what}: HTTP {status} after {n} attempts", status=status, transient=True
                 )
             except SalesforceExpiredSession as exc:
                 raise self._session_expired(what, exc) from None
             except SimpleSalesforceError as exc:
-                error = self._map_error(what, exc, attempt, idempotent=idempotent)
-                if error.ambiguous:
-                    raise self._with_exchange(error) from None
+                error = self._map_error(what, exc, n, idempotent=idempotent)
             except SalesforceOperationError as exc:
                 raise SalesforceError(
                     f"{what}: {_excerpt(str(exc))}", code=BULK_JOB_FAILED
@@ -1039,21 +1032,37 @@ class SalesforceClient:
                     f"{what}: unreadable response ({type(exc).__name__}): {_excerpt(str(exc))}",
                     code="UNEXPECTED_RESPONSE",
                 ) from None
-            if not error.transient or not self.retry.allows(attempt):
-                raise self._with_exchange(error)
-            self.retry.pause(
-                attempt, self._retry_after(error.status), why=f"salesforce: {self._failed(error)}"
-            )
+            raise self._retryable(error) from None
 
-    def _retry_after(self, status: int | None) -> float | None:
-        """Seconds a 429/503 asked us to wait (Retry-After), when the answer said so."""
-        if status not in (429, 503) or not self._last_headers:
-            return None
-        value = self._last_headers.get("Retry-After")
-        try:
-            return max(0.0, float(value)) if value else None
-        except ValueError:
-            return None
+        return cast(T, self.retry.run(attempt))
+
+    def _connection_error(
+        self, what: str, exc: BaseException, attempt: int, *, idempotent: bool
+    ) -> SalesforceError:
+        """A connection lost or timed out: transient, or ambiguous for a create that may have
+        reached Salesforce (see the module docstring)."""
+        if not idempotent and not _never_sent(exc):
+            return SalesforceError(
+                f"{what}: {type(exc).__name__} after the request was sent "
+                f"(attempt {attempt}); Salesforce may have applied it, so it is not "
+                "sent again blindly",
+                code="CONNECTION_ERROR",
+                ambiguous=True,
+            )
+        return SalesforceError(
+            f"{what}: {type(exc).__name__} after {attempt} attempts",
+            code="CONNECTION_ERROR",
+            transient=True,
+        )
+
+    def _retryable(self, error: SalesforceError) -> Exception:
+        """What an attempt raises for a mapped error: Transient (try again, with the pause a
+        429/503 asked for) or, when it is permanent or ambiguous, the error itself."""
+        if not error.transient or error.ambiguous:
+            return self._with_exchange(error)
+        why = f"salesforce: {self._failed(error)}"
+        requested = retry_after(self._last_headers) if error.status in (429, 503) else None
+        return Transient(why, error=self._with_exchange(error), requested=requested)
 
     def _failed(self, error: SalesforceError) -> str:
         """A retry line's account of a failed call: our words, Salesforce's, the exchange."""

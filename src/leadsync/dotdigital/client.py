@@ -25,6 +25,7 @@ from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
 from leadsync.dotdigital.model import AddressBook, Contact, DataField, ImportOutcome
+from leadsync.emails import normalise_email
 from leadsync.retry import RetryPolicy, Transient, retry_after
 from leadsync.wording import join_and
 
@@ -579,7 +580,7 @@ def _references(raw: Any) -> dict[str, int]:
         ids = item.get("identifiers")
         email = ids.get("email") if isinstance(ids, dict) else None
         if isinstance(email, str) and item.get("contactId") is not None:
-            out[email.strip().lower()] = _int(item.get("contactId"))
+            out[normalise_email(email)] = _int(item.get("contactId"))
     return out
 
 
@@ -594,7 +595,7 @@ def _failures(raw: Any) -> dict[str, tuple[str, str]]:
         first = (item.get("failures") or [{}])[0]
         if isinstance(email, str) and isinstance(first, dict):
             code = str(first.get("failureCode") or "importFailure")
-            out.setdefault(email.strip().lower(), (code, str(first.get("description") or code)))
+            out.setdefault(normalise_email(email), (code, str(first.get("description") or code)))
     return out
 
 

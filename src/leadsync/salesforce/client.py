@@ -61,6 +61,7 @@ from simple_salesforce.util import call_salesforce
 
 from leadsync import logs
 from leadsync.config.model import ASSIGN_NONE, SalesforceConfig
+from leadsync.emails import normalise_email, normalise_emails
 from leadsync.retry import RetryPolicy, Transient, retry_after
 from leadsync.salesforce import auth
 from leadsync.salesforce.assignment import (
@@ -91,8 +92,6 @@ from leadsync.salesforce.soql import (
     identifier,
     in_queries,
     looks_like_id,
-    normalise_email,
-    normalise_emails,
     quote,
 )
 

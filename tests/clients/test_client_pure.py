@@ -9,8 +9,9 @@ import pytest
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.emails import normalise_emails
 from leadsync.retry import RetryPolicy
-from leadsync.salesforce.client import _bulk_failure, _key, _save_result, _to_csv
+from leadsync.salesforce.bulk import _bulk_failure, _key, _to_csv
 from leadsync.salesforce.soql import identifier, in_queries, quote
+from leadsync.salesforce.wire import _save_result
 
 
 def test_quote_escapes_quotes_backslashes_and_keeps_unicode():

@@ -87,15 +87,12 @@ class RetryPolicy:
         return self.backoff(attempt)
 
     def pause(self, attempt: int, requested: float | None = None, *, why: str = "") -> None:
-        """Sleep before the next attempt; `why` (what failed, where) goes to the log."""
+        """Sleep before attempt `attempt + 1`, as `run` does between two attempts; `why` (what
+        failed, where) goes to the log."""
         seconds = self.delay(attempt, requested)
         if why:
             _log_retry(why, attempt, self.max_attempts, seconds, requested)
         self.sleep(seconds)
-
-    def allows(self, attempt: int) -> bool:
-        """True while another attempt fits the budget (`attempt` = attempts made so far)."""
-        return attempt < self.max_attempts
 
     def run(self, attempt: Callable[[int], T]) -> T | None:
         """`attempt(n)` (n = 1, 2, ...) until it returns, raises anything but `Transient`, or

@@ -165,3 +165,20 @@ def test_random_backoff_stays_within_the_cap():
         samples = [policy.backoff(attempt) for _ in range(200)]
         assert all(0.0 <= s <= ceiling for s in samples)
         assert len(set(samples)) > 1  # jittered, not a fixed step
+
+
+def test_clients_and_sync_key_emails_the_same_way():
+    """One matching key (leadsync/emails.py): Salesforce's result alignment, Dotdigital's
+    import results and the sync's ledger all trim and lower-case, and nothing else."""
+    from leadsync.dotdigital.wire import _failures, _references
+    from leadsync.emails import normalise_email
+    from leadsync.sync.mapping import normalise_email as sync_key
+
+    raw = " O'Brien@Example.COM "
+    assert normalise_email(raw) == "o'brien@example.com" == sync_key(raw) == _key("Email", raw)
+    assert _references([{"contactId": 7, "identifiers": {"email": raw}}]) == {
+        "o'brien@example.com": 7
+    }
+    failed = [{"identifiers": {"email": raw}, "failures": [{"failureCode": "x"}]}]
+    assert list(_failures(failed)) == ["o'brien@example.com"]
+    assert _key("Id", " 00Qabc ") == "00Qabc"  # ids keep their case

@@ -205,7 +205,7 @@ class SalesforceClient(BulkJobs):
                     for i in pending:
                         results[i] = unknown
                     return
-                pending = self._settle(pending, raw, results)
+                pending = self._record_results(pending, raw, results)
                 if pending:
                     raise Transient(self._locked_note(send.sobject, len(pending)))
 
@@ -213,7 +213,9 @@ class SalesforceClient(BulkJobs):
         return [r if r is not None else _failure(RESULT_UNKNOWN, "no result") for r in results]
 
     @staticmethod
-    def _settle(pending: list[int], raw: list[Any], results: list[SaveResult | None]) -> list[int]:
+    def _record_results(
+        pending: list[int], raw: list[Any], results: list[SaveResult | None]
+    ) -> list[int]:
         """Record one collection's results; the indexes still locked (UNABLE_TO_LOCK_ROW)."""
         locked: list[int] = []
         for i, item in zip(pending, raw, strict=True):

@@ -212,3 +212,31 @@ def test_rate_limit_reset_within_the_budget_is_waited_for(emulator_factory):
     statuses = [r["status"] for r in emu.requests_log("dotdigital")["requests"]]
     assert statuses == [200, 200, 429, 200]
     assert client.calls == 4
+
+
+def test_the_total_deadline_stops_retrying(emulator_factory):
+    """A 502 that does not pass: backoff pauses of 4 s fit five attempts, but the third pause
+    would end past the 10 s deadline, so the client gives up after three requests."""
+    from leadsync.retry import RetryPolicy
+
+    emu = emulator_factory(_seed())
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    policy = RetryPolicy(
+        max_attempts=5,
+        base=4.0,
+        cap=4.0,
+        rng=lambda: 1.0,
+        deadline=10.0,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    client = _client(emu, retry=policy)
+    emu.inject_fault("dotdigital", method="GET", path_regex="data-fields", status=502, times=9)
+    with pytest.raises(DotdigitalError) as err:
+        client.datafields()
+    assert err.value.transient and "after 3 attempts" in str(err.value)
+    assert client.calls == 3 == _logged(emu)

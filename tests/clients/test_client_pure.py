@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
+from leadsync.emails import normalise_emails
 from leadsync.retry import RetryPolicy
-from leadsync.salesforce.client import _bulk_failure, _key, _save_result, _to_csv
-from leadsync.salesforce.soql import identifier, in_queries, normalise_emails, quote
+from leadsync.salesforce.bulk import _bulk_failure, _key, _to_csv
+from leadsync.salesforce.soql import identifier, in_queries, quote
+from leadsync.salesforce.wire import _save_result
 
 
 def test_quote_escapes_quotes_backslashes_and_keeps_unicode():
@@ -143,3 +145,40 @@ def test_backoff_is_capped_full_jitter():
     slept = []
     RetryPolicy(max_wait=5.0, sleep=slept.append).pause(1, requested=30.0)
     assert slept == [5.0]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from leadsync.retry import retry_after
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC).timestamp()
+    assert retry_after({"Retry-After": "7"}, lambda: now) == 7.0
+    assert retry_after({"Retry-After": "Sun, 29 Nov 2026 12:01:30 GMT"}, lambda: now) == 90.0
+    assert retry_after({"Retry-After": "Sun, 29 Nov 2026 11:00:00 GMT"}, lambda: now) == 0.0
+    assert retry_after({"Retry-After": "soon"}, lambda: now) is None
+    assert retry_after({}, lambda: now) is None and retry_after(None) is None
+
+
+def test_random_backoff_stays_within_the_cap():
+    policy = RetryPolicy(base=1.0, cap=8.0)
+    for attempt in range(1, 12):
+        ceiling = min(8.0, 2.0 ** (attempt - 1))
+        samples = [policy.backoff(attempt) for _ in range(200)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        assert len(set(samples)) > 1  # jittered, not a fixed step
+
+
+def test_clients_and_sync_key_emails_the_same_way():
+    """One matching key (leadsync/emails.py): Salesforce's result alignment, Dotdigital's
+    import results and the sync's ledger all trim and lower-case, and nothing else."""
+    from leadsync.dotdigital.wire import _failures, _references
+    from leadsync.emails import normalise_email
+    from leadsync.sync.mapping import normalise_email as sync_key
+
+    raw = " O'Brien@Example.COM "
+    assert normalise_email(raw) == "o'brien@example.com" == sync_key(raw) == _key("Email", raw)
+    assert _references([{"contactId": 7, "identifiers": {"email": raw}}]) == {
+        "o'brien@example.com": 7
+    }
+    failed = [{"identifiers": {"email": raw}, "failures": [{"failureCode": "x"}]}]
+    assert list(_failures(failed)) == ["o'brien@example.com"]
+    assert _key("Id", " 00Qabc ") == "00Qabc"  # ids keep their case

@@ -957,3 +957,71 @@ def test_query_sized_tells_the_total_before_the_rows_and_bulk_reads_the_same(emu
     assert [r["Id"] for r in bulk] == [r["Id"] for r in rest]
     deleted = {r["Email"].lower(): r["IsDeleted"] for r in bulk}
     assert str(deleted["zoe@example.com"]).lower() == "true"
+
+
+def test_retry_after_as_an_http_date_is_honoured(emu):
+    """RFC 9110 allows Retry-After as an HTTP-date too: the client waits until that moment
+    (measured on its own clock), not its own short backoff."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from leadsync.retry import RetryPolicy
+
+    slept: list[float] = []
+    client = SalesforceClient(_cfg(emu), retry=RetryPolicy(max_attempts=3, sleep=slept.append))
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    emu.inject_fault(
+        "salesforce",
+        method="GET",
+        path_regex="describe",
+        status=503,
+        times=1,
+        headers={"Retry-After": when},
+    )
+    assert client.describe("Lead").name == "Lead"
+    assert len(slept) == 1 and 30 < slept[0] <= 40, slept
+    assert [r["status"] for r in _log(emu)] == [503, 200]
+
+
+def test_the_total_deadline_stops_retrying(emu):
+    """Each pause fits the attempts budget, but the third would end past the deadline: the
+    client stops there with the last failure, transient, instead of retrying on."""
+    from leadsync.retry import RetryPolicy
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    policy = RetryPolicy(max_attempts=10, deadline=10.0, sleep=sleep, clock=lambda: now[0])
+    client = SalesforceClient(_cfg(emu), retry=policy)
+    emu.inject_fault(
+        "salesforce",
+        method="GET",
+        path_regex="describe",
+        status=503,
+        times=10,
+        headers={"Retry-After": "4"},
+    )
+    with pytest.raises(SalesforceError) as err:
+        client.describe("Lead")
+    assert err.value.transient and err.value.status == 503
+    assert "after 3 attempts" in str(err.value)
+    assert slept == [4.0, 4.0]
+    assert client.calls == 3 == len(_log(emu))
+
+
+def test_retry_pauses_are_full_jitter_within_the_cap(emu):
+    """Four refusals, four pauses: each a random share of min(cap, base * 2**n), never more."""
+    from leadsync.retry import RetryPolicy
+
+    slept: list[float] = []
+    client = SalesforceClient(
+        _cfg(emu), retry=RetryPolicy(max_attempts=5, base=1.0, cap=2.0, sleep=slept.append)
+    )
+    emu.inject_fault("salesforce", method="GET", path_regex="describe", status=503, times=4)
+    assert client.describe("Lead").name == "Lead"
+    assert len(slept) == 4
+    assert all(0.0 <= s <= ceiling for s, ceiling in zip(slept, [1.0, 2.0, 2.0, 2.0], strict=True))

@@ -46,3 +46,23 @@ def test_sync_imports_neither_jwt_nor_the_metadata_api_until_used() -> None:
     assert out["mdapi"] == "simple_salesforce.metadata.SfdcMetadataApi"
     assert out["jwt"] == 2
     assert out["after_use"] == sorted(HEAVY)
+
+
+RETRY_PROBE = """
+import json, sys
+import leadsync.cli, leadsync.salesforce.client, leadsync.dotdigital.client, leadsync.sync.cli
+out = {"after_import": "tenacity" in sys.modules}
+from leadsync.retry import no_wait
+out["answer"] = no_wait().run(lambda attempt: attempt)
+out["after_use"] = "tenacity" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def test_the_retry_library_is_imported_on_the_first_call_only() -> None:
+    """`validate` (and a sync until its first request) never loads tenacity."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RETRY_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"after_import": False, "answer": 1, "after_use": True}

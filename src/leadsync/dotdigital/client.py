@@ -10,75 +10,38 @@ Every HTTP request it sends (retries included) is counted in `calls`.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
-import requests
-
-from leadsync import logs
-from leadsync.config.model import DotdigitalConnection
 from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
-from leadsync.dotdigital.errors import DotdigitalAuthError, DotdigitalError, RateLimited
-from leadsync.dotdigital.model import AddressBook, Contact, DataField, ImportOutcome
-from leadsync.retry import RetryPolicy
-from leadsync.wording import join_and
+from leadsync.dotdigital.errors import DotdigitalError
+from leadsync.dotdigital.imports import Imports
+from leadsync.dotdigital.model import AddressBook, Contact, DataField
+from leadsync.dotdigital.wire import (
+    _address_book,
+    _datafield,
+    _int,
+    _next_marker,
+    _v2_contact,
+    _v3_contact,
+    _v3_contact_id,
+)
 
 V2_PAGE = 1000  # v2 `select` maximum for address-book lists
 V3_MAX_PAGE = 5000  # v3 `limit` maximum
-DEFAULT_TIMEOUT = (10.0, 121.0)  # connect, read: Dotdigital suggests allowing ~121 s per call
-STATUS_READS = 12  # status reads of one import or removal before the caller is told "running"
-DELETE_CHUNK = 1000  # contact ids per "remove these members" request
-RUNNING = frozenset({"NotFinished", "NotStarted", "Started", "InProgress", "Processing"})
-_EXCERPT = 160
-log = logs.get("dotdigital")
 
 
-class DotdigitalClient:
-    """One Dotdigital account (API user) on one regional endpoint."""
+class DotdigitalClient(Imports):
+    """One Dotdigital account (API user) on one regional endpoint.
 
-    def __init__(
-        self,
-        conn: DotdigitalConnection,
-        *,
-        session: requests.Session | None = None,
-        retry: RetryPolicy | None = None,
-        account: str | None = None,
-        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
-        clock: Any = time.time,
-        client_id: str | None = None,
-    ) -> None:
-        self.base_url = conn.base_url.rstrip("/")
-        # Names this client instance in the server's logs (X-Leadsync-Client): with runners on
-        # many machines, "which run sent this request" is otherwise unanswerable. Not secret.
-        self.client_id = client_id or uuid.uuid4().hex[:16]
-        self.account = account
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout
-        self.calls = 0
-        # Dotdigital's clock as its last answer stated it (the HTTP Date header): a read can
-        # take its own start time from its first answer instead of a server-time call.
-        self.last_date: datetime | None = None
-        self._clock = clock
-        self._session = session or requests.Session()
-        # UTF-8 bytes: requests would encode str credentials as latin-1 and crash on others.
-        self._auth = (conn.username.reveal().encode(), conn.password.reveal().encode())
-        # What to tell the user to fix when the credentials are refused: the variables, by name.
-        self._credential_names = [
-            s.env_var for s in (conn.username, conn.password) if s.env_var is not None
-        ]
-        self._headers = {
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": "leadsync",
-            "X-Leadsync-Client": self.client_id,
-        }
+    Composed by concern: transport.py (requests, retries, errors), imports.py (bulk imports and
+    member removals), wire.py (answers to the model); account, books, data fields and contact
+    reads are here.
+    """
 
-    # -- v2 -------------------------------------------------------------------------------------
+    # -- v2 ----------------------------------------------------------------------------------------
 
     def account_info(self) -> dict[str, str]:
         """The account's properties (ApiEndpoint, ApiCallsRemaining, ...) as name -> value."""
@@ -156,7 +119,7 @@ class DotdigitalClient:
             raise self._unexpected("POST /v2/address-books/{id}/contacts", 200, body)
         return _v2_contact(body, self)
 
-    # -- v3 -------------------------------------------------------------------------------------
+    # -- v3 ----------------------------------------------------------------------------------------
 
     def book_members(
         self,
@@ -221,65 +184,6 @@ class DotdigitalClient:
             seen_markers.add(marker)
             params = {**params, "marker": marker}
 
-    # -- bulk import and member removal ---------------------------------------------------------
-
-    def import_contacts(
-        self,
-        contacts: list[dict[str, Any]],
-        *,
-        merge: str = "overwrite",
-        on_submit: Any = None,
-        status_reads: int = STATUS_READS,
-    ) -> ImportOutcome:
-        """v3 bulk import (`PUT /contacts/v3/import`), then its status until it has finished.
-
-        `contacts` are v3 contact requests (matchIdentifier, identifiers, dataFields, lists).
-        `on_submit(import_id)` runs as soon as Dotdigital has accepted the import, before its
-        status is read: the caller records the id (write-ahead) so a run killed while the import
-        runs can learn its outcome later (`import_status`). Polling the status is waiting on the
-        service, paced by the retry policy's backoff; after `status_reads` reads an import still
-        running is returned as such (`running`), never abandoned silently.
-        """
-        body = self._json(
-            "PUT", "/contacts/v3/import", json={"mergeOption": merge, "contacts": contacts}
-        )
-        import_id = body.get("importId") if isinstance(body, dict) else None
-        if not import_id:
-            raise self._unexpected("PUT /contacts/v3/import", 202, body)
-        if on_submit is not None:
-            on_submit(str(import_id))
-        return self.wait_import(str(import_id), status_reads=status_reads)
-
-    def wait_import(self, import_id: str, *, status_reads: int = STATUS_READS) -> ImportOutcome:
-        """Read an import's status until it is no longer running (at most `status_reads`)."""
-        outcome = self.import_status(import_id)
-        reads = 1
-        while outcome.running and reads < status_reads:
-            self._pace(reads, f"import {import_id} still running")
-            outcome = self.import_status(import_id)
-            reads += 1
-        return outcome
-
-    def import_status(self, import_id: str) -> ImportOutcome:
-        """`GET /contacts/v3/import/{id}`: the status, and per-record results once finished."""
-        what = "GET /contacts/v3/import/{id}"
-        body = self._json("GET", f"/contacts/v3/import/{import_id}")
-        if not isinstance(body, dict) or not body.get("status"):
-            raise self._unexpected(what, 200, body)
-        return ImportOutcome(
-            import_id=import_id,
-            status=str(body["status"]),
-            created=_references(body.get("created")),
-            updated=_references(body.get("updated")),
-            failures=_failures(body.get("failures")),
-            failed_ids=_failures_by_id(body.get("failures")),
-            unnamed_failures=sum(
-                1
-                for f in body.get("failures") or []
-                if isinstance(f, dict) and f.get("contactId") is None
-            ),
-        )
-
     def contact_id_of(self, email: str) -> int | None:
         """The id of the contact with this email (`GET /contacts/v3/email/{email}`), or None
         when the account has no such contact."""
@@ -305,371 +209,3 @@ class DotdigitalClient:
         if not isinstance(body, dict):
             raise self._unexpected("GET /contacts/v3/contactId/{id}", 200, body)
         return _v3_contact(body, self)
-
-    def remove_members(self, book_id: int, contact_ids: Iterable[int]) -> bool:
-        """Remove contacts from one address book (`POST .../contacts/delete`, the contacts stay
-        in the account), then wait for the removal to complete. True when Dotdigital reports
-        it done; False when it was still running after the status reads (removing again is
-        harmless: a contact that is no longer a member is ignored)."""
-        ids = sorted({int(i) for i in contact_ids})
-        done = True
-        for start in range(0, len(ids), DELETE_CHUNK):
-            chunk = ids[start : start + DELETE_CHUNK]
-            body = self._json(
-                "POST", f"/v2/address-books/{int(book_id)}/contacts/delete", json=chunk
-            )
-            deletion = body.get("id") if isinstance(body, dict) else None
-            status = str(body.get("status") or "") if isinstance(body, dict) else ""
-            reads = 0
-            while deletion and status in RUNNING and reads < STATUS_READS:
-                if reads:
-                    self._pace(reads, f"removal {deletion} still running")
-                progress = self._json("GET", f"/v2/contacts/deletion/{deletion}")
-                status = str(progress.get("status") or "") if isinstance(progress, dict) else ""
-                reads += 1
-            done = done and status not in RUNNING
-        return done
-
-    def _pace(self, reads: int, why: str) -> None:
-        """Between two status reads of work the service runs in the background."""
-        seconds = self.retry.backoff(reads)
-        log.debug("%s: %s; reading again in %.1f s", self._log_name(), why, seconds)
-        self.retry.sleep(seconds)
-
-    # -- transport ------------------------------------------------------------------------------
-
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
-        response = self._request(method, path, params=params, json=json)
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise self._unexpected(
-                f"{method} {path}", response.status_code, response.text
-            ) from None
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> requests.Response:
-        """One logical call: retries transient failures within the policy, maps the rest."""
-        url = self.base_url + path
-        what = f"{method} {path}"
-        where = logs.endpoint(method, url)  # for the log: no query string, no credentials
-        attempt = 0
-        while True:
-            attempt += 1
-            self.calls += 1
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    auth=self._auth,
-                    headers=self._headers,
-                    timeout=self.timeout,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                log.debug("%s: %s -> %s", self._log_name(), where, type(exc).__name__)
-                if self.retry.allows(attempt):
-                    why = f"{self._log_name()}: {where} -> {type(exc).__name__}"
-                    self.retry.pause(attempt, why=why)
-                    continue
-                raise DotdigitalError(
-                    f"{self._who()}: {what} failed after {attempt} attempts: {type(exc).__name__}",
-                    code="CONNECTION_ERROR",
-                    transient=True,
-                ) from None
-            status = response.status_code
-            log.debug("%s: %s -> %s", self._log_name(), where, status)
-            if status < 300:
-                self._note_date(response)
-                return response
-            why = f"{self._log_name()}: {where} -> {status}"
-            if status == 429:
-                wait = self._rate_limit_wait(response)
-                if self.retry.allows(attempt) and (wait is None or wait <= self.retry.max_wait):
-                    self.retry.pause(attempt, wait, why=why)
-                    continue
-                reset_at = self._clock() + wait if wait is not None else None
-                raise RateLimited(
-                    f"{self._who()}: rate limit reached on {what}"
-                    + (f"; it resets in {int(wait)} s" if wait is not None else "")
-                    + ". Re-run later; everything done so far is recorded.",
-                    reset_at=reset_at,
-                )
-            if status >= 500:
-                if self.retry.allows(attempt):
-                    self.retry.pause(attempt, why=why + _excerpt_suffix(response.text))
-                    continue
-                raise DotdigitalError(
-                    f"{self._who()}: {what} answered HTTP {status} after {attempt} attempts"
-                    f"{_excerpt_suffix(response.text)}",
-                    status=status,
-                    transient=True,
-                )
-            raise self._client_error(what, response)
-
-    def _client_error(self, what: str, response: requests.Response) -> Exception:
-        status = response.status_code
-        message, code = _error_message(response)
-        if status == 401:
-            names = self._credential_names
-            check = (
-                f"check {join_and(names)}"
-                if names
-                else "check the account's dotdigital username and password"
-            )
-            return DotdigitalAuthError(
-                f"{self._who()}: the API user's credentials were refused (HTTP 401) on {what}; "
-                + check,
-                status=status,
-            )
-        if status == 403:
-            return DotdigitalAuthError(
-                f"{self._who()}: access denied (HTTP 403) on {what}; is the endpoint the "
-                "account's own region?" + (f" Dotdigital says: {message}" if message else ""),
-                status=status,
-            )
-        if code == "ERROR_APIUSAGE_EXCEEDED":
-            return RateLimited(f"{self._who()}: API usage exceeded ({message}).")
-        detail = message or _excerpt(response.text) or "(empty body)"
-        return DotdigitalError(
-            f"{self._who()}: {what} answered HTTP {status}: {detail}", status=status, code=code
-        )
-
-    def _note_date(self, response: requests.Response) -> None:
-        raw = response.headers.get("Date")
-        if not raw:
-            return
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return
-        if when is not None and when.tzinfo is not None:
-            self.last_date = when
-
-    def _rate_limit_wait(self, response: requests.Response) -> float | None:
-        """Seconds Dotdigital asks us to wait (Retry-After or X-RateLimit-Reset), if it says."""
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            try:
-                return max(0.0, float(retry_after))
-            except ValueError:
-                try:
-                    when = parsedate_to_datetime(retry_after)
-                except (TypeError, ValueError):
-                    when = None
-                if when is not None:
-                    return max(0.0, when.timestamp() - self._clock())
-        reset = response.headers.get("X-RateLimit-Reset")
-        if reset:
-            try:
-                value = float(reset)
-            except ValueError:
-                parsed = parse_datetime(reset)
-                return max(0.0, parsed.timestamp() - self._clock()) if parsed else None
-            # Documented as UTC epoch seconds; small values can only be a delta.
-            return max(0.0, value - self._clock()) if value > 1e9 else max(0.0, value)
-        return None
-
-    def _log_name(self) -> str:
-        return f"dotdigital account {self.account!r}" if self.account else "dotdigital"
-
-    def _who(self) -> str:
-        name = f"account {self.account!r}" if self.account else "account"
-        return f"{name} at {self.base_url}"
-
-    def _unexpected(self, what: str, status: int, body: Any) -> DotdigitalError:
-        text = body if isinstance(body, str) else repr(body)
-        return DotdigitalError(
-            f"{self._who()}: {what} returned an unexpected body (HTTP {status}): {_excerpt(text)}",
-            status=status,
-            code="UNEXPECTED_RESPONSE",
-        )
-
-
-# -- wire shapes -> model ---------------------------------------------------------------------
-
-
-def _address_book(item: Any, client: DotdigitalClient) -> AddressBook:
-    if not isinstance(item, dict) or "id" not in item:
-        raise client._unexpected("GET /v2/address-books", 200, item)
-    return AddressBook(
-        id=_int(item.get("id")),
-        name=str(item.get("name") or ""),
-        visibility=str(item.get("visibility") or ""),
-        contacts=_int(item.get("contacts")),
-    )
-
-
-def _datafield(item: Any, client: DotdigitalClient) -> DataField:
-    if not isinstance(item, dict) or not item.get("name"):
-        raise client._unexpected("GET /v2/data-fields", 200, item)
-    return DataField(
-        name=str(item["name"]),
-        type=str(item.get("type") or "String"),
-        visibility=str(item.get("visibility") or "Private"),
-        default=item.get("defaultValue"),
-    )
-
-
-def _fields(raw: Any) -> dict[str, Any]:
-    """Data fields as a dict whatever the wire shape: v3 object, or v2 list of {key, value}."""
-    if isinstance(raw, dict):
-        return {str(k): v for k, v in raw.items()}
-    if isinstance(raw, list):
-        return {
-            str(entry.get("key")): entry.get("value")
-            for entry in raw
-            if isinstance(entry, dict) and entry.get("key") is not None
-        }
-    return {}
-
-
-def _v2_contact(item: dict[str, Any], client: DotdigitalClient) -> Contact:
-    if "email" not in item:
-        raise client._unexpected("v2 contact", 200, item)
-    return Contact(
-        id=_int(item.get("id")),
-        email=str(item.get("email") or ""),
-        datafields=_fields(item.get("dataFields")),
-        status=str(item.get("status") or ""),
-    )
-
-
-def _v3_contact(item: Any, client: DotdigitalClient) -> Contact:
-    if not isinstance(item, dict):
-        raise client._unexpected("GET /contacts/v3", 200, item)
-    identifiers = item.get("identifiers") or {}
-    email_addr = identifiers.get("email") if isinstance(identifiers, dict) else None
-    status = item.get("status")
-    if not status:
-        channels = item.get("channelProperties")
-        channel = channels.get("email") if isinstance(channels, dict) else None
-        status = channel.get("status") if isinstance(channel, dict) else None
-    return Contact(
-        id=_int(item.get("contactId", item.get("id"))),
-        email=str(email_addr or item.get("email") or ""),
-        datafields=_fields(item.get("dataFields")),
-        status=str(status or ""),
-        created=parse_datetime(item.get("created")),
-        updated=parse_datetime(item.get("updated")),
-    )
-
-
-def _references(raw: Any) -> dict[str, int]:
-    """An import's `created`/`updated`: [{contactId, identifiers: {email}}] -> email -> id."""
-    out: dict[str, int] = {}
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict):
-            continue
-        ids = item.get("identifiers")
-        email = ids.get("email") if isinstance(ids, dict) else None
-        if isinstance(email, str) and item.get("contactId") is not None:
-            out[email.strip().lower()] = _int(item.get("contactId"))
-    return out
-
-
-def _failures(raw: Any) -> dict[str, tuple[str, str]]:
-    """An import's `failures` -> email -> (failureCode, description) of its first failure."""
-    out: dict[str, tuple[str, str]] = {}
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict):
-            continue
-        ids = item.get("identifiers")
-        email = ids.get("email") if isinstance(ids, dict) else None
-        first = (item.get("failures") or [{}])[0]
-        if isinstance(email, str) and isinstance(first, dict):
-            code = str(first.get("failureCode") or "importFailure")
-            out.setdefault(email.strip().lower(), (code, str(first.get("description") or code)))
-    return out
-
-
-def _failures_by_id(raw: Any) -> dict[int, tuple[str, str]]:
-    """An import's `failures` that name a contact id -> (failureCode, description): imports
-    matched by contactId carry no email to key them by."""
-    out: dict[int, tuple[str, str]] = {}
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict) or item.get("contactId") is None:
-            continue
-        first = (item.get("failures") or [{}])[0]
-        if isinstance(first, dict):
-            code = str(first.get("failureCode") or "importFailure")
-            out.setdefault(
-                _int(item.get("contactId")), (code, str(first.get("description") or code))
-            )
-    return out
-
-
-def _v3_contact_id(item: Any, client: DotdigitalClient) -> int:
-    """Only the id of a v3 contact (a sweep reads a million of them: no date parsing)."""
-    if not isinstance(item, dict):
-        raise client._unexpected("GET /contacts/v3", 200, item)
-    return _int(item.get("contactId", item.get("id")))
-
-
-def _next_marker(body: dict[str, Any]) -> str | None:
-    links = body.get("_links")
-    if not isinstance(links, dict):
-        return None
-    nxt = links.get("next")
-    if not isinstance(nxt, dict):
-        return None
-    marker = nxt.get("marker")
-    if marker:
-        return str(marker)
-    link = nxt.get("link") or nxt.get("href")
-    if isinstance(link, str) and "marker=" in link:
-        values = parse_qs(urlsplit(link).query).get("marker")
-        return values[0] if values else None
-    return None
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _error_message(response: requests.Response) -> tuple[str, str | None]:
-    """(message, ERROR_CODE) from a v2 `{"message": ...}` or v3 `{"errorCode", ...}` body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "", None
-    if not isinstance(body, dict):
-        return "", None
-    if "errorCode" in body:
-        code = str(body.get("errorCode"))
-        return str(body.get("description") or code), code
-    message = str(body.get("message") or "").strip()
-    code = None
-    tail = message.rsplit(" ", 1)[-1].removeprefix("Error:").strip() if message else ""
-    if tail.startswith("ERROR_"):
-        code = tail.rstrip(".")
-    return message, code
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
-
-
-def _excerpt_suffix(text: str) -> str:
-    short = _excerpt(text)
-    return f": {short}" if short else ""

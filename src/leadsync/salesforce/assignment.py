@@ -51,3 +51,9 @@ class LeadAssignment:
         if self.rule == ASSIGN_NONE:
             return {}
         return {JOB_RULE_PROPERTY: self.rule}
+
+
+# Field updates never re-route: with no header Salesforce re-runs the active Lead assignment
+# rule on REST updates (Sforce-Auto-Assign defaults to TRUE). An update says "no rule" (REST
+# header FALSE; a Bulk job that names none), creates and upserts say what the config says.
+FIELD_UPDATE_ASSIGNMENT = LeadAssignment(ASSIGN_NONE)

@@ -56,16 +56,6 @@ def looks_like_id(value: str, prefix: str | None = None) -> bool:
     return prefix is None or value.startswith(prefix)
 
 
-def normalise_email(email: object) -> str:
-    """Trimmed, lower-cased email: the comparison key Salesforce and Dotdigital both honour."""
-    return str(email or "").strip().lower()
-
-
-def normalise_emails(emails: Iterable[object]) -> list[str]:
-    """Distinct normalised emails in first-seen order, empties dropped."""
-    return [e for e in dict.fromkeys(normalise_email(x) for x in emails) if e]
-
-
 def encoded_length(soql: str) -> int:
     return len(quote_plus(soql, safe=""))
 

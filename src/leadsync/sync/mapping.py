@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from leadsync.emails import normalise_email as normalise_email  # the sync imports it from here
 from leadsync.leadrules import REQUIRED_LEAD_FIELDS, SET_BY_LEADSYNC, WRITING_DIRECTIONS
 from leadsync.salesforce.model import FieldInfo
 
@@ -117,11 +118,6 @@ class LeadMapping:
     def fingerprint(self) -> str:
         """Changes when the applied mapping (or the status it writes) changes."""
         return self._fingerprint
-
-
-def normalise_email(email: str) -> str:
-    """The matching key: trimmed and lower-cased (Salesforce matches emails case-insensitively)."""
-    return email.strip().lower()
 
 
 def data_hash(email: str, values: Mapping[str, Any], mapping: LeadMapping) -> str:

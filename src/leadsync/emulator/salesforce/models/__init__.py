@@ -92,10 +92,29 @@ class SalesforceBackend(
         self.org_id = "00D8d0000000001EAA"
         self.user_id = self.ids.new(KEY_PREFIXES["User"])
         statuses = lead_statuses or [{"label": s} for s in DEFAULT_LEAD_STATUSES]
+        self._define_objects([s["label"] for s in statuses], lead_fields or [])
+        self.duplicate_rule_on_lead_email = duplicate_rule_on_lead_email
+        self.api_total = daily_api_limit
+        self.api_used = daily_api_used
+        self.access_token = access_token
+        self.tokens = {access_token}
+        self.users = users if users is not None else list(DEFAULT_USERS)
+        self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
+        self.sandbox = sandbox
+        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
+        self._seed_users()
+        self.locators: dict[str, list[dict]] = {}
+        self.journal = None
+        self.jobs: dict[str, IngestJob] = {}
+        self.query_jobs: dict[str, QueryJob] = {}
+        self._seed_lead_statuses(statuses)
+
+    def _define_objects(self, status_labels: list[str], lead_fields: list[dict]) -> None:
+        """The org's metadata, its empty record tables and their indexes."""
         self.objects: dict[str, ObjectDef] = {
             o.name: o
             for o in (
-                lead_object([s["label"] for s in statuses]),
+                lead_object(status_labels),
                 account_object(),
                 contact_object(),
                 campaign_object(),
@@ -108,7 +127,7 @@ class SalesforceBackend(
         }
         self._objects_lower = {name.lower(): o for name, o in self.objects.items()}
         lead = self.objects["Lead"]
-        for spec in lead_fields or []:
+        for spec in lead_fields:
             f = custom_field(spec)
             lead.fields[f.name] = f
         lead.reindex()
@@ -125,20 +144,9 @@ class SalesforceBackend(
         self.indexes: dict[tuple[str, str], dict[str, set[str]]] = {
             (obj, f): {} for obj, fs in self.indexed.items() for f in fs
         }
-        self.duplicate_rule_on_lead_email = duplicate_rule_on_lead_email
-        self.api_total = daily_api_limit
-        self.api_used = daily_api_used
-        self.access_token = access_token
-        self.tokens = {access_token}
-        self.users = users if users is not None else list(DEFAULT_USERS)
-        self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
-        self.sandbox = sandbox
-        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
-        self._seed_users()
-        self.locators: dict[str, list[dict]] = {}
-        self.journal = None
-        self.jobs: dict[str, IngestJob] = {}
-        self.query_jobs: dict[str, QueryJob] = {}
+
+    def _seed_lead_statuses(self, statuses: list[dict]) -> None:
+        """LeadStatus records for the picklist; a label saying "converted" (not "not") is one."""
         for i, s in enumerate(statuses):
             converted = s.get(
                 "converted", "converted" in s["label"].lower() and "not" not in s["label"].lower()

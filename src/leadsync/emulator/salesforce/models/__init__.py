@@ -3,7 +3,8 @@
 Seeding and the org's starting state live here; each rule lives in exactly one concern module:
 sessions (logins, tokens), users, assignment (Lead assignment rules), limits (API counter),
 values (input conversion), rules (validation), records (writes, deletes), collections (many
-records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk API 2.0). Wire
+records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk API 2.0),
+composite (Composite and Composite Batch limits, references, transaction). Wire
 shapes live in the responses package; these modules only know values, ids and `RecordError`s.
 """
 
@@ -17,6 +18,7 @@ from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
 from leadsync.emulator.salesforce.models.assignment import Assignment
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
 from leadsync.emulator.salesforce.models.collections import Collections
+from leadsync.emulator.salesforce.models.composite import Composite
 from leadsync.emulator.salesforce.models.conversion import LeadConversion
 from leadsync.emulator.salesforce.models.jobs import Jobs
 from leadsync.emulator.salesforce.models.limits import ApiLimits
@@ -70,6 +72,7 @@ class SalesforceBackend(
     LeadConversion,
     Queries,
     Jobs,
+    Composite,
 ):
     """One org. All public methods are thread-safe (the HTTP server is threaded)."""
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
 SECRETS = {
     "access_token": "00DinitT0ken!AQ0-Distinct-acc3ss-7731",
@@ -94,17 +91,21 @@ SEED: dict[str, Any] = {
 
 
 class InitWorkspace:
-    """A directory, an emulator and an environment holding only what the user would export."""
+    """A directory, an emulator and an environment holding only what the user would export.
 
-    def __init__(self, root: Path, emu: Any) -> None:
-        self.root = root
-        self.emu = emu
+    Commands run through the sync tests' Workspace (the `kit` fixture): the same `leadsync`
+    process, exit-code and no-traceback checks."""
+
+    def __init__(self, cli: Any) -> None:
+        self.cli = cli
+        self.root: Path = cli.root
+        self.emu = cli.emu
         keep = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("SF_", "DD_", "LEADSYNC_", "REQUESTS_CA", "CURL_CA"))
         }
-        self.env = {**keep, **emu.env()}
+        self.env = cli.env = {**keep, **self.emu.env()}
         self.env.pop("SF_LOGIN_URL", None)  # only the password form needs it (password_auth)
 
     @property
@@ -117,18 +118,7 @@ class InitWorkspace:
         self.env["SF_LOGIN_URL"] = self.emu.info["salesforce"]["login_url"]
 
     def run(self, *args: str, code: int | None = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [LEADSYNC, *args],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if code is not None:
-            assert proc.returncode == code, (proc.returncode, proc.stdout[-3000:], proc.stderr)
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
+        return self.cli.run(*args, check=None if code is None else (code,))
 
     def enable(self, book: str) -> None:
         """What the user does next: turn create_leads on for one book, by editing the file."""
@@ -151,10 +141,11 @@ def seed() -> dict[str, Any]:
 
 @pytest.fixture
 def init_workspace(
-    tmp_path: Path, emulator_factory: Callable[..., Any]
+    tmp_path: Path, emulator_factory: Callable[..., Any], kit: Any
 ) -> Callable[..., InitWorkspace]:
     def make(seed: dict[str, Any] | None = None) -> InitWorkspace:
-        return InitWorkspace(tmp_path, emulator_factory(seed or copy.deepcopy(SEED)))
+        emu = emulator_factory(seed or copy.deepcopy(SEED))
+        return InitWorkspace(kit.Workspace(tmp_path, emu))
 
     return make
 

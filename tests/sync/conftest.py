@@ -101,6 +101,10 @@ PASSWORD_AUTH = (
 )
 
 
+# The `state:` block config_yaml writes; the backend tests swap it for PostgreSQL's.
+SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
+
+
 def config_yaml(
     *,
     mapping: list[tuple[str, str, str]] = MAPPING,
@@ -115,9 +119,7 @@ def config_yaml(
     ]
     lines = [
         "version: 1",
-        "state:",
-        "  backend: sqlite",
-        "  path: .leadsync/state.db",
+        *SQLITE_BLOCK.splitlines(),
         "salesforce:",
         "  instance_url: ${SF_INSTANCE_URL}",
         "  auth:",
@@ -231,12 +233,16 @@ class Workspace:
         return next(b["id"] for b in books if b["name"] == name)
 
     def add_member(
-        self, email: str, datafields: dict[str, Any], book: str = "Webinar signups"
+        self,
+        email: str,
+        datafields: dict[str, Any],
+        book: str = "Webinar signups",
+        account: str = "uk",
     ) -> dict[str, Any]:
         """Add (or, for an existing contact, update) a member through the v2 API."""
-        s = self.emu.dd_session("uk")
+        s = self.emu.dd_session(account)
         r = s.post(
-            f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book)}/contacts",
+            f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book, account)}/contacts",
             json={
                 "email": email,
                 "optInType": "Single",
@@ -354,6 +360,13 @@ def until(predicate: Callable[[], bool], what: str, procs: tuple[Any, ...] = ())
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def fault_taken(emu: Any, service: str, fault: dict[str, Any]) -> bool:
+    """Whether a request has used up the fault's last time: with a long delay_ms, that request
+    is now held by the emulator (until clear_faults)."""
+    faults = emu.control(service, "GET", "/__emulator/faults").json()["faults"]
+    return next(f for f in faults if f["id"] == fault["id"])["remaining"] == 0
+
+
 def kill_mid_sync(
     ws: Workspace, *, members: int, service: str, method: str, regex: str, nth: int
 ) -> None:
@@ -391,12 +404,7 @@ def kill_while_held(
         service, method=method, path_regex=regex, delay_ms=600_000, times=1, **fault
     )
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
-
-    def held() -> bool:
-        faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
-        return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
-
-    until(held, "the held request", (proc,))
+    until(lambda: fault_taken(ws.emu, service, hold), "the held request", (proc,))
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
@@ -466,24 +474,21 @@ def add_members(emu: Any, account: str, count: int, book: str = "Webinar signups
 
 
 class Kit:
-    """The module's helpers, handed to tests as a fixture (test modules cannot import conftest
-    under --import-mode=importlib)."""
+    """The module's helpers, handed to tests of every directory as the `kit` fixture (defined
+    in tests/conftest.py; test modules cannot import conftest under --import-mode=importlib)."""
 
     BASE_SEED = BASE_SEED
     MAPPING = MAPPING
     PASSWORD_AUTH = PASSWORD_AUTH
+    SQLITE_BLOCK = SQLITE_BLOCK
     config_yaml = staticmethod(config_yaml)
     member = staticmethod(member)
     kill_mid_sync = staticmethod(kill_mid_sync)
     kill_while_held = staticmethod(kill_while_held)
     release_held = staticmethod(release_held)
     until = staticmethod(until)
+    fault_taken = staticmethod(fault_taken)
     Workspace = Workspace
     accounts_seed = staticmethod(accounts_seed)
     accounts_config = staticmethod(accounts_config)
     add_members = staticmethod(add_members)
-
-
-@pytest.fixture
-def kit() -> type[Kit]:
-    return Kit

@@ -26,68 +26,55 @@ SECRETS = {
     "consumer_secret": "cs-Distinct-7731",
 }
 
-SEED: dict[str, Any] = {
-    "dotdigital": {
-        "accounts": [
-            {
-                "name": "uk",
-                "username": SECRETS["dd_username"],
-                "password": SECRETS["dd_password"],
-                "datafields": [
-                    {"name": "COMPANY", "type": "String"},
-                    {"name": "REGION", "type": "String"},
-                    {"name": "MOBILE_PHONE", "type": "String"},
-                    {"name": "JOBTITLE", "type": "String"},
-                    {"name": "SCORE", "type": "Numeric"},
-                ],
-                "address_books": [
-                    {
-                        "name": "Spring Webinar 2026",
-                        "contacts": [
-                            {
-                                "email": "before@example.com",
-                                "datafields": {
-                                    "FIRSTNAME": "Pre",
-                                    "LASTNAME": "Existing",
-                                    "COMPANY": "Old Co",
-                                    "REGION": "EMEA",
-                                },
-                            }
-                        ],
-                    },
-                    {"name": "spring launch", "contacts": []},
-                    {"name": "Promo ${HOME} list", "contacts": []},
-                    {"name": "Newsletter", "contacts": []},
-                ],
-            }
-        ]
-    },
-    "salesforce": {
-        "lead_statuses": ["Open - Not Contacted", "Working", "Closed - Converted"],
-        "lead_fields": [
-            {
-                "name": "Region__c",
-                "type": "picklist",
-                "values": ["EMEA", "AMER", "APAC"],
-                "required": True,
-                "restricted": True,
-            }
-        ],
-        "duplicate_rule_on_lead_email": False,
-        "access_token": SECRETS["access_token"],
-        "records": {"Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Spring Launch"}]},
-        "users": [
-            {
-                "username": "integration@init.example",
-                "password": SECRETS["sf_password"],
-                "security_token": SECRETS["security_token"],
-            }
-        ],
-        "connected_apps": [
-            {"consumer_key": "init-consumer-key", "consumer_secret": SECRETS["consumer_secret"]}
-        ],
-    },
-}
+
+def init_seed(kit: Any) -> dict[str, Any]:
+    """The org and account of the module docstring, a fresh copy; the Region picklist and the
+    member already in the book are the sync tests' own (the `kit` fixture)."""
+    seed: dict[str, Any] = {
+        "dotdigital": {
+            "accounts": [
+                {
+                    "name": "uk",
+                    "username": SECRETS["dd_username"],
+                    "password": SECRETS["dd_password"],
+                    "datafields": [
+                        {"name": "COMPANY", "type": "String"},
+                        {"name": "REGION", "type": "String"},
+                        {"name": "MOBILE_PHONE", "type": "String"},
+                        {"name": "JOBTITLE", "type": "String"},
+                        {"name": "SCORE", "type": "Numeric"},
+                    ],
+                    "address_books": [
+                        {
+                            "name": "Spring Webinar 2026",
+                            "contacts": [kit.EXISTING_MEMBER],
+                        },
+                        {"name": "spring launch", "contacts": []},
+                        {"name": "Promo ${HOME} list", "contacts": []},
+                        {"name": "Newsletter", "contacts": []},
+                    ],
+                }
+            ]
+        },
+        "salesforce": {
+            "lead_statuses": ["Open - Not Contacted", "Working", "Closed - Converted"],
+            "lead_fields": [kit.REGION_FIELD],
+            "duplicate_rule_on_lead_email": False,
+            "access_token": SECRETS["access_token"],
+            "records": {"Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Spring Launch"}]},
+            "users": [
+                {
+                    "username": "integration@init.example",
+                    "password": SECRETS["sf_password"],
+                    "security_token": SECRETS["security_token"],
+                }
+            ],
+            "connected_apps": [
+                {"consumer_key": "init-consumer-key", "consumer_secret": SECRETS["consumer_secret"]}
+            ],
+        },
+    }
+    return copy.deepcopy(seed)
 
 
 class InitWorkspace:
@@ -135,8 +122,8 @@ class InitWorkspace:
 
 
 @pytest.fixture
-def seed() -> dict[str, Any]:
-    return copy.deepcopy(SEED)
+def seed(kit: Any) -> dict[str, Any]:
+    return init_seed(kit)
 
 
 @pytest.fixture
@@ -144,7 +131,7 @@ def init_workspace(
     tmp_path: Path, emulator_factory: Callable[..., Any], kit: Any
 ) -> Callable[..., InitWorkspace]:
     def make(seed: dict[str, Any] | None = None) -> InitWorkspace:
-        emu = emulator_factory(seed or copy.deepcopy(SEED))
+        emu = emulator_factory(seed or init_seed(kit))
         return InitWorkspace(kit.Workspace(tmp_path, emu))
 
     return make

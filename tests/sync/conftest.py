@@ -20,6 +20,25 @@ import pytest
 
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
+# The example org's required, restricted Region picklist on Lead, and a member who was in the
+# book before leadsync came: the sync tests' seed and the init tests' (tests/init) share them.
+REGION_FIELD: dict[str, Any] = {
+    "name": "Region__c",
+    "type": "picklist",
+    "values": ["EMEA", "AMER", "APAC"],
+    "required": True,
+    "restricted": True,
+}
+EXISTING_MEMBER: dict[str, Any] = {
+    "email": "before@example.com",
+    "datafields": {
+        "FIRSTNAME": "Pre",
+        "LASTNAME": "Existing",
+        "COMPANY": "Old Co",
+        "REGION": "EMEA",
+    },
+}
+
 BASE_SEED: dict[str, Any] = {
     "dotdigital": {
         "accounts": [
@@ -34,17 +53,7 @@ BASE_SEED: dict[str, Any] = {
                 "address_books": [
                     {
                         "name": "Webinar signups",
-                        "contacts": [
-                            {
-                                "email": "before@example.com",
-                                "datafields": {
-                                    "FIRSTNAME": "Pre",
-                                    "LASTNAME": "Existing",
-                                    "COMPANY": "Old Co",
-                                    "REGION": "EMEA",
-                                },
-                            }
-                        ],
+                        "contacts": [EXISTING_MEMBER],
                     },
                     {"name": "Big list", "contacts": []},
                 ],
@@ -53,15 +62,7 @@ BASE_SEED: dict[str, Any] = {
     },
     "salesforce": {
         "lead_statuses": ["New", "Working", "Closed - Converted"],
-        "lead_fields": [
-            {
-                "name": "Region__c",
-                "type": "picklist",
-                "values": ["EMEA", "AMER", "APAC"],
-                "required": True,
-                "restricted": True,
-            }
-        ],
+        "lead_fields": [REGION_FIELD],
         "duplicate_rule_on_lead_email": False,
         "daily_api_limit": 1_000_000,
         "records": {
@@ -478,6 +479,8 @@ class Kit:
     in tests/conftest.py; test modules cannot import conftest under --import-mode=importlib)."""
 
     BASE_SEED = BASE_SEED
+    REGION_FIELD = REGION_FIELD
+    EXISTING_MEMBER = EXISTING_MEMBER
     MAPPING = MAPPING
     PASSWORD_AUTH = PASSWORD_AUTH
     SQLITE_BLOCK = SQLITE_BLOCK

@@ -11,7 +11,7 @@ from typing import Any
 from leadsync.emulator.dotdigital import exceptions as exc
 from leadsync.emulator.dotdigital.books import AddressBook, ContactRecord, Generator
 from leadsync.emulator.dotdigital.clock import as_time
-from leadsync.emulator.dotdigital.models.base import VISIBILITIES, canon
+from leadsync.emulator.dotdigital.models.base import visibility_of
 from leadsync.emulator.dotdigital.models.contacts import Contacts
 
 RESERVED_BOOK_NAMES = ("test", "all contacts")
@@ -37,11 +37,9 @@ class AddressBooks(Contacts):
                 "That name is in use already, please choose another",
                 "ERROR_ADDRESSBOOK_DUPLICATE",
             )
-        vis = "Private" if visibility is None else canon(visibility, VISIBILITIES)
-        if vis is None:
-            raise exc.v2_error(
-                400, "Visibility must be Private or Public", "ERROR_ADDRESSBOOK_INVALID"
-            )
+        vis = visibility_of(
+            visibility, "Visibility must be Private or Public", "ERROR_ADDRESSBOOK_INVALID"
+        )
         book = AddressBook(
             book_id if book_id is not None else self.backend.next_book_id(), name, vis
         )

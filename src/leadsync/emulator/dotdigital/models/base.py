@@ -84,3 +84,11 @@ def plain(value: Any) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return str(value)
+
+
+def visibility_of(value: Any, message: str, code: str) -> str:
+    """Private (when not given) or Public, in any case; else a 400 with the caller's words."""
+    vis = "Private" if value is None else canon(value, VISIBILITIES)
+    if vis is None:
+        raise exc.v2_error(400, message, code)
+    return vis

@@ -9,7 +9,7 @@ from typing import Any
 
 from leadsync.emulator.dotdigital import exceptions as exc
 from leadsync.emulator.dotdigital.clock import parse_when
-from leadsync.emulator.dotdigital.models.base import VISIBILITIES, AccountState, canon, plain
+from leadsync.emulator.dotdigital.models.base import AccountState, canon, plain, visibility_of
 
 DATAFIELD_TYPES = ("String", "Numeric", "Date", "Boolean")
 DATAFIELD_NAME = re.compile(r"[a-zA-Z0-9_-]{1,20}")
@@ -42,11 +42,9 @@ class Datafields(AccountState):
                 "Data field type must be one of String, Numeric, Date, Boolean",
                 "ERROR_DATAFIELD_INVALID",
             )
-        canon_vis = "Private" if visibility is None else canon(visibility, VISIBILITIES)
-        if canon_vis is None:
-            raise exc.v2_error(
-                400, "Data field visibility must be Private or Public", "ERROR_DATAFIELD_INVALID"
-            )
+        canon_vis = visibility_of(
+            visibility, "Data field visibility must be Private or Public", "ERROR_DATAFIELD_INVALID"
+        )
         upper = name.upper()
         if upper in self.datafields:
             raise exc.v2_error(400, "Field already exists", "ERROR_NON_UNIQUE_DATAFIELD")

@@ -17,6 +17,8 @@ CampaignMembers; deleting a Campaign deletes its members and member statuses.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from leadsync.emulator.salesforce.exceptions import (
     ApiError,
     RecordError,
@@ -25,6 +27,8 @@ from leadsync.emulator.salesforce.exceptions import (
 from leadsync.emulator.salesforce.ids import to18
 from leadsync.emulator.salesforce.models.base import OrgState
 from leadsync.emulator.salesforce.sobjects import ObjectDef
+
+R = TypeVar("R")
 
 INDEXED = {
     "Lead": ("Email",),
@@ -84,6 +88,16 @@ class Records(OrgState):
         """End the savepoint (keeping its changes); the outermost one stops the journal."""
         if point == 0:
             self.journal = None
+
+    def settle(self, point: int, results: list[R], all_or_none: bool) -> list[R | RecordError]:
+        """End a many-records call opened at `point`: with all_or_none and any record failed,
+        roll back and turn every success into ALL_OR_NONE_OPERATION_ROLLED_BACK."""
+        out: list[R | RecordError] = list(results)
+        if all_or_none and any(isinstance(r, RecordError) for r in out):
+            self.rollback_to(point)
+            out = [r if isinstance(r, RecordError) else rolled_back() for r in out]
+        self.release(point)
+        return out
 
     def _touch(self, sobject: str, rid: str) -> None:
         """Journal the record's before-image; call before changing or creating it."""

@@ -336,10 +336,7 @@ def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database, k
         ws.emu.clear_faults("dotdigital")  # now let the held runner go on
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(*procs)
 
     reports = []
     for proc, (out, err) in zip(procs, outputs, strict=True):

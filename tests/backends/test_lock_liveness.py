@@ -113,10 +113,7 @@ def test_three_runners_through_pgbouncer_create_each_lead_once(
         ws.emu.clear_faults("dotdigital")
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(*procs)
 
     created = 0
     for proc, (out, err) in zip(procs, outputs, strict=True):
@@ -185,10 +182,7 @@ def _lost_lock_scenario(kit: Any, tmp_path: Path, emulator_factory: Any, db: Any
         ws.emu.clear_faults("dotdigital")  # the first runner's read now completes
         out1, err1 = first.communicate(timeout=300)
     finally:
-        for p in (first, second):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(first, second)
 
     assert second.returncode == 0, (out2[-2000:], err2[-2000:])
     assert json.loads(out2)["totals"]["created"] == MEMBERS
@@ -250,9 +244,7 @@ def test_idle_timeouts_on_the_server_do_not_end_a_held_lock(
         ws.emu.clear_faults("dotdigital")
         out, err = first.communicate(timeout=300)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+        kit.kill_running(first)
     assert first.returncode == 0, (out[-2000:], err[-2000:])
     assert json.loads(out)["totals"]["created"] == MEMBERS
     assert len([e for e in ws.leads() if re.fullmatch(r"p\d+@example\.com", e)]) == MEMBERS

@@ -295,8 +295,6 @@ def _four_at_once(kit: Any, ws: Any, pg: Any) -> dict[str, Any]:
         ws.emu.clear_faults("dotdigital")
         out, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kit.kill_running(proc)
     assert proc.returncode == 4, err
     return json.loads(out)

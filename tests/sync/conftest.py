@@ -361,6 +361,14 @@ def until(predicate: Callable[[], bool], what: str, procs: tuple[Any, ...] = ())
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_running(*procs: subprocess.Popen | None) -> None:
+    """SIGKILL and reap each process still running: a test's cleanup, whatever failed."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def fault_taken(emu: Any, service: str, fault: dict[str, Any]) -> bool:
     """Whether a request has used up the fault's last time: with a long delay_ms, that request
     is now held by the emulator (until clear_faults)."""
@@ -491,6 +499,7 @@ class Kit:
     release_held = staticmethod(release_held)
     until = staticmethod(until)
     fault_taken = staticmethod(fault_taken)
+    kill_running = staticmethod(kill_running)
     Workspace = Workspace
     accounts_seed = staticmethod(accounts_seed)
     accounts_config = staticmethod(accounts_config)

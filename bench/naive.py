@@ -8,11 +8,12 @@ with leadsync on purpose; it is the yardstick leadsync's batching is measured ag
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import requests
-from simple_salesforce import Salesforce, format_soql
+from simple_salesforce import format_soql
+
+from naive_common import dotdigital, salesforce
 
 
 def fields_of(contact: dict) -> dict[str, object]:
@@ -28,18 +29,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="stop after this many members")
     args = ap.parse_args()
 
-    prefix = f"DD_{args.account.upper()}_"
-    dd = os.environ[prefix + "ENDPOINT"].rstrip("/")
-    auth = (os.environ[prefix + "USERNAME"], os.environ[prefix + "PASSWORD"])
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = os.environ["SF_CA_BUNDLE"]
-    sf = Salesforce(
-        instance_url=os.environ["SF_INSTANCE_URL"],
-        session_id=os.environ["SF_ACCESS_TOKEN"],
-        session=session,
-        version="61.0",
-    )
+    dd, auth = dotdigital(args.account)
+    sf = salesforce()
 
     done = 0
     skip = 0

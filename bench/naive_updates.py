@@ -10,12 +10,13 @@ last wins. It shares no code with leadsync on purpose (the yardstick for batchin
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 
 import requests
-from simple_salesforce import Salesforce, format_soql
+from simple_salesforce import format_soql
+
+from naive_common import dotdigital, salesforce
 
 
 def main() -> int:
@@ -24,18 +25,8 @@ def main() -> int:
     ap.add_argument("--book-id", type=int, required=True)
     ap.add_argument("--since", required=True, help="ISO date-time (Dotdigital server time)")
     args = ap.parse_args()
-    prefix = f"DD_{args.account.upper()}_"
-    dd = os.environ[prefix + "ENDPOINT"].rstrip("/")
-    auth = (os.environ[prefix + "USERNAME"], os.environ[prefix + "PASSWORD"])
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = os.environ["SF_CA_BUNDLE"]
-    sf = Salesforce(
-        instance_url=os.environ["SF_INSTANCE_URL"],
-        session_id=os.environ["SF_ACCESS_TOKEN"],
-        session=session,
-        version="61.0",
-    )
+    dd, auth = dotdigital(args.account)
+    sf = salesforce()
     since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     contacts = []

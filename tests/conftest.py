@@ -10,6 +10,13 @@ test a fresh database of its own on that server (CREATE DATABASE: milliseconds, 
 server). Missing PostgreSQL binaries FAIL the tests that need them, with install instructions:
 skipping would let CI go green without ever testing the backend teams rely on.
 
+Shared helper files: tests/ is no package under --import-mode=importlib, so a test module cannot
+import another file of the suite. `load_module` is the one loader; the fixtures `kit` (the
+end-to-end helpers of tests/sync/conftest.py: Workspace, config_yaml, member, kill_mid_sync...),
+`pg_server_module` (tests/pg_server.py) and `pgbouncer_module` (tests/pgbouncer.py) hand those
+files to any test directory. `session_emulator_factory` is `emulator_factory` for session-scoped
+fixtures.
+
 Nothing here imports the emulator (or psycopg) at collection time: a broken service module fails
 the tests that use it, not the whole suite.
 """
@@ -33,6 +40,8 @@ from hypothesis import settings
 # luck) and never fail on a deadline because a loaded 2-core runner was slow.
 settings.register_profile("leadsync", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("leadsync")
+
+TESTS = Path(__file__).resolve().parent
 
 _ALIASES = {
     "dotdigital": "dotdigital",
@@ -194,9 +203,9 @@ def _load(seed: dict | str | Path | None) -> dict[str, Any]:
     return seed_mod.load_seed(seed)
 
 
-@pytest.fixture
-def emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
-    """Start emulators: factory(seed=None|dict|path|YAML text, latency_ms=0) -> RunningEmulator."""
+def _emulators() -> Iterator[Callable[..., RunningEmulator]]:
+    """factory(seed=None|dict|path|YAML text, latency_ms=0) -> RunningEmulator; everything it
+    started is stopped when the generator is closed."""
     started: list[RunningEmulator] = []
 
     def factory(seed: dict | str | Path | None = None, latency_ms: int = 0) -> RunningEmulator:
@@ -213,6 +222,18 @@ def emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
 
 
 @pytest.fixture
+def emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
+    """Start emulators: factory(seed=None|dict|path|YAML text, latency_ms=0) -> RunningEmulator."""
+    yield from _emulators()
+
+
+@pytest.fixture(scope="session")
+def session_emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
+    """`emulator_factory` for session-scoped fixtures: stopped at the end of the session."""
+    yield from _emulators()
+
+
+@pytest.fixture
 def emulator(emulator_factory: Callable[..., RunningEmulator]) -> RunningEmulator:
     """Both emulators with the built-in demo data set."""
     return emulator_factory()
@@ -221,15 +242,37 @@ def emulator(emulator_factory: Callable[..., RunningEmulator]) -> RunningEmulato
 # -- PostgreSQL: one throwaway server per worker, a fresh database per test ---------------------
 
 
-def load_pg_server() -> Any:
-    """tests/pg_server.py as a module (tests/ is not a package under --import-mode=importlib)."""
-    if "pg_server" not in sys.modules:
-        path = Path(__file__).resolve().parent / "pg_server.py"
-        spec = importlib.util.spec_from_file_location("pg_server", path)
+def load_module(name: str, path: Path) -> Any:
+    """A helper file of the suite as a module, executed once per process under `name`."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
         module = importlib.util.module_from_spec(spec)
-        sys.modules["pg_server"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules["pg_server"]
+    return sys.modules[name]
+
+
+def load_pg_server() -> Any:
+    return load_module("pg_server", TESTS / "pg_server.py")
+
+
+@pytest.fixture(scope="session")
+def pg_server_module() -> Any:
+    """tests/pg_server.py: PgServer, PgUnavailable, find_bindir..."""
+    return load_pg_server()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_module() -> Any:
+    """tests/pgbouncer.py: PgBouncer, PgBouncerUnavailable."""
+    return load_module("leadsync_test_pgbouncer", TESTS / "pgbouncer.py")
+
+
+@pytest.fixture(scope="session")
+def kit() -> Any:
+    """The end-to-end helpers of tests/sync/conftest.py (its `Kit`), for every test directory."""
+    return load_module("leadsync_sync_e2e_kit", TESTS / "sync" / "conftest.py").Kit
 
 
 @pytest.fixture(scope="session")

@@ -6,53 +6,39 @@ other-serial plans refused, apply refused while another process holds the lock (
 once that process is SIGKILLed), sync exactly-once, SIGKILL mid-sync then a re-run. Plus, on
 PostgreSQL, four concurrent `leadsync sync` processes on two accounts.
 
-The helpers are those of the sync e2e tests (tests/sync/conftest.py, loaded by path since tests/
-is no package); only the config's `state:` block and the state read-back differ per backend.
+The helpers are those of the sync e2e tests (tests/sync/conftest.py, as the `kit` fixture); only
+the config's `state:` block and the state read-back differ per backend.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _load(path: Path, name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-KIT = _load(Path(__file__).resolve().parents[1] / "sync" / "conftest.py", "leadsync_sync_e2e_kit")
-
-SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 class StateBackend:
     """One backend for one test: the config's `state:` block, its env, and a read-back."""
 
-    def __init__(self, name: str, root: Path, pg: Any = None) -> None:
+    def __init__(self, name: str, root: Path, kit: Any, pg: Any = None) -> None:
         self.name = name
+        self.sqlite_block = kit.SQLITE_BLOCK
         self.root = root
         self.pg = pg
 
     def config(self, text: str) -> str:
-        assert SQLITE_BLOCK in text, "the helpers' config no longer has the expected state block"
-        return text if self.pg is None else text.replace(SQLITE_BLOCK, self.pg.state_yaml())
+        assert self.sqlite_block in text, "the helpers' config lost the expected state block"
+        return text if self.pg is None else text.replace(self.sqlite_block, self.pg.state_yaml())
 
     def env(self) -> dict[str, str]:
         return {} if self.pg is None else self.pg.env()
@@ -74,36 +60,25 @@ class StateBackend:
 
 
 @pytest.fixture(params=BACKENDS)
-def state_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StateBackend:
+def state_backend(request: pytest.FixtureRequest, tmp_path: Path, kit: Any) -> StateBackend:
     if request.param == "sqlite":
-        return StateBackend("sqlite", tmp_path)
-    return StateBackend("postgres", tmp_path, request.getfixturevalue("pg_database"))
+        return StateBackend("sqlite", tmp_path, kit)
+    return StateBackend("postgres", tmp_path, kit, request.getfixturevalue("pg_database"))
 
 
 @pytest.fixture
 def make_ws(
-    tmp_path: Path, emulator_factory: Callable[..., Any], state_backend: StateBackend
+    tmp_path: Path, emulator_factory: Callable[..., Any], state_backend: StateBackend, kit: Any
 ) -> Callable[..., Any]:
     def make(seed: dict | None = None, config: str | None = None, apply: bool = True) -> Any:
-        ws = KIT.Workspace(tmp_path, emulator_factory(seed or KIT.BASE_SEED))
+        ws = kit.Workspace(tmp_path, emulator_factory(seed or kit.BASE_SEED))
         ws.env.update(state_backend.env())
-        ws.write_config(state_backend.config(config or KIT.config_yaml()))
+        ws.write_config(state_backend.config(config or kit.config_yaml()))
         if apply:
             ws.apply()
         return ws
 
     return make
-
-
-def _until(predicate: Callable[[], bool], what: str, procs: list | None = None) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        for proc in procs or []:
-            assert proc.poll() is None, (f"process ended before {what}", proc.communicate())
-        time.sleep(0.02)  # polling the emulator/server: synchronisation, not a timed wait
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _status(ws: Any) -> dict[str, Any]:
@@ -187,14 +162,14 @@ def test_apply_is_refused_while_locked_and_free_once_the_holder_is_killed(
 # --- sync -------------------------------------------------------------------------------------
 
 
-def test_sync_creates_each_lead_exactly_once(make_ws, state_backend) -> None:
+def test_sync_creates_each_lead_exactly_once(make_ws, state_backend, kit) -> None:
     ws = make_ws()
-    ws.add_member("ada@example.com", KIT.member("Ada", "Lovelace", "Engines"))
-    ws.add_member("alan@example.com", KIT.member("Alan", "Turing", "Bletchley", "AMER"))
+    ws.add_member("ada@example.com", kit.member("Ada", "Lovelace", "Engines"))
+    ws.add_member("alan@example.com", kit.member("Alan", "Turing", "Bletchley", "AMER"))
     report = ws.sync(code=(0,))
     assert report["totals"]["created"] == 2 and report["status"] == "done"
     assert ws.sync(code=(0,))["totals"]["seen"] == 0
-    ws.add_member("later@example.com", KIT.member("Late", "Comer", "After Co"))
+    ws.add_member("later@example.com", kit.member("Late", "Comer", "After Co"))
     assert ws.sync(code=(0,))["totals"]["created"] == 1
     leads = ws.leads()  # fails on a duplicate email
     assert {"ada@example.com", "alan@example.com", "later@example.com"} <= set(leads)
@@ -218,13 +193,13 @@ KILL_POINTS = [  # (write path, service, method, path regex, n-th matching reque
     ids=[p[0] for p in KILL_POINTS],
 )
 def test_sigkill_mid_sync_then_rerun_is_exact(
-    make_ws, state_backend, path, service, method, regex, nth
+    make_ws, state_backend, kit, path, service, method, regex, nth
 ) -> None:
     """A killed runner's lock is released (by the OS, or by the server ending its session) and
     the re-run leaves exactly one Lead and one CampaignMember per member."""
     sync = {"bulk_threshold": 100} if path == "bulk" else None
-    ws = make_ws(config=KIT.config_yaml(sync=sync))
-    KIT.kill_mid_sync(
+    ws = make_ws(config=kit.config_yaml(sync=sync))
+    kit.kill_mid_sync(
         ws, members=KILL_MEMBERS, service=service, method=method, regex=regex, nth=nth
     )
 
@@ -243,10 +218,10 @@ def test_sigkill_mid_sync_then_rerun_is_exact(
 # --- push (Salesforce -> Dotdigital) ------------------------------------------------------------
 
 
-def test_push_fills_and_clears_a_book_on_every_backend(make_ws, state_backend) -> None:
+def test_push_fills_and_clears_a_book_on_every_backend(make_ws, state_backend, kit) -> None:
     """The push's table and marks live in the state (step 5 of both backends): a Campaign fills
     its book, a member who leaves is removed (clear_address_books: true), a re-run is exact."""
-    seed = copy.deepcopy(KIT.BASE_SEED)
+    seed = copy.deepcopy(kit.BASE_SEED)
     seed["dotdigital"]["accounts"][0]["address_books"].append(
         {"name": "Invitees", "contacts": [{"email": "walk-in@example.com"}]}
     )
@@ -256,7 +231,7 @@ def test_push_fills_and_clears_a_book_on_every_backend(make_ws, state_backend) -
         {"FirstName": "Cy", "LastName": "Chen", "Email": "cy@example.com"},
         {"FirstName": "Di", "LastName": "Dunn", "Email": "di@example.com"},
     ]
-    config = KIT.config_yaml(
+    config = kit.config_yaml(
         books=[{"name": "Invitees", "campaign": "Customer Day", "push_campaign_members": True}],
         clear=True,
         contact_mapping=[("FirstName", "FIRSTNAME", "salesforce-to-dotdigital")],
@@ -289,8 +264,8 @@ PER_ACCOUNT = 120
 CONCURRENT_HOLD_MS = 600_000  # released once every runner is in (clear_faults)
 
 
-def _two_account_seed() -> dict[str, Any]:
-    seed = copy.deepcopy(KIT.BASE_SEED)
+def _two_account_seed(kit: Any) -> dict[str, Any]:
+    seed = copy.deepcopy(kit.BASE_SEED)
     uk = seed["dotdigital"]["accounts"][0]
     us = copy.deepcopy(uk)
     us.update(name="us", username="apiuser-us@apiconnector.com", password="demo-password-us")
@@ -299,25 +274,18 @@ def _two_account_seed() -> dict[str, Any]:
     return seed
 
 
-def _two_account_config() -> str:
-    text = KIT.config_yaml()
-    head, uk = text.split("accounts:\n", 1)
-    us = uk.replace("  uk:\n", "  us:\n", 1).replace("${DD_UK_", "${DD_US_")
-    return head + "accounts:\n" + uk + us
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database) -> None:
+def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database, kit) -> None:
     """No duplicate Lead, both accounts done, and never two runners inside one account: in the
     Dotdigital request log (account = Basic-auth user, run = X-Leadsync-Client), the requests of
     different runs on one account never interleave. One runner is held inside its account lock
     (a delayed request) until all four are inside the lock machinery at once, so the runs do
     overlap in time."""
-    backend = StateBackend("postgres", tmp_path, pg_database)
-    ws = KIT.Workspace(tmp_path, emulator_factory(_two_account_seed()))
+    backend = StateBackend("postgres", tmp_path, kit, pg_database)
+    ws = kit.Workspace(tmp_path, emulator_factory(_two_account_seed(kit)))
     ws.env.update(backend.env())
-    ws.write_config(backend.config(_two_account_config()))
+    ws.write_config(backend.config(kit.accounts_config(["uk", "us"])))
     ws.apply()
     users = {}
     for account in ("uk", "us"):
@@ -352,27 +320,23 @@ def test_four_runners_on_two_accounts(tmp_path, emulator_factory, pg_database) -
         for _ in range(RUNNERS)
     ]
     try:
-
-        def held() -> bool:
-            faults = ws.emu.control("dotdigital", "GET", "/__emulator/faults").json()["faults"]
-            return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
-
-        _until(held, "one runner held inside its account lock", procs)
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold),
+            "one runner held inside its account lock",
+            tuple(procs),
+        )
         sessions = (
             "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name LIKE 'leadsync sync%'"
         )
-        _until(
+        kit.until(
             lambda: pg_database.rows(sessions)[0][0] >= RUNNERS,
             "all runners holding or waiting for an account lock at once",
-            procs,
+            tuple(procs),
         )
         ws.emu.clear_faults("dotdigital")  # now let the held runner go on
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(*procs)
 
     reports = []
     for proc, (out, err) in zip(procs, outputs, strict=True):

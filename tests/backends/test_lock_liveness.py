@@ -7,30 +7,13 @@ front of it (tests/pgbouncer.py, Debian's package), the emulators, and `leadsync
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def _load(path: Path, name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-TESTS = Path(__file__).resolve().parents[1]
-KIT = _load(TESTS / "sync" / "conftest.py", "leadsync_sync_e2e_kit")
-BOUNCER = _load(TESTS / "pgbouncer.py", "leadsync_test_pgbouncer")
-PG = _load(TESTS / "pg_server.py", "pg_server")
 
 MEMBERS = 60
 RUNNERS = 3
@@ -51,13 +34,19 @@ class Through:
 
 
 @pytest.fixture(params=["session", "transaction"])
-def bouncer(request: pytest.FixtureRequest, pg_server: Any, pg_database: Any) -> Iterator[Any]:
+def bouncer(
+    request: pytest.FixtureRequest,
+    pg_server: Any,
+    pg_database: Any,
+    pg_server_module: Any,
+    pgbouncer_module: Any,
+) -> Iterator[Any]:
     try:
-        cm = BOUNCER.PgBouncer.start(
-            backend_port=pg_server.port, pool_mode=request.param, run_as=PG._run_as()
+        cm = pgbouncer_module.PgBouncer.start(
+            backend_port=pg_server.port, pool_mode=request.param, run_as=pg_server_module._run_as()
         )
         running = cm.__enter__()
-    except BOUNCER.PgBouncerUnavailable as exc:
+    except pgbouncer_module.PgBouncerUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
         yield running
@@ -65,10 +54,10 @@ def bouncer(request: pytest.FixtureRequest, pg_server: Any, pg_database: Any) ->
         cm.__exit__(None, None, None)
 
 
-def _workspace(tmp_path: Path, emulator_factory: Any, db: Any, dsn: str) -> Any:
-    ws = KIT.Workspace(tmp_path, emulator_factory(KIT.BASE_SEED))
+def _workspace(kit: Any, tmp_path: Path, emulator_factory: Any, db: Any, dsn: str) -> Any:
+    ws = kit.Workspace(tmp_path, emulator_factory(kit.BASE_SEED))
     ws.env.update({db.env_var: dsn})
-    ws.write_config(KIT.config_yaml().replace(KIT_SQLITE_BLOCK, db.state_yaml()))
+    ws.write_config(kit.config_yaml().replace(kit.SQLITE_BLOCK, db.state_yaml()))
     ws.apply()
     ws.generate(
         "Webinar signups",
@@ -87,19 +76,11 @@ def _workspace(tmp_path: Path, emulator_factory: Any, db: Any, dsn: str) -> Any:
     return ws
 
 
-KIT_SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
-
-
 def _hold_first_read(ws: Any) -> dict[str, Any]:
     """Hold the first Dotdigital contacts read: its runner then sits inside the account lock."""
     return ws.emu.inject_fault(
         "dotdigital", method="GET", path_regex=r"^/contacts/v3", delay_ms=HOLD_MS, times=1
     )
-
-
-def _is_held(ws: Any, fault: dict[str, Any]) -> bool:
-    faults = ws.emu.control("dotdigital", "GET", "/__emulator/faults").json()["faults"]
-    return next(f for f in faults if f["id"] == fault["id"])["remaining"] == 0
 
 
 def _runs_never_interleave(ws: Any) -> list[str]:
@@ -112,13 +93,17 @@ def _runs_never_interleave(ws: Any) -> list[str]:
 
 
 def test_three_runners_through_pgbouncer_create_each_lead_once(
-    tmp_path, emulator_factory, pg_database, bouncer
+    tmp_path, emulator_factory, pg_database, bouncer, kit
 ) -> None:
-    ws = _workspace(tmp_path, emulator_factory, pg_database, bouncer.dsn_for(pg_database.dsn))
+    ws = _workspace(kit, tmp_path, emulator_factory, pg_database, bouncer.dsn_for(pg_database.dsn))
     hold = _hold_first_read(ws)
     procs = [ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "300")]
     try:
-        KIT.until(lambda: _is_held(ws, hold), "the first runner held inside the lock", procs)
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold),
+            "the first runner held inside the lock",
+            procs,
+        )
         procs += [
             ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "300")
             for _ in range(RUNNERS - 1)
@@ -128,10 +113,7 @@ def test_three_runners_through_pgbouncer_create_each_lead_once(
         ws.emu.clear_faults("dotdigital")
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(*procs)
 
     created = 0
     for proc, (out, err) in zip(procs, outputs, strict=True):
@@ -154,7 +136,14 @@ def test_three_runners_through_pgbouncer_create_each_lead_once(
 
 @pytest.mark.parametrize("route", ["direct", "transaction"])
 def test_a_runner_whose_lock_session_ends_stops_before_writing(
-    tmp_path, emulator_factory, pg_server, pg_database, route
+    tmp_path,
+    emulator_factory,
+    pg_server,
+    pg_database,
+    route,
+    kit,
+    pg_server_module,
+    pgbouncer_module,
 ) -> None:
     """The lock's backend is terminated (as idle_session_timeout, a load balancer or an admin
     would) while a second runner waits: the first stops before its next write, the second
@@ -162,24 +151,28 @@ def test_a_runner_whose_lock_session_ends_stops_before_writing(
     if route == "direct":
         dsn, bouncer_cm = pg_database.dsn, None
     else:
-        bouncer_cm = BOUNCER.PgBouncer.start(
-            backend_port=pg_server.port, pool_mode="transaction", run_as=PG._run_as()
+        bouncer_cm = pgbouncer_module.PgBouncer.start(
+            backend_port=pg_server.port, pool_mode="transaction", run_as=pg_server_module._run_as()
         )
         dsn = bouncer_cm.__enter__().dsn_for(pg_database.dsn)
     try:
-        _lost_lock_scenario(tmp_path, emulator_factory, pg_database, dsn)
+        _lost_lock_scenario(kit, tmp_path, emulator_factory, pg_database, dsn)
     finally:
         if bouncer_cm is not None:
             bouncer_cm.__exit__(None, None, None)
 
 
-def _lost_lock_scenario(tmp_path: Path, emulator_factory: Any, db: Any, dsn: str) -> None:
-    ws = _workspace(tmp_path, emulator_factory, db, dsn)
+def _lost_lock_scenario(kit: Any, tmp_path: Path, emulator_factory: Any, db: Any, dsn: str) -> None:
+    ws = _workspace(kit, tmp_path, emulator_factory, db, dsn)
     hold = _hold_first_read(ws)
     first = ws.popen("sync", "-c", "leadsync.yaml", "--json")
     second = None
     try:
-        KIT.until(lambda: _is_held(ws, hold), "the first runner held inside the lock", (first,))
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold),
+            "the first runner held inside the lock",
+            (first,),
+        )
         lock_backend = db.rows("SELECT backend_pid FROM lock_holders WHERE name = 'account:uk'")
         assert len(lock_backend) == 1, lock_backend
         second = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--lock-timeout", "300")
@@ -189,10 +182,7 @@ def _lost_lock_scenario(tmp_path: Path, emulator_factory: Any, db: Any, dsn: str
         ws.emu.clear_faults("dotdigital")  # the first runner's read now completes
         out1, err1 = first.communicate(timeout=300)
     finally:
-        for p in (first, second):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.communicate()
+        kit.kill_running(first, second)
 
     assert second.returncode == 0, (out2[-2000:], err2[-2000:])
     assert json.loads(out2)["totals"]["created"] == MEMBERS
@@ -218,7 +208,7 @@ def _wait_for_notice(proc: Any) -> str:
 
 
 def test_idle_timeouts_on_the_server_do_not_end_a_held_lock(
-    tmp_path, emulator_factory, pg_database
+    tmp_path, emulator_factory, pg_database, kit
 ) -> None:
     """With idle_session_timeout and idle_in_transaction_session_timeout of 1 s on the database
     (as managed PostgreSQL roles often have), a runner held inside its lock for several times
@@ -228,11 +218,15 @@ def test_idle_timeouts_on_the_server_do_not_end_a_held_lock(
     with psycopg.connect(pg_database.dsn, autocommit=True) as admin:
         for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
             admin.execute(f"ALTER DATABASE \"{pg_database.name}\" SET {setting} = '1s'")
-    ws = _workspace(tmp_path, emulator_factory, pg_database, pg_database.dsn)
+    ws = _workspace(kit, tmp_path, emulator_factory, pg_database, pg_database.dsn)
     hold = _hold_first_read(ws)
     first = ws.popen("sync", "-c", "leadsync.yaml", "--json")
     try:
-        KIT.until(lambda: _is_held(ws, hold), "the first runner held inside the lock", (first,))
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold),
+            "the first runner held inside the lock",
+            (first,),
+        )
         pid = pg_database.rows("SELECT backend_pid FROM lock_holders")[0][0]
 
         def three_timeouts_passed() -> bool:
@@ -244,15 +238,13 @@ def test_idle_timeouts_on_the_server_do_not_end_a_held_lock(
             assert rows, "the lock's session was ended by an idle timeout"
             return rows == [(True,)]
 
-        KIT.until(three_timeouts_passed, "three idle timeouts to pass", (first,))
+        kit.until(three_timeouts_passed, "three idle timeouts to pass", (first,))
         refused = ws.run("sync", "-c", "leadsync.yaml", "--lock-timeout", "0", check=(1,))
         assert "state lock 'account:uk' is held by" in refused.stderr, refused.stderr
         ws.emu.clear_faults("dotdigital")
         out, err = first.communicate(timeout=300)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+        kit.kill_running(first)
     assert first.returncode == 0, (out[-2000:], err[-2000:])
     assert json.loads(out)["totals"]["created"] == MEMBERS
     assert len([e for e in ws.leads() if re.fullmatch(r"p\d+@example\.com", e)]) == MEMBERS

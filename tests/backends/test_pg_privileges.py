@@ -4,26 +4,9 @@ that names the GRANT which fixes it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-
-def _load(path: Path, name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-KIT = _load(Path(__file__).resolve().parents[1] / "sync" / "conftest.py", "leadsync_sync_e2e_kit")
-SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
 
 pytestmark = pytest.mark.postgres
 
@@ -42,7 +25,7 @@ def _as(dsn: str, role: str) -> str:
     return make_conninfo(dsn, user=role)
 
 
-def test_schema_owner_and_read_only_roles(tmp_path, emulator_factory, pg_database) -> None:
+def test_schema_owner_and_read_only_roles(tmp_path, emulator_factory, pg_database, kit) -> None:
     owner, reader = "ls_owner", "ls_reader"
     _admin(
         pg_database.dsn,
@@ -54,11 +37,11 @@ def test_schema_owner_and_read_only_roles(tmp_path, emulator_factory, pg_databas
         f"CREATE SCHEMA leadsync AUTHORIZATION {owner}",
     )
     try:
-        ws = KIT.Workspace(tmp_path, emulator_factory(KIT.BASE_SEED))
+        ws = kit.Workspace(tmp_path, emulator_factory(kit.BASE_SEED))
         ws.env[pg_database.env_var] = _as(pg_database.dsn, owner)
-        ws.write_config(KIT.config_yaml().replace(SQLITE_BLOCK, pg_database.state_yaml()))
+        ws.write_config(kit.config_yaml().replace(kit.SQLITE_BLOCK, pg_database.state_yaml()))
         ws.apply()  # creates the tables in the schema it owns; no CREATE on the database
-        ws.add_member("owner@example.com", KIT.member("Olive", "Owner", "Acme"))
+        ws.add_member("owner@example.com", kit.member("Olive", "Owner", "Acme"))
         assert ws.sync(code=(0,))["totals"]["created"] == 1
 
         _admin(
@@ -73,7 +56,7 @@ def test_schema_owner_and_read_only_roles(tmp_path, emulator_factory, pg_databas
         assert "owner@example.com" in records.stdout
         assert "serial" in ws.run("history", check=(0,)).stdout.lower()
 
-        ws.add_member("reader@example.com", KIT.member("Rita", "Reader", "Acme"))
+        ws.add_member("reader@example.com", kit.member("Rita", "Reader", "Acme"))
         refused = ws.run("sync", "-c", "leadsync.yaml", check=(1,))
         lines = [line for line in refused.stderr.splitlines() if line.strip()]
         message = next(line for line in lines if "permission denied" in line)

@@ -12,46 +12,34 @@ doubt, no lock holder left).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _load(path: Path, name: str) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-KIT = _load(Path(__file__).resolve().parents[1] / "sync" / "conftest.py", "leadsync_sync_e2e_kit")
 NAMES = [f"a{n:02d}" for n in range(1, 13)]
 PER_ACCOUNT = 3
 SHARDS = 3
-SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
 NO_CAMPAIGN = [{"name": "Webinar signups", "create_leads": True}]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-def _workspace(root: Path, emu: Any, pg: Any, *, schema: str = "leadsync", **options: Any) -> Any:
+def _workspace(
+    kit: Any, root: Path, emu: Any, pg: Any, *, schema: str = "leadsync", **options: Any
+) -> Any:
     """Twelve accounts on the PostgreSQL state `schema`, applied, PER_ACCOUNT new members each."""
     root.mkdir(parents=True, exist_ok=True)
-    ws = KIT.Workspace(root, emu)
+    ws = kit.Workspace(root, emu)
     ws.env.update(pg.env())
     state = pg.state_yaml().replace("schema: leadsync", f"schema: {schema}")
-    ws.write_config(KIT.accounts_config(NAMES, **options).replace(SQLITE_BLOCK, state))
+    ws.write_config(kit.accounts_config(NAMES, **options).replace(kit.SQLITE_BLOCK, state))
     ws.apply()
     for name in NAMES:
-        KIT.add_members(emu, name, PER_ACCOUNT)
+        kit.add_members(emu, name, PER_ACCOUNT)
     return ws
 
 
@@ -88,11 +76,6 @@ def _kill_all(procs: dict[int, Any]) -> None:
             proc.communicate()
 
 
-def _fault_taken(ws: Any, service: str, fault: dict[str, Any]) -> bool:
-    faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
-    return next(f for f in faults if f["id"] == fault["id"])["remaining"] == 0
-
-
 def _created(report: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for book in report["books"]:
@@ -124,9 +107,9 @@ def _assert_converged(ws: Any, pg: Any) -> dict[str, Any]:
 
 
 def test_three_shard_runners_sync_every_account_exactly_once(
-    tmp_path, emulator_factory, pg_database
+    tmp_path, emulator_factory, pg_database, kit
 ) -> None:
-    ws = _workspace(tmp_path, emulator_factory(KIT.accounts_seed(NAMES)), pg_database)
+    ws = _workspace(kit, tmp_path, emulator_factory(kit.accounts_seed(NAMES)), pg_database)
     ws.emu.reset_log()
     # Each runner's first member read is held until all three runners are inside one: the three
     # runs overlap, whatever the machine's load.
@@ -135,8 +118,8 @@ def test_three_shard_runners_sync_every_account_exactly_once(
     )
     procs = _start_shards(ws)
     try:
-        KIT.until(
-            lambda: _fault_taken(ws, "dotdigital", hold),
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold),
             "three runners at once",
             tuple(procs.values()),
         )
@@ -172,7 +155,7 @@ def test_three_shard_runners_sync_every_account_exactly_once(
 
 
 def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
-    tmp_path, emulator_factory, pg_database
+    tmp_path, emulator_factory, pg_database, kit
 ) -> None:
     """Shard 0's runner is held in its first account's member read while the other two runners
     finish; then it creates the first account's Leads and is SIGKILLed while the server holds
@@ -180,7 +163,7 @@ def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
     heard of). Running shard 0 again settles those from Salesforce, syncs the rest, and the
     whole org ends with one Lead per member."""
     ws = _workspace(
-        tmp_path, emulator_factory(KIT.accounts_seed(NAMES)), pg_database, books=NO_CAMPAIGN
+        kit, tmp_path, emulator_factory(kit.accounts_seed(NAMES)), pg_database, books=NO_CAMPAIGN
     )
     mine = [n for n in NAMES if _shard_of(n) == 0]
     assert len(mine) >= 3  # a first account done, a second cut, more not started
@@ -195,7 +178,9 @@ def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
     )
     procs = _start_shards(ws)
     try:
-        KIT.until(lambda: _fault_taken(ws, "dotdigital", held_read), "shard 0 held", (procs[0],))
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", held_read), "shard 0 held", (procs[0],)
+        )
         others = _finish({k: procs[k] for k in (1, 2)})
         # Now shard 0 alone writes: its first Lead write passes, the second is held.
         ws.emu.inject_fault(
@@ -209,8 +194,10 @@ def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
             times=1,
         )
         ws.emu.clear_faults("dotdigital")
-        KIT.until(
-            lambda: _fault_taken(ws, "salesforce", held_write), "shard 0's 2nd write", (procs[0],)
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "salesforce", held_write),
+            "shard 0's 2nd write",
+            (procs[0],),
         )
         holders = pg_database.rows("SELECT name, pid FROM lock_holders")
         assert holders == [(f"account:{mine[1]}", procs[0].pid)]  # inside its second account
@@ -219,7 +206,7 @@ def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
     finally:
         _kill_all(procs)
     ws.emu.clear_faults("salesforce")  # the server finishes the write its client never saw
-    KIT.until(
+    kit.until(
         lambda: all(f"{mine[1]}-{n}@example.com" in ws.leads() for n in range(PER_ACCOUNT)),
         "the held write to complete",
     )
@@ -236,20 +223,6 @@ def test_a_runner_killed_mid_run_converges_when_its_shard_runs_again(
     assert all(r["totals"]["created"] == 0 and r["totals"]["seen"] == 0 for r in final.values())
 
 
-def _add(ws: Any, account: str, email: str, datafields: dict[str, str]) -> None:
-    s = ws.emu.dd_session(account)
-    r = s.post(
-        f"{ws.emu.dd_endpoint}/v2/address-books/{ws.book_id('Webinar signups', account)}/contacts",
-        json={
-            "email": email,
-            "optInType": "Single",
-            "emailType": "Html",
-            "dataFields": [{"key": k, "value": v} for k, v in datafields.items()],
-        },
-    )
-    assert r.status_code in (200, 201), r.text
-
-
 def _outcome(ws: Any, pg: Any, schema: str) -> tuple[list[tuple], list[tuple], int]:
     """What a user compares: the Leads (no Ids: two orgs number them apart), every member's
     ledger state and reason, and how many CampaignMembers there are."""
@@ -263,7 +236,9 @@ def _outcome(ws: Any, pg: Any, schema: str) -> tuple[list[tuple], list[tuple], i
     return leads, [tuple(r) for r in ledger], len(ws.campaign_members())
 
 
-def test_jobs_4_gives_the_same_leads_as_jobs_1(tmp_path, emulator_factory, pg_database) -> None:
+def test_jobs_4_gives_the_same_leads_as_jobs_1(
+    tmp_path, emulator_factory, pg_database, kit
+) -> None:
     """Two identical orgs and agencies, one synced with --jobs 1, the other with --jobs 4 (four
     accounts provably in flight at once, in one process, each under its own lock): the same
     Leads, ledger outcomes and campaign members. Each account also has a member who is an
@@ -272,18 +247,21 @@ def test_jobs_4_gives_the_same_leads_as_jobs_1(tmp_path, emulator_factory, pg_da
     for jobs in (1, 4):
         schema = f"jobs{jobs}"
         ws = _workspace(
+            kit,
             tmp_path / schema,
-            emulator_factory(KIT.accounts_seed(NAMES)),
+            emulator_factory(kit.accounts_seed(NAMES)),
             pg_database,
             schema=schema,
         )
         for name in NAMES:
-            _add(ws, name, "grace@example.com", KIT.member("Grace", "Hopper", "Navy", "AMER"))
-            _add(
-                ws, name, f"{name}-noregion@example.com", {"FIRSTNAME": "No", "LASTNAME": "Region"}
-            )
+            grace = kit.member("Grace", "Hopper", "Navy", "AMER")
+            ws.add_member("grace@example.com", grace, account=name)
+            no_region = {"FIRSTNAME": "No", "LASTNAME": "Region"}
+            ws.add_member(f"{name}-noregion@example.com", no_region, account=name)
         # exit 4: records skipped for their data (the members without a Region)
-        report = ws.sync("--jobs", "1", code=(4,)) if jobs == 1 else _four_at_once(ws, pg_database)
+        report = (
+            ws.sync("--jobs", "1", code=(4,)) if jobs == 1 else _four_at_once(kit, ws, pg_database)
+        )
         assert report["jobs"] == jobs and report["accounts"] == NAMES
         totals = report["totals"]
         assert (
@@ -303,20 +281,20 @@ def test_jobs_4_gives_the_same_leads_as_jobs_1(tmp_path, emulator_factory, pg_da
     assert members == len(NAMES) * PER_ACCOUNT + 1  # the new Leads, and Grace joins the campaign
 
 
-def _four_at_once(ws: Any, pg: Any) -> dict[str, Any]:
+def _four_at_once(kit: Any, ws: Any, pg: Any) -> dict[str, Any]:
     hold = ws.emu.inject_fault(
         "dotdigital", method="GET", path_regex=r"^/contacts/v3", delay_ms=600_000, times=4
     )
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--jobs", "4")
     try:
-        KIT.until(lambda: _fault_taken(ws, "dotdigital", hold), "four accounts at once", (proc,))
+        kit.until(
+            lambda: kit.fault_taken(ws.emu, "dotdigital", hold), "four accounts at once", (proc,)
+        )
         holders = pg.rows('SELECT name, pid FROM "jobs4".lock_holders')
         assert len(holders) == 4 and {pid for _, pid in holders} == {proc.pid}
         ws.emu.clear_faults("dotdigital")
         out, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kit.kill_running(proc)
     assert proc.returncode == 4, err
     return json.loads(out)

@@ -14,6 +14,18 @@ def _ada(dd) -> dict:
     return dd.get("/contacts/v3/email/ada@example.com").json()
 
 
+def _put_double_opt_in(dd, ada: dict, fields: dict):
+    """v2 PUT of Ada's contact: Double opt-in and the given data fields, in their order."""
+    return dd.put(
+        f"/v2/contacts/{ada['contactId']}",
+        json={
+            "email": "ada@example.com",
+            "optInType": "Double",
+            "dataFields": [{"key": k, "value": v} for k, v in fields.items()],
+        },
+    )
+
+
 def _modified_since(dd, iso: str) -> list[str]:
     body = dd.get(f"/contacts/v3?~modified=gte::{iso}").json()
     return [c["identifiers"]["email"] for c in body["_items"]]
@@ -27,14 +39,7 @@ def _later(dd, seconds: int) -> str:
 
 def test_v2_put_updates_named_datafields_and_keeps_the_rest(dd):
     ada = _ada(dd)
-    r = dd.put(
-        f"/v2/contacts/{ada['contactId']}",
-        json={
-            "email": "ada@example.com",
-            "optInType": "Double",
-            "dataFields": [{"key": "COMPANY", "value": "Difference Engines"}],
-        },
-    )
+    r = _put_double_opt_in(dd, ada, {"COMPANY": "Difference Engines"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["optInType"] == "Double"
@@ -84,14 +89,7 @@ def test_v2_put_refusals(dd, path, body, status, code):
 def test_v2_put_of_a_bad_value_changes_nothing(dd):
     dd.post("/v2/data-fields", json={"name": "AGE", "type": "Numeric"})
     ada = _ada(dd)
-    r = dd.put(
-        f"/v2/contacts/{ada['contactId']}",
-        json={
-            "email": "ada@example.com",
-            "optInType": "Double",
-            "dataFields": [{"key": "COMPANY", "value": "X"}, {"key": "AGE", "value": "old"}],
-        },
-    )
+    r = _put_double_opt_in(dd, ada, {"COMPANY": "X", "AGE": "old"})
     assert r.status_code == 400 and "ERROR_DATAFIELD_INVALID" in r.json()["message"]
     after = dd.get(f"/v2/contacts/{ada['contactId']}").json()
     assert after["optInType"] == "Unknown"

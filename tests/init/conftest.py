@@ -11,14 +11,11 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
 SECRETS = {
     "access_token": "00DinitT0ken!AQ0-Distinct-acc3ss-7731",
@@ -29,82 +26,73 @@ SECRETS = {
     "consumer_secret": "cs-Distinct-7731",
 }
 
-SEED: dict[str, Any] = {
-    "dotdigital": {
-        "accounts": [
-            {
-                "name": "uk",
-                "username": SECRETS["dd_username"],
-                "password": SECRETS["dd_password"],
-                "datafields": [
-                    {"name": "COMPANY", "type": "String"},
-                    {"name": "REGION", "type": "String"},
-                    {"name": "MOBILE_PHONE", "type": "String"},
-                    {"name": "JOBTITLE", "type": "String"},
-                    {"name": "SCORE", "type": "Numeric"},
-                ],
-                "address_books": [
-                    {
-                        "name": "Spring Webinar 2026",
-                        "contacts": [
-                            {
-                                "email": "before@example.com",
-                                "datafields": {
-                                    "FIRSTNAME": "Pre",
-                                    "LASTNAME": "Existing",
-                                    "COMPANY": "Old Co",
-                                    "REGION": "EMEA",
-                                },
-                            }
-                        ],
-                    },
-                    {"name": "spring launch", "contacts": []},
-                    {"name": "Promo ${HOME} list", "contacts": []},
-                    {"name": "Newsletter", "contacts": []},
-                ],
-            }
-        ]
-    },
-    "salesforce": {
-        "lead_statuses": ["Open - Not Contacted", "Working", "Closed - Converted"],
-        "lead_fields": [
-            {
-                "name": "Region__c",
-                "type": "picklist",
-                "values": ["EMEA", "AMER", "APAC"],
-                "required": True,
-                "restricted": True,
-            }
-        ],
-        "duplicate_rule_on_lead_email": False,
-        "access_token": SECRETS["access_token"],
-        "records": {"Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Spring Launch"}]},
-        "users": [
-            {
-                "username": "integration@init.example",
-                "password": SECRETS["sf_password"],
-                "security_token": SECRETS["security_token"],
-            }
-        ],
-        "connected_apps": [
-            {"consumer_key": "init-consumer-key", "consumer_secret": SECRETS["consumer_secret"]}
-        ],
-    },
-}
+
+def init_seed(kit: Any) -> dict[str, Any]:
+    """The org and account of the module docstring, a fresh copy; the Region picklist and the
+    member already in the book are the sync tests' own (the `kit` fixture)."""
+    seed: dict[str, Any] = {
+        "dotdigital": {
+            "accounts": [
+                {
+                    "name": "uk",
+                    "username": SECRETS["dd_username"],
+                    "password": SECRETS["dd_password"],
+                    "datafields": [
+                        {"name": "COMPANY", "type": "String"},
+                        {"name": "REGION", "type": "String"},
+                        {"name": "MOBILE_PHONE", "type": "String"},
+                        {"name": "JOBTITLE", "type": "String"},
+                        {"name": "SCORE", "type": "Numeric"},
+                    ],
+                    "address_books": [
+                        {
+                            "name": "Spring Webinar 2026",
+                            "contacts": [kit.EXISTING_MEMBER],
+                        },
+                        {"name": "spring launch", "contacts": []},
+                        {"name": "Promo ${HOME} list", "contacts": []},
+                        {"name": "Newsletter", "contacts": []},
+                    ],
+                }
+            ]
+        },
+        "salesforce": {
+            "lead_statuses": ["Open - Not Contacted", "Working", "Closed - Converted"],
+            "lead_fields": [kit.REGION_FIELD],
+            "duplicate_rule_on_lead_email": False,
+            "access_token": SECRETS["access_token"],
+            "records": {"Campaign": [{"Name": "Spring Webinar 2026"}, {"Name": "Spring Launch"}]},
+            "users": [
+                {
+                    "username": "integration@init.example",
+                    "password": SECRETS["sf_password"],
+                    "security_token": SECRETS["security_token"],
+                }
+            ],
+            "connected_apps": [
+                {"consumer_key": "init-consumer-key", "consumer_secret": SECRETS["consumer_secret"]}
+            ],
+        },
+    }
+    return copy.deepcopy(seed)
 
 
 class InitWorkspace:
-    """A directory, an emulator and an environment holding only what the user would export."""
+    """A directory, an emulator and an environment holding only what the user would export.
 
-    def __init__(self, root: Path, emu: Any) -> None:
-        self.root = root
-        self.emu = emu
+    Commands run through the sync tests' Workspace (the `kit` fixture): the same `leadsync`
+    process, exit-code and no-traceback checks."""
+
+    def __init__(self, cli: Any) -> None:
+        self.cli = cli
+        self.root: Path = cli.root
+        self.emu = cli.emu
         keep = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("SF_", "DD_", "LEADSYNC_", "REQUESTS_CA", "CURL_CA"))
         }
-        self.env = {**keep, **emu.env()}
+        self.env = cli.env = {**keep, **self.emu.env()}
         self.env.pop("SF_LOGIN_URL", None)  # only the password form needs it (password_auth)
 
     @property
@@ -117,18 +105,7 @@ class InitWorkspace:
         self.env["SF_LOGIN_URL"] = self.emu.info["salesforce"]["login_url"]
 
     def run(self, *args: str, code: int | None = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [LEADSYNC, *args],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if code is not None:
-            assert proc.returncode == code, (proc.returncode, proc.stdout[-3000:], proc.stderr)
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
+        return self.cli.run(*args, check=None if code is None else (code,))
 
     def enable(self, book: str) -> None:
         """What the user does next: turn create_leads on for one book, by editing the file."""
@@ -145,16 +122,17 @@ class InitWorkspace:
 
 
 @pytest.fixture
-def seed() -> dict[str, Any]:
-    return copy.deepcopy(SEED)
+def seed(kit: Any) -> dict[str, Any]:
+    return init_seed(kit)
 
 
 @pytest.fixture
 def init_workspace(
-    tmp_path: Path, emulator_factory: Callable[..., Any]
+    tmp_path: Path, emulator_factory: Callable[..., Any], kit: Any
 ) -> Callable[..., InitWorkspace]:
     def make(seed: dict[str, Any] | None = None) -> InitWorkspace:
-        return InitWorkspace(tmp_path, emulator_factory(seed or copy.deepcopy(SEED)))
+        emu = emulator_factory(seed or init_seed(kit))
+        return InitWorkspace(kit.Workspace(tmp_path, emu))
 
     return make
 

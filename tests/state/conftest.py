@@ -6,11 +6,8 @@ leadsync process would; `store_spec` describes that store so a child process can
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,23 +16,6 @@ from leadsync.state.sqlite import SqliteStore
 from leadsync.state.sqlstore import SqlStore
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def load_pg_server():
-    """tests/pg_server.py as a module (tests/ is not a package under --import-mode=importlib);
-    the same module object as the root conftest's, whose `pg_dsn` these tests use."""
-    if "pg_server" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "pg_server.py"
-        spec = importlib.util.spec_from_file_location("pg_server", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["pg_server"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["pg_server"]
-
-
-@pytest.fixture
-def pg_server_module():
-    return load_pg_server()
 
 
 @pytest.fixture(params=BACKENDS)

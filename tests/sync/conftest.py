@@ -20,6 +20,25 @@ import pytest
 
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
 
+# The example org's required, restricted Region picklist on Lead, and a member who was in the
+# book before leadsync came: the sync tests' seed and the init tests' (tests/init) share them.
+REGION_FIELD: dict[str, Any] = {
+    "name": "Region__c",
+    "type": "picklist",
+    "values": ["EMEA", "AMER", "APAC"],
+    "required": True,
+    "restricted": True,
+}
+EXISTING_MEMBER: dict[str, Any] = {
+    "email": "before@example.com",
+    "datafields": {
+        "FIRSTNAME": "Pre",
+        "LASTNAME": "Existing",
+        "COMPANY": "Old Co",
+        "REGION": "EMEA",
+    },
+}
+
 BASE_SEED: dict[str, Any] = {
     "dotdigital": {
         "accounts": [
@@ -34,17 +53,7 @@ BASE_SEED: dict[str, Any] = {
                 "address_books": [
                     {
                         "name": "Webinar signups",
-                        "contacts": [
-                            {
-                                "email": "before@example.com",
-                                "datafields": {
-                                    "FIRSTNAME": "Pre",
-                                    "LASTNAME": "Existing",
-                                    "COMPANY": "Old Co",
-                                    "REGION": "EMEA",
-                                },
-                            }
-                        ],
+                        "contacts": [EXISTING_MEMBER],
                     },
                     {"name": "Big list", "contacts": []},
                 ],
@@ -53,15 +62,7 @@ BASE_SEED: dict[str, Any] = {
     },
     "salesforce": {
         "lead_statuses": ["New", "Working", "Closed - Converted"],
-        "lead_fields": [
-            {
-                "name": "Region__c",
-                "type": "picklist",
-                "values": ["EMEA", "AMER", "APAC"],
-                "required": True,
-                "restricted": True,
-            }
-        ],
+        "lead_fields": [REGION_FIELD],
         "duplicate_rule_on_lead_email": False,
         "daily_api_limit": 1_000_000,
         "records": {
@@ -101,6 +102,10 @@ PASSWORD_AUTH = (
 )
 
 
+# The `state:` block config_yaml writes; the backend tests swap it for PostgreSQL's.
+SQLITE_BLOCK = "state:\n  backend: sqlite\n  path: .leadsync/state.db\n"
+
+
 def config_yaml(
     *,
     mapping: list[tuple[str, str, str]] = MAPPING,
@@ -115,9 +120,7 @@ def config_yaml(
     ]
     lines = [
         "version: 1",
-        "state:",
-        "  backend: sqlite",
-        "  path: .leadsync/state.db",
+        *SQLITE_BLOCK.splitlines(),
         "salesforce:",
         "  instance_url: ${SF_INSTANCE_URL}",
         "  auth:",
@@ -231,12 +234,16 @@ class Workspace:
         return next(b["id"] for b in books if b["name"] == name)
 
     def add_member(
-        self, email: str, datafields: dict[str, Any], book: str = "Webinar signups"
+        self,
+        email: str,
+        datafields: dict[str, Any],
+        book: str = "Webinar signups",
+        account: str = "uk",
     ) -> dict[str, Any]:
         """Add (or, for an existing contact, update) a member through the v2 API."""
-        s = self.emu.dd_session("uk")
+        s = self.emu.dd_session(account)
         r = s.post(
-            f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book)}/contacts",
+            f"{self.emu.dd_endpoint}/v2/address-books/{self.book_id(book, account)}/contacts",
             json={
                 "email": email,
                 "optInType": "Single",
@@ -354,6 +361,21 @@ def until(predicate: Callable[[], bool], what: str, procs: tuple[Any, ...] = ())
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_running(*procs: subprocess.Popen | None) -> None:
+    """SIGKILL and reap each process still running: a test's cleanup, whatever failed."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def fault_taken(emu: Any, service: str, fault: dict[str, Any]) -> bool:
+    """Whether a request has used up the fault's last time: with a long delay_ms, that request
+    is now held by the emulator (until clear_faults)."""
+    faults = emu.control(service, "GET", "/__emulator/faults").json()["faults"]
+    return next(f for f in faults if f["id"] == fault["id"])["remaining"] == 0
+
+
 def kill_mid_sync(
     ws: Workspace, *, members: int, service: str, method: str, regex: str, nth: int
 ) -> None:
@@ -391,12 +413,7 @@ def kill_while_held(
         service, method=method, path_regex=regex, delay_ms=600_000, times=1, **fault
     )
     proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
-
-    def held() -> bool:
-        faults = ws.emu.control(service, "GET", "/__emulator/faults").json()["faults"]
-        return next(f for f in faults if f["id"] == hold["id"])["remaining"] == 0
-
-    until(held, "the held request", (proc,))
+    until(lambda: fault_taken(ws.emu, service, hold), "the held request", (proc,))
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
@@ -466,24 +483,24 @@ def add_members(emu: Any, account: str, count: int, book: str = "Webinar signups
 
 
 class Kit:
-    """The module's helpers, handed to tests as a fixture (test modules cannot import conftest
-    under --import-mode=importlib)."""
+    """The module's helpers, handed to tests of every directory as the `kit` fixture (defined
+    in tests/conftest.py; test modules cannot import conftest under --import-mode=importlib)."""
 
     BASE_SEED = BASE_SEED
+    REGION_FIELD = REGION_FIELD
+    EXISTING_MEMBER = EXISTING_MEMBER
     MAPPING = MAPPING
     PASSWORD_AUTH = PASSWORD_AUTH
+    SQLITE_BLOCK = SQLITE_BLOCK
     config_yaml = staticmethod(config_yaml)
     member = staticmethod(member)
     kill_mid_sync = staticmethod(kill_mid_sync)
     kill_while_held = staticmethod(kill_while_held)
     release_held = staticmethod(release_held)
     until = staticmethod(until)
+    fault_taken = staticmethod(fault_taken)
+    kill_running = staticmethod(kill_running)
     Workspace = Workspace
     accounts_seed = staticmethod(accounts_seed)
     accounts_config = staticmethod(accounts_config)
     add_members = staticmethod(add_members)
-
-
-@pytest.fixture
-def kit() -> type[Kit]:
-    return Kit

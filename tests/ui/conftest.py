@@ -11,13 +11,11 @@ one already a Salesforce Contact), two `leadsync sync --json` runs (their report
 profile. A missing chromium FAILS the tests with the install line: skipping would let CI pass
 without ever rendering a page.
 
-The workspace helpers are the sync tests' own (tests/sync/conftest.py), loaded by path since
-test directories are not packages here.
+The workspace helpers are the sync tests' own (the `kit` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -33,7 +31,6 @@ from typing import Any
 import pytest
 import requests
 
-TESTS = Path(__file__).resolve().parents[1]
 # Debian's paths; another machine (e.g. a GitHub runner with its own Chrome) can name its own.
 CHROMIUM = os.environ.get("LEADSYNC_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("LEADSYNC_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -53,27 +50,11 @@ XSS_NAME = "<script>window.__xss=2</script>"
 XSS_REGION = "<script>window.__xss=3</script>"
 
 
-def load_module(name: str, path: Path) -> Any:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def helpers() -> tuple[Any, Any]:
-    """(tests/conftest.py, tests/sync/conftest.py) as modules: RunningEmulator, Workspace..."""
-    return (
-        load_module("_leadsync_tests_root", TESTS / "conftest.py"),
-        load_module("_leadsync_tests_sync", TESTS / "sync" / "conftest.py"),
-    )
-
-
 class UiProcess:
     """`leadsync ui ...` as a process; `url` once its ready file is written."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], kit: Any) -> None:
+        self.kit = kit
         self.ready = Path(tempfile.mkdtemp(prefix="leadsync-ui-")) / "ready.json"
         leadsync = str(Path(sys.executable).with_name("leadsync"))
         self.proc = subprocess.Popen(
@@ -87,12 +68,7 @@ class UiProcess:
         self.url = self._wait()
 
     def _wait(self) -> str:
-        _root, sync = helpers()
-
-        def ready() -> bool:
-            return self.ready.is_file()
-
-        sync.until(ready, "the ui's ready file", (self.proc,))
+        self.kit.until(self.ready.is_file, "the ui's ready file", (self.proc,))
         return json.loads(self.ready.read_text())["url"]
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -126,13 +102,12 @@ class AuditWorld:
         return json.loads(proc.stdout)
 
 
-def _build_world(root: Path) -> tuple[Any, Any, list[dict[str, Any]]]:
-    base, sync = helpers()
-    from leadsync.emulator.server import start
-
+def _build_world(
+    root: Path, sync: Any, start_emulator: Any
+) -> tuple[Any, Any, list[dict[str, Any]]]:
     seed = json.loads(json.dumps(sync.BASE_SEED))
     seed["dotdigital"]["accounts"][0]["address_books"].append({"name": XSS_BOOK, "contacts": []})
-    emu = base.RunningEmulator(start(base._load(seed)))
+    emu = start_emulator(seed)
     ws = sync.Workspace(root, emu)
     ws.write_config(
         sync.config_yaml(
@@ -161,9 +136,12 @@ def _build_world(root: Path) -> tuple[Any, Any, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="session")
-def audit_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditWorld]:
-    emu, ws, reports = _build_world(tmp_path_factory.mktemp("audit"))
-    ui = UiProcess(["-c", "leadsync.yaml"], ws.root, ws.env)
+def audit_world(
+    tmp_path_factory: pytest.TempPathFactory, kit: Any, session_emulator_factory: Any
+) -> Iterator[AuditWorld]:
+    """Its emulators stop with the session (session_emulator_factory)."""
+    emu, ws, reports = _build_world(tmp_path_factory.mktemp("audit"), kit, session_emulator_factory)
+    ui = UiProcess(["-c", "leadsync.yaml"], ws.root, ws.env, kit)
     # the credentials leadsync.yaml reads (it fingerprints the Dotdigital user name too)
     wanted = ("SF_ACCESS_TOKEN", "DD_UK_USERNAME", "DD_UK_PASSWORD")
     secrets = {k: v for k, v in emu.env().items() if k in wanted}
@@ -171,16 +149,15 @@ def audit_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditWorld
         yield AuditWorld(ws, reports, ui, secrets)
     finally:
         ui.stop()
-        emu.stop()
 
 
 @pytest.fixture
-def ui_process() -> Iterator[Any]:
+def ui_process(kit: Any) -> Iterator[Any]:
     """Start `leadsync ui ARGS --port 0 --ready-file ...`: factory(args, cwd, env=None)."""
     started: list[UiProcess] = []
 
     def start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> UiProcess:
-        ui = UiProcess(args, cwd, env if env is not None else dict(os.environ))
+        ui = UiProcess(args, cwd, env if env is not None else dict(os.environ), kit)
         started.append(ui)
         return ui
 

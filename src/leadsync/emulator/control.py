@@ -72,9 +72,10 @@ import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from leadsync.emulator.faults import Fault, FaultError
 
 CONTROL_PREFIX = "/__emulator/"
 REQUEST_ID_KEY = "leadsync.emulator.request_id"
@@ -138,138 +139,6 @@ def _reason(status: int) -> str:
 
 def _status_line(status: int) -> str:
     return f"{status} {_reason(status)}"
-
-
-class FaultError(ValueError):
-    """A fault definition the control route refuses (answered with 400)."""
-
-
-@dataclass
-class Fault:
-    """One injected fault; `remaining` None means unlimited."""
-
-    id: int
-    method: str | None
-    path_regex: re.Pattern[str] | None
-    status: int | None
-    remaining: int | None
-    delay_ms: int
-    drop_connection: bool | str  # False, True (= "before": not applied) or "after" (applied)
-    body: Any
-    has_body: bool
-    headers: dict[str, str]
-    hold_ms: int = 0
-    query_regex: re.Pattern[str] | None = None
-    released: threading.Event = field(default_factory=threading.Event, compare=False)
-
-    @property
-    def drops_before(self) -> bool:
-        return self.drop_connection is True
-
-    @property
-    def drops_after(self) -> bool:
-        return self.drop_connection == "after"
-
-    @classmethod
-    def parse(cls, fault_id: int, spec: Any) -> Fault:
-        if not isinstance(spec, dict):
-            raise FaultError("a fault must be a JSON object")
-        known = {
-            "method",
-            "path_regex",
-            "query_regex",
-            "status",
-            "times",
-            "delay_ms",
-            "drop_connection",
-            "hold_ms",
-            "body",
-            "headers",
-        }
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise FaultError(f"unknown fault keys: {', '.join(unknown)}")
-        method = spec.get("method")
-        if method is not None and not isinstance(method, str):
-            raise FaultError("method must be a string")
-        regex = spec.get("path_regex")
-        try:
-            pattern = re.compile(regex) if regex is not None else None
-        except (re.error, TypeError) as exc:
-            raise FaultError(f"path_regex is not a valid regular expression: {exc}") from exc
-        qregex = spec.get("query_regex")
-        try:
-            query_pattern = re.compile(qregex) if qregex is not None else None
-        except (re.error, TypeError) as exc:
-            raise FaultError(f"query_regex is not a valid regular expression: {exc}") from exc
-        status = spec.get("status")
-        if status is not None and (
-            not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599
-        ):
-            raise FaultError("status must be an integer HTTP status (100-599)")
-        times = spec.get("times")
-        if times is not None and (
-            not isinstance(times, int) or isinstance(times, bool) or times < 1
-        ):
-            raise FaultError("times must be a positive integer (omit it for unlimited)")
-        delay = spec.get("delay_ms", 0) or 0
-        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
-            raise FaultError("delay_ms must be a non-negative number")
-        drop = spec.get("drop_connection", False)
-        if drop == "before":
-            drop = True
-        if not isinstance(drop, bool) and drop != "after":
-            raise FaultError('drop_connection must be true, false, "before" or "after"')
-        hold = spec.get("hold_ms", 0) or 0
-        if not isinstance(hold, int | float) or isinstance(hold, bool) or hold < 0:
-            raise FaultError("hold_ms must be a non-negative number")
-        if hold and drop != "after":
-            raise FaultError('hold_ms needs "drop_connection": "after"')
-        if drop == "after" and status is not None:
-            raise FaultError('"drop_connection": "after" lets the service answer; omit status')
-        headers = spec.get("headers") or {}
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str | int) for k, v in headers.items()
-        ):
-            raise FaultError("headers must be an object of strings")
-        if status is None and not drop and not delay:
-            raise FaultError("a fault needs status, delay_ms or drop_connection")
-        return cls(
-            id=fault_id,
-            method=method.upper() if method and method != "*" else None,
-            path_regex=pattern,
-            status=status,
-            remaining=times,
-            delay_ms=int(delay),
-            drop_connection=drop,
-            body=spec.get("body"),
-            has_body="body" in spec,
-            headers={k: str(v) for k, v in headers.items()},
-            hold_ms=int(hold),
-            query_regex=query_pattern,
-        )
-
-    def matches(self, method: str, path: str, query: str = "") -> bool:
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        if self.method is not None and self.method != method:
-            return False
-        if self.query_regex is not None and self.query_regex.search(query) is None:
-            return False
-        return self.path_regex is None or self.path_regex.search(path) is not None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "method": self.method,
-            "path_regex": self.path_regex.pattern if self.path_regex else None,
-            "status": self.status,
-            "remaining": self.remaining,
-            "delay_ms": self.delay_ms,
-            "drop_connection": self.drop_connection,
-            "hold_ms": self.hold_ms,
-            "query_regex": self.query_regex.pattern if self.query_regex else None,
-        }
 
 
 class EmulatorControl:

@@ -138,43 +138,51 @@ def start(
     """
     apps = services if services is not None else build_services(seed)
     tls = make_tls(host)
-    servers: list[BaseWSGIServer] = []
+    ports = {
+        "dotdigital": (dotdigital_port, None),
+        "salesforce": (salesforce_port, tls.ssl_context),
+    }
     controls: dict[str, EmulatorControl] = {}
+    servers: list[BaseWSGIServer] = []
     try:
-        for name, port, ssl_ctx in (
-            ("dotdigital", dotdigital_port, None),
-            ("salesforce", salesforce_port, tls.ssl_context),
-        ):
+        for name in SERVICES:
             svc = apps[name]
-            control = EmulatorControl(
+            controls[name] = EmulatorControl(
                 svc.app,
                 name,
                 latency_ms=latency_ms,
                 error_body=svc.error_body or DEFAULT_ERROR_BODIES[name],
                 request_id_header=svc.request_id_header,
             )
-            controls[name] = control
-            servers.append(_listen(host, port, control, ssl_ctx, name))
+            port, ssl_ctx = ports[name]
+            servers.append(_listen(host, port, controls[name], ssl_ctx, name))
     except BaseException:
         for server in servers:
             server.server_close()
         tls.cleanup()
         raise
+    threads = [_serve(name, server) for name, server in zip(SERVICES, servers, strict=True)]
+    return RunningServers(
+        info=_info(host, servers, apps, tls, latency_ms),
+        controls=controls,
+        backends={name: apps[name].backend for name in SERVICES},
+        _servers=servers,
+        _threads=threads,
+        _tls=tls,
+    )
 
-    threads = []
-    for name, server in zip(SERVICES, servers, strict=True):
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"leadsync-emulator-{name}",
-            daemon=True,
-        )
-        thread.start()
-        threads.append(thread)
 
+def _info(
+    host: str,
+    servers: list[BaseWSGIServer],
+    apps: dict[str, ServiceApp],
+    tls: TlsMaterial,
+    latency_ms: int,
+) -> dict[str, Any]:
+    """What a client needs to reach the running services (the info file's content)."""
     dd_url = f"http://{_url_host(host)}:{servers[0].port}"
     sf_url = f"https://{_url_host(host)}:{servers[1].port}"
-    info = {
+    return {
         "dotdigital": {"endpoint": dd_url, **apps["dotdigital"].info},
         "salesforce": {
             "instance_url": sf_url,
@@ -185,14 +193,17 @@ def start(
         "latency_ms": latency_ms,
         "pid": os.getpid(),
     }
-    return RunningServers(
-        info=info,
-        controls=controls,
-        backends={name: apps[name].backend for name in SERVICES},
-        _servers=servers,
-        _threads=threads,
-        _tls=tls,
+
+
+def _serve(name: str, server: BaseWSGIServer) -> threading.Thread:
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": _POLL_SECONDS},
+        name=f"leadsync-emulator-{name}",
+        daemon=True,
     )
+    thread.start()
+    return thread
 
 
 def build_services(seed: dict[str, Any]) -> dict[str, ServiceApp]:

@@ -1,5 +1,5 @@
 """Request handlers of the emulated Dotdigital API: read the request (params.py), ask the model
-(models.py, imports.py), answer in Dotdigital's wire shape (shapes.py). No rule lives here.
+(the models package, imports.py), answer in Dotdigital's wire shape (shapes.py). No rule lives here.
 
 API handlers take `(request, account, args, **path values)`, where `args` are the query
 parameters with lower-cased names; control handlers take `(backend, request, **path values)`.
@@ -393,7 +393,7 @@ def ctl_contact(backend: DotdigitalBackend, request: Request, name: str, email: 
 
 
 def ctl_settings(backend: DotdigitalBackend, request: Request, name: str) -> Response:
-    """The account's modelling switches (models.py): does a book join modify a contact?"""
+    """The account's modelling switches (the models package): does a book join modify a contact?"""
     acct = _control_account(backend, name)
     if request.method == "POST":
         spec = p.control_body(request)

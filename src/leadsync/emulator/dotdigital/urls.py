@@ -16,7 +16,7 @@ Emulator-only control routes (no auth; C's middleware adds the generic ones):
 
 This module routes and runs the request pipeline only; the handlers are in responses.py.
   GET|POST /__emulator/accounts/<name>/settings       body: {"join_updates_modified": bool}
-       the account's modelling switches (see models.py: does a book join modify a contact?).
+       the account's modelling switches (see the models package: does a book join modify a contact?).
 
 Each request names its rule in `environ[ROUTE_KEY]` (e.g. `/v2/address-books/{book_id}/contacts`;
 `<unmatched>` when no rule matches), so the request log counts per endpoint rather than per book;

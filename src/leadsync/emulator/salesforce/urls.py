@@ -101,23 +101,55 @@ def _open_rules() -> list[Rule]:
     ]
 
 
-def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[bytes]]:
+def make_app(backend: SalesforceBackend) -> SalesforceApp:
     """The WSGI app for one org."""
-    api = Map(_api_rules(), converters={"version": VersionConverter}, strict_slashes=False).bind(
-        "sf"
-    )
-    open_routes = Map(
-        _open_rules(), converters={"version": VersionConverter}, strict_slashes=False
-    ).bind("sf")
+    return SalesforceApp(backend)
 
-    def dispatch(request: Request, *, counted: bool = True) -> Response:
+
+class SalesforceApp:
+    """One org's WSGI app: routing, authorisation, the API counter and the limit header."""
+
+    def __init__(self, backend: SalesforceBackend) -> None:
+        self.backend = backend
+        converters = {"version": VersionConverter}
+        self.api = Map(_api_rules(), converters=converters, strict_slashes=False).bind("sf")
+        self.open_routes = Map(_open_rules(), converters=converters, strict_slashes=False).bind(
+            "sf"
+        )
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        if _uri_length(environ) > MAX_URI_BYTES:
+            # Salesforce's edge refuses it before the API sees it: not an API call, and the
+            # body is its HTML, not JSON. A Composite subrequest's url has no such limit.
+            return Response(URI_TOO_LONG, status=414, content_type="text/html")(
+                environ, start_response
+            )
+        try:
+            response = self.dispatch(request)
+        except ApiError as exc:
+            response = r.error_response(exc)
+        except Exception:  # an emulator bug: answer like Salesforce does, and say why on stderr
+            traceback.print_exc()
+            response = r.error_response(
+                ApiError(
+                    500,
+                    "UNKNOWN_EXCEPTION",
+                    "An unexpected error occurred in the Salesforce emulator.",
+                )
+            )
+        response.headers["Sforce-Limit-Info"] = self.backend.limit_info()
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request, *, counted: bool = True) -> Response:
         """Route one request. Subrequests of a Composite request pass counted=False: the whole
         composite request is one API call, yet each subrequest is routed, authorised and
         ruled exactly like a request of its own."""
+        backend = self.backend
         path = request.path.rstrip("/") or "/"
         request.environ[ROUTE_KEY] = UNMATCHED
         try:
-            rule, args = open_routes.match(path, method=request.method, return_rule=True)
+            rule, args = self.open_routes.match(path, method=request.method, return_rule=True)
             request.environ[ROUTE_KEY] = route_pattern(rule.rule)
             return rule.endpoint(backend, request, **args)
         except NotFound:
@@ -125,7 +157,7 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
         except MethodNotAllowed as exc:
             return _method_not_allowed(request, exc)
         try:
-            rule, args = api.match(path, method=request.method, return_rule=True)
+            rule, args = self.api.match(path, method=request.method, return_rule=True)
             endpoint = rule.endpoint
             request.environ[ROUTE_KEY] = route_pattern(rule.rule)
         except NotFound:
@@ -141,52 +173,25 @@ def make_app(backend: SalesforceBackend) -> Callable[[dict, Callable], Iterable[
         if counted and endpoint is not r.composite_batch:  # a batch counts its subrequests
             backend.count_request()
         if endpoint in (r.composite, r.composite_batch):
-            return endpoint(backend, request, run=subrequest, **args)
+            return endpoint(backend, request, run=self.subrequest, **args)
         return endpoint(backend, request, **args)
 
-    def subrequest(request: Request, counted: bool) -> Response:
+    def subrequest(self, request: Request, counted: bool) -> Response:
         try:
-            return dispatch(request, counted=counted)
+            return self.dispatch(request, counted=counted)
         except ApiError as exc:
             return r.error_response(exc)
 
-    def route_for(method: str, path: str) -> str:
+    def route_for(self, method: str, path: str) -> str:
         """The rule pattern `dispatch` would name for this request, without running it."""
         path = path.rstrip("/") or "/"
-        for routes in (open_routes, api):
+        for routes in (self.open_routes, self.api):
             try:
                 rule, _args = routes.match(path, method=method, return_rule=True)
             except (NotFound, MethodNotAllowed):
                 continue
             return route_pattern(rule.rule)
         return UNMATCHED
-
-    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = Request(environ)
-        if _uri_length(environ) > MAX_URI_BYTES:
-            # Salesforce's edge refuses it before the API sees it: not an API call, and the
-            # body is its HTML, not JSON. A Composite subrequest's url has no such limit.
-            return Response(URI_TOO_LONG, status=414, content_type="text/html")(
-                environ, start_response
-            )
-        try:
-            response = dispatch(request)
-        except ApiError as exc:
-            response = r.error_response(exc)
-        except Exception:  # an emulator bug: answer like Salesforce does, and say why on stderr
-            traceback.print_exc()
-            response = r.error_response(
-                ApiError(
-                    500,
-                    "UNKNOWN_EXCEPTION",
-                    "An unexpected error occurred in the Salesforce emulator.",
-                )
-            )
-        response.headers["Sforce-Limit-Info"] = backend.limit_info()
-        return response(environ, start_response)
-
-    app.route_for = route_for  # type: ignore[attr-defined]
-    return app
 
 
 def _uri_length(environ: dict) -> int:

@@ -3,7 +3,8 @@
 Seeding and the org's starting state live here; each rule lives in exactly one concern module:
 sessions (logins, tokens), users, assignment (Lead assignment rules), limits (API counter),
 values (input conversion), rules (validation), records (writes, deletes), collections (many
-records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk API 2.0). Wire
+records a call), upserts, conversion (convertLead), queries (SOQL), jobs (Bulk API 2.0),
+composite (Composite and Composite Batch limits, references, transaction). Wire
 shapes live in the responses package; these modules only know values, ids and `RecordError`s.
 """
 
@@ -17,6 +18,7 @@ from leadsync.emulator.salesforce.ids import KEY_PREFIXES, IdFactory
 from leadsync.emulator.salesforce.models.assignment import Assignment
 from leadsync.emulator.salesforce.models.base import Clock, OrgState, sf_datetime
 from leadsync.emulator.salesforce.models.collections import Collections
+from leadsync.emulator.salesforce.models.composite import Composite
 from leadsync.emulator.salesforce.models.conversion import LeadConversion
 from leadsync.emulator.salesforce.models.jobs import Jobs
 from leadsync.emulator.salesforce.models.limits import ApiLimits
@@ -70,6 +72,7 @@ class SalesforceBackend(
     LeadConversion,
     Queries,
     Jobs,
+    Composite,
 ):
     """One org. All public methods are thread-safe (the HTTP server is threaded)."""
 
@@ -92,10 +95,29 @@ class SalesforceBackend(
         self.org_id = "00D8d0000000001EAA"
         self.user_id = self.ids.new(KEY_PREFIXES["User"])
         statuses = lead_statuses or [{"label": s} for s in DEFAULT_LEAD_STATUSES]
+        self._define_objects([s["label"] for s in statuses], lead_fields or [])
+        self.duplicate_rule_on_lead_email = duplicate_rule_on_lead_email
+        self.api_total = daily_api_limit
+        self.api_used = daily_api_used
+        self.access_token = access_token
+        self.tokens = {access_token}
+        self.users = users if users is not None else list(DEFAULT_USERS)
+        self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
+        self.sandbox = sandbox
+        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
+        self._seed_users()
+        self.locators: dict[str, list[dict]] = {}
+        self.journal = None
+        self.jobs: dict[str, IngestJob] = {}
+        self.query_jobs: dict[str, QueryJob] = {}
+        self._seed_lead_statuses(statuses)
+
+    def _define_objects(self, status_labels: list[str], lead_fields: list[dict]) -> None:
+        """The org's metadata, its empty record tables and their indexes."""
         self.objects: dict[str, ObjectDef] = {
             o.name: o
             for o in (
-                lead_object([s["label"] for s in statuses]),
+                lead_object(status_labels),
                 account_object(),
                 contact_object(),
                 campaign_object(),
@@ -108,7 +130,7 @@ class SalesforceBackend(
         }
         self._objects_lower = {name.lower(): o for name, o in self.objects.items()}
         lead = self.objects["Lead"]
-        for spec in lead_fields or []:
+        for spec in lead_fields:
             f = custom_field(spec)
             lead.fields[f.name] = f
         lead.reindex()
@@ -125,20 +147,9 @@ class SalesforceBackend(
         self.indexes: dict[tuple[str, str], dict[str, set[str]]] = {
             (obj, f): {} for obj, fs in self.indexed.items() for f in fs
         }
-        self.duplicate_rule_on_lead_email = duplicate_rule_on_lead_email
-        self.api_total = daily_api_limit
-        self.api_used = daily_api_used
-        self.access_token = access_token
-        self.tokens = {access_token}
-        self.users = users if users is not None else list(DEFAULT_USERS)
-        self.connected_apps = connected_apps if connected_apps is not None else list(DEFAULT_APPS)
-        self.sandbox = sandbox
-        self.rule_owners: dict[str, str] = {}  # AssignmentRule Id -> the User it assigns to
-        self._seed_users()
-        self.locators: dict[str, list[dict]] = {}
-        self.journal = None
-        self.jobs: dict[str, IngestJob] = {}
-        self.query_jobs: dict[str, QueryJob] = {}
+
+    def _seed_lead_statuses(self, statuses: list[dict]) -> None:
+        """LeadStatus records for the picklist; a label saying "converted" (not "not") is one."""
         for i, s in enumerate(statuses):
             converted = s.get(
                 "converted", "converted" in s["label"].lower() and "not" not in s["label"].lower()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from leadsync.emulator.salesforce.exceptions import RecordError, record_error
 from leadsync.emulator.salesforce.ids import KEY_PREFIXES, to18
 from leadsync.emulator.salesforce.models.base import OrgState
-from leadsync.emulator.salesforce.models.records import rolled_back
 
 _BY_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 
@@ -39,11 +38,7 @@ class Collections(OrgState):
                     )
                 except RecordError as exc:
                     results.append(exc)
-            if all_or_none and any(isinstance(r, RecordError) for r in results):
-                self.rollback_to(point)
-                results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
-            self.release(point)
-            return results
+            return self.settle(point, results, all_or_none)
 
     def update_many(
         self, items: list[tuple[str, object, dict]], *, all_or_none: bool
@@ -63,7 +58,7 @@ class Collections(OrgState):
                     results.append(record["Id"])
                 except RecordError as exc:
                     results.append(exc)
-            return self._settle(point, results, all_or_none)
+            return self.settle(point, results, all_or_none)
 
     def delete_many(self, ids: list[str], *, all_or_none: bool) -> list[str | RecordError]:
         """Ids of any object types, in order -> the id, or the record's error."""
@@ -80,16 +75,7 @@ class Collections(OrgState):
                     results.append(record["Id"])
                 except RecordError as exc:
                     results.append(exc)
-            return self._settle(point, results, all_or_none)
-
-    def _settle(
-        self, point: int, results: list[str | RecordError], all_or_none: bool
-    ) -> list[str | RecordError]:
-        if all_or_none and any(isinstance(r, RecordError) for r in results):
-            self.rollback_to(point)
-            results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
-        self.release(point)
-        return results
+            return self.settle(point, results, all_or_none)
 
     def retrieve(self, sobject: str, ids: list[object], fields: list[str], version: str) -> list:
         """Records of one type by id, with the named fields; None for an id that is malformed,

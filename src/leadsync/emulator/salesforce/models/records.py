@@ -17,16 +17,18 @@ CampaignMembers; deleting a Campaign deletes its members and member statuses.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from leadsync.emulator.salesforce.exceptions import (
     ApiError,
     RecordError,
-    SaveErr,
     record_error,
 )
 from leadsync.emulator.salesforce.ids import to18
 from leadsync.emulator.salesforce.models.base import OrgState
-from leadsync.emulator.salesforce.models.rules import DUPLICATE_MESSAGE
 from leadsync.emulator.salesforce.sobjects import ObjectDef
+
+R = TypeVar("R")
 
 INDEXED = {
     "Lead": ("Email",),
@@ -87,6 +89,16 @@ class Records(OrgState):
         if point == 0:
             self.journal = None
 
+    def settle(self, point: int, results: list[R], all_or_none: bool) -> list[R | RecordError]:
+        """End a many-records call opened at `point`: with all_or_none and any record failed,
+        roll back and turn every success into ALL_OR_NONE_OPERATION_ROLLED_BACK."""
+        out: list[R | RecordError] = list(results)
+        if all_or_none and any(isinstance(r, RecordError) for r in out):
+            self.rollback_to(point)
+            out = [r if isinstance(r, RecordError) else rolled_back() for r in out]
+        self.release(point)
+        return out
+
     def _touch(self, sobject: str, rid: str) -> None:
         """Journal the record's before-image; call before changing or creating it."""
         if self.journal is not None:
@@ -129,34 +141,28 @@ class Records(OrgState):
             elif obj.name == "CampaignMemberStatus":
                 self._member_status_rules(values)
             elif obj.name == "Lead" and not allow_duplicate_save:
-                matches = self._duplicate_matches(values.get("Email"))
-                if matches:
-                    raise RecordError(
-                        [
-                            SaveErr(
-                                "DUPLICATES_DETECTED",
-                                DUPLICATE_MESSAGE,
-                                [],
-                                {"duplicateResult": self.duplicate_result(matches, version)},
-                            )
-                        ]
-                    )
+                self._duplicate_rule(values.get("Email"), version)
             new_id = self._store(obj.name, values)
             if obj.name == "Campaign":
-                for i, (label, default, responded) in enumerate(
-                    (("Sent", True, False), ("Responded", False, True))
-                ):
-                    self._store(
-                        "CampaignMemberStatus",
-                        {
-                            "CampaignId": new_id,
-                            "Label": label,
-                            "SortOrder": i + 1,
-                            "IsDefault": default,
-                            "HasResponded": responded,
-                        },
-                    )
+                self._default_member_statuses(new_id)
             return new_id
+
+    def _default_member_statuses(self, campaign_id: str) -> None:
+        """A new Campaign gets Salesforce's two member statuses, Sent (the default) and
+        Responded."""
+        for i, (label, default, responded) in enumerate(
+            (("Sent", True, False), ("Responded", False, True))
+        ):
+            self._store(
+                "CampaignMemberStatus",
+                {
+                    "CampaignId": campaign_id,
+                    "Label": label,
+                    "SortOrder": i + 1,
+                    "IsDefault": default,
+                    "HasResponded": responded,
+                },
+            )
 
     def _store(self, sobject: str, values: dict) -> str:
         obj = self.objects[sobject]

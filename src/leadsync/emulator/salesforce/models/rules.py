@@ -152,6 +152,22 @@ class Rules(OrgState):
                 found[sobject] = ids
         return found
 
+    def _duplicate_rule(self, email: str | None, version: str) -> None:
+        """The org's duplicate rule on Lead email (when seeded on): a Lead or Contact with the
+        same email blocks the save unless the caller allows duplicate saves."""
+        matches = self._duplicate_matches(email)
+        if matches:
+            raise RecordError(
+                [
+                    SaveErr(
+                        "DUPLICATES_DETECTED",
+                        DUPLICATE_MESSAGE,
+                        [],
+                        {"duplicateResult": self.duplicate_result(matches, version)},
+                    )
+                ]
+            )
+
     def duplicate_result(self, matches: dict[str, list[str]], version: str = "59.0") -> dict:
         return {
             "allowSave": True,

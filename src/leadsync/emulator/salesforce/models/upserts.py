@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from leadsync.emulator.salesforce.exceptions import ApiError, RecordError, record_error
 from leadsync.emulator.salesforce.models.base import OrgState
-from leadsync.emulator.salesforce.models.records import rolled_back
 from leadsync.emulator.salesforce.sobjects import FieldDef, ObjectDef
 
 
@@ -68,11 +67,7 @@ class Upserts(OrgState):
                     )
                 except RecordError as exc:
                     results.append(exc)
-            if all_or_none and any(isinstance(r, RecordError) for r in results):
-                self.rollback_to(point)
-                results = [r if isinstance(r, RecordError) else rolled_back() for r in results]
-            self.release(point)
-            return results
+            return self.settle(point, results, all_or_none)
 
     def upsert_one(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from leadsync.emulator.salesforce import soql
@@ -88,11 +89,7 @@ class Values(OrgState):
                 number = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise bad() from None
-            if t == "int":
-                if not number.is_integer():
-                    raise bad()
-                return int(number)
-            return number
+            return _numeric(number, t, bad)
         if t == "date":
             if isinstance(value, str) and _valid_date(value):
                 return value
@@ -133,11 +130,7 @@ class Values(OrgState):
                 number = float(text)
             except ValueError:
                 raise bad() from None
-            if t == "int":
-                if not number.is_integer():
-                    raise bad()
-                return int(number)
-            return number
+            return _numeric(number, t, bad)
         if t == "date":
             candidate = text.strip().removesuffix("Z")
             if _valid_date(candidate):
@@ -159,3 +152,12 @@ def _valid_date(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _numeric(number: float, t: str, bad: Callable[[], Exception]) -> int | float:
+    """An int field takes whole numbers only (Salesforce refuses 1.5 rather than cut it)."""
+    if t == "int":
+        if not number.is_integer():
+            raise bad()
+        return int(number)
+    return number

@@ -20,6 +20,7 @@ import click
 
 from leadsync import __version__, logs
 from leadsync.errors import LeadsyncError, UsageError, document_of, error_document
+from leadsync.views import Outcome
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -144,11 +145,7 @@ def validate(
     if path is not None and config_path is not None and path != config_path:
         raise click.UsageError(f"two configs given ({path} and -c {config_path}); name one")
     path = path or config_path or "leadsync.yaml"
-    outcome = run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env)
-    click.echo(outcome.stdout, nl=False)
-    if outcome.summary:
-        click.echo(outcome.summary, err=True)
-    ctx.exit(outcome.exit_code)
+    _emit(ctx, run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env))
 
 
 @cli.command("fmt")
@@ -210,11 +207,12 @@ def _lock_timeout_option(help_text: str, default: float = 0) -> Callable[[_F], _
     )
 
 
-def _emit(ctx: click.Context, outcome: object) -> None:
-    click.echo(outcome.stdout, nl=False)  # type: ignore[attr-defined]
-    if outcome.stderr:  # type: ignore[attr-defined]
-        click.echo(outcome.stderr, err=True, nl=False)  # type: ignore[attr-defined]
-    ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
+def _emit(ctx: click.Context, outcome: Outcome) -> None:
+    """Print what a command rendered (leadsync/views) as it is, and exit with its code."""
+    click.echo(outcome.stdout, nl=False)
+    if outcome.stderr:
+        click.echo(outcome.stderr, err=True, nl=False)
+    ctx.exit(outcome.exit_code)
 
 
 @cli.command("init")

@@ -516,7 +516,8 @@ def records(
     """
     from leadsync.sync.records import records_command
 
-    ctx.exit(
+    _emit(
+        ctx,
         records_command(
             config_path,
             state=record_state,
@@ -524,7 +525,7 @@ def records(
             book=book,
             as_json=as_json,
             limit=limit,
-        )
+        ),
     )
 
 

@@ -18,10 +18,9 @@ from leadsync.sync.records import (
     RecordsError,
     Selection,
     record_of,
-    render_json,
-    render_plain,
     select_books,
 )
+from leadsync.views.records import render_json, render_plain
 
 
 def _digest(path) -> str:

@@ -3,8 +3,12 @@ the closing line with the new serial; warnings on stderr."""
 
 from __future__ import annotations
 
-from leadsync.reconcile.apply import ApplyResult
+from typing import TYPE_CHECKING
+
 from leadsync.views import Outcome
+
+if TYPE_CHECKING:
+    from leadsync.reconcile.apply import ApplyResult
 
 
 def apply_outcome(result: ApplyResult) -> Outcome:

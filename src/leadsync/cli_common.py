@@ -70,7 +70,7 @@ def lock_timeout_option(help_text: str, default: float = 0) -> Callable[[_F], _F
 def emit(ctx: click.Context, outcome: Outcome) -> None:
     """Print what a command rendered (leadsync/views) as it is, and exit with its code: the
     one place a command's output is written."""
-    click.echo(outcome.stdout, nl=False)
+    click.echo(outcome.stdout, nl=False, color=True if outcome.raw else None)
     if outcome.stderr:
         click.echo(outcome.stderr, err=True, nl=False)
     ctx.exit(outcome.exit_code)

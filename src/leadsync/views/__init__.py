@@ -20,8 +20,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a command prints and how it ends: the CLI writes `stdout`, then `stderr`, exactly
-    as given (each ends with its own newline), and exits with `exit_code`."""
+    as given (each ends with its own newline), and exits with `exit_code`.
+
+    `raw`: stdout goes out untouched even when it is not a terminal. Without it the CLI strips
+    terminal escapes from output to a pipe (click's rule); `records` draws its table with rich,
+    which colours it whenever FORCE_COLOR asks, pipe or not, so its output is raw.
+    """
 
     stdout: str = ""
     stderr: str = ""
     exit_code: int = 0
+    raw: bool = False

@@ -45,22 +45,23 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
 
 def records_outcome(selection: Selection, *, as_json: bool) -> Outcome:
     if as_json:
-        return Outcome(render_json(selection))
-    return Outcome(_on_terminal(lambda: render_table(selection)) or render_plain(selection))
+        return Outcome(render_json(selection), raw=True)
+    table = _on_terminal(lambda: render_table(selection))
+    return Outcome(table or render_plain(selection), raw=True)
 
 
 def field_records_outcome(
     rows: list[FieldRecord], state: str, total: int, *, as_json: bool
 ) -> Outcome:
     if as_json:
-        return Outcome(render_field_json(rows))
+        return Outcome(render_field_json(rows), raw=True)
     table = _on_terminal(lambda: render_field_table(rows, state, total))
-    return Outcome(table or render_field_plain(rows, state, total))
+    return Outcome(table or render_field_plain(rows, state, total), raw=True)
 
 
 def _on_terminal(renderable: Callable[[], Any]) -> str | None:
     """The rich rendering as the terminal shows it (colours, its width), or None when stdout is
-    no terminal."""
+    no terminal (FORCE_COLOR counts as one, as rich has it)."""
     from rich.console import Console
 
     out = Console(highlight=False)

@@ -1,9 +1,13 @@
-"""Command line: parse arguments, call one function, print, pick the exit code. No domain logic.
+"""Command line: parse arguments, call one function, print its Outcome. No domain logic.
 
 Exit codes are made for CI: 0 ok, 1 error (bad config, bad flags, API refusal; one line, no
 traceback), 2 plan has changes (with --detailed-exitcode), 3 sync stopped early on a limit,
 4 sync incomplete (records still pending because writes failed) or some records failed or were
 skipped. A command given --json prints one JSON document on stdout also when it fails (main).
+
+Each command returns a views.Outcome (leadsync/views renders it) that cli_common.emit prints as
+it is; `sync` prints each run's report as it ends (sync/cli.py, through views/sync.py). The
+commands around the integration (emulator, schema, ui, report, state) are in cli_tools.py.
 """
 
 from __future__ import annotations
@@ -13,42 +17,23 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn
 
 import click
 
 from leadsync import __version__, logs
+from leadsync.cli_common import (
+    config_option,
+    emit,
+    lock_timeout_option,
+    set_log_format,
+    verbose_option,
+)
+from leadsync.cli_tools import COMMANDS
 from leadsync.errors import LeadsyncError, UsageError, document_of, error_document
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _set_verbose(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        logs.reconfigure(verbose=True)
-
-
-def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        logs.reconfigure(fmt=value)
-
-
-def _verbose_option() -> click.Option:
-    """`-v/--verbose`, taken before or after the command name (`leadsync -v sync`, `leadsync
-    sync -v`); LEADSYNC_LOG=debug|info does the same from the environment (leadsync/logs.py)."""
-    return click.Option(
-        ["-v", "--verbose"],
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_set_verbose,
-        help="Log on stderr every HTTP request and retry (endpoint, status, Salesforce request "
-        "id); never a secret. Same as LEADSYNC_LOG=debug.",
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,55 +44,6 @@ def cli() -> None:
     Typical flow: validate (offline), plan (dry run against the live systems), apply (make it
     so), sync (create the Leads with the applied mapping).
     """
-
-
-@cli.command()
-@click.option(
-    "--data",
-    "data",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Seed file (YAML). Default: the built-in demo data set.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--dotdigital-port", type=int, default=0, show_default=True, help="0 picks a free port."
-)
-@click.option(
-    "--salesforce-port", type=int, default=0, show_default=True, help="0 picks a free port."
-)
-@click.option(
-    "--ready-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the connection details (JSON) here, atomically, once both serve.",
-)
-@click.option(
-    "--latency-ms",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Delay every response, to model a real network.",
-)
-def emulator(
-    data: str | None,
-    host: str,
-    dotdigital_port: int,
-    salesforce_port: int,
-    ready_file: str | None,
-    latency_ms: int,
-) -> None:
-    """Run local Dotdigital and Salesforce emulators until SIGINT/SIGTERM."""
-    from leadsync.emulator.server import run
-
-    run(
-        data=data,
-        host=host,
-        dotdigital_port=dotdigital_port,
-        salesforce_port=salesforce_port,
-        ready_file=ready_file,
-        latency_ms=latency_ms,
-    )
 
 
 @cli.command()
@@ -144,11 +80,7 @@ def validate(
     if path is not None and config_path is not None and path != config_path:
         raise click.UsageError(f"two configs given ({path} and -c {config_path}); name one")
     path = path or config_path or "leadsync.yaml"
-    outcome = run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env)
-    click.echo(outcome.stdout, nl=False)
-    if outcome.summary:
-        click.echo(outcome.summary, err=True)
-    ctx.exit(outcome.exit_code)
+    emit(ctx, run_validate(path, as_json=as_json, unset_env_ok=allow_unset_env))
 
 
 @cli.command("fmt")
@@ -166,55 +98,7 @@ def fmt_command(ctx: click.Context, path: str, check: bool, show_diff: bool) -> 
     """
     from leadsync.config.fmt import run as run_fmt
 
-    _emit(ctx, run_fmt(path, check=check, diff=show_diff))
-
-
-@cli.command("schema")
-@click.option(
-    "--path", "show_path", is_flag=True, help="Print where the installed schema file is instead."
-)
-def schema_command(show_path: bool) -> None:
-    """Print the JSON Schema of leadsync.yaml for this version of leadsync.
-
-    Editors validate and complete the config with it through the line
-    `# yaml-language-server: $schema=./schema/leadsync.schema.json`; in your own repository,
-    `leadsync schema > schema/leadsync.schema.json` puts it where that line looks.
-    """
-    from leadsync.config import schema_file
-
-    path = schema_file()
-    click.echo(str(path) if show_path else path.read_text(encoding="utf-8"), nl=show_path)
-
-
-def _config_option(help_text: str = "The integration config.") -> Callable[[_F], _F]:
-    """`-c/--config PATH` as every command that reads leadsync.yaml takes it."""
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        default="leadsync.yaml",
-        show_default=True,
-        type=click.Path(dir_okay=False),
-        help=help_text,
-    )
-
-
-def _lock_timeout_option(help_text: str, default: float = 0) -> Callable[[_F], _F]:
-    """`--lock-timeout SECONDS`: every command that takes a state lock waits the same way."""
-    return click.option(
-        "--lock-timeout",
-        type=click.FloatRange(min=0),
-        default=default,
-        show_default=True,
-        help=help_text,
-    )
-
-
-def _emit(ctx: click.Context, outcome: object) -> None:
-    click.echo(outcome.stdout, nl=False)  # type: ignore[attr-defined]
-    if outcome.stderr:  # type: ignore[attr-defined]
-        click.echo(outcome.stderr, err=True, nl=False)  # type: ignore[attr-defined]
-    ctx.exit(outcome.exit_code)  # type: ignore[attr-defined]
+    emit(ctx, run_fmt(path, check=check, diff=show_diff))
 
 
 @cli.command("init")
@@ -256,11 +140,11 @@ def init_command(
     """
     from leadsync.init.command import run as run_init
 
-    _emit(ctx, run_init(out, accounts=accounts, force=force, state=state_backend))
+    emit(ctx, run_init(out, accounts=accounts, force=force, state=state_backend))
 
 
 @cli.command()
-@_config_option()
+@config_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (format_version 1.0).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="A pull-request comment.")
 @click.option(
@@ -269,7 +153,7 @@ def init_command(
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Save the plan for `leadsync apply FILE`."
 )
-@_lock_timeout_option("Seconds to wait for a running apply to finish first.")
+@lock_timeout_option("Seconds to wait for a running apply to finish first.")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -289,7 +173,7 @@ def plan(
     if as_json and as_markdown:
         raise UsageError("--json and --markdown exclude each other")
     fmt = "json" if as_json else "markdown" if as_markdown else "text"
-    _emit(
+    emit(
         ctx,
         run_plan(
             config_path,
@@ -302,10 +186,10 @@ def plan(
 
 
 @cli.command()
-@_config_option()
+@config_option()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
-@_lock_timeout_option("Seconds to wait for the state lock.")
+@lock_timeout_option("Seconds to wait for the state lock.")
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -326,22 +210,22 @@ def apply(
         confirm=lambda question: click.confirm(question, default=False),
         interactive=sys.stdin.isatty(),
     )
-    _emit(ctx, outcome)
+    emit(ctx, outcome)
 
 
 @cli.command()
-@_config_option()
+@config_option()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status(ctx: click.Context, config_path: str, as_json: bool) -> None:
     """The applied serial, when and by whom, and whether leadsync.yaml differs from it."""
     from leadsync.reconcile.commands import run_status
 
-    _emit(ctx, run_status(config_path, as_json=as_json))
+    emit(ctx, run_status(config_path, as_json=as_json))
 
 
 @cli.command()
-@_config_option()
+@config_option()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries.")
 @click.pass_context
@@ -350,11 +234,11 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     the CI job that ran it (GitHub Actions actor and run URL, GitLab user and job URL)."""
     from leadsync.reconcile.commands import run_history
 
-    _emit(ctx, run_history(config_path, as_json=as_json, limit=limit))
+    emit(ctx, run_history(config_path, as_json=as_json, limit=limit))
 
 
 @cli.command()
-@_config_option(
+@config_option(
     "The config: connections and the state location (the mapping comes from the applied state)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
@@ -410,7 +294,7 @@ def history(ctx: click.Context, config_path: str, as_json: bool, limit: int | No
     default=None,
     expose_value=False,
     is_eager=True,
-    callback=_set_log_format,
+    callback=set_log_format,
     help="json: one JSON object per log line on stderr (time, level, event, run_id, account, "
     "book, message), level info unless LEADSYNC_LOG says otherwise. Default: "
     "LEADSYNC_LOG_FORMAT, else text.",
@@ -469,7 +353,7 @@ def sync(
 
 
 @cli.command("records")
-@_config_option()
+@config_option()
 @click.option(
     "--state",
     "record_state",
@@ -518,7 +402,8 @@ def records(
     """
     from leadsync.sync.records import records_command
 
-    ctx.exit(
+    emit(
+        ctx,
         records_command(
             config_path,
             state=record_state,
@@ -526,131 +411,21 @@ def records(
             book=book,
             as_json=as_json,
             limit=limit,
-        )
+        ),
     )
-
-
-def _audit_source_options(command: _F) -> _F:
-    """`-c FILE` or `--state LOCATION`: where `ui` and `report` read the state from."""
-    command = click.option(
-        "--state",
-        "state_location",
-        default=None,
-        metavar="LOCATION",
-        help="Read this state instead of the one leadsync.yaml names: sqlite:PATH or "
-        "postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Needs no other secret.",
-    )(command)
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        default=None,
-        type=click.Path(dir_okay=False),
-        help="The config naming the state (default leadsync.yaml unless --state is given).",
-    )(command)
-
-
-def _audit_source(config_path: str | None, state_location: str | None) -> str | None:
-    if config_path is not None and state_location is not None:
-        raise UsageError("-c and --state exclude each other: name the state one way")
-    return config_path if state_location is not None else (config_path or "leadsync.yaml")
-
-
-@cli.command("ui")
-@_audit_source_options
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8765,
-    show_default=True,
-    help="0 picks a free port.",
-)
-@click.option(
-    "--ready-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help='Write {"url": ...} here, atomically, once the audit serves.',
-)
-def ui_command(
-    config_path: str | None,
-    state_location: str | None,
-    host: str,
-    port: int,
-    ready_file: str | None,
-) -> None:
-    """A read-only sync audit in the browser: overview, runs, records, history.
-
-    Every number comes from the state store; nothing is written. Serves until SIGINT/SIGTERM
-    (exit 0). Binds 127.0.0.1 unless --host says otherwise.
-    """
-    from leadsync.ui.server import run
-
-    config = _audit_source(config_path, state_location)
-    run(config, state_location, host=host, port=port, ready_file=ready_file)
-
-
-@cli.command("report")
-@_audit_source_options
-@click.option(
-    "--html",
-    "html_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Write the report here as one self-contained HTML file.",
-)
-@click.option(
-    "--runs",
-    "last_runs",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many of the newest runs the chart, the table and the records cover.",
-)
-def report_command(
-    config_path: str | None, state_location: str | None, html_path: str, last_runs: int
-) -> None:
-    """The sync audit as one HTML file: overview, runs chart, failed and skipped records of
-    the last N runs. Reads the state only; works offline (no script, no external asset)."""
-    from leadsync.ui.report import write_report
-
-    config = _audit_source(config_path, state_location)
-    click.echo(write_report(config, state_location, html_path, last_runs))
-
-
-@cli.group("state")
-def state_group() -> None:
-    """Manage the state store itself (e.g. move it from SQLite to PostgreSQL)."""
-
-
-@state_group.command("migrate")
-@click.option("--from", "source", required=True, help="sqlite:PATH or postgres:DSN")
-@click.option(
-    "--to",
-    "target",
-    required=True,
-    help="sqlite:PATH or postgres:DSN ('postgres:' alone reads $LEADSYNC_STATE_DSN). Must be empty.",
-)
-@click.option("--schema", default="leadsync", show_default=True, help="PostgreSQL schema.")
-@_lock_timeout_option(
-    "Seconds to wait for a running apply/sync on the source to finish.", default=0.0
-)
-def state_migrate(source: str, target: str, schema: str, lock_timeout: float) -> None:
-    """Copy a whole state (applied state, history, ledger, runs) into an empty store."""
-    from leadsync.state.migrate import migrate
-
-    click.echo(migrate(source, target, schema=schema, lock_timeout=lock_timeout).line())
 
 
 def _with_verbose(command: click.Command) -> None:
     """The group and every command (and subcommand) take -v, wherever a user types it."""
     if not any(p.name == "verbose" for p in command.params):
-        command.params.append(_verbose_option())
+        command.params.append(verbose_option())
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _with_verbose(sub)
 
 
+for _command in COMMANDS:
+    cli.add_command(_command)
 _with_verbose(cli)
 
 

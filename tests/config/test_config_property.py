@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from leadsync.applied import snapshot
 from leadsync.config import load_bytes, load_text
-from leadsync.config.validate import exit_code, render_json, render_text
+from leadsync.config.validate import exit_code
+from leadsync.views.diagnostics import render_json, render_text
 
 ENV = {
     "SF_INSTANCE_URL": "https://127.0.0.1:8443",

@@ -185,9 +185,10 @@ def load_fixture() -> dict[str, Any]:
 
 def _generate() -> None:
     """What leadsync computed at e68fa34 (run there; the guard compares today's code to it)."""
+    from leadsync.reconcile.render import to_json, to_text
+
     from leadsync.config import snapshot
     from leadsync.reconcile.diff import desired_digest, diff
-    from leadsync.reconcile.render import to_json, to_text
     from leadsync.state.codec import dump
     from leadsync.state.model import AppliedState
     from leadsync.sync.applied import read_view

@@ -26,12 +26,13 @@ from leadsync.applied import (
 )
 from leadsync.config.model import Defaults, SyncSettings
 from leadsync.reconcile.diff import desired_digest, diff
-from leadsync.reconcile.render import to_json, to_text
+from leadsync.reconcile.document import to_json
 from leadsync.state.codec import dump, load
 from leadsync.state.model import AppliedState
 from leadsync.sync.applied import AppliedStateError, read_view
 from leadsync.sync.mapping import LeadMapping, data_hash
 from leadsync.sync.pushmap import PushRules
+from leadsync.views.plan import to_text
 
 _spec = importlib.util.spec_from_file_location(
     "applied_case", Path(__file__).with_name("applied_case.py")

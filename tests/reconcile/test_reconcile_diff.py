@@ -8,7 +8,8 @@ import pytest
 
 from leadsync.reconcile import model as m
 from leadsync.reconcile.diff import diff
-from leadsync.reconcile.render import to_json, to_markdown, to_text
+from leadsync.reconcile.document import to_json
+from leadsync.views.plan import to_markdown, to_text
 
 SALT = "salt"
 
@@ -334,7 +335,7 @@ def test_assignment_rule_resolves_to_a_lead_rule_id_or_is_refused(b):
 
 
 def test_a_failure_comment_keeps_the_message_verbatim_in_a_safe_fence():
-    from leadsync.reconcile.render import failure_markdown
+    from leadsync.views.plan import failure_markdown
 
     md = failure_markdown("state: bad ```fence``` | pipe\nsecond line")
     assert md.startswith("### leadsync plan: failed\n\nNothing was planned.\n\n````text\n")

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.reconcile.diff import diff
-from leadsync.reconcile.render import to_json, to_markdown, to_text
+from leadsync.reconcile.document import to_json
+from leadsync.views.plan import to_markdown, to_text
 
 NAMES = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12

@@ -18,10 +18,9 @@ from leadsync.sync.records import (
     RecordsError,
     Selection,
     record_of,
-    render_json,
-    render_plain,
     select_books,
 )
+from leadsync.views.records import render_json, render_plain
 
 
 def _digest(path) -> str:
@@ -79,6 +78,15 @@ def test_records_lists_each_state_with_reasons_and_reads_only(workspace, kit) ->
                   "--json", check=(0,)).stdout == json.dumps(failed, indent=2, ensure_ascii=False) + "\n"  # fmt: skip
     none = ws.run("records", "--state", "pending", "--book", "Webinar signups", check=(0,))
     assert none.stdout == "no pending records\n"
+
+    # FORCE_COLOR asks for the terminal table, colours included, even into a pipe or a log
+    ws.env["FORCE_COLOR"] = "1"
+    try:
+        coloured = ws.run("records", "--state", "failed", check=(0,)).stdout
+    finally:
+        del ws.env["FORCE_COLOR"]
+    assert "\x1b[" in coloured and "failed records: uk / Webinar signups" in coloured
+    assert "bad@" in coloured and coloured.endswith("\n1 failed record\n")  # folded to 80 columns
 
     # a typo is an error naming what exists, not an empty list
     typo = ws.run("records", "--state", "failed", "--book", "Webinar signup", check=(1,))

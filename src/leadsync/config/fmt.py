@@ -45,8 +45,7 @@ import os
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,9 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import AliasToken, AnchorToken, KeyToken, ScalarToken, TagToken
 
+from leadsync.config.fmt_comments import Comments, Path_, collect_comments, tidy
 from leadsync.errors import LeadsyncError
+from leadsync.views import Outcome
 
 # Sequences whose rows are written as aligned one-line flow maps ($defs name of the item schema).
 FLOW_ROW_DEFS = frozenset({"mapping_row"})
@@ -69,8 +70,6 @@ FLOW_ROW_DEFS = frozenset({"mapping_row"})
 _PYYAML_RESOLVER = pyyaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER_12 = VersionedResolver(version=(1, 2))
-
-Path_ = tuple[Any, ...]
 
 
 class FmtError(LeadsyncError):
@@ -288,44 +287,6 @@ class _Schema:
         return _Shape(None)
 
 
-# --------------------------------------------------------------------------- comments
-
-
-@dataclass
-class _Node:
-    path: Path_
-    line: int
-    col: int
-
-
-@dataclass
-class _Comments:
-    """Comments re-homed onto node paths. A line entry is comment text or "" for a blank line."""
-
-    header: list[str] = field(default_factory=list)
-    footer: list[str] = field(default_factory=list)
-    leading: dict[Path_, list[str]] = field(default_factory=dict)
-    trailing: dict[Path_, list[str]] = field(default_factory=dict)
-    eol: dict[Path_, tuple[int, str]] = field(default_factory=dict)
-
-    def take_all(self, path: Path_) -> tuple[list[str], list[str]]:
-        """Comments of the nodes below `path` (emitted on one line): their lines, their eols."""
-
-        def below(store: dict[Path_, Any]) -> list[Path_]:
-            found = [p for p in store if len(p) > len(path) and p[: len(path)] == path]
-            return sorted(found, key=_path_sort)
-
-        lines: list[str] = []
-        for p in below(self.leading) + below(self.trailing):
-            lines += self.leading.pop(p, []) + self.trailing.pop(p, [])
-        eols = [self.eol.pop(p)[1] for p in below(self.eol)]
-        return lines, eols
-
-
-def _path_sort(path: Path_) -> tuple[Any, ...]:
-    return tuple((len(path), str(part)) for part in path)
-
-
 class _PyYAMLResolver(VersionedResolver):
     """Plain scalars get the type PyYAML (the config loader) gives them, so fmt keeps meaning.
 
@@ -350,147 +311,11 @@ def _scan_tokens(text: str) -> list[Any]:
     return list(YAML().scan(text))
 
 
-def _comment_spots(
-    text: str, tokens: list[Any]
-) -> tuple[dict[int, tuple[int, str, bool]], set[int]]:
-    """line -> (column, comment text, full_line) and the set of blank lines, outside scalars."""
-    masked = bytearray(len(text) + 1)
-    for tok in tokens:
-        if isinstance(tok, ScalarToken | TagToken | AnchorToken | AliasToken):
-            masked[tok.start_mark.index : tok.end_mark.index] = b"\x01" * (
-                tok.end_mark.index - tok.start_mark.index
-            )
-    spots: dict[int, tuple[int, str, bool]] = {}
-    blanks: set[int] = set()
-    offset = 0
-    for number, raw in enumerate(text.split("\n")):
-        line = raw.rstrip("\r")
-        if not line.strip() and not masked[offset]:
-            blanks.add(number)
-        for col, char in enumerate(line):
-            if char != "#" or masked[offset + col]:
-                continue
-            if col == 0 or line[col - 1] in " \t":
-                full = not line[:col].strip()
-                spots[number] = (col, line[col:].rstrip(), full)
-                break
-        offset += len(raw) + 1
-    return spots, blanks
-
-
-def _nodes(data: Any, text_lines: list[str]) -> Iterator[_Node]:
-    """Every block key and list item with its position (not the insides of flow collections)."""
-
-    def walk(node: Any, path: Path_) -> Iterator[_Node]:
-        if isinstance(node, CommentedMap) and not node.fa.flow_style():
-            for key in node:
-                line, col = node.lc.key(key)
-                yield _Node((*path, key), line, col)
-                yield from walk(node[key], (*path, key))
-        elif isinstance(node, CommentedSeq) and not node.fa.flow_style():
-            for index, item in enumerate(node):
-                line, col = node.lc.item(index)
-                yield _Node((*path, index), line, _dash_column(text_lines, line, col))
-                yield from walk(item, (*path, index))
-
-    yield from walk(data, ())
-
-
-def _dash_column(text_lines: list[str], line: int, col: int) -> int:
-    """ruamel places a list item at its content; the `-` is what the eye aligns comments with."""
-    if line >= len(text_lines):
-        return col
-    text = text_lines[line]
-    i = min(col, len(text)) - 1
-    while i >= 0 and text[i] == " ":
-        i -= 1
-    return i if i >= 0 and text[i] == "-" else col
-
-
-def _collect_comments(text: str, data: Any, tokens: list[Any]) -> _Comments:
-    text_lines = text.split("\n")
-    spots, blanks = _comment_spots(text, tokens)
-    nodes = sorted(_nodes(data, text_lines), key=lambda n: (n.line, n.col, len(n.path)))
-    cols = {n.path: n.col for n in nodes}
-    out = _Comments()
-
-    # End-of-line comments: to the last node that starts before them.
-    for line, (col, comment, full) in spots.items():
-        if full:
-            continue
-        owner = None
-        for n in nodes:
-            if (n.line, n.col) < (line, col):
-                owner = n
-            else:
-                break
-        if owner is None:
-            out.header.append(comment)
-        else:
-            out.eol[owner.path] = (col, comment)
-
-    def gap(first: int, last: int) -> list[tuple[int, str]]:
-        """Full-line comments (column, text) and blanks (-1, "") on lines first..last-1."""
-        found = []
-        for line in range(first, last):
-            if line in spots and spots[line][2]:
-                found.append((spots[line][0], spots[line][1]))
-            elif line in blanks:
-                found.append((-1, ""))
-        return found
-
-    def owner_of_trailer(prev: _Node, col: int) -> Path_:
-        path = prev.path
-        while len(path) > 1 and cols.get(path, 0) > col:
-            path = path[:-1]
-        return path
-
-    if not nodes:
-        out.header = [t for _c, t in gap(0, len(text_lines))]
-        return out
-
-    top = gap(0, nodes[0].line)
-    cut = max((i for i, (c, _t) in enumerate(top) if c < 0), default=-1)
-    out.header += [t for _c, t in top[:cut]] if cut >= 0 else []
-    out.leading[nodes[0].path] = [t for _c, t in top[cut + 1 :]]
-
-    for prev, nxt in zip(nodes, [*nodes[1:], None], strict=True):
-        if nxt is None:
-            lines = gap(prev.line + 1, len(text_lines))
-            limit = 0
-        else:
-            lines = gap(prev.line + 1, nxt.line)
-            limit = nxt.col
-        i = 0
-        while i < len(lines) and lines[i][0] > limit:
-            owner = owner_of_trailer(prev, lines[i][0])
-            out.trailing.setdefault(owner, []).append(lines[i][1])
-            i += 1
-        rest = [t for _c, t in lines[i:]]
-        if nxt is None:
-            out.footer = rest
-        else:
-            out.leading.setdefault(nxt.path, []).extend(rest)
-    return out
-
-
-def _tidy(lines: list[str], *, strip_leading: bool) -> list[str]:
-    """Collapse blank runs to one blank; optionally drop blanks before the first comment."""
-    tidy: list[str] = []
-    for line in lines:
-        if line == "" and (not tidy or tidy[-1] == ""):
-            if not tidy and not strip_leading:
-                tidy.append("")
-            continue
-        tidy.append(line)
-    return tidy
-
-
 # --------------------------------------------------------------------------- emitting
 
 
 class _Writer:
-    def __init__(self, comments: _Comments, schema: _Schema) -> None:
+    def __init__(self, comments: Comments, schema: _Schema) -> None:
         self.c = comments
         self.schema = schema
         self.out: list[str] = []
@@ -513,12 +338,12 @@ class _Writer:
         return line + "  " + text
 
     def leading(self, path: Path_, *, first: bool, top_level: bool) -> list[str]:
-        lines = _tidy(self.c.leading.pop(path, []), strip_leading=True)
+        lines = tidy(self.c.leading.pop(path, []), strip_leading=True)
         if top_level and not first:
             return ["", *lines]
         if first:
             return lines
-        return _tidy(lines, strip_leading=False) if lines else lines
+        return tidy(lines, strip_leading=False) if lines else lines
 
     def block_value(self, value: Any, flow: bool) -> bool:
         return isinstance(value, (dict, list)) and bool(value) and not flow
@@ -566,7 +391,7 @@ class _Writer:
                 extra: list[str] = []
                 if flow:
                     inner, extra = self.c.take_all(p)
-                    self.comment_lines(_tidy(inner, strip_leading=True), indent)
+                    self.comment_lines(tidy(inner, strip_leading=True), indent)
                     lines = [_key_text(key) + ": " + _flow_text(value)]
                 else:
                     lines = _entry_lines(key, value)
@@ -575,7 +400,7 @@ class _Writer:
                     first = self.with_eol(first, path)
                 self.out.append(self.with_eol(first, p, extra))
                 self.out.extend(" " * indent + line if line else "" for line in lines[1:])
-            self.comment_lines(_tidy(self.c.trailing.pop(p, []), strip_leading=True), indent)
+            self.comment_lines(tidy(self.c.trailing.pop(p, []), strip_leading=True), indent)
 
     def sequence(self, node: list[Any], path: Path_, indent: int, shape: _Shape) -> None:
         item_shape = self.schema.items(shape)
@@ -588,7 +413,7 @@ class _Writer:
             if block_map:
                 first_key = self.schema.order(item_shape, list(item))[0]
                 lead = lead + self.c.leading.pop((*p, first_key), [])
-            self.comment_lines(_tidy(lead, strip_leading=index == 0), indent)
+            self.comment_lines(tidy(lead, strip_leading=index == 0), indent)
             dash = " " * indent + "- "
             if block_map:
                 self.mapping(item, p, indent + 2, item_shape, dash=dash)
@@ -599,13 +424,13 @@ class _Writer:
                 extra: list[str] = []
                 if flow:
                     inner, extra = self.c.take_all(p)
-                    self.comment_lines(_tidy(inner, strip_leading=True), indent)
+                    self.comment_lines(tidy(inner, strip_leading=True), indent)
                     lines = [rows[index] if index in rows else _flow_text(item)]
                 else:
                     lines = _item_lines(item)
                 self.out.append(self.with_eol(dash + lines[0], p, extra))
                 self.out.extend(" " * indent + line if line else "" for line in lines[1:])
-            self.comment_lines(_tidy(self.c.trailing.pop(p, []), strip_leading=True), indent)
+            self.comment_lines(tidy(self.c.trailing.pop(p, []), strip_leading=True), indent)
 
     def table(self, node: list[Any], item_shape: _Shape) -> dict[int, str]:
         """Flow rows of a mapping-row list, padded per column among rows with the same keys."""
@@ -664,9 +489,9 @@ def format_text(text: str, filename: str = "leadsync.yaml") -> str:
             f"{filename}:{line + 1}:{col + 1}: "
             "fmt does not support complex (non-scalar) mapping keys; write the keys out"
         )
-    comments = _collect_comments(text, data, tokens)
-    header = _tidy(comments.header, strip_leading=True)
-    footer = _tidy(comments.footer, strip_leading=True)
+    comments = collect_comments(text, data, tokens)
+    header = tidy(comments.header, strip_leading=True)
+    footer = tidy(comments.footer, strip_leading=True)
     while header and header[-1] == "":
         header.pop()
     while footer and footer[-1] == "":
@@ -720,15 +545,6 @@ def _where(filename: str, exc: MarkedYAMLError) -> str:
     if mark is None:
         return f"{filename}: "
     return f"{filename}:{mark.line + 1}:{mark.column + 1}: "
-
-
-@dataclass
-class Outcome:
-    """What the CLI prints and exits with."""
-
-    stdout: str = ""
-    stderr: str = ""
-    exit_code: int = 0
 
 
 def unified_diff(old: str, new: str, filename: str) -> str:

@@ -60,17 +60,7 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
     ]
 
     if account.get("clear_address_books") is True and lead_books:
-        where = child_path(path, "clear_address_books")
-        tree.add(
-            codes.CLEAR_WITH_CREATE_LEADS,
-            "error",
-            "clear_address_books is true: at every sync, address books are emptied of everyone "
-            f"who is not a member of their Salesforce Campaign, but {_books(lead_books, 'has', 'have')} "
-            f"create_leads: {'its' if len(lead_books) == 1 else 'their'} new members would be "
-            "removed before the sync reads them; set clear_address_books: false",
-            where,
-            tree.pos(where),
-        )
+        _clear_with_create_leads(tree, path, lead_books)
     _push_rules(tree, path, account, books)
 
     _undecided(tree, map_path, mapping)
@@ -86,7 +76,26 @@ def _account(tree: Tree, path: str, account: dict[str, Any]) -> None:
 
     if lead_books:
         _required_fields(tree, path, map_path, mapping, lead_books)
+    _campaign_rules(tree, books_path, books)
 
+
+def _clear_with_create_leads(tree: Tree, path: str, lead_books: list[str]) -> None:
+    where = child_path(path, "clear_address_books")
+    tree.add(
+        codes.CLEAR_WITH_CREATE_LEADS,
+        "error",
+        "clear_address_books is true: at every sync, address books are emptied of everyone "
+        f"who is not a member of their Salesforce Campaign, but {_books(lead_books, 'has', 'have')} "
+        f"create_leads: {'its' if len(lead_books) == 1 else 'their'} new members would be "
+        "removed before the sync reads them; set clear_address_books: false",
+        where,
+        tree.pos(where),
+    )
+
+
+def _campaign_rules(tree: Tree, books_path: str, books: list[tuple[int, dict[str, Any]]]) -> None:
+    """A campaign nothing joins (no create_leads, no push), add_existing_to_campaign without a
+    campaign: both are warnings, the config still works."""
     for i, book in books:
         campaign = book.get("campaign")
         pushing = book.get("push_campaign_members") is True

@@ -241,6 +241,7 @@ def _env_note(tree: Tree, path: str) -> str:
 
 
 def _convert(error: ValidationError, tree: Tree) -> None:
+    """One schema error -> the diagnostic a person reads (code, sentence, position)."""
     path = _path_of(error)
     kind = error.validator
     value = error.instance
@@ -267,23 +268,38 @@ def _convert(error: ValidationError, tree: Tree) -> None:
             tree.key_pos(key_path),
         )
     elif kind == "additionalProperties" and isinstance(value, dict):
-        allowed = sorted(error.schema.get("properties", {}))
-        for key in value:
-            if key in allowed:
-                continue
-            key_path = child_path(path, key)
-            close = _close_matches(key, allowed)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-            tree.add(
-                codes.UNKNOWN_KEY,
-                "error",
-                f"unknown key {_key_text(key)}{hint}",
-                key_path,
-                tree.key_pos(key_path),
-            )
+        _unknown_keys(error, tree, path)
     elif kind in ("required", "dependentRequired") and isinstance(value, dict):
         _missing(error, tree, path)
-    elif kind == "type":
+    elif kind == "oneOf":
+        _one_of(error, tree, path)
+    else:
+        code, message = _value_problem(error, tree, path)
+        tree.add(code, "error", message, path, tree.pos(path))
+
+
+def _unknown_keys(error: ValidationError, tree: Tree, path: str) -> None:
+    allowed = sorted(error.schema.get("properties", {}))
+    for key in error.instance:
+        if key in allowed:
+            continue
+        key_path = child_path(path, key)
+        close = _close_matches(key, allowed)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+        tree.add(
+            codes.UNKNOWN_KEY,
+            "error",
+            f"unknown key {_key_text(key)}{hint}",
+            key_path,
+            tree.key_pos(key_path),
+        )
+
+
+def _value_problem(error: ValidationError, tree: Tree, path: str) -> tuple[str, str]:
+    """A value of the wrong type, version, option, range, length or format: code and sentence."""
+    kind = error.validator
+    value = error.instance
+    if kind == "type":
         wanted = error.validator_value
         wanted = [wanted] if isinstance(wanted, str) else list(wanted)
         words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
@@ -291,51 +307,24 @@ def _convert(error: ValidationError, tree: Tree) -> None:
         if wanted == ["string"] and isinstance(value, int | float) and not isinstance(value, bool):
             hint = '; put it in quotes, e.g. "61.0"' if _last_key(path) == "api_version" else ""
             hint = hint or "; put it in quotes"
-        tree.add(
+        return (
             codes.WRONG_TYPE,
-            "error",
             f"must be {words}, not {_describe(value)}{hint}{_env_note(tree, path)}",
-            path,
-            tree.pos(path),
         )
-    elif kind == "const" and path == "version":
-        tree.add(
+    if kind == "const" and path == "version":
+        return (
             codes.BAD_VERSION,
-            "error",
             f"unsupported config version {tree.show(value, path)}; this leadsync reads version 1",
-            path,
-            tree.pos(path),
         )
-    elif kind in ("enum", "const"):
+    if kind in ("enum", "const"):
         options = error.validator_value if kind == "enum" else [error.validator_value]
         names = [str(o) for o in options]
         close = _close_matches(str(value), names) if isinstance(value, str) else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        tree.add(
-            codes.BAD_ENUM,
-            "error",
-            f"{tree.show(value, path)} is not one of: {', '.join(names)}{hint}",
-            path,
-            tree.pos(path),
-        )
-    elif kind == "oneOf":
-        _one_of(error, tree, path)
-    elif kind in _RANGE_WORDS or kind in ("minLength", "maxLength", "pattern", "minProperties"):
-        tree.add(
-            codes.BAD_VALUE,
-            "error",
-            _value_message(tree, kind, error.validator_value, value, path),
-            path,
-            tree.pos(path),
-        )
-    else:
-        tree.add(
-            codes.SCHEMA_OTHER,
-            "error",
-            f"violates the schema rule {kind!r}",
-            path,
-            tree.pos(path),
-        )
+        return codes.BAD_ENUM, f"{tree.show(value, path)} is not one of: {', '.join(names)}{hint}"
+    if kind in _RANGE_WORDS or kind in ("minLength", "maxLength", "pattern", "minProperties"):
+        return codes.BAD_VALUE, _value_message(tree, kind, error.validator_value, value, path)
+    return codes.SCHEMA_OTHER, f"violates the schema rule {kind!r}"
 
 
 def _empty_env(tree: Tree, path: str) -> None:
@@ -428,44 +417,8 @@ def _one_of(error: ValidationError, tree: Tree, path: str) -> None:
             tree.key_pos(path),
         )
         return
-    if path == "salesforce.auth":
-        if not isinstance(value, dict):
-            tree.add(
-                codes.WRONG_TYPE,
-                "error",
-                f"must be a mapping with one auth form ({_AUTH_FORMS}), not {_describe(value)}",
-                path,
-                tree.pos(path),
-            )
-            return
-        forms = sorted({_AUTH_DISCRIMINATORS[k] for k in value if k in _AUTH_DISCRIMINATORS})
-        if len(forms) > 1:
-            names = " and ".join(_AUTH_FORM_NAMES[f] for f in forms)
-            tree.add(
-                codes.AUTH_FORM,
-                "error",
-                f"mixes auth forms ({names}); use exactly one: {_AUTH_FORMS}",
-                path,
-                tree.key_pos(path),
-            )
-            return
-        if not forms:
-            keys = ", ".join(sorted(value)) or "no keys"
-            tree.add(
-                codes.AUTH_FORM,
-                "error",
-                f"is not a complete auth form (has {keys}); use exactly one: {_AUTH_FORMS}",
-                path,
-                tree.key_pos(path),
-            )
-            return
-        branch = forms[0]
-        before = len(tree.diagnostics)
-        for sub in error.context or ():
-            if sub.relative_schema_path and sub.relative_schema_path[0] == branch:
-                _convert(sub, tree)
-        if len(tree.diagnostics) > before:
-            return
+    if path == "salesforce.auth" and _auth_form(error, tree, path):
+        return
     tree.add(
         codes.SCHEMA_OTHER,
         "error",
@@ -473,3 +426,33 @@ def _one_of(error: ValidationError, tree: Tree, path: str) -> None:
         path or ROOT,
         tree.pos(path),
     )
+
+
+def _auth_form(error: ValidationError, tree: Tree, path: str) -> bool:
+    """Which Salesforce auth form the keys point to, and what is wrong with it. False when
+    nothing more precise than "not exactly one form" could be said."""
+    value = error.instance
+    if not isinstance(value, dict):
+        tree.add(
+            codes.WRONG_TYPE,
+            "error",
+            f"must be a mapping with one auth form ({_AUTH_FORMS}), not {_describe(value)}",
+            path,
+            tree.pos(path),
+        )
+        return True
+    forms = sorted({_AUTH_DISCRIMINATORS[k] for k in value if k in _AUTH_DISCRIMINATORS})
+    if len(forms) != 1:
+        if forms:
+            names = " and ".join(_AUTH_FORM_NAMES[f] for f in forms)
+            message = f"mixes auth forms ({names}); use exactly one: {_AUTH_FORMS}"
+        else:
+            keys = ", ".join(sorted(value)) or "no keys"
+            message = f"is not a complete auth form (has {keys}); use exactly one: {_AUTH_FORMS}"
+        tree.add(codes.AUTH_FORM, "error", message, path, tree.key_pos(path))
+        return True
+    before = len(tree.diagnostics)
+    for sub in error.context or ():
+        if sub.relative_schema_path and sub.relative_schema_path[0] == forms[0]:
+            _convert(sub, tree)
+    return len(tree.diagnostics) > before

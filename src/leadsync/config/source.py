@@ -142,6 +142,26 @@ def read_file(path: str) -> tuple[bytes | None, Diagnostic | None]:
 def parse(raw: bytes, file: str, env: Mapping[str, str]) -> Tree:
     """Decode, compose and walk one YAML document; problems land in `tree.diagnostics`."""
     tree = Tree(file=file, sha256=hashlib.sha256(raw).hexdigest())
+    text = _decode(raw, tree)
+    if text is None:
+        return tree
+    tree.text = text
+    root = _compose(text, tree)
+    if root is None:
+        return tree
+    unsupported = _unsupported_features(text, file)
+    if unsupported:
+        tree.diagnostics.extend(unsupported)
+        return tree
+    walker = _Walker(tree, env, text.splitlines())
+    tree.data = walker.walk(root, "", 0)
+    tree.ok = True
+    return tree
+
+
+def _decode(raw: bytes, tree: Tree) -> str | None:
+    """The file as text, or None (and the diagnostic) when it is too large or not UTF-8."""
+    file = tree.file
     if len(raw) > MAX_BYTES:
         tree.add(
             codes.YAML_UNSUPPORTED,
@@ -150,9 +170,9 @@ def parse(raw: bytes, file: str, env: Mapping[str, str]) -> Tree:
             "",
             Pos(file, 1, 1),
         )
-        return tree
+        return None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
@@ -164,8 +184,12 @@ def parse(raw: bytes, file: str, env: Mapping[str, str]) -> Tree:
             "",
             Pos(file, line, column),
         )
-        return tree
-    tree.text = text
+        return None
+
+
+def _compose(text: str, tree: Tree) -> yaml.Node | None:
+    """The YAML node tree, or None (and the diagnostic) when it is not one YAML document."""
+    file = tree.file
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.reader.ReaderError as exc:
@@ -180,40 +204,36 @@ def parse(raw: bytes, file: str, env: Mapping[str, str]) -> Tree:
             "",
             Pos(file, line, column),
         )
-        return tree
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        message = f"YAML syntax error: {problem}"
-        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        elif exc.context:
-            message += f" ({exc.context})"
         pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
-        lines = text.splitlines()
-        if mark and mark.line < len(lines) and "${" in lines[mark.line]:
-            message += '; inside { } or [ ], quote references: "${VAR}"'
-        tree.add(codes.YAML_SYNTAX, "error", message, "", pos)
-        return tree
+        tree.add(codes.YAML_SYNTAX, "error", _syntax_message(exc, text), "", pos)
+        return None
     except RecursionError:
         tree.add(
             codes.YAML_UNSUPPORTED, "error", "the YAML is nested too deeply", "", Pos(file, 1, 1)
         )
-        return tree
+        return None
     except yaml.YAMLError as exc:  # any other parser complaint without a mark
         tree.add(codes.YAML_SYNTAX, "error", f"YAML error: {exc}", "", Pos(file, 1, 1))
-        return tree
+        return None
     if root is None:
         tree.add(codes.EMPTY_FILE, "error", "the file is empty", "", Pos(file, 1, 1))
-        return tree
-    unsupported = _unsupported_features(text, file)
-    if unsupported:
-        tree.diagnostics.extend(unsupported)
-        return tree
-    walker = _Walker(tree, env, text.splitlines())
-    tree.data = walker.walk(root, "", 0)
-    tree.ok = True
-    return tree
+    return root
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    message = f"YAML syntax error: {exc.problem or 'invalid YAML'}"
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    lines = text.splitlines()
+    if mark and mark.line < len(lines) and "${" in lines[mark.line]:
+        message += '; inside { } or [ ], quote references: "${VAR}"'
+    return message
 
 
 _FEATURE_MESSAGES = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from leadsync.config import codes
@@ -34,17 +33,11 @@ from leadsync.init.environment import (
 from leadsync.init.inventory import MAX_BOOK_PAGES, Inventory, read
 from leadsync.init.render import AccountSpec, FileSpec, render, scalar
 from leadsync.reconcile.refresh import Systems
+from leadsync.views import Outcome
 from leadsync.wording import plural
 
 STDOUT = "-"
 MEMBER_STATUS = "Sent"  # the campaign member status leadsync gives (README, defaults)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    stdout: str
-    stderr: str
-    exit_code: int = 0
 
 
 def run(

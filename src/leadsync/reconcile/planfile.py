@@ -1,6 +1,6 @@
 """Saved plans (`plan --out FILE`), read back by `apply FILE`.
 
-A plan file is the JSON plan (render.to_json) plus a small envelope. It carries what apply needs
+A plan file is the JSON plan (document.to_json) plus a small envelope. It carries what apply needs
 to refuse a plan that no longer describes the work (Terraform's planfile: prior state lineage and
 serial; here also the config's sha256, a digest of the resolved desired values and the observed
 schema fingerprints) and nothing secret: values are masked, and the resolved values with their
@@ -18,8 +18,8 @@ from typing import Any
 
 from leadsync.config.diagnostics import Diagnostic
 from leadsync.errors import LeadsyncError
+from leadsync.reconcile.document import to_json
 from leadsync.reconcile.model import FORMAT_VERSION, Drift, Plan, PriorState, ResourceChange
-from leadsync.reconcile.render import to_json
 
 KIND = "leadsync-plan"
 PLANFILE_VERSION = 1

@@ -8,15 +8,13 @@ never holds secrets. A record a failed write left pending shows that write's err
 class and message, e.g. `HTTP 500: Salesforce: create Lead: ...`), the answer to "why is this
 still pending?".
 
-The query (over StateStore.ledger_iter) and the renderings are plain functions; the command at
-the bottom is the only part that loads the config, opens the store and prints.
+The query (over StateStore.ledger_iter) is plain functions; the command at the bottom is the
+only part that loads the config and opens the store; views/records.py renders what it found.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +23,7 @@ from leadsync.applied import AppliedIntegration
 from leadsync.errors import UsageError
 from leadsync.state.model import AppliedState, LedgerEntry, PushEntry, StateStore
 from leadsync.sync.write_errors import last_error_of
+from leadsync.views import Outcome
 
 STATES: tuple[str, ...] = (
     "failed",
@@ -258,121 +257,6 @@ def _take(records: Iterator[Record], limit: int | None) -> Iterator[Record]:
         yield record
 
 
-# --- renderings (pure) --------------------------------------------------------------------
-
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("account", "account"),
-    ("book", "address book"),
-    ("contact_id", "contact id"),
-    ("email", "email"),
-    ("origin", "origin"),
-    ("reason_code", "reason code"),
-    ("fields", "fields"),
-    ("salesforce_id", "lead / matched id"),
-    ("campaign", "campaign member"),
-    ("last_run", "last run"),
-    ("reason", "reason"),  # last: long sentences do not push the other columns apart
-)
-LAST_ERROR_COLUMN = ("last_error", "last error")  # after reason, when any record has one
-
-
-def columns(selection: Selection) -> tuple[tuple[str, str], ...]:
-    """COLUMNS, plus "last error" when a listed record has one (pending ones, mostly)."""
-    if any(r.last_error for r in selection.records):
-        return (*COLUMNS, LAST_ERROR_COLUMN)
-    return COLUMNS
-
-
-def cells(record: Record, cols: tuple[tuple[str, str], ...] = COLUMNS) -> list[str]:
-    values = {
-        **record.as_dict(),
-        "fields": ", ".join(record.fields),
-        "salesforce_id": record.lead_id or record.matched_id,
-        "last_error": _error_cell(record.last_error),
-        "campaign": campaign_cell(record),
-    }
-    return [_one_line(values[key]) for key, _label in cols]
-
-
-def _error_cell(error: dict[str, Any] | None) -> str | None:
-    if not error:
-        return None
-    return f"{error.get('class')}: {error.get('message')}"
-
-
-def campaign_cell(record: Record) -> str | None:
-    """Whether the record's person is in the book's campaign: the CampaignMember Id, "already a
-    member" (Salesforce had one before), "not yet" (the next sync adds it), or None (no campaign
-    for this record)."""
-    if not record.campaign_id:
-        return None
-    if record.campaign_member_id == "DUPLICATE_VALUE":
-        return "already a member"
-    return record.campaign_member_id or "not yet"
-
-
-def _one_line(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    return " ".join(str(value).split())  # a reason with newlines must not break the columns
-
-
-def summary_line(selection: Selection) -> str:
-    noun = "record" if selection.total == 1 else "records"
-    if selection.total == 0:
-        return f"no {selection.state} records"
-    shown = len(selection.records)
-    if shown < selection.total:
-        return f"{selection.total} {selection.state} {noun}, showing the first {shown} (--limit)"
-    return f"{selection.total} {selection.state} {noun}"
-
-
-def render_plain(selection: Selection) -> str:
-    """Aligned columns for logs, pipes and grep: one record per line, no colour, no wrapping."""
-    if not selection.records:
-        return summary_line(selection) + "\n"
-    cols = columns(selection)
-    rows = [[label for _key, label in cols], *(cells(r, cols) for r in selection.records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(cols) - 1)]
-    lines = [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines) + "\n" + summary_line(selection) + "\n"
-
-
-def render_table(selection: Selection) -> Any:
-    """A rich table for a terminal. When every record is from one address book, account and
-    book go to the title, leaving the width to emails and reasons."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    if not selection.records:
-        return Text(summary_line(selection))
-    title = f"{selection.state} records"
-    books = {(r.account, r.book) for r in selection.records}
-    skip: set[str] = set()
-    if len(books) == 1:
-        account, book = next(iter(books))
-        title += f": {account} / {book}"
-        skip = {"account", "book"}
-    cols = columns(selection)
-    keep = [i for i, (key, _label) in enumerate(cols) if key not in skip]
-    table = Table(title=title, title_justify="left")
-    for i in keep:
-        key, label = cols[i]
-        table.add_column(label, overflow="fold", justify="right" if key == "contact_id" else "left")
-    for record in selection.records:
-        row = cells(record, cols)
-        table.add_row(*(row[i] for i in keep))
-    return Group(table, Text(summary_line(selection)))
-
-
-def render_json(selection: Selection) -> str:
-    return json.dumps([r.as_dict() for r in selection.records], indent=2, ensure_ascii=False) + "\n"
-
-
 # --- the command --------------------------------------------------------------------------
 
 
@@ -384,10 +268,9 @@ def records_command(
     book: str | None = None,
     as_json: bool = False,
     limit: int | None = None,
-) -> int:
-    """Load the config (for the state's location), read the ledger, print. Exit 0 (1 raised)."""
-    from rich.console import Console
-
+) -> Outcome:
+    """Load the config (for the state's location), read the ledger; views/records.py renders
+    the selection. Exit 0 (errors are raised)."""
     from leadsync.config import config_dir, load_or_raise
     from leadsync.state import open_store, sqlite_path
 
@@ -408,23 +291,15 @@ def records_command(
             selection = query_records(store, state=state, account=account, book=book, limit=limit)
         finally:
             store.close()
-    if as_json:
-        sys.stdout.write(render_json(selection))
-        return 0
-    out = Console(highlight=False)
-    if out.is_terminal:
-        out.print(render_table(selection))
-    else:
-        sys.stdout.write(render_plain(selection))
-    return 0
+    from leadsync.views.records import records_outcome
+
+    return records_outcome(selection, as_json=as_json)
 
 
 def _update_records(
     config: Any, base: Any, state: str, account: str | None, as_json: bool, limit: int | None
-) -> int:
+) -> Outcome:
     """`records --state conflict|update_failed`: the links' fields (sync/update_records.py)."""
-    from rich.console import Console
-
     from leadsync.state import open_store, sqlite_path
     from leadsync.sync import update_records as ur
 
@@ -444,12 +319,6 @@ def _update_records(
                     rows.append(row)
         finally:
             store.close()
-    if as_json:
-        sys.stdout.write(ur.render_json(rows))
-        return 0
-    out = Console(highlight=False)
-    if out.is_terminal:
-        out.print(ur.render_table(rows, state, total))
-    else:
-        sys.stdout.write(ur.render_plain(rows, state, total))
-    return 0
+    from leadsync.views.records import field_records_outcome
+
+    return field_records_outcome(rows, state, total, as_json=as_json)

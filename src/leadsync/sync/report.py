@@ -1,4 +1,4 @@
-"""Run report: per-book counts that always add up, and their renderings. Pure.
+"""Run report: per-book counts that always add up (views/sync.py renders them). Pure.
 
 `seen` counts the members this run evaluated (new members, members whose data changed, pending
 members retried, in-doubt writes resolved or still in doubt); each of them ends the run in
@@ -29,10 +29,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from leadsync.sync.pushtally import push_lines
-from leadsync.sync.update_report import update_line
-from leadsync.wording import clause
 
 # ledger state -> report key (the names the issue fixes)
 OUTCOME_KEYS: dict[str, str] = {
@@ -163,9 +159,23 @@ def error_classes(tallies: Iterable[BookTally]) -> list[dict[str, Any]]:
     One item per (system, class), most frequent first: {"class", "system", "count", "sample"},
     the sample being the first such member (account, book, contact id, email, message).
     """
+    ordered = sorted(tallies, key=lambda t: (t.account, t.book, t.book_id))
+    groups = group_errors((t.account, t.book, t.errors) for t in ordered)
+    return sorted(groups, key=lambda g: (-g["count"], g["class"], g["system"]))
+
+
+def group_errors(
+    sources: Iterable[tuple[str, str, dict[int, tuple[str, dict[str, Any]]]]],
+) -> list[dict[str, Any]]:
+    """Failed writes grouped by (system, class), in the order first seen: the one grouping of
+    the run's `errors` (lead creation here, field updates in update_report.py).
+
+    `sources` are (account, book, contact id -> (email, last error)); each group is {"class",
+    "system", "count", "sample"}, the sample being its first member, contact ids in order.
+    """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for tally in sorted(tallies, key=lambda t: (t.account, t.book, t.book_id)):
-        for contact_id, (email, error) in sorted(tally.errors.items()):
+    for account, book, errors in sources:
+        for contact_id, (email, error) in sorted(errors.items()):
             key = (str(error.get("system") or ""), str(error.get("class") or "UNKNOWN"))
             group = groups.get(key)
             if group is None:
@@ -174,8 +184,8 @@ def error_classes(tallies: Iterable[BookTally]) -> list[dict[str, Any]]:
                     "system": key[0],
                     "count": 1,
                     "sample": {
-                        "account": tally.account,
-                        "book": tally.book,
+                        "account": account,
+                        "book": book,
                         "contact_id": contact_id,
                         "email": email,
                         "message": error.get("message"),
@@ -183,7 +193,7 @@ def error_classes(tallies: Iterable[BookTally]) -> list[dict[str, Any]]:
                 }
             else:
                 group["count"] += 1
-    return sorted(groups.values(), key=lambda g: (-g["count"], g["class"], g["system"]))
+    return list(groups.values())
 
 
 def final_status(status: str, errors: list[dict[str, Any]], waiting: int = 0) -> str:
@@ -217,183 +227,3 @@ def exit_code(report: dict[str, Any]) -> int:
     problems += int(push.get("failed", 0)) + int(push.get("skipped", 0))
     problems += t.get("update_failed", 0)  # a value one side refused (records --state ...)
     return 4 if problems else 0
-
-
-def render_text(report: dict[str, Any], *, dry_run_samples: bool = True) -> Any:
-    """A rich renderable: one table row per address book, then the run line."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    dry = report.get("dry_run", False)
-    title = "leadsync sync --dry-run (nothing written)" if dry else "leadsync sync"
-    table = Table(title=title, title_justify="left")
-    table.add_column("account")
-    table.add_column("address book")
-    headers = (
-        ("seen", "seen"),
-        ("created", "would create" if dry else "created"),
-        ("excluded_existing", "would exclude" if dry else "excluded"),
-        ("skipped_missing_fields", "would skip" if dry else "skipped"),
-        ("failed", "would fail" if dry else "failed"),
-        ("pending", "pending"),
-        ("campaign_members_added_new", "would join campaign: new" if dry else "campaign: new"),
-        (
-            "campaign_members_added_existing",
-            "would join campaign: existing" if dry else "campaign: existing",
-        ),
-    )
-    for _, label in headers:
-        table.add_column(label, justify="right")
-    for book in report["books"]:
-        table.add_row(book["account"], book["book"], *(str(book.get(k, 0)) for k, _ in headers))
-    # Step 1 of every sync, Salesforce -> Dotdigital (push.py); the table is lead creation.
-    parts: list[Any] = [Text(line) for line in push_lines(report, samples=dry_run_samples)]
-    if report["books"] or not parts:
-        parts.append(table)
-    for book in report["books"]:
-        if book.get("reasons"):
-            why = ", ".join(f"{code} x{n}" for code, n in book["reasons"].items())
-            parts.append(Text(f"  {book['account']}/{book['book']}: {why}"))
-        line = campaign_line(book, dry=dry)
-        if line:
-            parts.append(Text(f"  {book['account']}/{book['book']}: {line}"))
-        if book.get("waiting_in_doubt"):
-            parts.append(Text(_waiting_line(book), style="yellow"))
-        if book.get("sweep"):
-            found = book["sweep"]["found"]
-            parts.append(
-                Text(
-                    f"  {book['account']}/{book['book']}: membership sweep read "
-                    f"{book['sweep']['ids_read']} member ids, found {found} the sync had not "
-                    f"seen{' (now in the counts above)' if found else ''}"
-                )
-            )
-        if dry and dry_run_samples:
-            parts.extend(_render_samples(book))
-    for row in report.get("updates") or []:
-        line = update_line(row, dry=dry)
-        if line:
-            parts.append(Text(f"  {row['account']}: {line}"))
-        for sample in row.get("samples") or [] if dry and dry_run_samples else []:
-            parts.append(
-                Text(
-                    f"    {sample['email']}  {sample['side']}.{sample['field']}: "
-                    f"{sample['before']!r} -> {sample['after']!r}"
-                )
-            )
-    calls = report.get("api_calls", {})
-    line = (
-        f"run {report['run_id']}  applied serial {report['applied_serial']}  "
-        f"{report['started_at']} -> {report['ended_at']}  "
-        f"API calls: Salesforce {calls.get('salesforce', 0)}, Dotdigital {calls.get('dotdigital', 0)}"
-    )
-    parts.append(Text(line))
-    parts.extend(_selection_lines(report))
-    if report.get("status") == "stopped":
-        parts.append(
-            Text(
-                f"stopped early: {clause(str(report.get('stop_reason')))}. Everything done so far "
-                "is recorded; "
-                "run `leadsync sync` again later to continue.",
-                style="yellow",
-            )
-        )
-    if report.get("status") == "interrupted":
-        parts.append(Text(f"interrupted: {report.get('stop_reason')}", style="yellow"))
-    parts.extend(Text(line, style="red") for line in error_lines(report))
-    return Group(*parts)
-
-
-def _selection_lines(report: dict[str, Any]) -> list[Any]:
-    """Which accounts this runner took (with --shard/--account) and which it left to others."""
-    from rich.text import Text
-
-    lines: list[Any] = []
-    if report.get("shard") is not None:
-        names = ", ".join(report.get("accounts") or []) or "none"
-        lines.append(Text(f"shard {report['shard']}: accounts synced: {names}"))
-    for skipped in report.get("skipped_locked") or []:
-        lines.append(
-            Text(
-                f"skipped {skipped['account']}: another runner holds its lock "
-                f"({skipped['held_by']}); that run syncs it",
-                style="yellow",
-            )
-        )
-    return lines
-
-
-def error_lines(report: dict[str, Any]) -> list[str]:
-    """The text report's account of `errors`: a headline, then one line per error class."""
-    errors = [*(report.get("errors") or []), *(report.get("push_errors") or [])]
-    if not errors:
-        return []
-    n = sum(e["count"] for e in errors)
-    noun = "record is" if n == 1 else "records are"
-    head = "incomplete: " if report.get("status") == "incomplete" else ""
-    lines = [
-        f"{head}{n} {noun} still pending because writes failed; the next run retries "
-        "them (`leadsync records --state pending` shows each one's last error):"
-    ]
-    for e in errors:
-        s = e["sample"]
-        lines.append(
-            f"  {e['class']} x{e['count']} ({e['system']}), e.g. {s['account']}/{s['book']} "
-            f"{s['email']}: {s['message']}"
-        )
-    return lines
-
-
-def campaign_line(book: dict[str, Any], *, dry: bool = False) -> str | None:
-    """One sentence on who joined the book's campaign, e.g. "campaign 'Spring Webinar 2026':
-    2 new Leads and 1 person already in Salesforce added". None when nothing happened."""
-    new = int(book.get("campaign_members_added_new", 0))
-    existing = int(book.get("campaign_members_added_existing", 0))
-    already = int(book.get("campaign_members_already_in", 0))
-    if not (new or existing or already):
-        return None
-    parts = []
-    if new:
-        parts.append(f"{new} new Lead{'s' if new != 1 else ''}")
-    if existing:
-        who = "person" if existing == 1 else "people"
-        parts.append(f"{existing} {who} already in Salesforce")
-    name = book.get("campaign") or book.get("campaign_id")
-    text = f"campaign {name!r}: "
-    if parts:
-        text += " and ".join(parts) + (" would be added" if dry else " added")
-    if already:
-        verb = ("is", "are") if dry else ("was", "were")
-        noun = f"{verb[0]} already a member" if already == 1 else f"{verb[1]} already members"
-        text += ("; " if parts else "") + f"{already} {noun}"
-    return text
-
-
-def _waiting_line(book: dict[str, Any]) -> str:
-    n = book["waiting_in_doubt"]
-    return (
-        f"  {book['account']}/{book['book']}: {n} waiting: "
-        f"{'its' if n == 1 else 'their'} Lead create may still be running at Salesforce; "
-        "a later sync looks for the Lead once sync.in_doubt_grace has passed since it was sent "
-        "(add the Lead field Leadsync_Key__c to settle such writes at once)"
-    )
-
-
-def _render_samples(book: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
-
-    out: list[Any] = []
-    for kind, label in (
-        ("created", "would create"),
-        ("excluded", "would exclude"),
-        ("skipped", "would skip"),
-        ("failed", "would fail"),
-    ):
-        rows = book.get("samples", {}).get(kind, [])
-        if not rows:
-            continue
-        out.append(Text(f"  {book['account']}/{book['book']}: {label} (up to 5):"))
-        for row in rows:
-            out.append(Text(f"    {row['email']}  {row['reason']}"))
-    return out

@@ -10,7 +10,6 @@ Reads the state only, like `records` for the ledger states.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -73,66 +72,3 @@ def _of_link(link: Link, kind: str, names: Mapping[tuple[str, int], str]) -> Ite
             reason=note.get("reason"),
             last_run=link.last_run,
         )
-
-
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("account", "account"),
-    ("email", "email"),
-    ("record", "salesforce record"),
-    ("field", "field"),
-    ("datafield", "datafield"),
-    ("salesforce", "salesforce value"),
-    ("dotdigital", "dotdigital value"),
-    ("winner", "winner"),
-    ("last_run", "last run"),
-    ("reason", "reason"),
-)
-
-
-def _cell(value: Any) -> str:
-    if value is None or value == "":
-        return "-"
-    return " ".join(str(value).split())
-
-
-def render_plain(rows: list[FieldRecord], state: str, total: int) -> str:
-    line = _summary(rows, state, total)
-    if not rows:
-        return line + "\n"
-    table = [[label for _k, label in COLUMNS]]
-    table += [[_cell(getattr(r, key)) for key, _l in COLUMNS] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS) - 1)]
-    out = [
-        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-        for row in table
-    ]
-    return "\n".join(out) + "\n" + line + "\n"
-
-
-def render_table(rows: list[FieldRecord], state: str, total: int) -> Any:
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    if not rows:
-        return Text(_summary(rows, state, total))
-    table = Table(title=f"{state} fields", title_justify="left")
-    for _key, label in COLUMNS:
-        table.add_column(label, overflow="fold")
-    for r in rows:
-        table.add_row(*(_cell(getattr(r, key)) for key, _l in COLUMNS))
-    return Group(table, Text(_summary(rows, state, total)))
-
-
-def render_json(rows: list[FieldRecord]) -> str:
-    return json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False) + "\n"
-
-
-def _summary(rows: list[FieldRecord], state: str, total: int) -> str:
-    what = "conflict" if state == "conflict" else "refused field update"
-    if total == 0:
-        return f"no {what}s"
-    noun = what if total == 1 else f"{what}s"
-    if len(rows) < total:
-        return f"{total} {noun}, showing the first {len(rows)} (--limit)"
-    return f"{total} {noun}"

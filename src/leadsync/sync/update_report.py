@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadsync.sync.report import group_errors
+
 UPDATE_KEYS: tuple[str, ...] = (
     "updated_in_salesforce",
     "updated_in_dotdigital",
@@ -68,54 +70,5 @@ def update_totals(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 def update_errors(tallies: Iterable[UpdateTally]) -> list[dict[str, Any]]:
     """Error groups (report.error_classes' shape) of updates that failed for now."""
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for tally in sorted(tallies, key=lambda t: t.account):
-        for contact_id, (email, error) in sorted(tally.errors.items()):
-            key = (str(error.get("system") or ""), str(error.get("class") or "UNKNOWN"))
-            group = groups.get(key)
-            if group is None:
-                groups[key] = {
-                    "class": key[1],
-                    "system": key[0],
-                    "count": 1,
-                    "sample": {
-                        "account": tally.account,
-                        "book": "(field updates)",
-                        "contact_id": contact_id,
-                        "email": email,
-                        "message": error.get("message"),
-                    },
-                }
-            else:
-                group["count"] += 1
-    return list(groups.values())
-
-
-def update_line(row: dict[str, Any], *, dry: bool = False) -> str | None:
-    """One sentence on an account's field updates, e.g. "field updates: 3 Salesforce records
-    and 2 Dotdigital contacts updated, 1 conflict (Salesforce won)". None when nothing."""
-    verb = "would be updated" if dry else "updated"
-    parts: list[str] = []
-    sf, dd = int(row.get("updated_in_salesforce", 0)), int(row.get("updated_in_dotdigital", 0))
-    if sf or dd:
-        what = []
-        if sf:
-            what.append(f"{sf} Salesforce record{'s' if sf != 1 else ''}")
-        if dd:
-            what.append(f"{dd} Dotdigital contact{'s' if dd != 1 else ''}")
-        parts.append(" and ".join(what) + f" {verb}")
-    for key, one, many in (
-        ("conflicts", "conflict (Salesforce won)", "conflicts (Salesforce won)"),
-        ("update_failed", "update refused", "updates refused"),
-        ("update_skipped", "value kept out (skipped)", "values kept out (skipped)"),
-        ("update_pending", "update left for the next run", "updates left for the next run"),
-        ("linked", "new link", "new links"),
-        ("unlinked", "unlinked (deleted in Salesforce)", "unlinked (deleted in Salesforce)"),
-        ("converted", "converted Lead now followed as its Contact", "converted Leads now followed as their Contacts"),
-    ):  # fmt: skip
-        n = int(row.get(key, 0))
-        if n:
-            parts.append(f"{n} {one if n == 1 else many}")
-    if not parts:
-        return None
-    return "field updates: " + ", ".join(parts)
+    ordered = sorted(tallies, key=lambda t: t.account)
+    return group_errors((t.account, "(field updates)", t.errors) for t in ordered)

@@ -22,8 +22,9 @@ from leadsync.applied import ConfigSnapshot
 from leadsync.errors import UsageError
 from leadsync.state.audit import Key, LedgerQuery
 from leadsync.state.model import AppliedState, LedgerEntry
-from leadsync.sync.records import Record, book_names, campaign_cell, record_of
+from leadsync.sync.records import Record, book_names, record_of
 from leadsync.ui.labels import STATES
+from leadsync.views.records import campaign_cell
 
 PAGE_SIZE = 50
 MAX_FRAGMENT = 200

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadsync.sync.report import campaign_line, error_lines
 from leadsync.ui.chart import Chart, outcome_chart
 from leadsync.ui.labels import OPTIONAL_COUNTS
+from leadsync.views.sync import campaign_line, error_lines
 
 RUNS_LISTED = 200
 

@@ -1,7 +1,9 @@
-"""Plan -> text (Terraform-like), JSON (format_version "1.0") and Markdown (pull-request comment).
+"""Plan -> text (Terraform-like), JSON (format_version "1.0") and Markdown (pull-request comment),
+and what `leadsync plan` prints around it (diagnostics, the failure comment, the saved file).
 
 Rendering is separate from planning (SQLMesh's "explainer"): one reason to change each. Plans
-arrive already masked, so no renderer can leak a secret; `(sensitive)` is printed bare.
+arrive already masked, so no renderer can leak a secret; `(sensitive)` is printed bare. The JSON
+document itself is reconcile/document.py (the plan file holds it too).
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from leadsync import __version__
 from leadsync.config.diagnostics import Diagnostic
-from leadsync.reconcile.model import FORMAT_VERSION, SENSITIVE, Plan, ResourceChange
+from leadsync.errors import ConfigError, LeadsyncError
+from leadsync.reconcile.document import to_json
+from leadsync.reconcile.model import SENSITIVE, Plan, ResourceChange
+from leadsync.views import Outcome
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 _REMOTE_SYSTEM = {"datafield": "Dotdigital", "member_status": "Salesforce"}
@@ -100,32 +104,6 @@ def to_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(plan: Plan) -> dict[str, Any]:
-    """The documented machine-readable plan (schema/plan.schema.json); also the plan file body."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "leadsync_version": __version__,
-        "config": {"source": plan.config_source, "sha256": plan.config_sha256},
-        "prior_state": (
-            {"lineage": plan.prior.lineage, "serial": plan.prior.serial} if plan.prior else None
-        ),
-        "errored": plan.has_errors,
-        "has_changes": plan.has_changes,
-        "summary": plan.summary(),
-        "resource_changes": [_change_json(c) for c in plan.changes],
-        "resource_drift": [d.to_json() for d in plan.drift],
-        "diagnostics": [d.to_json() for d in plan.diagnostics],
-        "observed_fingerprints": dict(sorted(plan.fingerprints.items())),
-        "desired_digest": plan.desired_digest,
-    }
-
-
-def _change_json(c: ResourceChange) -> dict[str, Any]:
-    data = c.to_json()
-    data["actions"] = [c.action]  # Terraform's shape: consumers scan the list for "delete"
-    return data
-
-
 def to_json_text(plan: Plan) -> str:
     return json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
 
@@ -204,3 +182,49 @@ def to_markdown(plan: Plan) -> str:
         lines += ["```", "", "</details>", ""]
     lines.append(plan.summary_line())
     return "\n".join(lines) + "\n"
+
+
+Format = Literal["text", "json", "markdown"]
+
+
+def render(plan: Plan, fmt: Format) -> str:
+    if fmt == "json":
+        return to_json_text(plan)
+    if fmt == "markdown":
+        return to_markdown(plan)
+    return to_text(plan)
+
+
+def plan_outcome(
+    plan: Plan,
+    warnings: Sequence[Diagnostic],
+    fmt: Format,
+    exit_code: int,
+    *,
+    saved_to: str | None = None,
+) -> Outcome:
+    """`leadsync plan`: the plan on stdout, diagnostics on stderr. A plan with errors shows
+    only its drift in text (the errors and a closing line go to stderr)."""
+    observed_warnings = [d for d in plan.diagnostics if d.severity != "error"]
+    stderr = "".join(d.format() + "\n" for d in [*warnings, *observed_warnings])
+    if plan.has_errors:
+        stderr += "".join(d.format() + "\n" for d in plan.errors)
+        n = len(plan.errors)
+        stderr += f"plan failed: {n} error{'s' if n != 1 else ''} in {plan.config_source}; nothing was planned\n"
+        if fmt == "text":
+            return Outcome("\n".join(drift_lines(plan)), stderr, exit_code)
+        return Outcome(render(plan, fmt), stderr, exit_code)
+    stdout = render(plan, fmt)
+    if saved_to and fmt == "text":
+        stdout += (
+            f"\nSaved the plan to {saved_to}. Apply exactly this plan with: "
+            f"leadsync apply {saved_to}\n"
+        )
+    return Outcome(stdout, stderr, exit_code)
+
+
+def failure_outcome(exc: LeadsyncError) -> Outcome:
+    """`plan --markdown` that could not plan: a pull-request comment is made of stdout, so the
+    errors are in it (and the one line on stderr, as every failure has)."""
+    diagnostics = exc.diagnostics if isinstance(exc, ConfigError) else []
+    return Outcome(failure_markdown(str(exc), diagnostics), f"error: {exc}\n", exc.exit_code)

@@ -112,8 +112,6 @@ COMPOSITE_QUERIES = 5
 STATUS_CAMPAIGNS_PER_QUERY = 200
 MAX_JOB_BYTES = 64 * 1024 * 1024  # one ingest job's CSV; Salesforce allows 100 MB (150 MB base64)
 DEFAULT_TIMEOUT = (10.0, 120.0)
-# Request-level refusals caused by one record's content: isolate that record (see create()).
-SPLITTABLE_REQUEST_ERRORS = frozenset({"JSON_PARSER_ERROR"})
 TERMINAL_STATES = (JobState.job_complete, JobState.failed, JobState.aborted)
 # Field updates never re-route: with no header Salesforce re-runs the active Lead assignment
 # rule on REST updates (Sforce-Auto-Assign defaults to TRUE). An update says "no rule", in the
@@ -615,33 +613,18 @@ class SalesforceClient:
     def _send_collection(
         self, send: _Collection, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
     ) -> Any:
-        """Send one collection. When Salesforce refuses the whole request because one record
-        cannot even be parsed (JSON_PARSER_ERROR: e.g. a malformed date), split the batch in
-        halves until the culprit stands alone, so that it fails by itself and the rest save."""
+        """Send one collection. A refusal of the whole request (e.g. JSON_PARSER_ERROR, one
+        record Salesforce cannot parse) is raised: isolating the record at fault is the
+        sync's rule (sync/halving.py), not the client's."""
         body = {
             "allOrNone": False,
             "records": [{"attributes": {"type": send.sobject}, **_json_values(r)} for r in batch],
         }
-        try:
-            return self._call(
-                send.what,
-                lambda sf: sf.restful(
-                    send.path, method=send.method, json=body, headers=dict(headers)
-                ),
-                idempotent=send.idempotent,
-            )
-        except SalesforceError as exc:
-            if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
-                raise
-            if len(batch) == 1:
-                error = {"statusCode": exc.code, "message": exc.detail, "fields": list(exc.fields)}
-                return [{"success": False, "errors": [error]}]
-            middle = len(batch) // 2
-            left = self._send_collection(send, batch[:middle], headers)
-            right = self._send_collection(send, batch[middle:], headers)
-            if not isinstance(left, list) or not isinstance(right, list):
-                return None  # unexpected shape: the caller marks the batch RESULT_UNKNOWN
-            return left + right
+        return self._call(
+            send.what,
+            lambda sf: sf.restful(send.path, method=send.method, json=body, headers=dict(headers)),
+            idempotent=send.idempotent,
+        )
 
     def bulk_insert(
         self,

@@ -16,10 +16,10 @@ from leadsync import logs
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.leadkey import key_field
 from leadsync.state.model import HeldLock, LedgerEntry, StateStore
-from leadsync.sync import write_errors
+from leadsync.sync import dryrun, write_errors
 from leadsync.sync.applied import AccountView, BookView
 from leadsync.sync.campaign import CampaignStep
-from leadsync.sync.dryrun import DryRunBook
+from leadsync.sync.dryrun import DryLedger
 from leadsync.sync.existing import Existing
 from leadsync.sync.ingest import Ingest
 from leadsync.sync.mapping import LeadMapping
@@ -51,7 +51,8 @@ class AccountSync:
         self.ctx = run
         self.account = account
         self.dd = dd
-        self.store = run.store
+        # A dry run reads the real store and keeps its ledger writes in memory (sync/dryrun.py)
+        self.store: StateStore = DryLedger(run.store) if run.dry_run else run.store  # type: ignore[assignment]
         self.sf = run.sf
         self.settings = run.view.settings
         self.run_id = run.run_id
@@ -86,8 +87,7 @@ class AccountSync:
     def sync_book(self, book: BookView, mapping: LeadMapping) -> None:
         tally = self.ctx.tally(self.account, book.id)
         if self.ctx.dry_run:
-            DryRunBook(self, book, mapping, tally).run()
-            return
+            dryrun.start_book(self, book, tally)
         self.reading.read(book, mapping, tally)
         self.write_pending(book, mapping)
         self.ctx.check_stop()  # a stop leaves CampaignMembers to the next run
@@ -154,6 +154,8 @@ class AccountSync:
             )
             tally = self.ctx.tally(self.account, entry.book_id)
             tally.move(counted, entry.state, entry.reason_code)
+            if self.ctx.dry_run and counted != entry.state:
+                dryrun.sample(self, entry)
             tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
 
     def _error_of_this_run(self, entry: LedgerEntry) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger
 from leadsync.sync.applied import BookView
+from leadsync.sync.dryrun import DryRunMembers
 from leadsync.sync.report import BookTally
 from leadsync.sync.run import now as _now
 from leadsync.sync.writers import AMBIGUOUS_RESENDS, BULK_JOB_RECORDS
@@ -73,7 +74,9 @@ class CampaignStep:
             if (ref := ledger.member_ref(e)) is not None
         ]
         resent = False
-        if len(records) >= self.settings.bulk_threshold:
+        if self.ctx.dry_run:  # nothing sent: who would be added, who is a member already
+            results = DryRunMembers(self.parent).create(entries, records, field_name)
+        elif len(records) >= self.settings.bulk_threshold:
             results = self.sf.bulk_insert("CampaignMember", records, key_field=field_name)
         else:
             results, resent = self._create_members(records)

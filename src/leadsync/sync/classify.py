@@ -19,6 +19,10 @@ from typing import Any
 from leadsync.sync.ledger import EXISTING_CONTACT, EXISTING_LEAD, LEAD_FROM_OTHER_BOOK
 from leadsync.sync.mapping import normalise_email
 
+PREDICTED = "(predicted)"
+"""The record Id a dry run gives a Lead it would create (and a campaign member it would add):
+never sent to Salesforce, it lets the real run's steps carry such a Lead through a dry run."""
+
 
 @dataclass(frozen=True, slots=True)
 class Match:

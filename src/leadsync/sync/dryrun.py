@@ -1,201 +1,140 @@
-"""The dry run of one book: what a sync would do, reading both systems and writing nothing.
+"""`sync --dry-run`: the real run's path, with nothing written anywhere.
 
-It reads and decides through the real run's steps (sync/ingest.py's `evaluate` and
-`sweep_pages`, sync/existing.py's matching, the ledger's rules) and only counts where the real
-run stores and writes, so both name the same members, outcomes and reasons.
+The dry run is not a second implementation of the sync. It runs the real steps (read, check
+who is already in Salesforce, write, add to campaigns: sync/account.py) with three stand-ins,
+so it cannot disagree with the real run about who would be created, excluded or skipped:
+
+- `DryLedger`: the state store with the ledger's writes kept in memory (the state file stays
+  byte-for-byte the same; a later step of the run still sees what an earlier one "wrote");
+- the dry-run Lead writer (sync/writers.py `DryRunWriter`): records each Lead as one the run
+  would create (`PREDICTED`), and remembers it for the books and accounts that follow;
+- `DryRunMembers`: instead of creating CampaignMembers, asks who is a member already.
+
+What the dry run adds is only the telling: `samples` of each outcome, and in-doubt writes
+counted as pending (the next real run settles them from Salesforce).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from leadsync.dotdigital.model import Contact
-from leadsync.state.model import LedgerEntry
+from leadsync.salesforce.model import SaveError, SaveResult
+from leadsync.state.model import LedgerEntry, StateStore
 from leadsync.sync import ledger
 from leadsync.sync.applied import BookView
-from leadsync.sync.classify import OwnLead
-from leadsync.sync.mapping import LeadMapping
-from leadsync.sync.push import exclude_pushed
+from leadsync.sync.classify import PREDICTED
 from leadsync.sync.report import BookTally
-from leadsync.sync.run import now as _now
-from leadsync.sync.writers import CHECK_CHUNK
 
 if TYPE_CHECKING:
     from leadsync.sync.account import AccountSync
 
 SAMPLES = 5  # members named per outcome in a dry run's report
+SAMPLE_STATES = ("created", "excluded", "skipped", "failed")
+WOULD_CREATE = "has every value the Lead needs"
+IN_DOUBT = "in doubt: the next sync resolves it from Salesforce"
 
 
-@dataclass(frozen=True, slots=True)
-class _Joining:
-    """A campaign member the real run would add: whom (field + record Id, "" for a Lead not
-    created yet), for which member (email), counted as "new" or "existing"."""
+class DryLedger:
+    """The state store as a dry run sees it: ledger writes are kept in memory and read back
+    over the stored rows; watermarks and sweep times are not moved; the rest is the store's."""
 
-    email: str
-    campaign_id: str
-    field: str
-    record_id: str
-    kind: str
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._entries: dict[tuple[str, int, int], LedgerEntry] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def ledger_put(self, entries: Sequence[LedgerEntry]) -> None:
+        for entry in entries:
+            self._entries[(entry.account, entry.book_id, entry.contact_id)] = entry
+
+    def ledger_get(
+        self, account: str, book_id: int, contact_ids: Iterable[int]
+    ) -> dict[int, LedgerEntry]:
+        ids = list(contact_ids)
+        found = self._store.ledger_get(account, book_id, ids)
+        for cid in ids:
+            entry = self._entries.get((account, book_id, cid))
+            if entry is not None:
+                found[cid] = entry
+        return found
+
+    def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
+        ids = list(contact_ids)
+        mine = {cid for cid in ids if (account, book_id, cid) in self._entries}
+        return self._store.ledger_known(account, book_id, ids) | mine
+
+    def ledger_iter(
+        self, account: str, book_id: int, states: Sequence[str] | None = None
+    ) -> Iterator[LedgerEntry]:
+        """This run's entries first, in the order it read them (the order the dry run's samples
+        name members in), then the stored rows it did not touch, in the store's order."""
+        mine = {c: e for (a, b, c), e in self._entries.items() if a == account and b == book_id}
+        yield from (e for e in mine.values() if states is None or e.state in states)
+        for entry in self._store.ledger_iter(account, book_id, states):  # type: ignore[arg-type]
+            if entry.contact_id not in mine:
+                yield entry
+
+    def set_watermark(self, account: str, book_id: int, value: str) -> None:
+        return None
+
+    def set_last_sweep(self, account: str, book_id: int, value: str) -> None:
+        return None
 
 
-class DryRunBook:
-    """What a sync would do for one book: reads both systems, writes nothing anywhere.
+def start_book(parent: AccountSync, book: BookView, tally: BookTally) -> None:
+    """A dry run's book: its samples, and its writes left in doubt counted as pending."""
+    parent.ctx.samples[(parent.account.name, book.id)] = {k: [] for k in SAMPLE_STATES}
+    for entry in parent.store.ledger_in_doubt(parent.account.name):
+        if entry.book_id == book.id:
+            tally.move(None, "pending", entry.reason_code)
 
-    It follows the real run's steps in the real run's order, so it predicts the same counts and
-    reasons: Leads an earlier book of this run would create are remembered (Run.predicted_leads)
-    and exclude the same person in a later book, as the created Lead would; campaign members are
-    predicted from the same ledger rules, and those already in the campaign are looked up.
-    """
 
-    def __init__(
-        self, parent: AccountSync, book: BookView, mapping: LeadMapping, tally: BookTally
-    ) -> None:
+def sample(parent: AccountSync, entry: LedgerEntry) -> None:
+    """Name `entry` among the samples of the outcome it just reached (the first SAMPLES)."""
+    rows = parent.ctx.samples.get((parent.account.name, entry.book_id), {}).get(entry.state)
+    if rows is not None and len(rows) < SAMPLES:
+        reason = WOULD_CREATE if entry.state == "created" else entry.reason or ""
+        rows.append({"email": entry.email, "reason": reason})
+
+
+class DryRunMembers:
+    """CampaignMembers a dry run would add: everyone the campaign step would send, except
+    those in the campaign already (asked of Salesforce) or added earlier in this run."""
+
+    def __init__(self, parent: AccountSync) -> None:
         self.parent = parent
-        self.book = book
-        self.mapping = mapping
-        self.tally = tally
-        self.samples: dict[str, list[dict[str, str]]] = {
-            k: [] for k in ("created", "excluded", "skipped", "failed")
-        }
-        self.joining: list[_Joining] = []
-        parent.ctx.samples[(parent.account.name, book.id)] = self.samples
 
-    def run(self) -> None:
-        p = self.parent
-        in_doubt = [e for e in p.store.ledger_in_doubt(p.account.name) if e.book_id == self.book.id]
-        for entry in in_doubt:
-            self.count(entry, "pending", "in doubt: the next sync resolves it from Salesforce")
-        seen: set[int] = set()
-        since = p.reading.since(self.book)
-        server_now = p.dd.server_time()
-        for page in p.dd.book_members(
-            self.book.id, modified_since=since, datafields=self.mapping.datafields
-        ):
-            self.consider(page, seen)
-        if since is not None and p.reading.sweep_due(
-            self.book, server_now
-        ):  # as the real run would
-            for page in p.reading.sweep_pages(
-                self.book, self.mapping, self.tally, exclude=frozenset(seen)
-            ):
-                self.consider(page, seen)
-        earlier: list[LedgerEntry] = []
-        for entry in p.store.ledger_iter(p.account.name, self.book.id, ["pending"]):
-            if entry.contact_id in seen or entry.attempt is not None:
-                continue
-            again = ledger.outcome_of_mapping(entry, self.mapping, p.run_id, _now())
-            if again.state == "pending":
-                earlier.append(again)
+    def create(
+        self, entries: Sequence[LedgerEntry], records: Sequence[dict[str, Any]], field_name: str
+    ) -> list[SaveResult]:
+        """Per record: a success (would be added) or DUPLICATE_VALUE (a member already)."""
+        predicted = self.parent.ctx.predicted_members
+        members = self._members_already(records, field_name)
+        results: list[SaveResult] = []
+        for entry, record in zip(entries, records, strict=True):
+            key = (record["CampaignId"], entry.email)
+            if key in predicted or (record["CampaignId"], record[field_name]) in members:
+                results.append(SaveResult(False, None, (SaveError(ledger.DUPLICATE_VALUE, ""),)))
             else:
-                self.count(again, again.state, again.reason or "")
-            if len(earlier) >= CHECK_CHUNK:
-                self.classify(earlier)
-                earlier = []
-        self.classify(earlier)
-        self.predict_campaign()
+                predicted.add(key)
+                results.append(SaveResult(True, PREDICTED))
+        return results
 
-    def consider(self, page: Sequence[Contact], seen: set[int]) -> None:
-        """One page of members read: what the real run's ingest would record for each."""
-        p = self.parent
-        existing = p.store.ledger_get(p.account.name, self.book.id, [c.id for c in page])
-        now = _now()
-        ready: list[LedgerEntry] = []
-        evaluated = p.reading.evaluate(self.book, page, self.mapping, self.tally, existing, now)
-        seen.update(e.contact_id for e in evaluated)
-        pushed, evaluated = exclude_pushed(p, evaluated, now)  # what the push wrote
-        for entry in pushed:
-            self.count(entry, "excluded", entry.reason or "", ledger.FROM_SALESFORCE)
-        for new in evaluated:
-            if new.state == "pending":
-                ready.append(new)
-            else:
-                self.count(new, new.state, new.reason or "")
-        self.classify(ready)
-        p.ctx.check_stop()
-        if p.ctx.progress:
-            p.ctx.progress(f"{p.account.name}/{self.book.name}: read", len(page))
-
-    def classify(self, ready: list[LedgerEntry]) -> None:
-        if not ready:
-            return
-        p = self.parent
-        pushed, ready = exclude_pushed(p, ready, _now())  # pending from before a push
-        for entry in pushed:
-            self.count(entry, "excluded", entry.reason or "", ledger.FROM_SALESFORCE)
-        matches = p.existing.match_existing(self.book.id, ready, self._predicted(ready))
-        for entry in ready:
-            match = matches.get(entry.email)
-            if match is not None:
-                self.count(entry, "excluded", match.reason, match.code)
-                campaign = ledger.joins_campaign(
-                    match.code, self.book.campaign_id, self.book.add_existing_to_campaign
-                )
-                field_name = ledger.MEMBER_FIELD_OF_EXCLUSION.get(match.code, "LeadId")
-                if campaign:
-                    self.joining.append(
-                        _Joining(entry.email, campaign, field_name, match.id, "existing")
-                    )
-            else:
-                self.count(entry, "created", "has every value the Lead needs")
-                p.ctx.predicted_leads.setdefault(entry.email, (p.account.name, self.book.name))
-                if self.book.campaign_id:
-                    self.joining.append(
-                        _Joining(entry.email, self.book.campaign_id, "LeadId", "", "new")
-                    )
-
-    def _predicted(self, ready: list[LedgerEntry]) -> dict[str, OwnLead]:
-        """Leads that earlier books of this run would have created for these emails."""
-        p = self.parent
-        out: dict[str, OwnLead] = {}
-        for entry in ready:
-            origin = p.ctx.predicted_leads.get(entry.email)
-            if origin is None or origin == (p.account.name, self.book.name):
-                continue
-            account, book = origin
-            same = account == p.account.name
-            out[entry.email] = OwnLead(book if same else f"{account}/{book}", None, same)
-        return out
-
-    def predict_campaign(self) -> None:
-        """Who the campaign step would add: this run's members (above) and ledger entries left
-        without a member by earlier runs; those already in the campaign are not added."""
-        status = self.parent.ctx.view.campaign_member_status
-        joining = list(self.joining)
-        p = self.parent
-        for entry in p.store.ledger_iter(p.account.name, self.book.id, ["created", "excluded"]):
-            ref = ledger.member_ref(entry)
-            key = f"{entry.campaign_id}|{status}"
-            if ref is not None and entry.campaign_id and ledger.needs_campaign_member(entry, key):
-                joining.append(
-                    _Joining(entry.email, entry.campaign_id, *ref, ledger.member_kind(entry))
-                )
-        members = self._members_already(joining)
-        for join in joining:
-            key = (join.campaign_id, join.email)
-            if key in p.ctx.predicted_members or (join.campaign_id, join.record_id) in members:
-                self.tally.campaign_members_already_in += 1
-            else:
-                self.tally.member_added(join.kind)
-                p.ctx.predicted_members.add(key)
-
-    def _members_already(self, joining: list[_Joining]) -> set[tuple[str, str]]:
-        """(campaign id, record Id) of the people in `joining` who are campaign members now."""
-        wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for join in joining:
-            if join.record_id:
-                wanted[(join.campaign_id, join.field)].append(join.record_id)
+    def _members_already(
+        self, records: Sequence[dict[str, Any]], field_name: str
+    ) -> set[tuple[str, str]]:
+        """(campaign id, record Id) of the records that are campaign members now."""
+        wanted: dict[str, list[str]] = defaultdict(list)
+        for record in records:
+            if record[field_name] != PREDICTED:
+                wanted[record["CampaignId"]].append(record[field_name])
         found: set[tuple[str, str]] = set()
-        for (campaign_id, field_name), ids in wanted.items():
+        for campaign_id, ids in wanted.items():
             present = self.parent.sf.campaign_member_ids(campaign_id, field_name, ids)
             short = {i[:15] for i in present}
             found |= {(campaign_id, i) for i in ids if i[:15] in short}
         return found
-
-    def count(self, entry: LedgerEntry, state: str, reason: str, code: str | None = None) -> None:
-        self.tally.move(None, state, code or entry.reason_code)
-        rows = self.samples.get(state)
-        if rows is not None and len(rows) < SAMPLES:
-            rows.append({"email": entry.email, "reason": reason})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger
 from leadsync.sync.applied import BookView
-from leadsync.sync.classify import Match, OwnLead, existing_matches, with_own_leads
+from leadsync.sync.classify import PREDICTED, Match, OwnLead, existing_matches, with_own_leads
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.push import exclude_pushed
 from leadsync.sync.recovery import key_of
@@ -61,7 +61,8 @@ class Existing:
         book = self._book(ready[0].book_id) if ready else None
         leads, contacts = self._existing([e.email for e in ready])
         found = existing_matches(leads, contacts)
-        matches = self.match_existing(book.id, ready, found=found) if book is not None else {}
+        predicted = self.predicted(book, ready) if book is not None else {}
+        matches = self.match_existing(book.id, ready, predicted, found) if book is not None else {}
         owned = self._owned(leads)
         still: list[LedgerEntry] = []
         for entry in ready:
@@ -73,9 +74,10 @@ class Existing:
                 campaign = ledger.joins_campaign(
                     match.code, book.campaign_id, book.add_existing_to_campaign
                 )
+                matched = match.id or PREDICTED  # a Lead a dry run predicts
                 changed.append(
                     ledger.excluded(
-                        entry, match.id, match.code, match.reason, self.run_id, now, campaign
+                        entry, matched, match.code, match.reason, self.run_id, now, campaign
                     )
                 )
             else:
@@ -101,6 +103,19 @@ class Existing:
         own = {**(predicted or {}), **self.own_leads(book_id, entries)}
         return with_own_leads(matches, own) if own else matches
 
+    def predicted(self, book: BookView, entries: Sequence[LedgerEntry]) -> dict[str, OwnLead]:
+        """Leads that earlier books of a dry run would have created for these emails (the
+        dry-run writer records them in Run.predicted_leads; a real run records none)."""
+        out: dict[str, OwnLead] = {}
+        for entry in entries:
+            origin = self.parent.ctx.predicted_leads.get(entry.email)
+            if origin is None or origin == (self.account.name, book.name):
+                continue
+            account, name = origin
+            same = account == self.account.name
+            out[entry.email] = OwnLead(name if same else f"{account}/{name}", None, same)
+        return out
+
     def own_leads(self, book_id: int, entries: Sequence[LedgerEntry]) -> dict[str, OwnLead]:
         """Email -> the Lead the ledger records as created for the same Dotdigital contact from
         another address book of this account (contact ids are per account, like the ledger)."""
@@ -110,7 +125,7 @@ class Existing:
             if other.id == book_id or not ids:
                 continue
             for entry in self.store.ledger_get(self.account.name, other.id, ids).values():
-                if entry.state == "created" and entry.lead_id:
+                if entry.state == "created" and entry.lead_id and entry.lead_id != PREDICTED:
                     out.setdefault(entry.email, OwnLead(other.name, entry.lead_id))
         return out
 

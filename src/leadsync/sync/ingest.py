@@ -53,7 +53,8 @@ class Ingest:
         mark = _iso(started)
         self.held.verify()
         self.store.set_watermark(self.account.name, book.id, mark)
-        tally.watermark = mark
+        if not self.ctx.dry_run:  # a dry run moves no watermark (DryLedger), nor reports one
+            tally.watermark = mark
         if since is None:  # that was a read of every member: a sweep needs nothing more
             self.store.set_last_sweep(self.account.name, book.id, mark)
         elif self.sweep_due(book, started):

@@ -4,7 +4,7 @@ member as the ledger now holds it (created, failed, excluded, pending, or still 
 In the spirit of singer-sdk sinks, one interface with one implementation per way of writing:
 sObject Collections (`CollectionsWriter`, 200 records a request) and Bulk API 2.0
 (`BulkWriter`, one job per batch); `writer_for` is the one place that chooses between them.
-The dry run's writer (sync/dryrun.py) writes nothing and predicts instead. The real writers
+The dry run's writer (`DryRunWriter`) sends nothing: it records the Leads it would create. The real writers
 share the two steps the exactly-once argument rests on (docs/ARCHITECTURE.md):
 
 - write-ahead (`mark`): before any record of the batch leaves, its entries are stored with a
@@ -31,6 +31,7 @@ from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger, write_errors
 from leadsync.sync.applied import BookView
+from leadsync.sync.classify import PREDICTED
 from leadsync.sync.halving import Refused, refusal, refused_as_whole, split_refused
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.recovery import answered, key_of, known
@@ -51,10 +52,12 @@ def writer_for(
 ) -> LeadWriter:
     """The Collections-or-Bulk choice, for a book with `pending` members to write: Bulk API
     2.0 from sync.bulk_threshold on (fewer API calls for many records), else Collections
-    (an answer per record at once, and a bad record isolated by halving)."""
-    if pending >= parent.settings.bulk_threshold:
-        return BulkWriter(parent, book, mapping)
-    return CollectionsWriter(parent, book, mapping)
+    (an answer per record at once, and a bad record isolated by halving). A dry run writes
+    nothing, whichever way the real run would."""
+    way = BulkWriter if pending >= parent.settings.bulk_threshold else CollectionsWriter
+    if parent.ctx.dry_run:  # batched as the real writer would be: the same checks, the same calls
+        return DryRunWriter(parent, book, mapping, chunk=way.chunk)
+    return way(parent, book, mapping)
 
 
 class LeadWriter:
@@ -305,3 +308,28 @@ class BulkWriter(LeadWriter):
         return self.sf.bulk_insert(
             "Lead", records, key_field="Email", on_job=on_job, assignment=self.ctx.assignment,
         )  # fmt: skip
+
+
+class DryRunWriter(LeadWriter):
+    """`sync --dry-run`: every member handed over is a Lead the real run would create (the
+    checks before writing were the real run's). Nothing is sent; the Lead is remembered so
+    that later books and accounts of the run exclude the same person (sync/dryrun.py)."""
+
+    def __init__(
+        self, parent: AccountSync, book: BookView, mapping: LeadMapping, *, chunk: int
+    ) -> None:
+        super().__init__(parent, book, mapping)
+        self.chunk = chunk
+
+    def write(
+        self, entries: Sequence[LedgerEntry], stored: dict[int, LedgerEntry]
+    ) -> list[LedgerEntry]:
+        now = _now()
+        origin = (self.parent.account.name, self.book.name)
+        done = [
+            ledger.created(e, PREDICTED, self.book.campaign_id, self.run_id, now) for e in entries
+        ]
+        for entry in done:
+            self.ctx.predicted_leads.setdefault(entry.email, origin)
+        self.parent.put_counted(done, stored)
+        return done

@@ -1,6 +1,6 @@
 """Who is already in Salesforce: match members to existing Leads and Contacts by email. Pure.
 
-The queries happen in the engine (chunked, escaped, by the Salesforce client); this module only
+The queries happen in sync/existing.py (chunked, escaped, by the Salesforce client); this module only
 decides, from what they returned, which member is excluded and by which record. The tie-break is
 deterministic so two runs (or a dry run and the real run) always name the same match: a Contact
 wins over a Lead (it is the stronger identity: the person is a customer), then the lowest Id.

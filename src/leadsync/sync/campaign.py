@@ -19,7 +19,7 @@ from leadsync.sync.applied import BookView
 from leadsync.sync.dryrun import DryRunMembers
 from leadsync.sync.report import BookTally
 from leadsync.sync.run import now as _now
-from leadsync.sync.writers import AMBIGUOUS_RESENDS, BULK_JOB_RECORDS
+from leadsync.sync.writers import AMBIGUOUS_RESENDS, BULK_JOB_RECORDS, uses_bulk
 
 if TYPE_CHECKING:
     from leadsync.sync.account import AccountSync
@@ -76,7 +76,7 @@ class CampaignStep:
         resent = False
         if self.ctx.dry_run:  # nothing sent: who would be added, who is a member already
             results = DryRunMembers(self.parent).create(entries, records, field_name)
-        elif len(records) >= self.settings.bulk_threshold:
+        elif uses_bulk(self.parent, len(records)):
             results = self.sf.bulk_insert("CampaignMember", records, key_field=field_name)
         else:
             results, resent = self._create_members(records)

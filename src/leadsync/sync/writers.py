@@ -3,7 +3,7 @@ member as the ledger now holds it (created, failed, excluded, pending, or still 
 
 In the spirit of singer-sdk sinks, one interface with one implementation per way of writing:
 sObject Collections (`CollectionsWriter`, 200 records a request) and Bulk API 2.0
-(`BulkWriter`, one job per batch); `writer_for` is the one place that chooses between them.
+(`BulkWriter`, one job per batch); `uses_bulk` is the one place that chooses between them.
 The dry run's writer (`DryRunWriter`) sends nothing: it records the Leads it would create. The real writers
 share the two steps the exactly-once argument rests on (docs/ARCHITECTURE.md):
 
@@ -47,14 +47,19 @@ BULK_JOB_RECORDS = 10_000  # records per Bulk API 2.0 job (one write-ahead unit)
 AMBIGUOUS_RESENDS = 2  # re-sends, within a run, of creates settled as "never happened"
 
 
+def uses_bulk(parent: AccountSync, records: int) -> bool:
+    """The Collections-or-Bulk choice, for Leads and CampaignMembers: Bulk API 2.0 from
+    sync.bulk_threshold records on (fewer API calls for many records), else sObject
+    Collections (an answer per record at once, and a bad record isolated by halving)."""
+    return records >= parent.settings.bulk_threshold
+
+
 def writer_for(
     parent: AccountSync, book: BookView, mapping: LeadMapping, pending: int
 ) -> LeadWriter:
-    """The Collections-or-Bulk choice, for a book with `pending` members to write: Bulk API
-    2.0 from sync.bulk_threshold on (fewer API calls for many records), else Collections
-    (an answer per record at once, and a bad record isolated by halving). A dry run writes
-    nothing, whichever way the real run would."""
-    way = BulkWriter if pending >= parent.settings.bulk_threshold else CollectionsWriter
+    """The Lead writer for a book with `pending` members to write (uses_bulk). A dry run
+    writes nothing, whichever way the real run would."""
+    way = BulkWriter if uses_bulk(parent, pending) else CollectionsWriter
     if parent.ctx.dry_run:  # batched as the real writer would be: the same checks, the same calls
         return DryRunWriter(parent, book, mapping, chunk=way.chunk)
     return way(parent, book, mapping)

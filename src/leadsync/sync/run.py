@@ -110,9 +110,11 @@ class Run:
             )
 
     def checkpoint(self) -> None:
-        """Between write batches: stop if asked, then check the API budget."""
+        """Between write batches: stop if asked, then check the API budget (a dry run sends
+        no write, so its batches are not held to the budget)."""
         self.check_stop()
-        self.check_budget()
+        if not self.dry_run:
+            self.check_budget()
 
     def check_budget(self) -> None:
         """Stop before the org's daily API allowance passes the configured share (a share of

@@ -14,7 +14,7 @@ sends a batch decides here. Transient errors are never split: they are retried o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeGuard, TypeVar
 
 from leadsync.salesforce.errors import SalesforceError
 from leadsync.salesforce.model import SaveError, SaveResult
@@ -23,7 +23,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def refused_as_whole(exc: BaseException) -> bool:
+def refused_as_whole(exc: BaseException) -> TypeGuard[SalesforceError]:
     """Did Salesforce refuse the whole request for its content (HTTP 400, not transient)?"""
     return isinstance(exc, SalesforceError) and not exc.transient and exc.status == 400
 

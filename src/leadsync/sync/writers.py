@@ -203,7 +203,6 @@ class CollectionsWriter(LeadWriter):
                 return self._unknown_outcome(marked, exc, resends)
             released = self.release(marked, None)
             if refused_as_whole(exc):
-                assert isinstance(exc, SalesforceError)
                 stored.update({e.contact_id: e for e in released})
                 raise Refused(exc, released) from exc
             raise

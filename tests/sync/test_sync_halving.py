@@ -6,13 +6,15 @@ Collections writer halves the batch, each half with its own write-ahead mark.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from leadsync.config.model import AccessTokenAuth, Pos, SalesforceConfig, Secret
 from leadsync.retry import no_wait
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.salesforce.errors import SalesforceError
-from leadsync.sync.halving import Refused, split_refused
+from leadsync.sync.halving import Refused, refusal, refusing, split_refused
 
 REFUSED = [{"message": "Cannot deserialize instance of date", "errorCode": "JSON_PARSER_ERROR"}]
 COLLECTIONS = "composite/sobjects$"
@@ -23,8 +25,7 @@ def _posts(emu) -> int:
     return sum(r["method"] == "POST" and r["path"].endswith("/composite/sobjects") for r in log)
 
 
-def test_the_client_raises_a_whole_request_refusal_without_splitting_it(emulator_factory, kit):
-    emu = emulator_factory(kit.BASE_SEED)
+def _client(emu) -> SalesforceClient:
     cfg = SalesforceConfig(
         instance_url=emu.sf_instance_url,
         auth=AccessTokenAuth(Secret(emu.access_token)),
@@ -32,7 +33,17 @@ def test_the_client_raises_a_whole_request_refusal_without_splitting_it(emulator
         api_version="61.0",
         pos=Pos("leadsync.yaml", 1, 1),
     )
-    client = SalesforceClient(cfg, retry=no_wait())
+    return SalesforceClient(cfg, retry=no_wait())
+
+
+def _lead(n: int, **over: str) -> dict[str, str]:
+    return {"FirstName": f"F{n}", "LastName": f"L{n}", "Company": f"C{n}",
+            "Email": f"lead{n}@example.com", "Region__c": "EMEA", **over}  # fmt: skip
+
+
+def test_the_client_raises_a_whole_request_refusal_without_splitting_it(emulator_factory, kit):
+    emu = emulator_factory(kit.BASE_SEED)
+    client = _client(emu)
     emu.inject_fault(
         "salesforce", method="POST", path_regex=COLLECTIONS, status=400, body=REFUSED, times=1
     )
@@ -47,6 +58,25 @@ def test_the_client_raises_a_whole_request_refusal_without_splitting_it(emulator
     )
     assert _posts(emu) == 1  # sent once, as it was; splitting is the sync's decision
     assert client.find_by_emails("Lead", ["a@example.com", "b@example.com"]) == []
+
+
+def test_an_unparseable_record_fails_alone_in_a_collection(emulator_factory, kit):
+    """Moved from tests/clients (the client split the batch; now it raises and halving.py
+    splits): a datetime Salesforce cannot parse refuses the whole request, for real."""
+    seed = copy.deepcopy(kit.BASE_SEED)
+    seed["salesforce"]["lead_fields"].append({"name": "Seen__c", "type": "datetime"})
+    emu = emulator_factory(seed)
+    client = _client(emu)
+    records = [_lead(n, Seen__c="2024-02-29T23:30:00.000Z") for n in range(5)]
+    records[3] = _lead(3, Seen__c="403-10-21T00:00:00.000Z")
+    with pytest.raises(SalesforceError):
+        client.create("Lead", records)
+    results = split_refused(refusing(lambda rs: client.create("Lead", rs)), records, refusal)
+    assert [r.success for r in results] == [True, True, True, False, True]
+    assert results[3].errors[0].status_code == "JSON_PARSER_ERROR"
+    assert "403-10-21" in results[3].errors[0].message
+    assert not results[3].errors[0].message.startswith("Salesforce:")
+    assert len(client.find_by_emails("Lead", [f"lead{n}@example.com" for n in range(5)])) == 4
 
 
 def test_halving_isolates_the_culprit_in_about_two_log2_n_requests():

@@ -705,29 +705,6 @@ def test_records_locked_in_a_collection_are_resubmitted_alone(emu):
     assert not result.success and is_transient_code(result.errors[0].status_code)
 
 
-def test_an_unparseable_record_fails_alone_in_a_collection(emulator_factory):
-    fields = [
-        {
-            "name": "Region__c",
-            "type": "picklist",
-            "values": ["EMEA", "AMER", "APAC"],
-            "required": True,
-            "restricted": True,
-        },
-        {"name": "Seen__c", "type": "datetime"},
-    ]
-    emu = emulator_factory(_seed(lead_fields=fields))
-    client = _client(emu)
-    records = [_lead(n, Seen__c="2024-02-29T23:30:00.000Z") for n in range(5)]
-    records[3] = _lead(3, Seen__c="403-10-21T00:00:00.000Z")
-    results = client.create("Lead", records)
-    assert [r.success for r in results] == [True, True, True, False, True]
-    assert results[3].errors[0].status_code == "JSON_PARSER_ERROR"
-    assert "403-10-21" in results[3].errors[0].message
-    assert not results[3].errors[0].message.startswith("Salesforce:")
-    assert len(client.find_by_emails("Lead", [f"lead{n}@example.com" for n in range(5)])) == 4
-
-
 def test_lead_assignment_is_sent_alike_on_collections_and_bulk(emulator_factory):
     """One rule for both write paths; `active` is looked up once per client (one SOQL)."""
     from leadsync.salesforce.assignment import LeadAssignment

@@ -320,3 +320,28 @@ def _when(text: str):
     if text[-5] in "+-" and text[-3] != ":":
         text = text[:-2] + ":" + text[-2:]
     return datetime.fromisoformat(text)
+
+
+def test_an_update_batch_refused_as_a_whole_is_split_until_the_bad_record_fails_alone(
+    workspace, kit
+) -> None:
+    """Field updates share the Lead writes' rule (sync/halving.py): a Collections update that
+    Salesforce refuses as a whole for one record's content is halved until that record is
+    alone; it fails by itself and the other Lead is updated."""
+    ws = workspace()
+    _linked(ws, kit, ADA, ALAN)
+    _set_dd(ws, ADA[0], FIRSTNAME="Augusta")
+    _set_dd(ws, ALAN[0], FIRSTNAME="Alan M.")
+    refused = [{"message": "Cannot deserialize instance of date", "errorCode": "JSON_PARSER_ERROR"}]
+    ws.emu.inject_fault(
+        "salesforce",
+        method="PATCH",
+        path_regex="composite/sobjects$",
+        status=400,
+        body=refused,
+        times=2,
+    )
+    report = ws.sync(code=(4,))
+    assert _changes(report) == {"updated_in_salesforce": 1, "update_failed": 1}, report["updates"]
+    names = {_lead(ws, e)["FirstName"] for e in (ADA[0], ALAN[0])}
+    assert names in ({"Augusta", "Alan"}, {"Ada", "Alan M."})

@@ -47,7 +47,6 @@ from leadsync.salesforce.assignment import (
 from leadsync.salesforce.bulk import BulkJobs
 from leadsync.salesforce.errors import (
     RESULT_UNKNOWN,
-    SalesforceError,
 )
 from leadsync.salesforce.model import SaveResult
 from leadsync.salesforce.queries import COMPOSITE_QUERIES as COMPOSITE_QUERIES
@@ -62,8 +61,6 @@ from leadsync.salesforce.wire import (
 )
 
 COLLECTION_SIZE = 200  # sObject Collections maximum per call
-# Request-level refusals caused by one record's content: isolate that record (see create()).
-SPLITTABLE_REQUEST_ERRORS = frozenset({"JSON_PARSER_ERROR"})
 
 
 class SalesforceClient(BulkJobs):
@@ -228,33 +225,18 @@ class SalesforceClient(BulkJobs):
     def _send_collection(
         self, send: _Collection, batch: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
     ) -> Any:
-        """Send one collection. When Salesforce refuses the whole request because one record
-        cannot even be parsed (JSON_PARSER_ERROR: e.g. a malformed date), split the batch in
-        halves until the culprit stands alone, so that it fails by itself and the rest save."""
+        """Send one collection. A refusal of the whole request (e.g. JSON_PARSER_ERROR, one
+        record Salesforce cannot parse) is raised: isolating the record at fault is the
+        sync's rule (sync/halving.py), not the client's."""
         body = {
             "allOrNone": False,
             "records": [{"attributes": {"type": send.sobject}, **_json_values(r)} for r in batch],
         }
-        try:
-            return self._call(
-                send.what,
-                lambda sf: sf.restful(
-                    send.path, method=send.method, json=body, headers=dict(headers)
-                ),
-                idempotent=send.idempotent,
-            )
-        except SalesforceError as exc:
-            if exc.transient or exc.code not in SPLITTABLE_REQUEST_ERRORS:
-                raise
-            if len(batch) == 1:
-                error = {"statusCode": exc.code, "message": exc.detail, "fields": list(exc.fields)}
-                return [{"success": False, "errors": [error]}]
-            middle = len(batch) // 2
-            left = self._send_collection(send, batch[:middle], headers)
-            right = self._send_collection(send, batch[middle:], headers)
-            if not isinstance(left, list) or not isinstance(right, list):
-                return None  # unexpected shape: the caller marks the batch RESULT_UNKNOWN
-            return left + right
+        return self._call(
+            send.what,
+            lambda sf: sf.restful(send.path, method=send.method, json=body, headers=dict(headers)),
+            idempotent=send.idempotent,
+        )
 
 
 class _Collection:

@@ -1,6 +1,6 @@
 """Who is already in Salesforce: match members to existing Leads and Contacts by email. Pure.
 
-The queries happen in the engine (chunked, escaped, by the Salesforce client); this module only
+The queries happen in sync/existing.py (chunked, escaped, by the Salesforce client); this module only
 decides, from what they returned, which member is excluded and by which record. The tie-break is
 deterministic so two runs (or a dry run and the real run) always name the same match: a Contact
 wins over a Lead (it is the stronger identity: the person is a customer), then the lowest Id.
@@ -18,6 +18,10 @@ from typing import Any
 
 from leadsync.sync.ledger import EXISTING_CONTACT, EXISTING_LEAD, LEAD_FROM_OTHER_BOOK
 from leadsync.sync.mapping import normalise_email
+
+PREDICTED = "(predicted)"
+"""The record Id a dry run gives a Lead it would create (and a campaign member it would add):
+never sent to Salesforce, it lets the real run's steps carry such a Lead through a dry run."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from leadsync.errors import LimitReached, RemoteError
 from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES as TRANSIENT_CODES
 from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import Link
-from leadsync.sync import wire, write_errors
+from leadsync.sync import halving, wire, write_errors
 from leadsync.sync.updates import FieldNote, FieldRule, LinkPlan
 
 if TYPE_CHECKING:
@@ -103,7 +103,11 @@ class UpdateWrites:
                 results = sf.bulk_update(sobject, records)
             else:
                 allow = self.step.settings.allow_duplicate_save
-                results = sf.update(sobject, records, allow_duplicate_save=allow)
+                results = halving.split_refused(
+                    halving.refusing(lambda rs: sf.update(sobject, rs, allow_duplicate_save=allow)),
+                    records,
+                    halving.refusal,
+                )
         except LimitReached:
             raise  # nothing of this batch is recorded: re-derived by the next run
         except RemoteError as exc:

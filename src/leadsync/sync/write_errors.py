@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from leadsync.errors import RemoteError
+
 LAST_ERROR = "last_error"  # key in LedgerEntry.extra
 UNKNOWN_CLASS = "UNKNOWN"
 
@@ -43,20 +45,18 @@ class WriteError:
         }
 
 
-def of_exception(exc: BaseException) -> WriteError:
-    """The class of a raised client error (RemoteError: system, HTTP status, API code)."""
-    status = getattr(exc, "status", None)
-    code = getattr(exc, "code", None)
-    if isinstance(status, int) and status >= 400:
-        error_class = f"HTTP {status}"
-    elif code:
-        error_class = str(code)
+def of_exception(exc: RemoteError) -> WriteError:
+    """The class of a raised client error: its HTTP status, else its API or client code."""
+    if isinstance(exc.status, int) and exc.status >= 400:
+        error_class = f"HTTP {exc.status}"
+    elif exc.code:
+        error_class = str(exc.code)
     else:
         error_class = type(exc).__name__
-    return WriteError(error_class, str(getattr(exc, "system", "") or "Salesforce"), str(exc))
+    return WriteError(error_class, exc.system or "Salesforce", str(exc))
 
 
-def still_in_doubt(write: WriteError | None, check: BaseException) -> WriteError:
+def still_in_doubt(write: WriteError | None, check: RemoteError) -> WriteError:
     """Why a record stays in doubt: its write failed (`write`, if this run sent it) and asking
     Salesforce what became of it failed too (`check`). Classed by the write when known."""
     asked = of_exception(check)

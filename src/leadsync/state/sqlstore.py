@@ -502,9 +502,13 @@ class SqlStore(AuditReads, PushRows):
                     cur.execute(self._q(UPDATE_MARK_UPSERT), (account, source, value))
 
     # --- run reports ----------------------------------------------------------------------
-    def save_run(self, run_id: str, report: dict[str, Any]) -> None:
-        """Insert or replace the report of `run_id` (a run may save its report more than once)."""
-        started_at = str(report.get("started_at") or codec.utc_now())
+    def save_run(self, run_id: str, report: dict[str, Any], started: str | None = None) -> None:
+        """Insert or replace the report of `run_id` (a run may save its report more than once).
+
+        `started`: the run's start to the microsecond. Reports say `started_at` to the second,
+        and two runs started within one second must still list newest first (status's "last
+        run" is the first report that names a book)."""
+        started_at = started or str(report.get("started_at") or codec.utc_now())
         with self._tx() as cur:
             cur.execute(self._q(RUN_UPSERT), (run_id, started_at, codec.dump(report)))
 

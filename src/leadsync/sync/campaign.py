@@ -18,7 +18,7 @@ from leadsync.sync import ledger
 from leadsync.sync.applied import BookView
 from leadsync.sync.dryrun import DryRunMembers
 from leadsync.sync.report import BookTally
-from leadsync.sync.run import now as _now
+from leadsync.sync.wire import now as _now
 from leadsync.sync.writers import AMBIGUOUS_RESENDS, BULK_JOB_RECORDS, uses_bulk
 
 if TYPE_CHECKING:

@@ -65,10 +65,10 @@ from leadsync.sync.pushtally import add_push_report
 from leadsync.sync.report import error_classes, exit_code, final_status, totals
 from leadsync.sync.run import Progress, Run, StopHook, StopRequested
 from leadsync.sync.run import new_run_id as _new_run_id
-from leadsync.sync.run import now as _now
 from leadsync.sync.shard import Shard
 from leadsync.sync.shard import select as select_accounts
 from leadsync.sync.update_report import update_errors, update_totals
+from leadsync.sync.wire import now as _now
 
 log = logs.get("sync")
 
@@ -231,12 +231,12 @@ def _run_accounts(
         report["stop_reason"] = str(exc)
         _finish(report, run, dd_clients)
         if not run.dry_run and run.tallies:
-            run.store.save_run(run.run_id, report)
+            run.store.save_run(run.run_id, report, run.started.isoformat())
         _log_end(report)
         raise
     _finish(report, run, dd_clients)
     if not run.dry_run:
-        run.store.save_run(run.run_id, report)
+        run.store.save_run(run.run_id, report, run.started.isoformat())
     _log_end(report)
 
 

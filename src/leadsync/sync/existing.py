@@ -13,7 +13,7 @@ from leadsync.sync.classify import PREDICTED, Match, OwnLead, existing_matches, 
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.push import exclude_pushed
 from leadsync.sync.recovery import key_of
-from leadsync.sync.run import now as _now
+from leadsync.sync.wire import now as _now
 
 if TYPE_CHECKING:
     from leadsync.sync.account import AccountSync

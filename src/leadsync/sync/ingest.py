@@ -20,9 +20,9 @@ from leadsync.sync.applied import BookView
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.push import exclude_pushed
 from leadsync.sync.report import BookTally
-from leadsync.sync.run import iso as _iso
-from leadsync.sync.run import now as _now
-from leadsync.sync.run import parse_iso as _parse_iso
+from leadsync.sync.wire import iso as _iso
+from leadsync.sync.wire import now as _now
+from leadsync.sync.wire import parse as _parse_iso
 
 if TYPE_CHECKING:
     from leadsync.sync.account import AccountSync

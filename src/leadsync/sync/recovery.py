@@ -29,8 +29,8 @@ from leadsync.salesforce.model import SaveResult
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger, write_errors
 from leadsync.sync.mapping import normalise_email
-from leadsync.sync.run import now as _now
-from leadsync.sync.run import parse_iso as _parse_iso
+from leadsync.sync.wire import now as _now
+from leadsync.sync.wire import parse as _parse_iso
 from leadsync.sync.write_ahead import WriteAhead
 from leadsync.sync.write_errors import WriteError
 

@@ -21,6 +21,7 @@ from leadsync.sync.applied import AccountView, AppliedView
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.report import BookTally
 from leadsync.sync.update_report import UpdateTally
+from leadsync.sync.wire import iso_seconds
 
 Progress = Callable[[str, int], None]
 StopHook = Callable[[], object]  # truthy once a stop was requested; a str is the reason
@@ -42,7 +43,10 @@ class Run:
     progress: Progress | None
     stop: StopHook | None = None
     force_sweep: bool = False  # `sync --sweep`
-    started_at: str = field(default_factory=lambda: now())
+    # The run's start to the microsecond (runs list newest first by it, even within a second);
+    # reports say `started_at`, to the second.
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: str = ""
     tallies: dict[tuple[str, int], BookTally] = field(default_factory=dict)
     samples: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
     # Dry run only: what the real run would have written by now, in book order.
@@ -77,6 +81,10 @@ class Run:
     def assignment(self) -> LeadAssignment:
         """defaults.assignment_rule as applied: the same owner on Collections and Bulk."""
         return LeadAssignment(self.view.assignment_rule)
+
+    def __post_init__(self) -> None:
+        if not self.started_at:
+            self.started_at = iso_seconds(self.started)
 
     def mapping(self, account: AccountView) -> LeadMapping:
         if account.name not in self._mapping:
@@ -144,18 +152,3 @@ NO_LOCK = _NoLock()
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
-
-
-def parse_iso(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

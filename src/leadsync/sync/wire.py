@@ -15,7 +15,12 @@ from typing import Any
 
 def now() -> str:
     """This moment, to the second, as stored in state rows (`2026-11-29T10:00:00Z`)."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_seconds(datetime.now(UTC))
+
+
+def iso_seconds(moment: datetime) -> str:
+    """`moment` (aware) to the second, as stored in state rows and reports."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def iso(moment: datetime) -> str:

@@ -35,7 +35,7 @@ from leadsync.sync.classify import PREDICTED
 from leadsync.sync.halving import Refused, refusal, refused_as_whole, split_refused
 from leadsync.sync.mapping import LeadMapping
 from leadsync.sync.recovery import answered, key_of, known
-from leadsync.sync.run import now as _now
+from leadsync.sync.wire import now as _now
 from leadsync.sync.write_ahead import WriteAhead
 
 if TYPE_CHECKING:

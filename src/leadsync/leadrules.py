@@ -6,7 +6,7 @@ Kept apart from the clients (which carry no domain rule) and from any one packag
 
 from __future__ import annotations
 
-# The user's text, step 2: every Lead leadsync creates needs these from Dotdigital (validate
+# Every Lead leadsync creates needs these from Dotdigital (README, "What it does"; validate
 # refuses a create_leads account that does not map them towards Salesforce: LS102/LS103).
 REQUIRED_LEAD_FIELDS: tuple[str, ...] = ("FirstName", "LastName", "Company")
 
@@ -20,3 +20,10 @@ SET_BY_LEADSYNC: frozenset[str] = frozenset({"Email", "Status"})
 
 # Directions whose mapping rows write Dotdigital values into Salesforce.
 WRITING_DIRECTIONS: frozenset[str] = frozenset({"two-way", "dotdigital-to-salesforce"})
+
+# `defaults:` keys whose value every created Lead carries as a constant, and the Lead field it
+# goes into (the Lead Status is resolved by plan against the org's picklist and written apart).
+# A new default of this kind is one line here plus its model field, schema and plan check:
+# sync/mapping.py writes it and adds it to the mapping fingerprint only when it is set, so an
+# existing state's fingerprints and ledger hashes do not move (docs/ARCHITECTURE.md).
+LEAD_FIELD_DEFAULTS: dict[str, str] = {}

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from leadsync.config.model import Defaults
 from leadsync.salesforce.model import FieldInfo, PicklistValue
 from leadsync.sync.mapping import (
     ConversionError,
@@ -13,6 +14,7 @@ from leadsync.sync.mapping import (
     Row,
     convert,
     data_hash,
+    lead_constants,
     map_member,
     normalise_email,
 )
@@ -231,3 +233,17 @@ def test_unknown_salesforce_field_fails_the_record() -> None:
 
 def test_normalise_email() -> None:
     assert normalise_email("  O'Brien@Example.COM ") == "o'brien@example.com"
+
+
+def test_constants_from_defaults_go_into_every_lead_and_move_the_fingerprint_only_when_set() -> (
+    None
+):
+    """A default that sets a Lead field (leadrules.LEAD_FIELD_DEFAULTS) is written into every
+    created Lead; with none set the fingerprint (ledger data_hash material) is as before."""
+    plain = LeadMapping(MAPPING.rows, FIELDS, "New", constants={})
+    assert plain.fingerprint() == MAPPING.fingerprint()
+    assert lead_constants(Defaults()) == {}  # no default of this kind is set by default
+    web = LeadMapping(MAPPING.rows, FIELDS, "New", constants={"LeadSource": "Web"})
+    assert web.fingerprint() != MAPPING.fingerprint()
+    assert map_member("a@b.c", FULL, web).record["LeadSource"] == "Web"
+    assert "LeadSource" not in map_member("a@b.c", FULL, plain).record

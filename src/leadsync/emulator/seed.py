@@ -5,8 +5,8 @@ The whole-file schema (emulator/seed.schema.json) composes the two services' sec
 service owns the shape of its own section. A bad seed file gives ONE message naming the file,
 line and key, raised as ConfigError: the CLI prints it and exits 1 without a traceback.
 
-This module deliberately does not reuse leadsync.config (invariant 9: the emulators share no
-code with leadsync's own config/clients/sync).
+This module deliberately does not reuse leadsync.config (docs/ARCHITECTURE.md, invariant 9:
+the emulators share no code with leadsync's own config/clients/sync).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A throwaway certificate authority for the Salesforce emulator.
 
-simple-salesforce always speaks https to the instance (reference/salesforce.md 1.2), so the
+simple-salesforce always speaks https to the instance (it builds `https://{instance}`), so the
 emulator must serve real TLS. A CA generated at start (trustme) signs a server certificate for
 the loopback names; the CA certificate is written to a file whose absolute path goes into the
 ready JSON as `ca_bundle`, so clients trust exactly this run's emulator and nothing else.

@@ -6,7 +6,7 @@ them followed by another apply converges. Only then are the state (serial + 1), 
 the baseline ledger rows and the watermarks committed together: a crash before that commit
 leaves the previous state untouched, a crash after it leaves nothing to redo.
 
-`apply PLANFILE` executes exactly the saved plan or refuses it (invariant 2): the state's lineage
+`apply PLANFILE` executes exactly the saved plan or refuses it (docs/ARCHITECTURE.md, invariant 2): the state's lineage
 and serial, the config file's sha256, what the config resolves to (environment included), the
 observed schema fingerprints and the planned changes must all be what the plan was made from.
 """

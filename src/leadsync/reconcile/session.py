@@ -1,6 +1,6 @@
 """The imperative shell around the pure diff: load the config, read the state, refresh, plan.
 
-`plan` must write nothing anywhere (invariant 1). Opening the SQLite store creates and migrates
+`plan` must write nothing anywhere (docs/ARCHITECTURE.md, invariant 1). Opening the SQLite store creates and migrates
 the file, so planning reads the state only when the file already exists and takes no lock;
 a saved plan is protected by the state's lineage and serial instead.
 """

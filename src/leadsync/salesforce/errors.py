@@ -45,8 +45,8 @@ class SalesforceError(RemoteError):
     and its outcome is unknown: the connection dropped after the request went out, the answer
     timed out, or Salesforce answered 500/502/504. It may have been applied, so the client does
     not send it again; the caller resolves it from what Salesforce holds (e.g. Leads by email)
-    before writing again. A blind retry is how duplicates are born (reference/lead-sync-peers.md
-    (c) 1: Segment's create double-inserted after a timeout retry).
+    before writing again. A blind retry is how duplicates are born (docs/ARCHITECTURE.md,
+    "Exactly once", point 4).
     """
 
     def __init__(

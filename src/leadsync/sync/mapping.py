@@ -20,7 +20,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from leadsync.emails import normalise_email as normalise_email  # the sync imports it from here
-from leadsync.leadrules import REQUIRED_LEAD_FIELDS, SET_BY_LEADSYNC, WRITING_DIRECTIONS
+from leadsync.leadrules import (
+    LEAD_FIELD_DEFAULTS,
+    REQUIRED_LEAD_FIELDS,
+    SET_BY_LEADSYNC,
+    WRITING_DIRECTIONS,
+)
 from leadsync.salesforce.model import FieldInfo
 
 # Every created Lead must have these, whatever describe says (leadrules.py says why).
@@ -79,6 +84,8 @@ class LeadMapping:
     rows: tuple[Row, ...]
     fields: Mapping[str, FieldInfo]  # Lead describe
     lead_status: str
+    # Lead field -> value every created Lead carries (leadrules.LEAD_FIELD_DEFAULTS, as set)
+    constants: Mapping[str, str] = field(default_factory=dict)
     # Derived once at construction (the mapping is immutable for a run, and these were
     # recomputed for every member: the describe's required fields alone cost ~35 property
     # evaluations per member).
@@ -98,9 +105,10 @@ class LeadMapping:
         object.__setattr__(self, "_writing_rows", writing)
         object.__setattr__(self, "_datafields", tuple(dict.fromkeys(r.datafield for r in writing)))
         object.__setattr__(self, "_required", tuple(sorted(set(ALWAYS_REQUIRED) | set(org))))
-        object.__setattr__(
-            self, "_fingerprint", _sha({"rows": material, "status": self.lead_status})[:16]
-        )
+        basis: dict[str, Any] = {"rows": material, "status": self.lead_status}
+        if self.constants:  # only when set: the fingerprints of existing states stay as they were
+            basis["constants"] = dict(sorted(self.constants.items()))
+        object.__setattr__(self, "_fingerprint", _sha(basis)[:16])
 
     @property
     def writing_rows(self) -> tuple[Row, ...]:
@@ -112,11 +120,11 @@ class LeadMapping:
         return self._datafields
 
     def required(self) -> tuple[str, ...]:
-        """Lead fields a member must have a value for: the seed's three + org-required fields."""
+        """Lead fields a member must have a value for: the three every Lead needs (leadrules.py) + org-required fields."""
         return self._required
 
     def fingerprint(self) -> str:
-        """Changes when the applied mapping (or the status it writes) changes."""
+        """Changes when the applied mapping (or the status and constants it writes) changes."""
         return self._fingerprint
 
 
@@ -162,6 +170,7 @@ def map_member(email: str, values: Mapping[str, Any], mapping: LeadMapping) -> M
         )
     record["Email"] = stripped
     record["Status"] = mapping.lead_status
+    record.update(mapping.constants)
     failed_fields = {p.field for p in problems}
     missing = tuple(f for f in mapping._required if f not in present and f not in failed_fields)
     return Mapped(record, missing, tuple(problems), data_hash(email, values, mapping))
@@ -395,3 +404,14 @@ def missing_reason(missing: Sequence[str], mapping: LeadMapping) -> str:
             f"{name} (datafield {df} is empty)" if df else f"{name} (required, not mapped)"
         )
     return "missing " + ", ".join(parts)
+
+
+def lead_constants(defaults: object) -> dict[str, str]:
+    """The Lead fields `defaults:` sets on every created Lead (leadrules.LEAD_FIELD_DEFAULTS),
+    those with a value only."""
+    out = {}
+    for key, lead_field in LEAD_FIELD_DEFAULTS.items():
+        value = getattr(defaults, key, None)
+        if value:
+            out[lead_field] = str(value)
+    return out

@@ -12,7 +12,7 @@ Rules that live here and nowhere else:
   both), else its Lead; the email is normalised as the lead sync normalises it;
 - a member without an email is skipped (NO_EMAIL); a deleted member, one whose status is not in
   `member_statuses`, or one whose person has gone, leaves (LEFT_CAMPAIGN, STATUS_FILTERED);
-- an empty Salesforce value is not sent (nothing is blanked implicitly, invariant 4);
+- an empty Salesforce value is not sent (nothing is blanked implicitly: docs/ARCHITECTURE.md, invariant 4);
 - a member is re-sent only when its email or values change (data_hash), or it comes back.
 """
 

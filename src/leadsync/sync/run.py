@@ -18,7 +18,7 @@ from leadsync.salesforce.assignment import LeadAssignment
 from leadsync.salesforce.client import SalesforceClient
 from leadsync.state.model import StateStore
 from leadsync.sync.applied import AccountView, AppliedView
-from leadsync.sync.mapping import LeadMapping
+from leadsync.sync.mapping import LeadMapping, lead_constants
 from leadsync.sync.report import BookTally
 from leadsync.sync.update_report import UpdateTally
 from leadsync.sync.wire import iso_seconds
@@ -90,7 +90,10 @@ class Run:
         if account.name not in self._mapping:
             describe = self.sf.describe("Lead")
             self._mapping[account.name] = LeadMapping(
-                rows=account.rows, fields=describe.fields, lead_status=self.view.lead_status
+                rows=account.rows,
+                fields=describe.fields,
+                lead_status=self.view.lead_status,
+                constants=lead_constants(self.view.defaults),
             )
         return self._mapping[account.name]
 

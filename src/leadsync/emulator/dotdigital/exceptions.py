@@ -2,7 +2,7 @@
 
 Why one module: the v2 and v3 services report errors differently (v2: one `message` string that
 ends in an ERROR_* code; v3: `{"errorCode", "description", "details"}`), and clients parse
-exactly these shapes. Facts: ../shared/reference/dotdigital.md sections 1.2, 1.7, 1.9.
+exactly these shapes (Dotdigital's v2 and v3 API references: authentication, errors, limits).
 HTTP statuses per v2 error code are UNCONFIRMED by Dotdigital's docs ("400 range"); we use 404
 for "not found" codes and 400 for the rest.
 """

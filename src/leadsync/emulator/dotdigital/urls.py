@@ -6,7 +6,7 @@ may use PascalCase or camelCase keys, every /v2 and /contacts/v3 request needs H
 of one account and sees only that account's data, and an account with a seeded rate limit gets
 429 plus X-RateLimit-* headers once its window is spent.
 
-Emulator-only control routes (no auth; C's middleware adds the generic ones):
+Emulator-only control routes (no auth; control.py's middleware adds the generic ones):
   POST /__emulator/accounts/<name>/address-books/<id or name>/generate   body: a generate block
   GET|POST /__emulator/clock                                            body: {"offset_seconds": n}
   POST /__emulator/accounts/<name>/contacts/<email>   body: {"datafields": {...}, "status"?: ...}

@@ -7,7 +7,7 @@ import time
 
 from leadsync.errors import LeadsyncError, LimitReached
 from leadsync.sync.engine import StopRequested
-from leadsync.sync.pool import Outcome, Pool
+from leadsync.sync.pool import PoolFailures, Pool
 
 
 def _pool(jobs: int, opened: list[int] | None = None) -> Pool[int]:
@@ -74,9 +74,9 @@ def test_the_failure_that_decides_the_run() -> None:
     limit = LimitReached("limit")
     error = LeadsyncError("error")
     bug = KeyError("bug")
-    pick = Outcome([stop, limit]).first
+    pick = PoolFailures([stop, limit]).first
     assert pick(stop_types=(StopRequested,)) is limit
-    assert Outcome([stop, limit, error]).first(stop_types=(StopRequested,)) is error
-    assert Outcome([error, bug]).first(stop_types=(StopRequested,)) is bug
-    assert Outcome([stop]).first(stop_types=(StopRequested,)) is stop
-    assert Outcome().first(stop_types=(StopRequested,)) is None
+    assert PoolFailures([stop, limit, error]).first(stop_types=(StopRequested,)) is error
+    assert PoolFailures([error, bug]).first(stop_types=(StopRequested,)) is bug
+    assert PoolFailures([stop]).first(stop_types=(StopRequested,)) is stop
+    assert PoolFailures().first(stop_types=(StopRequested,)) is None

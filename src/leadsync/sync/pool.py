@@ -44,7 +44,7 @@ class Halt:
 
 
 @dataclass
-class Outcome:
+class PoolFailures:
     """What the workers raised, in the order they raised it."""
 
     failures: list[BaseException] = field(default_factory=list)
@@ -78,8 +78,8 @@ class Pool(Generic[R]):
     inline: R
     halt: Halt = field(default_factory=Halt)
 
-    def run(self, items: Sequence[str], work: Callable[[str, R], None]) -> Outcome:
-        outcome = Outcome()
+    def run(self, items: Sequence[str], work: Callable[[str, R], None]) -> PoolFailures:
+        outcome = PoolFailures()
         queue = _Queue(items)
         threads = min(self.jobs, len(items))
         if threads <= 1:
@@ -99,7 +99,7 @@ class Pool(Generic[R]):
             thread.join()
         return outcome
 
-    def _thread(self, queue: _Queue, work: Callable[[str, R], None], outcome: Outcome) -> None:
+    def _thread(self, queue: _Queue, work: Callable[[str, R], None], outcome: PoolFailures) -> None:
         try:
             worker = self.open_worker()
         except Exception as exc:  # re-raised on the caller's thread
@@ -111,7 +111,7 @@ class Pool(Generic[R]):
             self.close_worker(worker)
 
     def _drain(
-        self, queue: _Queue, work: Callable[[str, R], None], worker: R, outcome: Outcome
+        self, queue: _Queue, work: Callable[[str, R], None], worker: R, outcome: PoolFailures
     ) -> None:
         for item in queue.take(self.halt):
             try:
@@ -120,7 +120,7 @@ class Pool(Generic[R]):
                 self._failed(exc, outcome)
                 return
 
-    def _failed(self, exc: BaseException, outcome: Outcome) -> None:
+    def _failed(self, exc: BaseException, outcome: PoolFailures) -> None:
         outcome.failures.append(exc)
         self.halt.set(str(exc) or type(exc).__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class StateLabel:
     state: str  # ledger state
     report_key: str  # the run report's count for it
     label: str  # what the page calls it
@@ -24,9 +24,9 @@ class Outcome:
         return self.short or self.label
 
 
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("created", "created", "Created", "a new Lead was created in Salesforce", "#2563eb"),
-    Outcome(
+OUTCOMES: tuple[StateLabel, ...] = (
+    StateLabel("created", "created", "Created", "a new Lead was created in Salesforce", "#2563eb"),
+    StateLabel(
         "excluded",
         "excluded_existing",
         "Already in Salesforce",
@@ -34,17 +34,17 @@ OUTCOMES: tuple[Outcome, ...] = (
         "#94a3b8",
         "In Salesforce",
     ),
-    Outcome(
+    StateLabel(
         "skipped",
         "skipped_missing_fields",
         "Skipped",
         "data Salesforce requires is missing in Dotdigital; created once it is filled in",
         "#f59e0b",
     ),
-    Outcome(
+    StateLabel(
         "failed", "failed", "Failed", "Salesforce refused the record (see the reason)", "#dc2626"
     ),
-    Outcome(
+    StateLabel(
         "pending",
         "pending",
         "Pending",
@@ -52,14 +52,14 @@ OUTCOMES: tuple[Outcome, ...] = (
         "#7c3aed",
     ),
 )
-BASELINE = Outcome(
+BASELINE = StateLabel(
     "baseline",
     "baseline",
     "Baseline",
     "already in the book when lead creation was switched on; not turned into a Lead",
     "#cbd5e1",
 )
-BY_STATE: dict[str, Outcome] = {o.state: o for o in (*OUTCOMES, BASELINE)}
+BY_STATE: dict[str, StateLabel] = {o.state: o for o in (*OUTCOMES, BASELINE)}
 STATES: tuple[str, ...] = tuple(BY_STATE)
 
 # Campaign and later counts of a book in a run report, shown when present.

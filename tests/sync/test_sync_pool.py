@@ -7,7 +7,7 @@ import time
 
 from leadsync.errors import LeadsyncError, LimitReached
 from leadsync.sync.engine import StopRequested
-from leadsync.sync.pool import PoolFailures, Pool
+from leadsync.sync.pool import Pool, PoolFailures
 
 
 def _pool(jobs: int, opened: list[int] | None = None) -> Pool[int]:

@@ -261,7 +261,7 @@ def main() -> None:
         show_book(info, NEWSLETTER[1])
         banner("11. the campaign in Salesforce: new Leads, and the existing Contact who signed up")
         show_campaign(info, "Spring Webinar 2026")
-        banner("10. the sync audit as one HTML file (what the scheduled workflow uploads)")
+        banner("12. the sync audit as one HTML file (what the scheduled workflow uploads)")
         leadsync("report", "-c", "leadsync.yaml", "--html", "sync-report.html", env=env)
     finally:
         proc.send_signal(signal.SIGTERM)

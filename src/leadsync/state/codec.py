@@ -8,11 +8,11 @@ hashing and for comparing a SQLite state with its PostgreSQL copy).
 from __future__ import annotations
 
 import json
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, datetime
 from json import encoder as _json_encoder
 from json import scanner as _json_scanner
-from dataclasses import fields as dataclass_fields
 from operator import attrgetter
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, LedgerStateName, Link

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from leadsync.state import LockHeld, StaleState
+from leadsync.state import LockHeld, StaleState, codec
 from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, PushEntry
+from leadsync.state.paging import pages
 from leadsync.state.sqlstore import PAGE_ROWS
 
 LINEAGE = "8f0c1f2e-1111-4222-8333-944455556666"
@@ -314,6 +315,21 @@ def test_ledger_iter_pages_and_filters_by_state(store, open_store_again):
     both = list(store.ledger_iter("uk", 42, ["skipped", "created"]))
     assert sorted(e.contact_id for e in both) == list(range(n))
     assert list(store.ledger_iter("uk", 42, ["failed"])) == []
+
+
+def test_keyset_pages_walk_a_composite_key_across_page_ends(store):
+    """paging.pages, the one home of keyset paging (ledger, export, push, links): pages that
+    end inside one account and inside one book resume after the last key, on both backends."""
+    keys = [("uk", 42, i) for i in range(5)] + [("uk", 43, 1), ("us", 7, 2), ("us", 7, 3)]
+    store.ledger_put([entry(c, account=a, book_id=b) for a, b, c in keys])
+    select = f"SELECT {', '.join(codec.LEDGER_COLUMNS)} FROM ledger"
+    for rows in (1, 2, 3, 7, 8, 100):
+        got = pages(store._read_q, select, "", (), codec.LEDGER_KEY, (0, 1, 2), rows)
+        assert [(r[0], int(r[1]), int(r[2])) for r in got] == keys
+    one_book = pages(
+        store._read_q, select, "account = ? AND book_id = ?", ("uk", 42), ("contact_id",), (2,), 2
+    )
+    assert [int(r[2]) for r in one_book] == [0, 1, 2, 3, 4]
 
 
 def test_ledger_iter_tolerates_writes_while_iterating(store):

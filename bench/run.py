@@ -593,9 +593,10 @@ def report(console: Console, res: Results, builds: list[str], *, quick: bool) ->
             one, eight = pair
             console.print(
                 f"{one.accounts} accounts x {one.leads // max(one.accounts, 1):,} new leads at "
-                f"50 ms ({label}): --jobs 1 {one.wall_s:.1f} s wall, {one.cpu_s:.1f} s CPU, "
-                f"{one.calls:,} calls, {one.leads:,} Leads; --jobs 8 {eight.wall_s:.1f} s wall, "
-                f"{eight.cpu_s:.1f} s CPU, {eight.calls:,} calls, {eight.leads:,} Leads: "
+                f"50 ms ({label}): --jobs 1 {one.wall_s:.1f} s wall, {one.cpu_s:.1f} s CPU "
+                f"(emulator {one.emulator_cpu_s:.1f} s), {one.calls:,} calls, {one.leads:,} "
+                f"Leads; --jobs 8 {eight.wall_s:.1f} s wall, {eight.cpu_s:.1f} s CPU (emulator "
+                f"{eight.emulator_cpu_s:.1f} s), {eight.calls:,} calls, {eight.leads:,} Leads: "
                 f"{one.wall_s / eight.wall_s:.2f}x faster"
             )
     for label, plan in res.plans:

@@ -102,7 +102,7 @@ class LinkRows:
         if not links:
             return
         now = codec.utc_now()
-        with self._tx() as cur:
+        with self._tx(durable=any(k.attempt is not None for k in links)) as cur:
             self._executemany(cur, LINK_UPSERT, [codec.link_row(k, now) for k in links])
 
     def links_count(self, account: str) -> dict[str, int]:

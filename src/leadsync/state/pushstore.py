@@ -112,7 +112,7 @@ class PushRows:
             return
         now = codec.utc_now()
         rows = [push_row(e, now) for e in entries]
-        with self._tx() as cur:
+        with self._tx(durable=any(e.attempt is not None for e in entries)) as cur:
             self._executemany(cur, PUSH_UPSERT, rows)
 
     def push_in_doubt(self, account: str) -> list[PushEntry]:

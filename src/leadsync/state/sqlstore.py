@@ -122,8 +122,14 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         without ANALYZE statistics; PostgreSQL keeps its own)."""
         return "ledger"
 
-    def _tx(self) -> AbstractContextManager[Any]:
-        """A write transaction yielding a cursor; commits on success, rolls back on error."""
+    def _tx(self, durable: bool = True) -> AbstractContextManager[Any]:
+        """A write transaction yielding a cursor; commits on success, rolls back on error.
+
+        `durable=False` (SQLite): the commit may be lost in a power cut or an OS crash (never
+        in a process crash), together with every later one; the next durable commit makes it
+        durable too. Only for writes whose loss a re-run repairs: a write-ahead mark (an entry
+        whose `attempt` is set) is always durable, so nothing is sent to Salesforce or
+        Dotdigital that a power cut could make the ledger forget (see sqlite.py)."""
         raise NotImplementedError
 
     def _wrap(self) -> AbstractContextManager[None]:
@@ -318,6 +324,33 @@ class SqlStore(AuditReads, PushRows, LinkRows):
                 source=self._ledger_via("ledger_by_state"),
             )
 
+    def ledger_ids(self, account: str, book_id: int, state: LedgerStateName) -> Iterator[int]:
+        """write_pending's question (which members to write), asked by key: a run's pending
+        members are read back in batches afterwards, so decoding them here too would be waste."""
+        rows = pages(
+            self._read_q,
+            f"SELECT contact_id FROM {self._ledger_via('ledger_by_state')}",
+            "account = ? AND state = ? AND book_id = ? AND attempt IS NULL",
+            (account, state, int(book_id)),
+            ("contact_id",),
+            (0,),
+            PAGE_ROWS * 10,
+        )
+        return (int(r[0]) for r in rows)
+
+    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+        """Created and excluded entries linked to a campaign with no CampaignMember recorded:
+        the campaign step's candidates, chosen in SQL. A book's settled members are decoded
+        only while they wait for their member, not on every run (a book of a million created
+        Leads is otherwise read in full by each scheduled sync). Order: ledger_iter's."""
+        for state in ("created", "excluded"):
+            yield from self._paged(
+                "account = ? AND state = ? AND book_id = ? AND campaign_id IS NOT NULL "
+                "AND (campaign_member_id IS NULL OR campaign_member_id = '')",
+                (account, state, int(book_id)),
+                source=self._ledger_via("ledger_by_state"),
+            )
+
     def _paged(
         self, where: str, params: tuple[Any, ...], source: str = "ledger"
     ) -> Iterator[LedgerEntry]:
@@ -349,7 +382,7 @@ class SqlStore(AuditReads, PushRows, LinkRows):
             return
         now = codec.utc_now()
         rows = [codec.ledger_row(e, now) for e in entries]
-        with self._tx() as cur:
+        with self._tx(durable=any(e.attempt is not None for e in entries)) as cur:
             self._executemany(cur, LEDGER_UPSERT, rows)
 
     def ledger_counts(self, account: str | None = None) -> dict[tuple[str, int, str], int]:
@@ -370,7 +403,9 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         return rows[0][0] if rows else None
 
     def set_watermark(self, account: str, book_id: int, value: str) -> None:
-        with self._tx() as cur:
+        # lost in a power cut: the book is read again from the previous mark (the ledger
+        # knows every member already seen)
+        with self._tx(durable=False) as cur:
             cur.execute(self._q(WATERMARK_UPSERT), (account, int(book_id), value))
 
     def watermarks(self) -> dict[tuple[str, int], str]:
@@ -385,7 +420,7 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         return rows[0][0] if rows else None
 
     def set_last_sweep(self, account: str, book_id: int, value: str) -> None:
-        with self._tx() as cur:
+        with self._tx(durable=False) as cur:
             cur.execute(self._q(SWEEP_UPSERT), (account, int(book_id), value))
 
     # --- run reports ----------------------------------------------------------------------

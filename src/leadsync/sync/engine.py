@@ -797,11 +797,7 @@ class AccountSync:
 
     def write_pending(self, book: BookView, mapping: LeadMapping, tally: BookTally) -> None:
         """Every pending member of the book (new, or left by earlier runs) -> Salesforce."""
-        ids = [
-            e.contact_id
-            for e in self.store.ledger_iter(self.account.name, book.id, ["pending"])
-            if e.attempt is None
-        ]
+        ids = list(self.store.ledger_ids(self.account.name, book.id, "pending"))
         if not ids:
             return
         bulk = len(ids) >= self.settings.bulk_threshold
@@ -1125,7 +1121,7 @@ class AccountSync:
         created Leads, and the Lead or Contact that excluded a member (ledger.member_ref)."""
         status = self.ctx.view.campaign_member_status
         waiting: list[LedgerEntry] = []
-        for entry in self.store.ledger_iter(self.account.name, book.id, ["created", "excluded"]):
+        for entry in self.store.ledger_without_member(self.account.name, book.id):
             if ledger.needs_campaign_member(entry, f"{entry.campaign_id}|{status}"):
                 waiting.append(entry)
                 if len(waiting) >= BULK_JOB_RECORDS:
@@ -1383,7 +1379,7 @@ class DryRunBook:
         status = self.parent.ctx.view.campaign_member_status
         joining = list(self.joining)
         p = self.parent
-        for entry in p.store.ledger_iter(p.account.name, self.book.id, ["created", "excluded"]):
+        for entry in p.store.ledger_without_member(p.account.name, self.book.id):
             ref = ledger.member_ref(entry)
             key = f"{entry.campaign_id}|{status}"
             if ref is not None and entry.campaign_id and ledger.needs_campaign_member(entry, key):

@@ -469,8 +469,10 @@ def main() -> None:
             results.validate.extend(run_validate(root, builds))
         if not args.quick and not args.no_jobs and args.only in JOBS_SCENARIO:
             accounts, new = (int(n) for n in args.jobs_shape.split(","))
-            for build in [b for b in builds if supports_jobs(b)]:
-                for jobs in (1, 8):
+            # builds alternate within each --jobs setting, as the scenarios do (shared load)
+            with_jobs = [b for b in builds if supports_jobs(b)]
+            for jobs in (1, 8):
+                for build in with_jobs if jobs == 1 else with_jobs[::-1]:
                     console.print(
                         f"[dim]running {JOBS_SCENARIO}, --jobs {jobs} ({build.label}) ..."
                     )

@@ -236,7 +236,7 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         now = codec.utc_now()
         with self._tx() as cur:
             self._begin_apply(cur)
-            self._check_serial(cur, new, expected_lineage, expected_serial)
+            check_serial(cur, self._q, new, expected_lineage, expected_serial)
             cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(new))
             cur.execute(self._q(HISTORY_INSERT), codec.history_row(entry))
             for account, book_id in release_baseline:
@@ -255,32 +255,6 @@ class SqlStore(AuditReads, PushRows, LinkRows):
                     WATERMARK_UPSERT,
                     [(a, int(b), v) for (a, b), v in sorted(watermarks.items())],
                 )
-
-    def _check_serial(
-        self, cur: Any, new: AppliedState, expected_lineage: str | None, expected_serial: int
-    ) -> None:
-        """commit_apply's check, inside its transaction: the stored (lineage, serial) is the
-        one the caller read, and `new` follows it."""
-        cur.execute(self._q("SELECT lineage, serial FROM applied_state WHERE id = 1"))
-        row = cur.fetchone()
-        if row is None:
-            if expected_lineage is not None:
-                raise StaleState(
-                    f"expected state lineage {expected_lineage} serial {expected_serial}, "
-                    "but the store holds no applied state"
-                )
-        else:
-            lineage, serial = row[0], int(row[1])
-            if (lineage, serial) != (expected_lineage, expected_serial):
-                raise StaleState(
-                    f"the state changed since it was read: expected lineage "
-                    f"{expected_lineage} serial {expected_serial}, found lineage {lineage} "
-                    f"serial {serial}"
-                )
-            if new.lineage != lineage:
-                raise ValueError(f"a new state must keep lineage {lineage}, not {new.lineage}")
-            if new.serial <= serial:
-                raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
 
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
         """Newest first."""
@@ -475,8 +449,6 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         """
         from leadsync.state.errors import StateNotEmpty
 
-        now = codec.utc_now()
-        count = 0
         with self._tx() as cur:
             self._begin_apply(cur)
             for table in TABLES:
@@ -486,35 +458,93 @@ class SqlStore(AuditReads, PushRows, LinkRows):
                         f"the target {self.describe()} already holds state (table {table} is "
                         "not empty); refusing to overwrite it"
                     )
-            if applied is not None:
-                cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(applied))
-            if history_oldest_first:
-                self._executemany(
-                    cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
-                )
-            for chunk in chunked(ledger, WRITE_CHUNK):
-                # the target is empty: plain inserts (a repeated key keeps its first row)
-                self._executemany(cur, LEDGER_BASELINE, [codec.ledger_row(e, now) for e in chunk])
-                count += len(chunk)
-            self._after_load(cur)
-            if watermarks:
-                self._executemany(
-                    cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]
-                )
-            if runs:
-                self._executemany(
-                    cur,
-                    RUN_UPSERT,
-                    [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
-                )
-            self.import_push_rows(cur, *push)
-            for chunk in chunked(links, WRITE_CHUNK):
-                rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
-                cur.executemany(self._q(LINK_UPSERT), rows)
-            if update_marks:
-                cur.executemany(self._q(UPDATE_MARK_UPSERT), list(update_marks))
+            count = _load_all(
+                self,
+                cur,
+                applied,
+                history_oldest_first,
+                ledger,
+                watermarks,
+                runs,
+                push,
+                links,
+                update_marks,
+            )
         return count
 
     def describe(self) -> str:
         """Where this store lives, for messages (never includes a password)."""
         return self.backend
+
+
+def check_serial(
+    cur: Any, q: Callable[[str], str], new: AppliedState, lineage_read: str | None, serial_read: int
+) -> None:
+    """commit_apply's check, inside its transaction: the stored (lineage, serial) is the one
+    the caller read (`lineage_read`, `serial_read`), and `new` follows it."""
+    cur.execute(q("SELECT lineage, serial FROM applied_state WHERE id = 1"))
+    row = cur.fetchone()
+    if row is None:
+        if lineage_read is not None:
+            raise StaleState(
+                f"expected state lineage {lineage_read} serial {serial_read}, "
+                "but the store holds no applied state"
+            )
+    else:
+        lineage, serial = row[0], int(row[1])
+        if (lineage, serial) != (lineage_read, serial_read):
+            raise StaleState(
+                f"the state changed since it was read: expected lineage "
+                f"{lineage_read} serial {serial_read}, found lineage {lineage} "
+                f"serial {serial}"
+            )
+        if new.lineage != lineage:
+            raise ValueError(f"a new state must keep lineage {lineage}, not {new.lineage}")
+        if new.serial <= serial:
+            raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
+
+
+def _load_all(
+    store: SqlStore,
+    cur: Any,
+    applied: AppliedState | None,
+    history_oldest_first: Sequence[HistoryEntry],
+    ledger: Iterable[LedgerEntry],
+    watermarks: dict[tuple[str, int], str],
+    runs: Sequence[tuple[str, str, dict[str, Any]]],
+    push: tuple[Sequence[PushEntry], Sequence[PushMark]],
+    links: Iterable[Link],
+    update_marks: Sequence[tuple[str, str, str]],
+) -> int:
+    """import_all's writes, inside its transaction once the target is known empty; returns
+    the ledger rows written."""
+    now = codec.utc_now()
+    count = 0
+    if applied is not None:
+        cur.execute(store._q(APPLIED_UPSERT), codec.applied_row(applied))
+    if history_oldest_first:
+        store._executemany(
+            cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
+        )
+    for chunk in chunked(ledger, WRITE_CHUNK):
+        # the target is empty: plain inserts (a repeated key keeps its first row)
+        store._executemany(cur, LEDGER_BASELINE, [codec.ledger_row(e, now) for e in chunk])
+        count += len(chunk)
+    store._after_load(cur)
+    if watermarks:
+        store._executemany(
+            cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]
+        )
+    if runs:
+        store._executemany(
+            cur,
+            RUN_UPSERT,
+            [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
+        )
+    store.import_push_rows(cur, *push)
+    for chunk in chunked(links, WRITE_CHUNK):
+        rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
+        cur.executemany(store._q(LINK_UPSERT), rows)
+    if update_marks:
+        cur.executemany(store._q(UPDATE_MARK_UPSERT), list(update_marks))
+    return count

@@ -14,7 +14,6 @@ import pytest
 from leadsync.state import LockHeld, StaleState, codec
 from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, PushEntry
-from leadsync.state.paging import pages
 from leadsync.state.sqlstore import PAGE_ROWS
 
 LINEAGE = "8f0c1f2e-1111-4222-8333-944455556666"
@@ -320,6 +319,8 @@ def test_ledger_iter_pages_and_filters_by_state(store, open_store_again):
 def test_keyset_pages_walk_a_composite_key_across_page_ends(store):
     """paging.pages, the one home of keyset paging (ledger, export, push, links): pages that
     end inside one account and inside one book resume after the last key, on both backends."""
+    from leadsync.state.paging import pages
+
     keys = [("uk", 42, i) for i in range(5)] + [("uk", 43, 1), ("us", 7, 2), ("us", 7, 3)]
     store.ledger_put([entry(c, account=a, book_id=b) for a, b, c in keys])
     select = f"SELECT {', '.join(codec.LEDGER_COLUMNS)} FROM ledger"

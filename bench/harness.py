@@ -168,8 +168,21 @@ class Emulator:
             self._control(service, "POST", "/__emulator/reset-log")
 
     def calls(self, service: str) -> int:
-        log = self._control(service, "GET", "/__emulator/requests")
-        return sum(log["counts"].values())
+        return sum(self.call_counts(service).values())
+
+    def call_counts(self, service: str) -> dict[str, int]:
+        """Requests since reset_logs, by route (the emulator's own log)."""
+        return dict(self._control(service, "GET", "/__emulator/requests")["counts"])
+
+    def cpu_s(self) -> float:
+        """The emulator process's CPU (user + sys) so far, from /proc (0.0 where there is none):
+        with `--jobs` the emulator serves many runners' requests at once, and whether the
+        machine's cores, not leadsync, set the wall time shows in this figure."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def book_id(self, account: str, name: str) -> int:
         creds = self.info["dotdigital"]["accounts"][account]

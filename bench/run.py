@@ -33,6 +33,7 @@ from push import run_push
 MAPPED = {"FIRSTNAME": "First{n}", "LASTNAME": "Last{n}", "COMPANY": "Company {n}"}
 CAMPAIGN = "Bench Campaign"
 PROFILE: Path | None = None  # --profile FILE: run the measured sync under cProfile (CPU time)
+PYSPY: Path | None = None  # --pyspy FILE: sample the measured sync with py-spy (collapsed stacks)
 CPU_PROFILE = str(Path(__file__).resolve().parent / "cpuprofile.py")
 SCHEDULED_ROUNDS = 7  # the 10-lead sync is repeated (10 new members each time); median CPU
 VALIDATE_ROUNDS = 11
@@ -142,6 +143,13 @@ def server_time(emu: Emulator) -> str:
     return r.json()
 
 
+def pyspy_cmd(out: Path) -> list[str]:
+    """py-spy (installed beside the interpreter: `pip install py-spy`, not a dependency)
+    sampling the sync as its child at 250 Hz, idle time left out, as collapsed stacks."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    return [spy, "record", "-r", "250", "-f", "raw", "-o", str(out), "--"]
+
+
 def run_leadsync(sc: Scenario, work: Path, build: Build) -> Row:
     work.mkdir(parents=True)
     (work / "leadsync.yaml").write_text(config_text())
@@ -156,9 +164,12 @@ def run_leadsync(sc: Scenario, work: Path, build: Build) -> Row:
         cmd = build.cmd("sync", "-c", "leadsync.yaml", "--json")
         if PROFILE:
             cmd[1:3] = [CPU_PROFILE, str(PROFILE.with_suffix(f".{build.label.split()[0]}.prof"))]
+        if PYSPY:
+            out = PYSPY.with_suffix(f".{build.label.split()[0]}.txt")
+            cmd = [*pyspy_cmd(out), *cmd]
         m = run_measured(cmd, env=env, cwd=work)
         check(m, "leadsync sync")
-        report = json.loads(m.stdout)
+        report = json.loads(m.stdout[m.stdout.index("{") :])  # py-spy prints a line first
         created = sum(b["created"] for b in report["books"])
         if created != sc.new:
             raise SystemExit(f"bench: expected {sc.new} Leads, sync created {created}")
@@ -425,9 +436,13 @@ def main() -> None:
         help="also measure git revision REV (e.g. main) in the same run, side by side",
     )
     ap.add_argument("--profile", type=Path, help="write a CPU-time cProfile of each sync here")
+    ap.add_argument(
+        "--pyspy", type=Path, help="sample each sync with py-spy; collapsed stacks written here"
+    )
     args = ap.parse_args()
-    global PROFILE
+    global PROFILE, PYSPY
     PROFILE = args.profile.resolve() if args.profile else None
+    PYSPY = args.pyspy.resolve() if args.pyspy else None
     scenarios, plan_shape = _scenarios(args.quick)
     scenarios = [sc for sc in scenarios if args.only in sc.name]
 
@@ -454,8 +469,10 @@ def main() -> None:
             results.validate.extend(run_validate(root, builds))
         if not args.quick and not args.no_jobs and args.only in JOBS_SCENARIO:
             accounts, new = (int(n) for n in args.jobs_shape.split(","))
-            for build in [b for b in builds if supports_jobs(b)]:
-                for jobs in (1, 8):
+            # builds alternate within each --jobs setting, as the scenarios do (shared load)
+            with_jobs = [b for b in builds if supports_jobs(b)]
+            for jobs in (1, 8):
+                for build in with_jobs if jobs == 1 else with_jobs[::-1]:
                     console.print(
                         f"[dim]running {JOBS_SCENARIO}, --jobs {jobs} ({build.label}) ..."
                     )
@@ -578,9 +595,10 @@ def report(console: Console, res: Results, builds: list[str], *, quick: bool) ->
             one, eight = pair
             console.print(
                 f"{one.accounts} accounts x {one.leads // max(one.accounts, 1):,} new leads at "
-                f"50 ms ({label}): --jobs 1 {one.wall_s:.1f} s wall, {one.cpu_s:.1f} s CPU, "
-                f"{one.calls:,} calls, {one.leads:,} Leads; --jobs 8 {eight.wall_s:.1f} s wall, "
-                f"{eight.cpu_s:.1f} s CPU, {eight.calls:,} calls, {eight.leads:,} Leads: "
+                f"50 ms ({label}): --jobs 1 {one.wall_s:.1f} s wall, {one.cpu_s:.1f} s CPU "
+                f"(emulator {one.emulator_cpu_s:.1f} s), {one.calls:,} calls, {one.leads:,} "
+                f"Leads; --jobs 8 {eight.wall_s:.1f} s wall, {eight.cpu_s:.1f} s CPU (emulator "
+                f"{eight.emulator_cpu_s:.1f} s), {eight.calls:,} calls, {eight.leads:,} Leads: "
                 f"{one.wall_s / eight.wall_s:.2f}x faster"
             )
     for label, plan in res.plans:

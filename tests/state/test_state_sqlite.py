@@ -120,3 +120,33 @@ def test_lock_file_names_are_safe_and_distinct():
     for f in files:
         assert "/" not in f and not f.startswith(".") and len(f.encode()) < 255
     json.dumps(files)
+
+
+def test_a_write_ahead_mark_commits_synced_and_other_ledger_writes_do_not(tmp_path):
+    """The exactly-once rule under a power cut: a transaction that records a write in flight
+    (an entry with `attempt`) commits with synchronous=FULL, so the mark is on disk before the
+    write is sent; members read, results and watermarks commit with NORMAL (survive a kill -9,
+    not a power cut) and become durable with the next synced commit. Every commit is traced."""
+    from leadsync.state.model import LedgerEntry
+
+    store = SqliteStore(tmp_path / "s.db")
+    commits: list[int] = []
+
+    def trace(statement: str) -> None:
+        if statement == "COMMIT":
+            commits.append(store._conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    store._conn.set_trace_callback(trace)
+    member = LedgerEntry("uk", 1, 7, "a@example.com", "pending")
+    store.ledger_put([member])
+    store.ledger_put([LedgerEntry("uk", 1, 7, "a@example.com", "pending", attempt="job-1")])
+    store.ledger_put([LedgerEntry("uk", 1, 7, "a@example.com", "created", lead_id="00Q1")])
+    store.set_watermark("uk", 1, "2026-01-01T00:00:00Z")
+    store.save_run("r1", {"started_at": "2026-01-01T00:00:00Z"})
+    FULL, NORMAL = 2, 1
+    assert commits == [NORMAL, FULL, NORMAL, NORMAL, FULL]
+    store.close()
+    again = SqliteStore(tmp_path / "s.db")  # what was committed NORMAL is there after a close
+    assert again.ledger_get("uk", 1, [7])[7].lead_id == "00Q1"
+    assert again.watermark("uk", 1) == "2026-01-01T00:00:00Z"
+    again.close()

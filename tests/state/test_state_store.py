@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from leadsync.state import LockHeld, StaleState
+from leadsync.state import LockHeld, StaleState, codec
 from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, PushEntry
 from leadsync.state.sqlstore import PAGE_ROWS
@@ -314,6 +314,52 @@ def test_ledger_iter_pages_and_filters_by_state(store, open_store_again):
     both = list(store.ledger_iter("uk", 42, ["skipped", "created"]))
     assert sorted(e.contact_id for e in both) == list(range(n))
     assert list(store.ledger_iter("uk", 42, ["failed"])) == []
+
+
+def test_keyset_pages_walk_a_composite_key_across_page_ends(store):
+    """paging.pages, the one home of keyset paging (ledger, export, push, links): pages that
+    end inside one account and inside one book resume after the last key, on both backends."""
+    from leadsync.state.paging import pages
+
+    keys = [("uk", 42, i) for i in range(5)] + [("uk", 43, 1), ("us", 7, 2), ("us", 7, 3)]
+    store.ledger_put([entry(c, account=a, book_id=b) for a, b, c in keys])
+    select = f"SELECT {', '.join(codec.LEDGER_COLUMNS)} FROM ledger"
+    for rows in (1, 2, 3, 7, 8, 100):
+        got = pages(store._read_q, select, "", (), codec.LEDGER_KEY, (0, 1, 2), rows)
+        assert [(r[0], int(r[1]), int(r[2])) for r in got] == keys
+    one_book = pages(
+        store._read_q, select, "account = ? AND book_id = ?", ("uk", 42), ("contact_id",), (2,), 2
+    )
+    assert [int(r[2]) for r in one_book] == [0, 1, 2, 3, 4]
+
+
+def test_ledger_ids_are_a_states_members_with_no_write_in_flight(store):
+    n = PAGE_ROWS * 10 + 3  # more than one page
+    store.ledger_put(
+        [entry(i, attempt="job-1" if i == 5 else None) for i in range(n)]
+        + [entry(n + 1, "created"), entry(n + 2, book_id=99), entry(n + 3, account="us")]
+    )
+    assert list(store.ledger_ids("uk", 42, "pending")) == [i for i in range(n) if i != 5]
+    assert list(store.ledger_ids("uk", 42, "created")) == [n + 1]
+    assert list(store.ledger_ids("uk", 42, "failed")) == []
+
+
+def test_ledger_without_member_is_the_campaign_steps_candidates(store):
+    store.ledger_put(
+        [
+            entry(1, "created", lead_id="00Q1", campaign_id="701A"),
+            entry(2, "created", lead_id="00Q2", campaign_id="701A", campaign_member_id="00v2"),
+            entry(3, "created", lead_id="00Q3"),  # no campaign
+            entry(4, "excluded", matched_id="003A", campaign_id="701A"),
+            entry(5, "pending", campaign_id="701A"),
+            entry(6, "created", lead_id="00Q6", campaign_id="701A", campaign_member_id=""),
+            entry(7, "created", lead_id="00Q7", campaign_id="701A", book_id=99),
+        ]
+        + [entry(i, "created", lead_id=f"L{i}", campaign_id="701A") for i in range(10, 2010)]
+    )
+    got = [e.contact_id for e in store.ledger_without_member("uk", 42)]
+    assert got == [1, 6, *range(10, 2010), 4]  # created, then excluded, each by id
+    assert store.ledger_get("uk", 42, [4])[4].matched_id == "003A"
 
 
 def test_ledger_iter_tolerates_writes_while_iterating(store):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
+from json import encoder as _json_encoder
+from json import scanner as _json_scanner
+from operator import attrgetter
 from typing import Any, get_args
 
 from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, LedgerStateName, Link
@@ -73,18 +76,43 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-# One encoder for every dump (json.dumps would build one per call: a ledger put of 10,000
-# entries encodes 10,000 `extra` values); same text as json.dumps with these arguments.
+# One C encoder for every dump, called directly: json.dumps builds an encoder per call, and
+# JSONEncoder.encode adds two Python frames around the C one; a sync dumps each member's values
+# several times (tens of thousands of calls). Same text as json.dumps(sort_keys=True,
+# separators=(",", ":"), ensure_ascii=False); no circular-reference check (the values come
+# from JSON or are built here: a cycle would raise RecursionError instead of ValueError).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_C_ENCODE = (
+    _json_encoder.c_make_encoder(
+        None, _ENCODER.default, _json_encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    if _json_encoder.c_make_encoder is not None
+    else None
+)
+# The C scanner behind json.loads, without json.loads's type checks and two Python frames.
+_SCAN = _json_scanner.make_scanner(json.JSONDecoder())
 
 
 def dump(value: Any) -> str:
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def load(value: Any) -> Any:
-    """JSON text from SQLite, or an already decoded value from a PostgreSQL jsonb column."""
-    if isinstance(value, (str, bytes, bytearray)):
+    """JSON text from SQLite, or an already decoded value from a PostgreSQL jsonb column.
+
+    Text written by dump() has no surrounding whitespace: the scanner reads it in one call;
+    anything else (whitespace, bytes, bad JSON) takes json.loads and its errors."""
+    if isinstance(value, str):
+        try:
+            decoded, end = _SCAN(value, 0)
+        except StopIteration:
+            return json.loads(value)
+        if end == len(value):
+            return decoded
+        return json.loads(value)
+    if isinstance(value, (bytes, bytearray)):
         return json.loads(value)
     return value
 
@@ -244,34 +272,46 @@ def history_entry(row: tuple[Any, ...]) -> HistoryEntry:
 
 
 LINK_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclass_fields(Link))
-_LINK_JSON = frozenset({"base", "detail"})
-_LINK_JSON_OR_NULL = frozenset({"sf_seen", "dd_seen"})
+# Positions link_row and link_entry use (hot paths: the update step reads and writes every
+# linked person of a run, several times): checked against Link's fields at import.
+_LINK_AT = {name: i for i, name in enumerate(LINK_COLUMNS)}
+if (
+    _LINK_AT.get("contact_id"),
+    _LINK_AT.get("book_id"),
+    _LINK_AT.get("base"),
+    _LINK_AT.get("sf_seen"),
+    _LINK_AT.get("dd_seen"),
+    _LINK_AT.get("detail"),
+    _LINK_AT.get("updated_at"),
+    len(LINK_COLUMNS),
+) != (1, 5, 7, 8, 9, 11, 15, 16):
+    raise ImportError("Link's fields moved: update link_row and link_entry in codec.py")
+_link_values = attrgetter(*LINK_COLUMNS)
 
 
 def link_row(link: Link, now: str) -> tuple[Any, ...]:
     """One links row in LINK_COLUMNS order; `updated_at` is the write time."""
-    out: list[Any] = []
-    for name in LINK_COLUMNS:
-        value = getattr(link, name)
-        if name in _LINK_JSON:
-            value = dump(value or {})
-        elif name in _LINK_JSON_OR_NULL:
-            value = dump(value) if value is not None else None
-        elif name == "updated_at":
-            value = now
-        elif name in ("contact_id", "book_id") and value is not None:
-            value = int(value)
-        out.append(value)
-    return tuple(out)
+    row = list(_link_values(link))
+    row[1] = int(row[1])
+    if row[5] is not None:
+        row[5] = int(row[5])
+    row[7] = dump(row[7]) if row[7] else "{}"
+    row[8] = dump(row[8]) if row[8] is not None else None
+    row[9] = dump(row[9]) if row[9] is not None else None
+    row[11] = dump(row[11]) if row[11] else "{}"
+    row[15] = now
+    return tuple(row)
 
 
 def link_entry(row: tuple[Any, ...]) -> Link:
-    values = dict(zip(LINK_COLUMNS, row, strict=True))
-    for name in _LINK_JSON:
-        values[name] = load(values[name]) or {}
-    for name in _LINK_JSON_OR_NULL:
-        values[name] = load(values[name]) if values[name] is not None else None
-    values["contact_id"] = int(values["contact_id"])
-    if values["book_id"] is not None:
-        values["book_id"] = int(values["book_id"])
-    return Link(**values)
+    if len(row) != 16:
+        raise ValueError(f"a links row has 16 columns, not {len(row)}")
+    values = list(row)
+    values[1] = int(values[1])
+    if values[5] is not None:
+        values[5] = int(values[5])
+    values[7] = {} if values[7] in _EMPTY_DICT else (load(values[7]) or {})
+    values[8] = load(values[8]) if values[8] is not None else None
+    values[9] = load(values[9]) if values[9] is not None else None
+    values[11] = {} if values[11] in _EMPTY_DICT else (load(values[11]) or {})
+    return Link(*values)

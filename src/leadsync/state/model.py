@@ -270,6 +270,15 @@ class StateStore(Protocol):
         self, account: str, book_id: int, states: Sequence[LedgerStateName] | None = None
     ) -> Iterator[LedgerEntry]: ...
 
+    def ledger_ids(self, account: str, book_id: int, state: LedgerStateName) -> Iterator[int]:
+        """Contact ids of the book's entries in `state` with no write in flight, in id order
+        (the ids only: the caller reads the entries batch by batch)."""
+        ...
+
+    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+        """Created and excluded entries with a campaign_id and no campaign_member_id."""
+        ...
+
     def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
         """The ids among `contact_ids` that have an entry in the book's ledger (any state)."""
         ...

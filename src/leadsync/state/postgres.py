@@ -140,7 +140,9 @@ class PostgresStore(SqlStore):
         return text.replace("?", "%s")
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor]:
+    def _tx(self, durable: bool = True) -> Iterator[psycopg.Cursor]:
+        """Every commit is durable here (the server's synchronous_commit): `durable` is
+        SQLite's concern (see SqlStore._tx)."""
         with (
             self._mutex,
             self._wrap(writing=True),

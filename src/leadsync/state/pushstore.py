@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from leadsync.state import codec
 from leadsync.state.model import PushEntry, PushMark, PushStateName
+from leadsync.state.paging import pages
 
 PUSH_STATES: frozenset[str] = frozenset(get_args(PushStateName))
 PUSH_COLUMNS: tuple[str, ...] = tuple(
@@ -70,6 +71,7 @@ class PushRows:
 
     _q: Any
     _read: Any
+    _read_q: Any
     _tx: Any
     _executemany: Any
 
@@ -96,31 +98,21 @@ class PushRows:
     def push_iter(
         self, account: str, book_id: int, states: Sequence[PushStateName] | None = None
     ) -> Iterator[PushEntry]:
-        """Pages by key (no cursor held between pages: callers may write while iterating)."""
+        """Pages by key (paging.py: callers may write while iterating)."""
         wanted = sorted(set(states)) if states is not None else [None]
         for state in wanted:
             where = "account = ? AND book_id = ?" + (" AND state = ?" if state else "")
             params: tuple[Any, ...] = (account, int(book_id), *((state,) if state else ()))
-            after: str | None = None
-            while True:
-                sql = f"SELECT {_COLS} FROM push_members WHERE {where}"
-                args = params
-                if after is not None:
-                    sql += " AND member_id > ?"
-                    args = (*params, after)
-                rows = self._read(self._q(sql + f" ORDER BY member_id LIMIT {PAGE_ROWS}"), args)
-                for row in rows:
-                    yield push_entry(row)
-                if len(rows) < PAGE_ROWS:
-                    break
-                after = str(rows[-1][2])
+            select = f"SELECT {_COLS} FROM push_members"
+            for row in pages(self._read_q, select, where, params, ("member_id",), (2,), PAGE_ROWS):
+                yield push_entry(row)
 
     def push_put(self, entries: Sequence[PushEntry]) -> None:
         if not entries:
             return
         now = codec.utc_now()
         rows = [push_row(e, now) for e in entries]
-        with self._tx() as cur:
+        with self._tx(durable=any(e.attempt is not None for e in entries)) as cur:
             self._executemany(cur, PUSH_UPSERT, rows)
 
     def push_in_doubt(self, account: str) -> list[PushEntry]:

@@ -8,7 +8,6 @@ a backend that uses another style rewrites them in `_q`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from leadsync.state import codec
 from leadsync.state.audit import AuditReads
 from leadsync.state.errors import StateError
+from leadsync.state.linkstore import LINK_UPSERT, UPDATE_MARK_UPSERT, LinkRows
 from leadsync.state.migrations import Steps, latest_version
 from leadsync.state.model import (
     AppliedState,
@@ -29,6 +29,7 @@ from leadsync.state.model import (
     PushMark,
     StaleState,
 )
+from leadsync.state.paging import EXPORT_ROWS, chunked, pages
 from leadsync.state.pushstore import PUSH_TABLES, PushRows
 
 PAGE_ROWS = 1000  # ledger_iter page: bounded memory, one short query per page
@@ -82,34 +83,6 @@ RUN_UPSERT = (
     "INSERT INTO runs (run_id, started_at, report) VALUES (?, ?, ?) "
     "ON CONFLICT (run_id) DO UPDATE SET started_at = excluded.started_at, report = excluded.report"
 )
-_LINK_COLS = ", ".join(codec.LINK_COLUMNS)
-LINK_UPSERT = (
-    f"INSERT INTO links ({_LINK_COLS}) VALUES ({', '.join('?' for _ in codec.LINK_COLUMNS)}) "
-    "ON CONFLICT (account, contact_id) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}" for c in codec.LINK_COLUMNS if c not in ("account", "contact_id")
-    )
-)
-LINK_SELECT = f"SELECT {_LINK_COLS} FROM links"
-UPDATE_MARK_UPSERT = (
-    "INSERT INTO update_marks (account, source, value) VALUES (?, ?, ?) "
-    "ON CONFLICT (account, source) DO UPDATE SET value = excluded.value"
-)
-# Ledger entries with a Salesforce record that no link covers yet (the update step links them).
-LEDGER_UNLINKED = (
-    f"SELECT {', '.join('l.' + c for c in codec.LEDGER_COLUMNS)} FROM ledger l "
-    "WHERE l.account = ? AND l.state IN ('created', 'excluded') "
-    "AND (l.lead_id IS NOT NULL OR l.matched_id IS NOT NULL) "
-    "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = l.account "
-    "AND k.contact_id = l.contact_id) ORDER BY l.book_id, l.contact_id LIMIT ?"
-)
-# People the push wrote into a book (their contact id known) that no link covers yet.
-PUSH_UNLINKED = (
-    "SELECT {cols} FROM push_members p WHERE p.account = ? AND p.state = 'pushed' "
-    "AND p.contact_id IS NOT NULL AND p.person_id IS NOT NULL "
-    "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = p.account "
-    "AND k.contact_id = p.contact_id) ORDER BY p.book_id, p.member_id LIMIT ?"
-)
 TABLES = (
     "applied_state",
     "history",
@@ -122,16 +95,14 @@ TABLES = (
 )
 
 
-def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
+__all__ = ("PAGE_ROWS", "SqlStore", "chunked")
 
 
-class SqlStore(AuditReads, PushRows):
+class SqlStore(AuditReads, PushRows, LinkRows):
     """StateStore over a DB-API connection. Subclasses supply transport and locks. The audit's
     read queries (ledger search, facets, one run's report) come from AuditReads (audit.py), the
-    push tables' methods from PushRows (pushstore.py)."""
+    push tables' methods from PushRows (pushstore.py), the links' from LinkRows (linkstore.py);
+    long reads page by key (paging.py)."""
 
     #: the open connection (`execute` returns a cursor) and the lock that serialises its use
     _conn: Any
@@ -151,8 +122,14 @@ class SqlStore(AuditReads, PushRows):
         without ANALYZE statistics; PostgreSQL keeps its own)."""
         return "ledger"
 
-    def _tx(self) -> AbstractContextManager[Any]:
-        """A write transaction yielding a cursor; commits on success, rolls back on error."""
+    def _tx(self, durable: bool = True) -> AbstractContextManager[Any]:
+        """A write transaction yielding a cursor; commits on success, rolls back on error.
+
+        `durable=False` (SQLite): the commit may be lost in a power cut or an OS crash (never
+        in a process crash), together with every later one; the next durable commit makes it
+        durable too. Only for writes whose loss a re-run repairs: a write-ahead mark (an entry
+        whose `attempt` is set) is always durable, so nothing is sent to Salesforce or
+        Dotdigital that a power cut could make the ledger forget (see sqlite.py)."""
         raise NotImplementedError
 
     def _wrap(self) -> AbstractContextManager[None]:
@@ -162,6 +139,10 @@ class SqlStore(AuditReads, PushRows):
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex, self._wrap():
             return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _read_q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """`_read` of a statement written with `?` placeholders."""
+        return self._read(self._q(sql), params)
 
     def _begin_apply(self, cur: Any) -> None:
         """Serialise concurrent commit_apply calls before the serial check (if needed)."""
@@ -255,26 +236,7 @@ class SqlStore(AuditReads, PushRows):
         now = codec.utc_now()
         with self._tx() as cur:
             self._begin_apply(cur)
-            cur.execute(self._q("SELECT lineage, serial FROM applied_state WHERE id = 1"))
-            row = cur.fetchone()
-            if row is None:
-                if expected_lineage is not None:
-                    raise StaleState(
-                        f"expected state lineage {expected_lineage} serial {expected_serial}, "
-                        "but the store holds no applied state"
-                    )
-            else:
-                lineage, serial = row[0], int(row[1])
-                if (lineage, serial) != (expected_lineage, expected_serial):
-                    raise StaleState(
-                        f"the state changed since it was read: expected lineage "
-                        f"{expected_lineage} serial {expected_serial}, found lineage {lineage} "
-                        f"serial {serial}"
-                    )
-                if new.lineage != lineage:
-                    raise ValueError(f"a new state must keep lineage {lineage}, not {new.lineage}")
-                if new.serial <= serial:
-                    raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
+            check_serial(cur, self._q, new, expected_lineage, expected_serial)
             cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(new))
             cur.execute(self._q(HISTORY_INSERT), codec.history_row(entry))
             for account, book_id in release_baseline:
@@ -336,23 +298,46 @@ class SqlStore(AuditReads, PushRows):
                 source=self._ledger_via("ledger_by_state"),
             )
 
+    def ledger_ids(self, account: str, book_id: int, state: LedgerStateName) -> Iterator[int]:
+        """write_pending's question (which members to write), asked by key: a run's pending
+        members are read back in batches afterwards, so decoding them here too would be waste."""
+        rows = pages(
+            self._read_q,
+            f"SELECT contact_id FROM {self._ledger_via('ledger_by_state')}",
+            "account = ? AND state = ? AND book_id = ? AND attempt IS NULL",
+            (account, state, int(book_id)),
+            ("contact_id",),
+            (0,),
+            PAGE_ROWS * 10,
+        )
+        return (int(r[0]) for r in rows)
+
+    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+        """Created and excluded entries linked to a campaign with no CampaignMember recorded:
+        the campaign step's candidates, chosen in SQL. A book's settled members are decoded
+        only while they wait for their member, not on every run (a book of a million created
+        Leads is otherwise read in full by each scheduled sync). Order: ledger_iter's."""
+        for state in ("created", "excluded"):
+            yield from self._paged(
+                "account = ? AND state = ? AND book_id = ? AND campaign_id IS NOT NULL "
+                "AND (campaign_member_id IS NULL OR campaign_member_id = '')",
+                (account, state, int(book_id)),
+                source=self._ledger_via("ledger_by_state"),
+            )
+
     def _paged(
         self, where: str, params: tuple[Any, ...], source: str = "ledger"
     ) -> Iterator[LedgerEntry]:
-        after: int | None = None
-        while True:
-            sql = f"SELECT {_COLS} FROM {source} WHERE {where}"
-            args: tuple[Any, ...] = params
-            if after is not None:
-                sql += " AND contact_id > ?"
-                args = (*params, after)
-            sql += f" ORDER BY contact_id LIMIT {PAGE_ROWS}"
-            rows = self._read(self._q(sql), args)
-            for row in rows:
-                yield codec.ledger_entry(row)
-            if len(rows) < PAGE_ROWS:
-                return
-            after = int(rows[-1][2])
+        rows = pages(
+            self._read_q,
+            f"SELECT {_COLS} FROM {source}",
+            where,
+            params,
+            ("contact_id",),
+            (2,),
+            PAGE_ROWS,
+        )
+        return (codec.ledger_entry(r) for r in rows)
 
     def ledger_in_doubt(self, account: str) -> list[LedgerEntry]:
         rows = self._read(
@@ -371,7 +356,7 @@ class SqlStore(AuditReads, PushRows):
             return
         now = codec.utc_now()
         rows = [codec.ledger_row(e, now) for e in entries]
-        with self._tx() as cur:
+        with self._tx(durable=any(e.attempt is not None for e in entries)) as cur:
             self._executemany(cur, LEDGER_UPSERT, rows)
 
     def ledger_counts(self, account: str | None = None) -> dict[tuple[str, int, str], int]:
@@ -392,7 +377,9 @@ class SqlStore(AuditReads, PushRows):
         return rows[0][0] if rows else None
 
     def set_watermark(self, account: str, book_id: int, value: str) -> None:
-        with self._tx() as cur:
+        # lost in a power cut: the book is read again from the previous mark (the ledger
+        # knows every member already seen)
+        with self._tx(durable=False) as cur:
             cur.execute(self._q(WATERMARK_UPSERT), (account, int(book_id), value))
 
     def watermarks(self) -> dict[tuple[str, int], str]:
@@ -407,99 +394,8 @@ class SqlStore(AuditReads, PushRows):
         return rows[0][0] if rows else None
 
     def set_last_sweep(self, account: str, book_id: int, value: str) -> None:
-        with self._tx() as cur:
+        with self._tx(durable=False) as cur:
             cur.execute(self._q(SWEEP_UPSERT), (account, int(book_id), value))
-
-    # --- links -----------------------------------------------------------------------------
-    def links_get(self, account: str, contact_ids: Iterable[int]) -> dict[int, Link]:
-        ids = sorted({int(i) for i in contact_ids})
-        found: dict[int, Link] = {}
-        for chunk in chunked(ids, self.GET_CHUNK):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._read(
-                self._q(f"{LINK_SELECT} WHERE account = ? AND contact_id IN ({marks})"),
-                (account, *chunk),
-            )
-            for row in rows:
-                link = codec.link_entry(row)
-                found[link.contact_id] = link
-        return found
-
-    def links_for_records(self, account: str, record_ids: Iterable[str]) -> dict[str, Link]:
-        ids = sorted({str(i) for i in record_ids if i})
-        found: dict[str, Link] = {}
-        for chunk in chunked(ids, self.GET_CHUNK):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._read(
-                self._q(
-                    f"{LINK_SELECT} WHERE account = ? AND record_id IN ({marks}) "
-                    "AND state = 'linked' ORDER BY contact_id"
-                ),
-                (account, *chunk),
-            )
-            for row in rows:
-                link = codec.link_entry(row)
-                found.setdefault(link.record_id, link)
-        return found
-
-    def links_with_outcome(self, account: str, outcomes: Sequence[str] | None = None) -> list[Link]:
-        sql = f"{LINK_SELECT} WHERE account = ? AND outcome IS NOT NULL"
-        params: tuple[Any, ...] = (account,)
-        if outcomes is not None:
-            if not outcomes:
-                return []
-            sql += f" AND outcome IN ({', '.join('?' for _ in outcomes)})"
-            params = (account, *outcomes)
-        rows = self._read(self._q(sql + " ORDER BY contact_id"), params)
-        return [codec.link_entry(r) for r in rows]
-
-    def links_put(self, links: Sequence[Link]) -> None:
-        if not links:
-            return
-        now = codec.utc_now()
-        with self._tx() as cur:
-            self._executemany(cur, LINK_UPSERT, [codec.link_row(k, now) for k in links])
-
-    def links_count(self, account: str) -> dict[str, int]:
-        rows = self._read(
-            self._q(
-                "SELECT sobject, COUNT(*) FROM links WHERE account = ? AND state = 'linked' "
-                "GROUP BY sobject"
-            ),
-            (account,),
-        )
-        return {str(sobject): int(n) for sobject, n in rows}
-
-    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
-        rows = self._read(self._q(LEDGER_UNLINKED), (account, int(limit)))
-        return [codec.ledger_entry(r) for r in rows]
-
-    def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:
-        from leadsync.state.pushstore import PUSH_COLUMNS, push_entry
-
-        cols = ", ".join("p." + c for c in PUSH_COLUMNS)
-        rows = self._read(self._q(PUSH_UNLINKED.format(cols=cols)), (account, int(limit)))
-        return [push_entry(r) for r in rows]
-
-    def update_mark(self, account: str, source: str) -> str | None:
-        rows = self._read(
-            self._q("SELECT value FROM update_marks WHERE account = ? AND source = ?"),
-            (account, source),
-        )
-        return rows[0][0] if rows else None
-
-    def set_update_marks(self, account: str, marks: dict[str, str | None]) -> None:
-        if not marks:
-            return
-        with self._tx() as cur:
-            for source, value in sorted(marks.items()):
-                if value is None:
-                    cur.execute(
-                        self._q("DELETE FROM update_marks WHERE account = ? AND source = ?"),
-                        (account, source),
-                    )
-                else:
-                    cur.execute(self._q(UPDATE_MARK_UPSERT), (account, source, value))
 
     # --- run reports ----------------------------------------------------------------------
     def save_run(self, run_id: str, report: dict[str, Any], started: str | None = None) -> None:
@@ -535,23 +431,9 @@ class SqlStore(AuditReads, PushRows):
 
     def export_ledger(self) -> Iterator[LedgerEntry]:
         """Every ledger row in key order, paged by key (bounded memory for millions of rows)."""
-        after: tuple[Any, ...] | None = None
-        while True:
-            if after is None:
-                sql, args = LEDGER_SELECT, ()
-            else:
-                sql = (
-                    f"{LEDGER_SELECT} WHERE account > ? OR (account = ? AND "
-                    "(book_id > ? OR (book_id = ? AND contact_id > ?)))"
-                )
-                args = (after[0], after[0], after[1], after[1], after[2])
-            sql += f" ORDER BY account, book_id, contact_id LIMIT {PAGE_ROWS * 10}"
-            rows = self._read(self._q(sql), args)
-            for row in rows:
-                yield codec.ledger_entry(row)
-            if len(rows) < PAGE_ROWS * 10:
-                return
-            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+        key = codec.LEDGER_KEY
+        rows = pages(self._read_q, LEDGER_SELECT, "", (), key, (0, 1, 2), EXPORT_ROWS)
+        return (codec.ledger_entry(r) for r in rows)
 
     def import_all(
         self,
@@ -571,8 +453,6 @@ class SqlStore(AuditReads, PushRows):
         """
         from leadsync.state.errors import StateNotEmpty
 
-        now = codec.utc_now()
-        count = 0
         with self._tx() as cur:
             self._begin_apply(cur)
             for table in TABLES:
@@ -582,57 +462,93 @@ class SqlStore(AuditReads, PushRows):
                         f"the target {self.describe()} already holds state (table {table} is "
                         "not empty); refusing to overwrite it"
                     )
-            if applied is not None:
-                cur.execute(self._q(APPLIED_UPSERT), codec.applied_row(applied))
-            if history_oldest_first:
-                self._executemany(
-                    cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
-                )
-            for chunk in chunked(ledger, WRITE_CHUNK):
-                # the target is empty: plain inserts (a repeated key keeps its first row)
-                self._executemany(cur, LEDGER_BASELINE, [codec.ledger_row(e, now) for e in chunk])
-                count += len(chunk)
-            self._after_load(cur)
-            if watermarks:
-                self._executemany(
-                    cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]
-                )
-            if runs:
-                self._executemany(
-                    cur,
-                    RUN_UPSERT,
-                    [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
-                )
-            self.import_push_rows(cur, *push)
-            for chunk in chunked(links, WRITE_CHUNK):
-                rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
-                cur.executemany(self._q(LINK_UPSERT), rows)
-            if update_marks:
-                cur.executemany(self._q(UPDATE_MARK_UPSERT), list(update_marks))
+            count = _load_all(
+                self,
+                cur,
+                applied,
+                history_oldest_first,
+                ledger,
+                watermarks,
+                runs,
+                push,
+                links,
+                update_marks,
+            )
         return count
-
-    def export_links(self) -> Iterator[Link]:
-        """Every link in key order, paged by key (bounded memory)."""
-        after: tuple[str, int] | None = None
-        while True:
-            sql, args = LINK_SELECT, ()
-            if after is not None:
-                sql += " WHERE account > ? OR (account = ? AND contact_id > ?)"
-                args = (after[0], after[0], after[1])  # type: ignore[assignment]
-            sql += f" ORDER BY account, contact_id LIMIT {PAGE_ROWS * 10}"
-            rows = self._read(self._q(sql), args)
-            for row in rows:
-                yield codec.link_entry(row)
-            if len(rows) < PAGE_ROWS * 10:
-                return
-            after = (rows[-1][0], int(rows[-1][1]))
-
-    def export_update_marks(self) -> list[tuple[str, str, str]]:
-        return [
-            (str(a), str(src), str(v))
-            for a, src, v in self._read("SELECT account, source, value FROM update_marks")
-        ]
 
     def describe(self) -> str:
         """Where this store lives, for messages (never includes a password)."""
         return self.backend
+
+
+def check_serial(
+    cur: Any, q: Callable[[str], str], new: AppliedState, lineage_read: str | None, serial_read: int
+) -> None:
+    """commit_apply's check, inside its transaction: the stored (lineage, serial) is the one
+    the caller read (`lineage_read`, `serial_read`), and `new` follows it."""
+    cur.execute(q("SELECT lineage, serial FROM applied_state WHERE id = 1"))
+    row = cur.fetchone()
+    if row is None:
+        if lineage_read is not None:
+            raise StaleState(
+                f"expected state lineage {lineage_read} serial {serial_read}, "
+                "but the store holds no applied state"
+            )
+    else:
+        lineage, serial = row[0], int(row[1])
+        if (lineage, serial) != (lineage_read, serial_read):
+            raise StaleState(
+                f"the state changed since it was read: expected lineage "
+                f"{lineage_read} serial {serial_read}, found lineage {lineage} "
+                f"serial {serial}"
+            )
+        if new.lineage != lineage:
+            raise ValueError(f"a new state must keep lineage {lineage}, not {new.lineage}")
+        if new.serial <= serial:
+            raise ValueError(f"a new state needs a serial above {serial}, not {new.serial}")
+
+
+def _load_all(
+    store: SqlStore,
+    cur: Any,
+    applied: AppliedState | None,
+    history_oldest_first: Sequence[HistoryEntry],
+    ledger: Iterable[LedgerEntry],
+    watermarks: dict[tuple[str, int], str],
+    runs: Sequence[tuple[str, str, dict[str, Any]]],
+    push: tuple[Sequence[PushEntry], Sequence[PushMark]],
+    links: Iterable[Link],
+    update_marks: Sequence[tuple[str, str, str]],
+) -> int:
+    """import_all's writes, inside its transaction once the target is known empty; returns
+    the ledger rows written."""
+    now = codec.utc_now()
+    count = 0
+    if applied is not None:
+        cur.execute(store._q(APPLIED_UPSERT), codec.applied_row(applied))
+    if history_oldest_first:
+        store._executemany(
+            cur, HISTORY_INSERT, [codec.history_row(h) for h in history_oldest_first]
+        )
+    for chunk in chunked(ledger, WRITE_CHUNK):
+        # the target is empty: plain inserts (a repeated key keeps its first row)
+        store._executemany(cur, LEDGER_BASELINE, [codec.ledger_row(e, now) for e in chunk])
+        count += len(chunk)
+    store._after_load(cur)
+    if watermarks:
+        store._executemany(
+            cur, WATERMARK_UPSERT, [(a, b, v) for (a, b), v in sorted(watermarks.items())]
+        )
+    if runs:
+        store._executemany(
+            cur,
+            RUN_UPSERT,
+            [(rid, at, codec.dump(report)) for rid, at, report in reversed(runs)],
+        )
+    store.import_push_rows(cur, *push)
+    for chunk in chunked(links, WRITE_CHUNK):
+        rows = [codec.link_row(k, k.updated_at or now) for k in chunk]  # times kept
+        cur.executemany(store._q(LINK_UPSERT), rows)
+    if update_marks:
+        cur.executemany(store._q(UPDATE_MARK_UPSERT), list(update_marks))
+    return count

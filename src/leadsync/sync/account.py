@@ -97,11 +97,7 @@ class AccountSync:
 
     def write_pending(self, book: BookView, mapping: LeadMapping) -> None:
         """Every pending member of the book (new, or left by earlier runs) -> Salesforce."""
-        ids = [
-            e.contact_id
-            for e in self.store.ledger_iter(self.account.name, book.id, ["pending"])
-            if e.attempt is None
-        ]
+        ids = list(self.store.ledger_ids(self.account.name, book.id, "pending"))
         if not ids:
             return
         writer = writer_for(self, book, mapping, len(ids))

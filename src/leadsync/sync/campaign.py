@@ -43,7 +43,7 @@ class CampaignStep:
         created Leads, and the Lead or Contact that excluded a member (ledger.member_ref)."""
         status = self.ctx.view.campaign_member_status
         waiting: list[LedgerEntry] = []
-        for entry in self.store.ledger_iter(self.account.name, book.id, ["created", "excluded"]):
+        for entry in self.store.ledger_without_member(self.account.name, book.id):
             if ledger.needs_campaign_member(entry, f"{entry.campaign_id}|{status}"):
                 waiting.append(entry)
                 if len(waiting) >= BULK_JOB_RECORDS:

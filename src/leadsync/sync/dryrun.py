@@ -78,6 +78,17 @@ class DryLedger:
             if entry.contact_id not in mine:
                 yield entry
 
+    def ledger_ids(self, account: str, book_id: int, state: str) -> Iterator[int]:
+        """The store's question asked over this run's entries too (see ledger_iter)."""
+        for entry in self.ledger_iter(account, book_id, [state]):
+            if entry.attempt is None:
+                yield entry.contact_id
+
+    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+        for entry in self.ledger_iter(account, book_id, ["created", "excluded"]):
+            if entry.campaign_id and not entry.campaign_member_id:
+                yield entry
+
     def set_watermark(self, account: str, book_id: int, value: str) -> None:
         return None
 

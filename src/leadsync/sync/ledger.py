@@ -421,6 +421,16 @@ def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerE
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as they survive a JSON round trip (the ledger stores them as JSON)."""
+    """Values as they survive a JSON round trip (the ledger stores them as JSON).
+
+    Datafield values are almost always strings, numbers or None, which survive as they are:
+    only other values (dates, lists) take the round trip (one per new member otherwise)."""
+    if all(type(v) in _JSON_SCALARS for v in values.values()) and all(
+        type(k) is str for k in values
+    ):
+        return dict(values)
     return json.loads(json.dumps(values, default=str))

@@ -25,6 +25,7 @@ from leadsync.applied import AppliedBook, AppliedIntegration, snapshot
 from leadsync.config import config_dir
 from leadsync.config.model import Config
 from leadsync.dotdigital.errors import DotdigitalError
+from leadsync.emails import normalise_email
 from leadsync.errors import LeadsyncError, RemoteError
 from leadsync.reconcile import planfile
 from leadsync.reconcile.diff import diff
@@ -390,7 +391,7 @@ def _baseline(
                     account=account,
                     book_id=book.id,
                     contact_id=int(contact.id),
-                    email=contact.email.strip().lower(),
+                    email=normalise_email(contact.email),
                     state="baseline",
                     reason_code="BASELINE",
                     reason="member before create_leads was applied (backfill: false)",

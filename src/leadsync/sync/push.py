@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from leadsync.emails import normalise_email
 from leadsync.state.model import LedgerEntry, PushEntry, PushMark
 from leadsync.sync import ledger, pushmap, wire
 from leadsync.sync.applied import BookView
@@ -296,10 +297,10 @@ class PushBook:
         for page in pages:
             if started is None:
                 started = self.dd.last_date
-            emails = [c.email.strip().lower() for c in page]
+            emails = [normalise_email(c.email) for c in page]
             keep = self.current_emails(emails) | self.leaving_emails(emails)
             for contact in page:
-                email = contact.email.strip().lower()
+                email = normalise_email(contact.email)
                 if email not in keep:
                     outsiders[contact.id] = email
             self.ctx.check_stop()

@@ -275,7 +275,9 @@ class BulkWriter(LeadWriter):
             nonlocal ahead
             jobs.append(job_id)
             ahead = ahead.with_job(job_id)
-            marked[:] = [ledger.evolve(e, attempt=ahead.encode()) for e in marked]
+            attempt = ahead.encode()
+            for entry in marked:  # this writer's own copies (mark made them): set in place
+                entry.attempt = attempt
             self.store.ledger_put(marked)
 
         try:

@@ -362,6 +362,22 @@ def test_ledger_without_member_is_the_campaign_steps_candidates(store):
     assert store.ledger_get("uk", 42, [4])[4].matched_id == "003A"
 
 
+def test_ledger_without_member_leaves_out_the_entries_a_run_holds(store):
+    """The campaign step takes the entries its own run stored from memory and asks the
+    store only for the others (`not_run`): those of other runs, or never run."""
+    store.ledger_put(
+        [
+            entry(1, "created", lead_id="00Q1", campaign_id="701A", last_run="r1"),
+            entry(2, "created", lead_id="00Q2", campaign_id="701A", last_run="r2"),
+            entry(3, "excluded", matched_id="003A", campaign_id="701A", last_run="r2"),
+            entry(4, "excluded", matched_id="003B", campaign_id="701A"),
+        ]
+    )
+    got = [e.contact_id for e in store.ledger_without_member("uk", 42, "r2")]
+    assert got == [1, 4]
+    assert [e.contact_id for e in store.ledger_without_member("uk", 42)] == [1, 2, 3, 4]
+
+
 def test_ledger_iter_tolerates_writes_while_iterating(store):
     store.ledger_put([entry(i) for i in range(PAGE_ROWS + 10)])
     seen, batch = 0, []

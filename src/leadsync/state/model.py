@@ -275,8 +275,11 @@ class StateStore(Protocol):
         (the ids only: the caller reads the entries batch by batch)."""
         ...
 
-    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
-        """Created and excluded entries with a campaign_id and no campaign_member_id."""
+    def ledger_without_member(
+        self, account: str, book_id: int, not_run: str | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Created and excluded entries with a campaign_id and no campaign_member_id (created
+        first, each state by contact id); `not_run`: less those whose last_run is that run."""
         ...
 
     def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
@@ -347,9 +350,12 @@ class StateStore(Protocol):
         """Linked (not unlinked) links of the account, by Salesforce object."""
         ...
 
-    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
+    def ledger_unlinked(
+        self, account: str, limit: int, not_run: str | None = None
+    ) -> list[LedgerEntry]:
         """Created/excluded ledger entries with a Salesforce record and no link yet (any book
-        of the account), at most `limit`, by book and contact id."""
+        of the account), at most `limit`, by book and contact id; `not_run`: less those whose
+        last_run is that run."""
         ...
 
     def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:

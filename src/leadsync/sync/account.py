@@ -30,6 +30,9 @@ from leadsync.sync.run import NO_LOCK, Run
 from leadsync.sync.update_step import UpdateStep
 from leadsync.sync.writers import LeadWriter, writer_for
 
+KEPT_ENTRIES = 10_000  # created/excluded entries of a run held for the steps after the write
+SETTLED = frozenset({"created", "excluded"})
+
 
 def has_push(account: AccountView, store: StateStore) -> bool:
     """Does this account have a push step to run: a pushing book, or an import in doubt?"""
@@ -58,6 +61,9 @@ class AccountSync:
         self.run_id = run.run_id
         self.batch_records: dict[int, dict[str, Any]] = {}  # contact id -> Lead, one batch
         self.key: str | None = None  # the Lead upsert key field, when the org has it usable
+        # Created and excluded entries this run stored, as stored (see `remember`); None in a
+        # dry run, or once there were more than KEPT_ENTRIES: then they are read back
+        self.settled: dict[tuple[int, int], LedgerEntry] | None = None if run.dry_run else {}
         self.in_doubt = InDoubt(self)
         self.reading = Ingest(self)
         self.existing = Existing(self)
@@ -141,6 +147,7 @@ class AccountSync:
             return
         if store:
             self.store.ledger_put(updates)
+            self.remember(updates)
         for entry in updates:
             old = stored.get(entry.contact_id)
             counted = (
@@ -153,6 +160,25 @@ class AccountSync:
             if self.ctx.dry_run and counted != entry.state:
                 dryrun.sample(self, entry)
             tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
+
+    def remember(self, stored: Sequence[LedgerEntry]) -> None:
+        """Keep the created and excluded entries this run stores (last_run this run), for the
+        steps that read them next: the campaign step and the update step's new links take them
+        from here and ask the store only for entries of other runs (`not_run`), instead of
+        reading back and decoding every new Lead's entry. Every ledger write of a real run
+        calls this, so `settled` holds each such entry as the store does; a run with more
+        than KEPT_ENTRIES of them stops keeping any (memory stays flat) and reads them back."""
+        kept = self.settled
+        if kept is None:
+            return
+        for entry in stored:
+            key = (entry.book_id, entry.contact_id)
+            if entry.state in SETTLED and entry.last_run == self.run_id:
+                kept[key] = entry
+            else:
+                kept.pop(key, None)
+        if len(kept) > KEPT_ENTRIES:
+            self.settled = None
 
     def _error_of_this_run(self, entry: LedgerEntry) -> dict[str, Any] | None:
         """The last_error that keeps `entry` pending, when this run's write recorded it."""

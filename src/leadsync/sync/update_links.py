@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from leadsync.state.model import Link
+from leadsync.state.model import LedgerEntry, Link
 from leadsync.sync import links, wire
 
 if TYPE_CHECKING:
@@ -37,10 +37,16 @@ class RunLinks:
 
     def link_new(self) -> None:
         """Ledger entries with a Salesforce record, and people the push wrote, with no link
-        yet -> new (pending) links."""
+        yet -> new (pending) links. This run's own entries come from memory when the Lead
+        step kept them (AccountSync.remember), the rest from the store."""
+        kept = self._kept_unlinked()
+        not_run = self.step.run_id if kept is not None else None
         while True:
-            entries = self.store.ledger_unlinked(self.name, LINK_BATCH)
+            entries = self.store.ledger_unlinked(self.name, LINK_BATCH, not_run)
             pushed = self.store.push_unlinked(self.name, LINK_BATCH)
+            full = len(entries) >= LINK_BATCH or len(pushed) >= LINK_BATCH
+            if kept:
+                entries, kept = sorted([*kept, *entries], key=_by_book), None
             now = wire.now()
             made: dict[int, Link] = {}
             for link in [
@@ -49,8 +55,7 @@ class RunLinks:
             ]:
                 if link is not None and link.contact_id not in made:
                     made[link.contact_id] = link
-            last = (len(entries) < LINK_BATCH and len(pushed) < LINK_BATCH) or not made
-            if self.step.dry or last:
+            if self.step.dry or not full or not made:
                 # the last round: kept until evaluated (a dry run stores nothing at all)
                 self.fresh.update(made)
                 if not self.step.dry:
@@ -59,8 +64,18 @@ class RunLinks:
             self.store.links_put(list(made.values()))  # more to come: the query skips these
             self.step.tally.add("linked", len(made))
 
+    def _kept_unlinked(self) -> list[LedgerEntry] | None:
+        """The created/excluded entries this run stored, with a record and no link yet (None:
+        not kept, e.g. a dry run or too many: the store is asked for all of them)."""
+        kept = self.step.parent.settled
+        if kept is None or self.step.dry:
+            return None
+        entries = [e for e in kept.values() if e.lead_id or e.matched_id]
+        have = self.store.links_get(self.name, [e.contact_id for e in entries]) if entries else {}
+        return [e for e in entries if e.contact_id not in have]
+
     def counts(self) -> dict[str, int]:
-        """Links by object (Lead, Contact), the dry run's new ones included."""
+        """Links by object (Lead, Contact), the new ones not stored yet included."""
         counts = self.store.links_count(self.name)
         for link in self.fresh.values():
             counts[link.sobject] = counts.get(link.sobject, 0) + 1
@@ -99,3 +114,8 @@ class RunLinks:
             self.store.links_put(list(changed))
             for link in changed:
                 self.fresh.pop(link.contact_id, None)  # stored: the store holds it now
+
+
+def _by_book(entry: LedgerEntry) -> tuple[int, int]:
+    """The store's order of unlinked entries: by book, then contact id."""
+    return (entry.book_id, entry.contact_id)

@@ -66,8 +66,10 @@ def evaluate(
     mapping: LeadMapping,
     run_id: str,
     now: str,
+    mapped_out: dict[int, Mapped] | None = None,
 ) -> LedgerEntry | None:
-    """The entry for a member read from the book, or None when there is nothing new to do."""
+    """The entry for a member read from the book, or None when there is nothing new to do.
+    `mapped_out`: receives the member's mapping, by contact id, when it was mapped."""
     if existing is not None:
         if existing.origin == "salesforce" and existing.state not in TERMINAL:
             return _touch(
@@ -101,7 +103,10 @@ def evaluate(
         )
     else:
         base = evolve(existing, email=normalise_email(email), extra={**existing.extra, **extra})
-    return outcome_of_mapping(base, mapping, run_id, now)
+    mapped = mapped_for(base, mapping)
+    if mapped_out is not None:
+        mapped_out[contact.id] = mapped
+    return outcome_of_mapping(base, mapping, run_id, now, mapped)
 
 
 def mapped_for(entry: LedgerEntry, mapping: LeadMapping) -> Mapped:

@@ -70,7 +70,11 @@ class RunLinks:
         kept = self.step.parent.settled
         if kept is None or self.step.dry:
             return None
-        entries = [e for e in kept.values() if e.lead_id or e.matched_id]
+        entries = [
+            e
+            for e in kept.values()
+            if e.state in ("created", "excluded") and (e.lead_id or e.matched_id)
+        ]
         have = self.store.links_get(self.name, [e.contact_id for e in entries]) if entries else {}
         return [e for e in entries if e.contact_id not in have]
 

@@ -106,6 +106,13 @@ def evaluate(
     mapped = mapped_for(base, mapping)
     if mapped_out is not None:
         mapped_out[contact.id] = mapped
+    if existing is None and not (mapped.problems or mapped.missing):
+        # A new member ready to write (nearly every one): outcome_of_mapping's pending entry,
+        # set on the entry just built instead of copied from it
+        base.data_hash = mapped.data_hash
+        base.last_run = run_id
+        base.updated_at = now
+        return base
     return outcome_of_mapping(base, mapping, run_id, now, mapped)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from leadsync.dotdigital.model import Contact
 from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES
 from leadsync.salesforce.model import SaveResult
-from leadsync.state.model import LedgerEntry
+from leadsync.state.model import JsonDict, LedgerEntry
 from leadsync.sync import write_errors
 from leadsync.sync.mapping import (
     LeadMapping,
@@ -90,7 +90,7 @@ def evaluate(
         and existing.data_hash == data_hash(email, values, mapping)
     ):
         return None
-    extra = {"values": _jsonable(values), "raw_email": email}
+    extra = JsonDict(values=_jsonable(values), raw_email=email)  # encoded once (state codec)
     if existing is None:
         base = LedgerEntry(
             account=account,
@@ -102,7 +102,8 @@ def evaluate(
             extra=extra,
         )
     else:
-        base = evolve(existing, email=normalise_email(email), extra={**existing.extra, **extra})
+        extra = JsonDict({**existing.extra, **extra})
+        base = evolve(existing, email=normalise_email(email), extra=extra)
     mapped = mapped_for(base, mapping)
     if mapped_out is not None:
         mapped_out[contact.id] = mapped
@@ -374,7 +375,9 @@ def refused(
 
 
 def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
-    extra = {k: v for k, v in entry.extra.items() if k != "campaign_error"}
+    extra = entry.extra
+    if "campaign_error" in extra:
+        extra = {k: v for k, v in extra.items() if k != "campaign_error"}
     return _touch(entry, run_id, now, campaign_member_id=member_id, extra=extra)
 
 

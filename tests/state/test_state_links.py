@@ -82,6 +82,11 @@ def test_ledger_unlinked_lists_people_with_a_record_and_no_link(store):
     assert [e.contact_id for e in store.ledger_unlinked("uk", 10)] == [1, 2]
     assert [e.contact_id for e in store.ledger_unlinked("uk", 1)] == [1]
     assert store.ledger_unlinked("us", 10) == []
+    # the update step holds its own run's entries: the store is asked for the others
+    store.ledger_put([entry(1, "created", lead_id="00Q8d0000000001AAA", last_run="r2")])
+    store.ledger_put([entry(6, "created", lead_id="00Q8d0000000006AAA", last_run="r1")])
+    assert [e.contact_id for e in store.ledger_unlinked("uk", 10, "r2")] == [2, 6]
+    assert [e.contact_id for e in store.ledger_unlinked("uk", 10)] == [1, 2, 6]
 
 
 def test_update_marks_set_and_clear_together(store, open_store_again):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from leadsync.state import LockHeld, StaleState, codec
 from leadsync.state.migrations import POSTGRES_STEPS, SQLITE_STEPS, latest_version
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, PushEntry
+from leadsync.state.model import AppliedState, HistoryEntry, JsonDict, LedgerEntry, PushEntry
 from leadsync.state.sqlstore import PAGE_ROWS
 
 LINEAGE = "8f0c1f2e-1111-4222-8333-944455556666"
@@ -362,6 +363,22 @@ def test_ledger_without_member_is_the_campaign_steps_candidates(store):
     assert store.ledger_get("uk", 42, [4])[4].matched_id == "003A"
 
 
+def test_ledger_without_member_leaves_out_the_entries_a_run_holds(store):
+    """The campaign step takes the entries its own run stored from memory and asks the
+    store only for the others (`not_run`): those of other runs, or never run."""
+    store.ledger_put(
+        [
+            entry(1, "created", lead_id="00Q1", campaign_id="701A", last_run="r1"),
+            entry(2, "created", lead_id="00Q2", campaign_id="701A", last_run="r2"),
+            entry(3, "excluded", matched_id="003A", campaign_id="701A", last_run="r2"),
+            entry(4, "excluded", matched_id="003B", campaign_id="701A"),
+        ]
+    )
+    got = [e.contact_id for e in store.ledger_without_member("uk", 42, "r2")]
+    assert got == [1, 4]
+    assert [e.contact_id for e in store.ledger_without_member("uk", 42)] == [1, 2, 3, 4]
+
+
 def test_ledger_iter_tolerates_writes_while_iterating(store):
     store.ledger_put([entry(i) for i in range(PAGE_ROWS + 10)])
     seen, batch = 0, []
@@ -675,3 +692,20 @@ def test_step_3_gives_writes_in_doubt_their_attempt_time(store_spec, open_store_
     got = store.ledger_get("uk", 42, [1, 2])
     assert (got[1].attempt, got[1].attempted_at) == ("coll:run-1:ab12cd34", "2026-01-03T10:00:00Z")
     assert (got[2].attempt, got[2].attempted_at) == (None, None)
+
+
+def test_a_read_only_extra_is_stored_and_read_back_as_its_values(store):
+    """A new member's `extra` is one JsonDict through its transitions, encoded once: what is
+    stored is its values, whichever transition wrote it last, and it cannot change in place."""
+    extra = JsonDict(values={"FIRSTNAME": "Ada", "COUNT": 3, "NONE": None}, raw_email="A@x.io")
+    store.ledger_put([entry(1, extra=extra)])
+    store.ledger_put([entry(1, "created", lead_id="00Q1", extra=extra)])  # the same object again
+    store.ledger_put([entry(2, extra={**extra, "pushed": {"book": "B"}})])  # a new dict
+    got = store.ledger_get("uk", 42, [1, 2])
+    assert got[1].extra == {"values": {"FIRSTNAME": "Ada", "COUNT": 3, "NONE": None},
+                            "raw_email": "A@x.io"}  # fmt: skip
+    assert got[1].state == "created"
+    assert got[2].extra["pushed"] == {"book": "B"} and got[2].extra["raw_email"] == "A@x.io"
+    with pytest.raises(TypeError):
+        extra["raw_email"] = "b@x.io"
+    assert copy.deepcopy(extra) == extra

@@ -15,7 +15,14 @@ from json import scanner as _json_scanner
 from operator import attrgetter
 from typing import Any, get_args
 
-from leadsync.state.model import AppliedState, HistoryEntry, LedgerEntry, LedgerStateName, Link
+from leadsync.state.model import (
+    AppliedState,
+    HistoryEntry,
+    JsonDict,
+    LedgerEntry,
+    LedgerStateName,
+    Link,
+)
 
 LEDGER_STATES: frozenset[str] = frozenset(get_args(LedgerStateName))
 ORIGINS: frozenset[str] = frozenset({"dotdigital", "salesforce"})
@@ -155,7 +162,7 @@ def ledger_row(entry: LedgerEntry, now: str) -> tuple[Any, ...]:
         entry.first_run,
         entry.last_run,
         entry.updated_at or now,
-        dump(entry.extra) if entry.extra else "{}",
+        _extra_text(entry.extra),
         entry.attempted_at,
     )
 
@@ -202,6 +209,17 @@ def split_plain(
         else:
             full.append(row)
     return narrow, full
+
+
+def _extra_text(extra: dict[str, Any]) -> str:
+    """An entry's `extra` as JSON: a JsonDict's text is made once, at its first write."""
+    if not extra:
+        return "{}"
+    if type(extra) is JsonDict:
+        if extra.json is None:
+            extra.json = dump(extra)
+        return extra.json
+    return dump(extra)
 
 
 def ledger_entry(row: tuple[Any, ...]) -> LedgerEntry:

@@ -35,7 +35,7 @@ LEDGER_UNLINKED = (
     "WHERE l.account = ? AND l.state IN ('created', 'excluded') "
     "AND (l.lead_id IS NOT NULL OR l.matched_id IS NOT NULL) "
     "AND NOT EXISTS (SELECT 1 FROM links k WHERE k.account = l.account "
-    "AND k.contact_id = l.contact_id) ORDER BY l.book_id, l.contact_id LIMIT ?"
+    "AND k.contact_id = l.contact_id) {also}ORDER BY l.book_id, l.contact_id LIMIT ?"
 )
 # People the push wrote into a book (their contact id known) that no link covers yet.
 PUSH_UNLINKED = (
@@ -115,8 +115,15 @@ class LinkRows:
         )
         return {str(sobject): int(n) for sobject, n in rows}
 
-    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
-        rows = self._read(self._q(LEDGER_UNLINKED), (account, int(limit)))
+    def ledger_unlinked(
+        self, account: str, limit: int, not_run: str | None = None
+    ) -> list[LedgerEntry]:
+        if not_run is None:
+            sql, params = LEDGER_UNLINKED.format(also=""), (account, int(limit))
+        else:
+            also = "AND (l.last_run IS NULL OR l.last_run <> ?) "
+            sql, params = LEDGER_UNLINKED.format(also=also), (account, not_run, int(limit))
+        rows = self._read(self._q(sql), params)
         return [codec.ledger_entry(r) for r in rows]
 
     def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:

@@ -100,6 +100,31 @@ class StaleState(LeadsyncError):
     """The state changed (serial or lineage) between reading it and committing a new one."""
 
 
+class JsonDict(dict[str, Any]):
+    """A read-only dict that keeps its JSON text once the state codec has made it (`json`).
+
+    Why: a new member's `extra` (its values as read) is stored with each of its transitions,
+    three or four per new Lead, and is the same object through all of them (a transition that
+    changes `extra` builds a new dict): encoded once instead of each time. Read-only, so the
+    text cannot go stale; values inside are never changed in place either (they come from
+    JSON or are built fresh)."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy, deepcopy and pickle: a new JsonDict
+        return (JsonDict, (dict(self),))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a JsonDict is read-only: build a new dict instead")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    update = pop = popitem = setdefault = clear = _read_only
+
+
 @dataclass(slots=True)
 class LedgerEntry:
     """One address-book member as the sync knows it. Key: (account, book_id, contact_id)."""
@@ -275,8 +300,11 @@ class StateStore(Protocol):
         (the ids only: the caller reads the entries batch by batch)."""
         ...
 
-    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
-        """Created and excluded entries with a campaign_id and no campaign_member_id."""
+    def ledger_without_member(
+        self, account: str, book_id: int, not_run: str | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Created and excluded entries with a campaign_id and no campaign_member_id (created
+        first, each state by contact id); `not_run`: less those whose last_run is that run."""
         ...
 
     def ledger_known(self, account: str, book_id: int, contact_ids: Iterable[int]) -> set[int]:
@@ -347,9 +375,12 @@ class StateStore(Protocol):
         """Linked (not unlinked) links of the account, by Salesforce object."""
         ...
 
-    def ledger_unlinked(self, account: str, limit: int) -> list[LedgerEntry]:
+    def ledger_unlinked(
+        self, account: str, limit: int, not_run: str | None = None
+    ) -> list[LedgerEntry]:
         """Created/excluded ledger entries with a Salesforce record and no link yet (any book
-        of the account), at most `limit`, by book and contact id."""
+        of the account), at most `limit`, by book and contact id; `not_run`: less those whose
+        last_run is that run."""
         ...
 
     def push_unlinked(self, account: str, limit: int) -> list[PushEntry]:

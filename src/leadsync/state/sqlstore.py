@@ -312,16 +312,25 @@ class SqlStore(AuditReads, PushRows, LinkRows):
         )
         return (int(r[0]) for r in rows)
 
-    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+    def ledger_without_member(
+        self, account: str, book_id: int, not_run: str | None = None
+    ) -> Iterator[LedgerEntry]:
         """Created and excluded entries linked to a campaign with no CampaignMember recorded:
         the campaign step's candidates, chosen in SQL. A book's settled members are decoded
         only while they wait for their member, not on every run (a book of a million created
-        Leads is otherwise read in full by each scheduled sync). Order: ledger_iter's."""
+        Leads is otherwise read in full by each scheduled sync). Order: ledger_iter's.
+        `not_run`: leave out entries last stored by that run (the caller holds them)."""
+        where = (
+            "account = ? AND state = ? AND book_id = ? AND campaign_id IS NOT NULL "
+            "AND (campaign_member_id IS NULL OR campaign_member_id = '')"
+        )
+        if not_run is not None:
+            where += " AND (last_run IS NULL OR last_run <> ?)"
         for state in ("created", "excluded"):
+            params = (account, state, int(book_id))
             yield from self._paged(
-                "account = ? AND state = ? AND book_id = ? AND campaign_id IS NOT NULL "
-                "AND (campaign_member_id IS NULL OR campaign_member_id = '')",
-                (account, state, int(book_id)),
+                where,
+                params if not_run is None else (*params, not_run),
                 source=self._ledger_via("ledger_by_state"),
             )
 

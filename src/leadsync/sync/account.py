@@ -16,19 +16,21 @@ from leadsync import logs
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.leadkey import key_field
 from leadsync.state.model import HeldLock, LedgerEntry, StateStore
-from leadsync.sync import dryrun, write_errors
+from leadsync.sync import dryrun, ledger, write_errors
 from leadsync.sync.applied import AccountView, BookView
 from leadsync.sync.campaign import CampaignStep
 from leadsync.sync.dryrun import DryLedger
 from leadsync.sync.existing import Existing
 from leadsync.sync.ingest import Ingest
-from leadsync.sync.mapping import LeadMapping
+from leadsync.sync.mapping import LeadMapping, Mapped
 from leadsync.sync.push import PushAccount
 from leadsync.sync.recovery import InDoubt
 from leadsync.sync.report import OUTCOME_KEYS
 from leadsync.sync.run import NO_LOCK, Run
 from leadsync.sync.update_step import UpdateStep
 from leadsync.sync.writers import LeadWriter, writer_for
+
+KEPT_ENTRIES = 10_000  # entries a run stored, held for the steps after (read back beyond)
 
 
 def has_push(account: AccountView, store: StateStore) -> bool:
@@ -58,6 +60,11 @@ class AccountSync:
         self.run_id = run.run_id
         self.batch_records: dict[int, dict[str, Any]] = {}  # contact id -> Lead, one batch
         self.key: str | None = None  # the Lead upsert key field, when the org has it usable
+        # Entries this run stored, as stored (see `remember`), by (book, contact); None in a
+        # dry run, or once there were more than KEPT_ENTRIES: then they are read back
+        self.settled: dict[tuple[int, int], LedgerEntry] | None = None if run.dry_run else {}
+        # The mapping of the pending entries this run read, while kept (see `mapped_of`)
+        self.mapped: dict[tuple[int, int], tuple[LedgerEntry, LeadMapping, Mapped]] = {}
         self.in_doubt = InDoubt(self)
         self.reading = Ingest(self)
         self.existing = Existing(self)
@@ -111,7 +118,7 @@ class AccountSync:
         """One batch of write_pending. A method of its own so that a batch's entries are freed
         when it returns, before the next batch is read: one batch in memory, not two (the
         peak memory of a 100,000-lead run)."""
-        batch = self.store.ledger_get(self.account.name, book.id, ids)
+        batch = self._entries(book, ids)
         batch = {cid: e for cid, e in batch.items() if e.state == "pending" and e.attempt is None}
         ready = self.existing.exclude(list(batch.values()), mapping, book.campaign_id)
         if not ready:
@@ -119,6 +126,19 @@ class AccountSync:
         writer.write(ready, batch)
         if self.ctx.progress:
             self.ctx.progress(f"{self.account.name}/{book.name}: write", len(ready))
+
+    def _entries(self, book: BookView, ids: list[int]) -> dict[int, LedgerEntry]:
+        """The book's entries of `ids` as stored, in id order: those this run stored from
+        memory (`remember`), the others read."""
+        kept = self.settled
+        if kept is None:
+            return self.store.ledger_get(self.account.name, book.id, ids)
+        found = {cid: e for cid in ids if (e := kept.get((book.id, cid))) is not None}
+        if len(found) < len(ids):
+            rest = [cid for cid in ids if cid not in found]
+            found.update(self.store.ledger_get(self.account.name, book.id, rest))
+            found = {cid: found[cid] for cid in sorted(found)}
+        return found
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -141,6 +161,7 @@ class AccountSync:
             return
         if store:
             self.store.ledger_put(updates)
+            self.remember(updates)
         for entry in updates:
             old = stored.get(entry.contact_id)
             counted = (
@@ -153,6 +174,47 @@ class AccountSync:
             if self.ctx.dry_run and counted != entry.state:
                 dryrun.sample(self, entry)
             tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
+
+    def remember(self, stored: Sequence[LedgerEntry]) -> None:
+        """Keep the entries this run stores (last_run this run), for the steps that read them
+        next: the write takes its batches from here, the campaign step and the update step's
+        new links take them from here and ask the store only for entries of other runs
+        (`not_run`), instead of reading back and decoding every new member's entry. Every ledger write of a real run
+        calls this, so `settled` holds each such entry as the store does; a run with more
+        than KEPT_ENTRIES of them stops keeping any (memory stays flat) and reads them back."""
+        kept = self.settled
+        if kept is None:
+            return
+        run_id = self.run_id
+        for entry in stored:
+            key = (entry.book_id, entry.contact_id)
+            if entry.last_run == run_id:
+                kept[key] = entry
+            else:
+                kept.pop(key, None)
+        if len(kept) > KEPT_ENTRIES:
+            self.settled = None
+            self.mapped = {}
+
+    def keep_mapped(
+        self, entries: Sequence[LedgerEntry], mapping: LeadMapping, mapped: dict[int, Mapped]
+    ) -> None:
+        """Keep the mapping of pending members just read and stored (`mapped`, by contact id),
+        so that the write maps each once: while this run keeps its entries (`remember`)."""
+        if self.settled is None:
+            return
+        for entry in entries:
+            done = mapped.get(entry.contact_id)
+            if done is not None and entry.state == "pending":
+                self.mapped[(entry.book_id, entry.contact_id)] = (entry, mapping, done)
+
+    def mapped_of(self, entry: LedgerEntry, mapping: LeadMapping) -> Mapped:
+        """The mapping of `entry`: kept by keep_mapped for this very entry and mapping (the
+        same values, the same rules), else mapped now. Given out once."""
+        kept = self.mapped.pop((entry.book_id, entry.contact_id), None)
+        if kept is not None and kept[0] is entry and kept[1] is mapping:
+            return kept[2]
+        return ledger.mapped_for(entry, mapping)
 
     def _error_of_this_run(self, entry: LedgerEntry) -> dict[str, Any] | None:
         """The last_error that keeps `entry` pending, when this run's write recorded it."""

@@ -8,7 +8,9 @@ by the next run. After an ambiguous failure the batch is simply sent again.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from leadsync.salesforce.errors import SalesforceError
@@ -43,7 +45,7 @@ class CampaignStep:
         created Leads, and the Lead or Contact that excluded a member (ledger.member_ref)."""
         status = self.ctx.view.campaign_member_status
         waiting: list[LedgerEntry] = []
-        for entry in self.store.ledger_without_member(self.account.name, book.id):
+        for entry in self._candidates(book):
             if ledger.needs_campaign_member(entry, f"{entry.campaign_id}|{status}"):
                 waiting.append(entry)
                 if len(waiting) >= BULK_JOB_RECORDS:
@@ -51,6 +53,27 @@ class CampaignStep:
                     waiting = []
         if waiting:
             self._add_members(waiting, status, tally)
+
+    def _candidates(self, book: BookView) -> Iterator[LedgerEntry]:
+        """The book's entries with a campaign and no member, created first, each state by
+        contact id: those this run stored from memory (AccountSync.remember), the others
+        from the store."""
+        kept = self.parent.settled
+        if kept is None:
+            return self.store.ledger_without_member(self.account.name, book.id)
+        mine = sorted(
+            (
+                e
+                for (book_id, _), e in kept.items()
+                if book_id == book.id
+                and e.state in ("created", "excluded")
+                and e.campaign_id
+                and not e.campaign_member_id
+            ),
+            key=_order,
+        )
+        others = self.store.ledger_without_member(self.account.name, book.id, self.run_id)
+        return heapq.merge(mine, others, key=_order)
 
     def _add_members(self, entries: list[LedgerEntry], status: str, tally: BookTally) -> None:
         """One batch: Lead members and Contact members go in separate writes (a Bulk job's
@@ -101,6 +124,7 @@ class CampaignStep:
                 )
                 tally.campaign_members_failed += 1
         self.store.ledger_put(updates)
+        self.parent.remember(updates)
 
     def _create_members(self, records: list[dict[str, Any]]) -> tuple[list[SaveResult], bool]:
         """Create CampaignMembers; after an ambiguous failure (outcome unknown) send them again:
@@ -115,3 +139,8 @@ class CampaignStep:
                     raise
                 resends += 1
                 self.ctx.check_budget()
+
+
+def _order(entry: LedgerEntry) -> tuple[int, int]:
+    """The store's order of campaign candidates: created, then excluded; by contact id."""
+    return (0 if entry.state == "created" else 1, entry.contact_id)

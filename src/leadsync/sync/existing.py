@@ -51,7 +51,7 @@ class Existing:
         # is the costliest pure step of a run); replaced batch by batch, so memory stays flat.
         self.parent.batch_records = {}
         for entry in entries:
-            mapped = ledger.mapped_for(entry, mapping)
+            mapped = self.parent.mapped_of(entry, mapping)
             again = ledger.outcome_of_mapping(entry, mapping, self.run_id, now, mapped)
             if again.state == "pending":
                 ready.append(again)

@@ -17,7 +17,7 @@ from leadsync.dotdigital.model import Contact
 from leadsync.state.model import LedgerEntry
 from leadsync.sync import ledger
 from leadsync.sync.applied import BookView
-from leadsync.sync.mapping import LeadMapping
+from leadsync.sync.mapping import LeadMapping, Mapped
 from leadsync.sync.push import exclude_pushed
 from leadsync.sync.report import BookTally
 from leadsync.sync.wire import iso as _iso
@@ -71,10 +71,12 @@ class Ingest:
     ) -> list[LedgerEntry]:
         existing = self.store.ledger_get(self.account.name, book.id, [c.id for c in page])
         now = _now()
-        updates = self.evaluate(book, page, mapping, tally, existing, now)
+        mapped: dict[int, Mapped] = {}
+        updates = self.evaluate(book, page, mapping, tally, existing, now, mapped)
         pushed, rest = exclude_pushed(self.parent, updates, now)  # people the push wrote: no Leads
         updates = pushed + rest
         self.parent.put_counted(updates, existing)
+        self.parent.keep_mapped(updates, mapping, mapped)  # mapped once: the write reuses it
         if self.ctx.progress:
             self.ctx.progress(f"{self.account.name}/{book.name}: read", len(page))
         return updates
@@ -87,6 +89,7 @@ class Ingest:
         tally: BookTally,
         existing: dict[int, LedgerEntry],
         now: str,
+        mapped: dict[int, Mapped] | None = None,
     ) -> list[LedgerEntry]:
         """What one page of members read changes in the ledger (ledger.evaluate), shared by
         the real run and the dry run; members with nothing new are counted as unchanged."""
@@ -101,6 +104,7 @@ class Ingest:
                 mapping=mapping,
                 run_id=self.run_id,
                 now=now,
+                mapped_out=mapped,
             )
             if new is None:
                 tally.unchanged += 1

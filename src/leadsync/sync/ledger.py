@@ -22,7 +22,7 @@ from typing import Any
 from leadsync.dotdigital.model import Contact
 from leadsync.salesforce.errors import TRANSIENT_RECORD_CODES
 from leadsync.salesforce.model import SaveResult
-from leadsync.state.model import LedgerEntry
+from leadsync.state.model import JsonDict, LedgerEntry
 from leadsync.sync import write_errors
 from leadsync.sync.mapping import (
     LeadMapping,
@@ -66,8 +66,10 @@ def evaluate(
     mapping: LeadMapping,
     run_id: str,
     now: str,
+    mapped_out: dict[int, Mapped] | None = None,
 ) -> LedgerEntry | None:
-    """The entry for a member read from the book, or None when there is nothing new to do."""
+    """The entry for a member read from the book, or None when there is nothing new to do.
+    `mapped_out`: receives the member's mapping, by contact id, when it was mapped."""
     if existing is not None:
         if existing.origin == "salesforce" and existing.state not in TERMINAL:
             return _touch(
@@ -88,7 +90,7 @@ def evaluate(
         and existing.data_hash == data_hash(email, values, mapping)
     ):
         return None
-    extra = {"values": _jsonable(values), "raw_email": email}
+    extra = JsonDict(values=_jsonable(values), raw_email=email)  # encoded once (state codec)
     if existing is None:
         base = LedgerEntry(
             account=account,
@@ -100,8 +102,19 @@ def evaluate(
             extra=extra,
         )
     else:
-        base = evolve(existing, email=normalise_email(email), extra={**existing.extra, **extra})
-    return outcome_of_mapping(base, mapping, run_id, now)
+        extra = JsonDict({**existing.extra, **extra})
+        base = evolve(existing, email=normalise_email(email), extra=extra)
+    mapped = mapped_for(base, mapping)
+    if mapped_out is not None:
+        mapped_out[contact.id] = mapped
+    if existing is None and not (mapped.problems or mapped.missing):
+        # A new member ready to write (nearly every one): outcome_of_mapping's pending entry,
+        # set on the entry just built instead of copied from it
+        base.data_hash = mapped.data_hash
+        base.last_run = run_id
+        base.updated_at = now
+        return base
+    return outcome_of_mapping(base, mapping, run_id, now, mapped)
 
 
 def mapped_for(entry: LedgerEntry, mapping: LeadMapping) -> Mapped:
@@ -362,7 +375,9 @@ def refused(
 
 
 def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
-    extra = {k: v for k, v in entry.extra.items() if k != "campaign_error"}
+    extra = entry.extra
+    if "campaign_error" in extra:
+        extra = {k: v for k, v in extra.items() if k != "campaign_error"}
     return _touch(entry, run_id, now, campaign_member_id=member_id, extra=extra)
 
 

@@ -5,6 +5,11 @@ the real run would: the links it would make now (new ledger entries, people the 
 the links it would change (a converted Lead, a deleted record) are kept here, in memory, and
 read back over the stored ones. Every read and write of links in the update step goes through
 this class, so the dry run cannot see other links than the real run.
+
+A real run keeps the links of its last round of linking (at most LINK_BATCH) the same way: they
+are stored once, when evaluated (or at the end of the step, `flush`), not once when made and
+again when evaluated, nor read back and decoded in between. Storing a new link early protects
+nothing: a link is made from the ledger, so one lost with a killed run is made again next run.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from leadsync.state.model import Link
+from leadsync.state.model import LedgerEntry, Link
 from leadsync.sync import links, wire
 
 if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
 
-LINK_BATCH = 5000  # ledger entries linked per round
+LINK_BATCH = 12_000  # ledger entries linked per round (a last round is kept, not stored)
 
 
 class RunLinks:
@@ -26,14 +31,22 @@ class RunLinks:
         self.step = step
         self.store = step.store
         self.name = step.name
-        self.fresh: dict[int, Link] = {}  # dry run: links the real run would make or change now
+        # Links made or changed now and not stored: all of a dry run's, and a real run's last
+        # round of new links until they are evaluated (put) or flushed
+        self.fresh: dict[int, Link] = {}
 
     def link_new(self) -> None:
         """Ledger entries with a Salesforce record, and people the push wrote, with no link
-        yet -> new (pending) links."""
+        yet -> new (pending) links. This run's own entries come from memory when the Lead
+        step kept them (AccountSync.remember), the rest from the store."""
+        kept = self._kept_unlinked()
+        not_run = self.step.run_id if kept is not None else None
         while True:
-            entries = self.store.ledger_unlinked(self.name, LINK_BATCH)
+            entries = self.store.ledger_unlinked(self.name, LINK_BATCH, not_run)
             pushed = self.store.push_unlinked(self.name, LINK_BATCH)
+            full = len(entries) >= LINK_BATCH or len(pushed) >= LINK_BATCH
+            if kept:
+                entries, kept = sorted([*kept, *entries], key=_by_book), None
             now = wire.now()
             made: dict[int, Link] = {}
             for link in [
@@ -42,21 +55,41 @@ class RunLinks:
             ]:
                 if link is not None and link.contact_id not in made:
                     made[link.contact_id] = link
-            if self.step.dry:
+            if self.step.dry or not full or not made:
+                # the last round: kept until evaluated (a dry run stores nothing at all)
                 self.fresh.update(made)
+                if not self.step.dry:
+                    self.step.tally.add("linked", len(made))
                 return
-            if made:
-                self.store.links_put(list(made.values()))
-                self.step.tally.add("linked", len(made))
-            if (len(entries) < LINK_BATCH and len(pushed) < LINK_BATCH) or not made:
-                return
+            self.store.links_put(list(made.values()))  # more to come: the query skips these
+            self.step.tally.add("linked", len(made))
+
+    def _kept_unlinked(self) -> list[LedgerEntry] | None:
+        """The created/excluded entries this run stored, with a record and no link yet (None:
+        not kept, e.g. a dry run or too many: the store is asked for all of them)."""
+        kept = self.step.parent.settled
+        if kept is None or self.step.dry:
+            return None
+        entries = [
+            e
+            for e in kept.values()
+            if e.state in ("created", "excluded") and (e.lead_id or e.matched_id)
+        ]
+        have = self.store.links_get(self.name, [e.contact_id for e in entries]) if entries else {}
+        return [e for e in entries if e.contact_id not in have]
 
     def counts(self) -> dict[str, int]:
-        """Links by object (Lead, Contact), the dry run's new ones included."""
+        """Links by object (Lead, Contact), the new ones not stored yet included."""
         counts = self.store.links_count(self.name)
         for link in self.fresh.values():
             counts[link.sobject] = counts.get(link.sobject, 0) + 1
         return counts
+
+    def flush(self) -> None:
+        """Store the new links this real run made and did not evaluate (a contact gone from
+        Dotdigital, a record gone from Salesforce): pending, as made."""
+        if not self.step.dry and self.fresh:
+            self.put(list(self.fresh.values()))
 
     def pending_ids(self) -> set[int]:
         """Contacts whose link is pending: evaluated whether or not anything changed."""
@@ -83,3 +116,10 @@ class RunLinks:
         if changed:
             self.step.held.verify()
             self.store.links_put(list(changed))
+            for link in changed:
+                self.fresh.pop(link.contact_id, None)  # stored: the store holds it now
+
+
+def _by_book(entry: LedgerEntry) -> tuple[int, int]:
+    """The store's order of unlinked entries: by book, then contact id."""
+    return (entry.book_id, entry.contact_id)

@@ -36,8 +36,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from leadsync.dotdigital.model import Contact
+from leadsync.errors import LimitReached
 from leadsync.state.model import Link
 from leadsync.sync import links, wire
+from leadsync.sync.run import StopRequested
 from leadsync.sync.update_changes import ChangeReads
 from leadsync.sync.update_fields import MappedFields
 from leadsync.sync.update_links import RunLinks
@@ -80,6 +82,14 @@ class UpdateStep:
         if not self.dry and not self.writes.settle_import():
             return  # an earlier run's import still runs: nothing is read or written now
         self.links.link_new()
+        try:
+            self._update()
+        except (StopRequested, LimitReached):
+            self.links.flush()  # a stop records what was done: the links made too
+            raise
+
+    def _update(self) -> None:
+        """Read what changed, evaluate, write and store each link; then the marks, last."""
         counts = self.links.counts()
         if not counts:
             return
@@ -92,6 +102,7 @@ class UpdateStep:
         for start in range(0, len(ids), CHUNK):
             self.ctx.checkpoint()
             self.evaluate(ids[start : start + CHUNK], dd_changed, sf_changed)
+        self.links.flush()  # new links nothing evaluated (a contact or record gone): as made
         if not self.dry:
             self.held.verify()
             self.store.set_update_marks(self.name, self.changes.marks)

@@ -130,6 +130,7 @@ class LeadWriter:
         now = _now()
         released = [ledger.back_to_pending(e, self.run_id, now, reason) for e in marked]
         self.store.ledger_put(released)  # state stays pending: counts do not move
+        self.parent.remember(released)
         return released
 
     def settle_results(
@@ -275,8 +276,11 @@ class BulkWriter(LeadWriter):
             nonlocal ahead
             jobs.append(job_id)
             ahead = ahead.with_job(job_id)
-            marked[:] = [ledger.evolve(e, attempt=ahead.encode()) for e in marked]
+            attempt = ahead.encode()
+            for entry in marked:  # this writer's own copies (mark made them): set in place
+                entry.attempt = attempt
             self.store.ledger_put(marked)
+            self.parent.remember(marked)
 
         try:
             results = self._call(records, on_job)

@@ -63,6 +63,10 @@ class QuietHandler(WSGIRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # An answer goes out in several writes (headers, chunks, the last chunk); on a kept
+        # connection Nagle would hold the last one until the client's delayed ACK (~40 ms).
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connections = getattr(self.server, "leadsync_connections", None)
         if connections is not None:
             connections.add(self.connection)

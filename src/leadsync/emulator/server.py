@@ -26,9 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from leadsync.emulator.control import DEFAULT_ERROR_BODIES, EmulatorControl, ErrorBody
+from leadsync.emulator.handler import ConnectionSet, QuietHandler
 from leadsync.emulator.tls import TlsMaterial, make_tls
 from leadsync.errors import ConfigError, LeadsyncError
 
@@ -46,42 +47,6 @@ class ServiceApp:
     error_body: ErrorBody | None = None
     backend: Any = None
     request_id_header: str | None = None  # the header naming each answer (see control.py)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (tests and `make demo` would drown in it); errors still show.
-
-    HTTP/1.1 keeps connections alive as the real services do; with HTTP/1.0 every request paid a
-    new TCP + TLS handshake, which made clients look slower than they are against a real org.
-    """
-
-    protocol_version = "HTTP/1.1"
-    _date_sent = True
-
-    def send_response(self, code: int, message: str | None = None) -> None:
-        """As the standard handler, but the `Date` header waits for the service's own: an
-        emulator whose clock can be moved states its time, and an answer has one Date."""
-        self.log_request(code)
-        self.send_response_only(code, message)
-        self.send_header("Server", self.version_string())
-        self._date_sent = False
-
-    def send_header(self, keyword: str, value: str) -> None:
-        if keyword.lower() == "date":
-            self._date_sent = True
-        super().send_header(keyword, value)
-
-    def end_headers(self) -> None:
-        if not self._date_sent:
-            self.send_header("Date", self.date_time_string())
-        super().end_headers()
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        if type == "error":
-            super().log(type, message, *args)
 
 
 @dataclass
@@ -110,6 +75,8 @@ class RunningServers:
             waiter.join()
         for server in self._servers:
             server.server_close()
+            # Kept-alive connections would otherwise still be answered after the stop.
+            server.leadsync_connections.end_reading()  # type: ignore[attr-defined]
         for thread in self._threads:
             thread.join(timeout=5)
         if self._tls is not None:
@@ -274,15 +241,17 @@ def _listen(host: str, port: int, app: EmulatorControl, ssl_ctx: Any, name: str)
         sock.bind(address)
         sock.listen(128)
         # werkzeug dups the descriptor (socket.fromfd); ours is closed below either way.
-        return make_server(
+        server = make_server(
             host,
             port,
             app,
             threaded=True,
-            request_handler=_QuietHandler,
+            request_handler=QuietHandler,
             ssl_context=ssl_ctx,
             fd=sock.fileno(),
         )
+        server.leadsync_connections = ConnectionSet()  # type: ignore[attr-defined]
+        return server
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise LeadsyncError(

@@ -11,7 +11,10 @@ import string
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SUFFIX = string.ascii_uppercase + "012345"
-_ID15_CHARS = frozenset(string.ascii_letters + string.digits)
+# Uppercase letters to "1", other id chars to "0": a chunk's flags read as one binary number.
+_UPPER_BITS = str.maketrans(
+    string.ascii_uppercase + string.ascii_lowercase + string.digits, "1" * 26 + "0" * 36
+)
 
 KEY_PREFIXES = {
     "Account": "001",
@@ -31,6 +34,15 @@ KEY_PREFIXES = {
 
 def checksum(id15: str) -> str:
     """The 3 suffix chars: per 5-char chunk, a bit per uppercase letter, mapped to A-Z0-5."""
+    if len(id15) == 15 and _is_id_chars(id15):
+        # Every request touches ids: the translated bits, read right to left (bit 0 = the
+        # chunk's first char), give the same flags as the loop below at a fraction of its cost.
+        bits = id15.translate(_UPPER_BITS)
+        return (
+            _SUFFIX[int(bits[4::-1], 2)]
+            + _SUFFIX[int(bits[9:4:-1], 2)]
+            + _SUFFIX[int(bits[14:9:-1], 2)]
+        )
     out = []
     for start in (0, 5, 10):
         flags = 0
@@ -41,11 +53,16 @@ def checksum(id15: str) -> str:
     return "".join(out)
 
 
+def _is_id_chars(value: str) -> bool:
+    """Only ASCII letters and digits (for an ASCII string, isalnum is exactly that)."""
+    return value.isascii() and value.isalnum()
+
+
 def to18(value: str) -> str | None:
     """Normalise a 15- or 18-char id to 18 chars; None when it cannot be an id."""
-    if len(value) == 18 and all(c in _ID15_CHARS for c in value):
+    if len(value) == 18 and _is_id_chars(value):
         return value[:15] + checksum(value[:15])
-    if len(value) == 15 and all(c in _ID15_CHARS for c in value):
+    if len(value) == 15 and _is_id_chars(value):
         return value + checksum(value)
     return None
 

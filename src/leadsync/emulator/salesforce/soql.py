@@ -7,6 +7,8 @@ error, as it is in a real org, rather than a silent non-match.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ KEYWORDS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a setattr call per field, per token
 class Tok:
     kind: str
     text: str
@@ -95,6 +97,8 @@ def tokenize(text: str) -> list[Tok]:
 
 
 def decode_string(raw: str) -> str:
+    if "\\" not in raw:  # most literals (every email of an IN list) have nothing to decode
+        return raw
     out = []
     i = 0
     while i < len(raw):
@@ -311,7 +315,10 @@ def parse(text: str) -> Query:
     return _Parser(text).parse()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_datetime(text: str) -> datetime:
+    """A SOQL or stored datetime. Cached: a WHERE or ORDER BY on a datetime field parses every
+    row's value, and rows written in one request share their stamp (datetimes are immutable)."""
     t = text.strip()
     if t.endswith("Z"):
         t = t[:-1] + "+00:00"
@@ -486,11 +493,42 @@ def index_candidates(
     return None
 
 
-def sort_rows(rows: list[dict], order: list[tuple[str, bool, bool]], resolve: Resolver) -> None:
-    """Stable multi-key sort, applied last key first; nulls placed per NULLS FIRST/LAST."""
+def sort_rows(
+    rows: list[dict],
+    order: list[tuple[str, bool, bool]],
+    resolve: Resolver,
+    top: int | None = None,
+) -> None:
+    """Stable multi-key sort, applied last key first; nulls placed per NULLS FIRST/LAST.
+
+    `top` (OFFSET + LIMIT): only that many first rows are wanted; with one sort key they are
+    picked without sorting the rest (`ORDER BY SystemModstamp DESC LIMIT 1` over every Lead).
+    """
+    if top is not None and len(order) == 1 and top < len(rows):
+        rows[:] = _first_rows(rows, order[0], resolve, top)
+        return
     for path, desc, nulls_first in reversed(order):
         getter, ftype = resolve(path)
         present = [r for r in rows if getter(r) is not None]
         absent = [r for r in rows if getter(r) is None]
         present.sort(key=lambda r, g=getter, t=ftype: value_key(g(r), t), reverse=desc)  # type: ignore[misc]
         rows[:] = absent + present if nulls_first else present + absent
+
+
+def _first_rows(
+    rows: list[dict], order: tuple[str, bool, bool], resolve: Resolver, top: int
+) -> list[dict]:
+    """The first `top` rows of sort_rows' order by one key: heapq's nsmallest/nlargest equal
+    sorted(...)[:top] (reverse=True for nlargest), ties in their original order, as the sort."""
+    path, desc, nulls_first = order
+    getter, ftype = resolve(path)
+    present = [r for r in rows if getter(r) is not None]
+    absent = [r for r in rows if getter(r) is None]
+    pick = heapq.nlargest if desc else heapq.nsmallest
+
+    def key(r: dict) -> object:
+        return value_key(getter(r), ftype)
+
+    if nulls_first:
+        return absent[:top] + pick(max(top - len(absent), 0), present, key=key)
+    return pick(top, present, key=key) + absent[: max(top - len(present), 0)]

@@ -9,6 +9,7 @@ External ID), queries (SOQL), jobs (Bulk API 2.0). Each mixin reads the state de
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -17,8 +18,10 @@ from leadsync.emulator.salesforce.ids import IdFactory
 from leadsync.emulator.salesforce.sobjects import FieldDef, ObjectDef
 
 
+@functools.lru_cache(maxsize=4096)
 def sf_datetime(dt: datetime) -> str:
-    """Salesforce's JSON datetime form: 2026-01-31T10:00:00.000+0000."""
+    """Salesforce's JSON datetime form: 2026-01-31T10:00:00.000+0000. Cached: every record
+    a request writes gets the same few stamps (the clock is cut to milliseconds)."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 

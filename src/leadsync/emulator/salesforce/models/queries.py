@@ -132,7 +132,8 @@ class Queries(OrgState):
                 rows = [r for r in rows if predicate(r)]
             rows = list(rows)
             if query.order:
-                soql.sort_rows(rows, query.order, resolve)
+                top = None if query.limit is None else (query.offset or 0) + query.limit
+                soql.sort_rows(rows, query.order, resolve, top)
             if query.offset:
                 rows = rows[query.offset :]
             if query.limit is not None:

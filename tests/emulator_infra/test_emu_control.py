@@ -237,3 +237,21 @@ def test_emu_stop_releases_ports_and_ca_file() -> None:
     assert not ca.exists()
     with pytest.raises(requests.ConnectionError):
         requests.get(srv.info["dotdigital"]["endpoint"] + "/x", timeout=5)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_emu_keeps_a_connection_alive_across_requests(servers: Any, service: str) -> None:
+    """Salesforce and Dotdigital keep HTTP/1.1 connections alive; so do the emulators, so a
+    client pays one handshake per connection, not per request, even after a body the service
+    did not read and an error answer."""
+    s = session(servers)
+    url = base(servers, service)
+    answers = [
+        s.get(f"{url}/one"),
+        s.post(f"{url}/two", data=b"x" * 100_000),  # a body the app never reads
+        s.get(f"{url}/boom"),
+        s.get(f"{url}/three"),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 500, 200]
+    assert answers[-1].json()["path"] == "/three"  # the unread body did not leak into it
+    assert [r.headers.get("Connection", "keep-alive") for r in answers] == ["keep-alive"] * 4

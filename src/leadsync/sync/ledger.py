@@ -353,27 +353,6 @@ def after_save(
     )
 
 
-def refused(
-    entry: LedgerEntry,
-    code: str,
-    message: str,
-    fields: tuple[str, ...],
-    run_id: str,
-    now: str,
-) -> LedgerEntry:
-    """Salesforce refused a request holding only this record: a permanent failure of it."""
-    return _touch(
-        entry,
-        run_id,
-        now,
-        state="failed",
-        attempt=None,
-        reason_code=code,
-        reason=message,
-        fields=tuple(fields),
-    )
-
-
 def campaign_member_added(entry: LedgerEntry, member_id: str, run_id: str, now: str) -> LedgerEntry:
     extra = entry.extra
     if "campaign_error" in extra:

@@ -169,7 +169,8 @@ def run_leadsync(sc: Scenario, work: Path, build: Build) -> Row:
             cmd = [*pyspy_cmd(out), *cmd]
         m = run_measured(cmd, env=env, cwd=work)
         check(m, "leadsync sync")
-        report = json.loads(m.stdout[m.stdout.index("{") :])  # py-spy prints a line first
+        # py-spy prints lines before and after the report: decode the first JSON object only
+        report, _ = json.JSONDecoder().raw_decode(m.stdout[m.stdout.index("{") :])
         created = sum(b["created"] for b in report["books"])
         if created != sc.new:
             raise SystemExit(f"bench: expected {sc.new} Leads, sync created {created}")

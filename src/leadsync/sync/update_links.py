@@ -34,6 +34,10 @@ class RunLinks:
         # Links made or changed now and not stored: all of a dry run's, and a real run's last
         # round of new links until they are evaluated (put) or flushed
         self.fresh: dict[int, Link] = {}
+        # Contacts whose link is pending: those of earlier runs (read before this run links
+        # anyone, `note_pending`) and those this step stored pending since; kept as ids so
+        # the links this run made are not read back and decoded all at once
+        self.pending: set[int] | None = None
 
     def link_new(self) -> None:
         """Ledger entries with a Salesforce record, and people the push wrote, with no link
@@ -62,6 +66,7 @@ class RunLinks:
                     self.step.tally.add("linked", len(made))
                 return
             self.store.links_put(list(made.values()))  # more to come: the query skips these
+            self._track(list(made.values()))
             self.step.tally.add("linked", len(made))
 
     def _kept_unlinked(self) -> list[LedgerEntry] | None:
@@ -91,9 +96,16 @@ class RunLinks:
         if not self.step.dry and self.fresh:
             self.put(list(self.fresh.values()))
 
+    def note_pending(self) -> None:
+        """Read the ids of the links left pending by earlier runs, before this run links its
+        new people: the store then holds few of them, not every link this run makes."""
+        self.pending = {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
+
     def pending_ids(self) -> set[int]:
         """Contacts whose link is pending: evaluated whether or not anything changed."""
-        return {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
+        if self.pending is None:
+            self.note_pending()
+        return set(self.pending or ())
 
     def get(self, ids: Sequence[int]) -> dict[int, Link]:
         found = self.store.links_get(self.name, ids)
@@ -118,6 +130,17 @@ class RunLinks:
             self.store.links_put(list(changed))
             for link in changed:
                 self.fresh.pop(link.contact_id, None)  # stored: the store holds it now
+            self._track(changed)
+
+    def _track(self, changed: Sequence[Link]) -> None:
+        """Keep `pending` as the store's pending links (see note_pending)."""
+        if self.pending is None:
+            return
+        for link in changed:
+            if link.outcome == "pending" and link.state == "linked":
+                self.pending.add(link.contact_id)
+            else:
+                self.pending.discard(link.contact_id)
 
 
 def _by_book(entry: LedgerEntry) -> tuple[int, int]:

@@ -81,6 +81,7 @@ class UpdateStep:
             return
         if not self.dry and not self.writes.settle_import():
             return  # an earlier run's import still runs: nothing is read or written now
+        self.links.note_pending()
         self.links.link_new()
         try:
             self._update()

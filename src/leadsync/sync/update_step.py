@@ -94,15 +94,19 @@ class UpdateStep:
         counts = self.links.counts()
         if not counts:
             return
-        dd_changed = self.changes.read_dotdigital()
         sf_changed = self.changes.read_salesforce(counts)
-        self.changes.drop_seen(dd_changed, sf_changed)
-        touched = set(dd_changed) | set(sf_changed) | set(self.links.fresh)
-        touched |= self.links.pending_ids()
-        ids = sorted(touched)
+        self.changes.drop_seen(sf_changed)
+        done: set[int] = set()
+        for dd_changed in self.changes.dotdigital_rounds(CHUNK):
+            # evaluated while the read goes on: a round's contacts are freed before the next
+            self.ctx.checkpoint()
+            self.evaluate(sorted(dd_changed), dd_changed, sf_changed)
+            done.update(dd_changed)
+        touched = set(sf_changed) | set(self.links.fresh) | self.links.pending_ids()
+        ids = sorted(touched - done)
         for start in range(0, len(ids), CHUNK):
             self.ctx.checkpoint()
-            self.evaluate(ids[start : start + CHUNK], dd_changed, sf_changed)
+            self.evaluate(ids[start : start + CHUNK], {}, sf_changed)
         self.links.flush()  # new links nothing evaluated (a contact or record gone): as made
         if not self.dry:
             self.held.verify()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
 
 READ_CHUNK = 2000  # changed Salesforce rows matched against links per round
+LINKS_AT_ONCE = 1000  # links read (decoded) at once for a page of Dotdigital changes
 EPOCH = "1970-01-01T00:00:00Z"
 
 
@@ -43,7 +44,8 @@ class ChangeReads:
         the step evaluates each round before the read goes on, so a first read of a large
         book never holds every new link's contact at once. A contact in two books comes once."""
         started: datetime | None = None
-        given: set[int] = set()
+        given: set[int] = set()  # only kept when a contact can be in two of the books
+        several = len(self.step.account.books) > 1
         round_: dict[int, Contact] = {}
         self.tally.read_dotdigital = 0
         for book in self.step.account.books:
@@ -63,14 +65,16 @@ class ChangeReads:
             for page in self.step.dd.book_members(
                 book.id, modified_since=since, datafields=self.step.fields.datafields()
             ):
-                linked = self.links.get([c.id for c in page])
-                for contact in page:
-                    link = linked.get(contact.id)
-                    if link is None or link.state != "linked" or contact.id in given:
-                        continue
-                    if not _seen_again(contact, link):
-                        round_[contact.id] = contact
-                    given.add(contact.id)
+                for part in _parts(page, LINKS_AT_ONCE):  # few links decoded at once
+                    linked = self.links.get([c.id for c in part])
+                    for contact in part:
+                        link = linked.get(contact.id)
+                        if link is None or link.state != "linked" or contact.id in given:
+                            continue
+                        if not _seen_again(contact, link):
+                            round_[contact.id] = contact
+                        if several:
+                            given.add(contact.id)
                 self.step.ctx.check_stop()
                 while len(round_) >= size:
                     ids = sorted(round_)[:size]
@@ -202,6 +206,11 @@ def _seen_again(contact: Contact, link: Link) -> bool:
 def _holds(values: Mapping[str, Any], seen: Mapping[str, Any] | None) -> bool:
     """Whether `values` (just read) still hold every value seen last (nothing new)."""
     return bool(seen) and all(values.get(k) == v for k, v in (seen or {}).items())
+
+
+def _parts(items: Sequence[Contact], size: int) -> Iterator[Sequence[Contact]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

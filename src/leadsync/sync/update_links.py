@@ -23,7 +23,8 @@ from leadsync.sync import links, wire
 if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
 
-LINK_BATCH = 12_000  # ledger entries linked per round (a last round is kept, not stored)
+LINK_BATCH = 4_000  # ledger entries linked per round (a last round is kept, not stored)
+DRY_BATCH = 12_000  # a dry run links (in memory only) at most this many
 
 
 class RunLinks:
@@ -45,29 +46,35 @@ class RunLinks:
         step kept them (AccountSync.remember), the rest from the store."""
         kept = self._kept_unlinked()
         not_run = self.step.run_id if kept is not None else None
-        while True:
-            entries = self.store.ledger_unlinked(self.name, LINK_BATCH, not_run)
-            pushed = self.store.push_unlinked(self.name, LINK_BATCH)
-            full = len(entries) >= LINK_BATCH or len(pushed) >= LINK_BATCH
-            if kept:
-                entries, kept = sorted([*kept, *entries], key=_by_book), None
-            now = wire.now()
-            made: dict[int, Link] = {}
-            for link in [
-                *(links.from_entry(e, self.step.run_id, now) for e in entries),
-                *(links.from_pushed(p, self.step.run_id, now) for p in pushed),
-            ]:
-                if link is not None and link.contact_id not in made:
-                    made[link.contact_id] = link
-            if self.step.dry or not full or not made:
-                # the last round: kept until evaluated (a dry run stores nothing at all)
-                self.fresh.update(made)
-                if not self.step.dry:
-                    self.step.tally.add("linked", len(made))
-                return
-            self.store.links_put(list(made.values()))  # more to come: the query skips these
-            self._track(list(made.values()))
-            self.step.tally.add("linked", len(made))
+        while self._link_round(kept, not_run):
+            kept = None  # a round's entries and links are freed before the next is read
+
+    def _link_round(self, kept: list[LedgerEntry] | None, not_run: str | None) -> bool:
+        """One round of linking; True when more may come (this round was stored)."""
+        limit = DRY_BATCH if self.step.dry else LINK_BATCH
+        entries = self.store.ledger_unlinked(self.name, limit, not_run)
+        pushed = self.store.push_unlinked(self.name, limit)
+        full = len(entries) >= limit or len(pushed) >= limit
+        if kept:
+            entries = sorted([*kept, *entries], key=_by_book)
+        now = wire.now()
+        made: dict[int, Link] = {}
+        for link in [
+            *(links.from_entry(e, self.step.run_id, now) for e in entries),
+            *(links.from_pushed(p, self.step.run_id, now) for p in pushed),
+        ]:
+            if link is not None and link.contact_id not in made:
+                made[link.contact_id] = link
+        if self.step.dry or not full or not made:
+            # the last round: kept until evaluated (a dry run stores nothing at all)
+            self.fresh.update(made)
+            if not self.step.dry:
+                self.step.tally.add("linked", len(made))
+            return False
+        self.store.links_put(list(made.values()))  # more to come: the query skips these
+        self._track(list(made.values()))
+        self.step.tally.add("linked", len(made))
+        return True
 
     def _kept_unlinked(self) -> list[LedgerEntry] | None:
         """The created/excluded entries this run stored, with a record and no link yet (None:

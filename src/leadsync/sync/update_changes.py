@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
 
 READ_CHUNK = 2000  # changed Salesforce rows matched against links per round
+LINKS_AT_ONCE = 1000  # links read (decoded) at once for a page of Dotdigital changes
 EPOCH = "1970-01-01T00:00:00Z"
 
 
@@ -37,10 +38,16 @@ class ChangeReads:
         self.marks: dict[str, str | None] = {}
         self.overlap = timedelta(seconds=step.settings.overlap_seconds)
 
-    def read_dotdigital(self) -> dict[int, Contact]:
-        """Linked contacts of the account's books modified since each book's update mark."""
-        changed: dict[int, Contact] = {}
+    def dotdigital_rounds(self, size: int) -> Iterator[dict[int, Contact]]:
+        """Linked contacts of the account's books modified since each book's update mark,
+        less those read again with nothing new (`_seen_again`), in rounds of at most `size`:
+        the step evaluates each round before the read goes on, so a first read of a large
+        book never holds every new link's contact at once. A contact in two books comes once."""
         started: datetime | None = None
+        given: set[int] = set()  # only kept when a contact can be in two of the books
+        several = len(self.step.account.books) > 1
+        round_: dict[int, Contact] = {}
+        self.tally.read_dotdigital = 0
         for book in self.step.account.books:
             source = f"dotdigital:{book.id}"
             # Where this read starts next time: the Lead step's mark of this run when it read
@@ -58,15 +65,25 @@ class ChangeReads:
             for page in self.step.dd.book_members(
                 book.id, modified_since=since, datafields=self.step.fields.datafields()
             ):
-                linked = self.links.get([c.id for c in page])
-                for contact in page:
-                    link = linked.get(contact.id)
-                    if link is not None and link.state == "linked":
-                        changed[contact.id] = contact
+                for part in _parts(page, LINKS_AT_ONCE):  # few links decoded at once
+                    linked = self.links.get([c.id for c in part])
+                    for contact in part:
+                        link = linked.get(contact.id)
+                        if link is None or link.state != "linked" or contact.id in given:
+                            continue
+                        if not _seen_again(contact, link):
+                            round_[contact.id] = contact
+                        if several:
+                            given.add(contact.id)
                 self.step.ctx.check_stop()
+                while len(round_) >= size:
+                    ids = sorted(round_)[:size]
+                    self.tally.read_dotdigital += len(ids)
+                    yield {cid: round_.pop(cid) for cid in ids}
             self.marks[source] = start
-        self.tally.read_dotdigital = len(changed)
-        return changed
+        if round_:
+            self.tally.read_dotdigital += len(round_)
+            yield round_
 
     def read_salesforce(self, counts: Mapping[str, int]) -> dict[int, dict[str, Any]]:
         """Linked Leads and Contacts whose SystemModstamp moved since the object's update mark
@@ -168,33 +185,32 @@ class ChangeReads:
             return str(row.get("SystemModstamp") or "") or None
         return None
 
-    def drop_seen(
-        self, dd_changed: dict[int, Contact], sf_changed: dict[int, dict[str, Any]]
-    ) -> None:
-        """Forget what was read again with nothing new: the overlap window re-reads recent
+    def drop_seen(self, sf_changed: dict[int, dict[str, Any]]) -> None:
+        """Forget the records read again with nothing new: the overlap window re-reads recent
         changes, and a value leadsync wrote reads back as it was written. Such people are
         not evaluated (an idle run needs no describe and no per-person work)."""
-        ids = sorted(set(dd_changed) | set(sf_changed))
+        ids = sorted(sf_changed)
         for start in range(0, len(ids), READ_CHUNK):
             found = self.links.get(ids[start : start + READ_CHUNK])
             for cid, link in found.items():
-                row = sf_changed.get(cid)
-                if row is not None and _holds(row, link.sf_seen):
+                if _holds(sf_changed[cid], link.sf_seen):
                     del sf_changed[cid]
-                contact = dd_changed.get(cid)
-                if (
-                    contact is not None
-                    and _holds(contact.datafields, link.dd_seen)
-                    and contact.email.strip().lower() == link.email
-                ):
-                    del dd_changed[cid]
-        self.tally.read_dotdigital = len(dd_changed)
         self.tally.read_salesforce = len(sf_changed)
+
+
+def _seen_again(contact: Contact, link: Link) -> bool:
+    """A contact read again with nothing new (the Dotdigital side of `drop_seen`)."""
+    return _holds(contact.datafields, link.dd_seen) and contact.email.strip().lower() == link.email
 
 
 def _holds(values: Mapping[str, Any], seen: Mapping[str, Any] | None) -> bool:
     """Whether `values` (just read) still hold every value seen last (nothing new)."""
     return bool(seen) and all(values.get(k) == v for k, v in (seen or {}).items())
+
+
+def _parts(items: Sequence[Contact], size: int) -> Iterator[Sequence[Contact]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -23,7 +23,8 @@ from leadsync.sync import links, wire
 if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
 
-LINK_BATCH = 12_000  # ledger entries linked per round (a last round is kept, not stored)
+LINK_BATCH = 4_000  # ledger entries linked per round (a last round is kept, not stored)
+DRY_BATCH = 12_000  # a dry run links (in memory only) at most this many
 
 
 class RunLinks:
@@ -34,6 +35,10 @@ class RunLinks:
         # Links made or changed now and not stored: all of a dry run's, and a real run's last
         # round of new links until they are evaluated (put) or flushed
         self.fresh: dict[int, Link] = {}
+        # Contacts whose link is pending: those of earlier runs (read before this run links
+        # anyone, `note_pending`) and those this step stored pending since; kept as ids so
+        # the links this run made are not read back and decoded all at once
+        self.pending: set[int] | None = None
 
     def link_new(self) -> None:
         """Ledger entries with a Salesforce record, and people the push wrote, with no link
@@ -41,28 +46,35 @@ class RunLinks:
         step kept them (AccountSync.remember), the rest from the store."""
         kept = self._kept_unlinked()
         not_run = self.step.run_id if kept is not None else None
-        while True:
-            entries = self.store.ledger_unlinked(self.name, LINK_BATCH, not_run)
-            pushed = self.store.push_unlinked(self.name, LINK_BATCH)
-            full = len(entries) >= LINK_BATCH or len(pushed) >= LINK_BATCH
-            if kept:
-                entries, kept = sorted([*kept, *entries], key=_by_book), None
-            now = wire.now()
-            made: dict[int, Link] = {}
-            for link in [
-                *(links.from_entry(e, self.step.run_id, now) for e in entries),
-                *(links.from_pushed(p, self.step.run_id, now) for p in pushed),
-            ]:
-                if link is not None and link.contact_id not in made:
-                    made[link.contact_id] = link
-            if self.step.dry or not full or not made:
-                # the last round: kept until evaluated (a dry run stores nothing at all)
-                self.fresh.update(made)
-                if not self.step.dry:
-                    self.step.tally.add("linked", len(made))
-                return
-            self.store.links_put(list(made.values()))  # more to come: the query skips these
-            self.step.tally.add("linked", len(made))
+        while self._link_round(kept, not_run):
+            kept = None  # a round's entries and links are freed before the next is read
+
+    def _link_round(self, kept: list[LedgerEntry] | None, not_run: str | None) -> bool:
+        """One round of linking; True when more may come (this round was stored)."""
+        limit = DRY_BATCH if self.step.dry else LINK_BATCH
+        entries = self.store.ledger_unlinked(self.name, limit, not_run)
+        pushed = self.store.push_unlinked(self.name, limit)
+        full = len(entries) >= limit or len(pushed) >= limit
+        if kept:
+            entries = sorted([*kept, *entries], key=_by_book)
+        now = wire.now()
+        made: dict[int, Link] = {}
+        for link in [
+            *(links.from_entry(e, self.step.run_id, now) for e in entries),
+            *(links.from_pushed(p, self.step.run_id, now) for p in pushed),
+        ]:
+            if link is not None and link.contact_id not in made:
+                made[link.contact_id] = link
+        if self.step.dry or not full or not made:
+            # the last round: kept until evaluated (a dry run stores nothing at all)
+            self.fresh.update(made)
+            if not self.step.dry:
+                self.step.tally.add("linked", len(made))
+            return False
+        self.store.links_put(list(made.values()))  # more to come: the query skips these
+        self._track(list(made.values()))
+        self.step.tally.add("linked", len(made))
+        return True
 
     def _kept_unlinked(self) -> list[LedgerEntry] | None:
         """The created/excluded entries this run stored, with a record and no link yet (None:
@@ -91,9 +103,16 @@ class RunLinks:
         if not self.step.dry and self.fresh:
             self.put(list(self.fresh.values()))
 
+    def note_pending(self) -> None:
+        """Read the ids of the links left pending by earlier runs, before this run links its
+        new people: the store then holds few of them, not every link this run makes."""
+        self.pending = {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
+
     def pending_ids(self) -> set[int]:
         """Contacts whose link is pending: evaluated whether or not anything changed."""
-        return {k.contact_id for k in self.store.links_with_outcome(self.name, ["pending"])}
+        if self.pending is None:
+            self.note_pending()
+        return set(self.pending or ())
 
     def get(self, ids: Sequence[int]) -> dict[int, Link]:
         found = self.store.links_get(self.name, ids)
@@ -118,6 +137,17 @@ class RunLinks:
             self.store.links_put(list(changed))
             for link in changed:
                 self.fresh.pop(link.contact_id, None)  # stored: the store holds it now
+            self._track(changed)
+
+    def _track(self, changed: Sequence[Link]) -> None:
+        """Keep `pending` as the store's pending links (see note_pending)."""
+        if self.pending is None:
+            return
+        for link in changed:
+            if link.outcome == "pending" and link.state == "linked":
+                self.pending.add(link.contact_id)
+            else:
+                self.pending.discard(link.contact_id)
 
 
 def _by_book(entry: LedgerEntry) -> tuple[int, int]:

@@ -5,10 +5,13 @@ After push and Lead creation, AccountSync.run hands the account to UpdateStep, w
 1. settles a Dotdigital import a killed run left in flight (waits for it: its values then read
    back like any other change; update_writes.py), then links the ledger's new people
    (update_links.py, the transitions in links.py);
-2. reads what changed: each book's members modified since its update mark (v3 `~modified`,
-   less the overlap window; one call per book when nothing changed) and the Leads and Contacts
-   whose SystemModstamp moved since theirs (queryAll, so deleted and merged-away records come
-   too; one call per object). Only linked people are kept (update_changes.py);
+2. reads what changed: the Leads and Contacts whose SystemModstamp moved since their update
+   mark (queryAll, so deleted and merged-away records come too; one call per object), then
+   each book's members modified since its mark (v3 `~modified`, less the overlap window; one
+   call per book when nothing changed). Only linked people are kept (update_changes.py). The
+   Dotdigital changes come in rounds of CHUNK, each evaluated and written (3-5) before the
+   read goes on, then the rest (Salesforce-only changes, new and pending links) in rounds:
+   memory stays bounded however many links a first read brings;
 3. per linked pair and mapped field, applies the row's direction against the merge base
    (updates.py, the rows with their describe in update_fields.py), from the values just read
    and, for the side that did not change, the values the link saw last (update_values.py);
@@ -81,6 +84,7 @@ class UpdateStep:
             return
         if not self.dry and not self.writes.settle_import():
             return  # an earlier run's import still runs: nothing is read or written now
+        self.links.note_pending()
         self.links.link_new()
         try:
             self._update()
@@ -93,15 +97,19 @@ class UpdateStep:
         counts = self.links.counts()
         if not counts:
             return
-        dd_changed = self.changes.read_dotdigital()
         sf_changed = self.changes.read_salesforce(counts)
-        self.changes.drop_seen(dd_changed, sf_changed)
-        touched = set(dd_changed) | set(sf_changed) | set(self.links.fresh)
-        touched |= self.links.pending_ids()
-        ids = sorted(touched)
+        self.changes.drop_seen(sf_changed)
+        done: set[int] = set()
+        for dd_changed in self.changes.dotdigital_rounds(CHUNK):
+            # evaluated while the read goes on: a round's contacts are freed before the next
+            self.ctx.checkpoint()
+            self.evaluate(sorted(dd_changed), dd_changed, sf_changed)
+            done.update(dd_changed)
+        touched = set(sf_changed) | set(self.links.fresh) | self.links.pending_ids()
+        ids = sorted(touched - done)
         for start in range(0, len(ids), CHUNK):
             self.ctx.checkpoint()
-            self.evaluate(ids[start : start + CHUNK], dd_changed, sf_changed)
+            self.evaluate(ids[start : start + CHUNK], {}, sf_changed)
         self.links.flush()  # new links nothing evaluated (a contact or record gone): as made
         if not self.dry:
             self.held.verify()

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from leadsync.emails import normalise_email
 from leadsync.state.model import LedgerEntry, Link, PushEntry
 from leadsync.sync import wire
 from leadsync.sync.updates import FieldNote, LinkPlan
@@ -134,8 +135,9 @@ def unlinked(link: Link, why: str, run_id: str, now: str) -> Link:
 
 def with_email(link: Link, email: str | None) -> Link:
     """A changed email is the same person (the link is by contact id and record Id)."""
-    if email and email.strip().lower() != link.email:
-        return replace(link, email=email.strip().lower())
+    key = normalise_email(email)
+    if key and key != link.email:
+        return replace(link, email=key)
     return link
 
 

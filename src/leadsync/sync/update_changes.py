@@ -16,6 +16,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from leadsync.dotdigital.model import Contact
+from leadsync.emails import normalise_email
 from leadsync.salesforce.errors import SalesforceError
 from leadsync.state.model import Link
 from leadsync.sync import links, wire
@@ -200,7 +201,7 @@ class ChangeReads:
 
 def _seen_again(contact: Contact, link: Link) -> bool:
     """A contact read again with nothing new (the Dotdigital side of `drop_seen`)."""
-    return _holds(contact.datafields, link.dd_seen) and contact.email.strip().lower() == link.email
+    return _holds(contact.datafields, link.dd_seen) and normalise_email(contact.email) == link.email
 
 
 def _holds(values: Mapping[str, Any], seen: Mapping[str, Any] | None) -> bool:

@@ -65,10 +65,7 @@ class CampaignStep:
             (
                 e
                 for (book_id, _), e in kept.items()
-                if book_id == book.id
-                and e.state in ("created", "excluded")
-                and e.campaign_id
-                and not e.campaign_member_id
+                if book_id == book.id and ledger.awaits_member(e)
             ),
             key=_order,
         )

@@ -84,9 +84,11 @@ class DryLedger:
             if entry.attempt is None:
                 yield entry.contact_id
 
-    def ledger_without_member(self, account: str, book_id: int) -> Iterator[LedgerEntry]:
+    def ledger_without_member(
+        self, account: str, book_id: int, not_run: str | None = None
+    ) -> Iterator[LedgerEntry]:
         for entry in self.ledger_iter(account, book_id, ["created", "excluded"]):
-            if entry.campaign_id and not entry.campaign_member_id:
+            if ledger.awaits_member(entry) and (not_run is None or entry.last_run != not_run):
                 yield entry
 
     def set_watermark(self, account: str, book_id: int, value: str) -> None:

@@ -384,6 +384,16 @@ def member_kind(entry: LedgerEntry) -> str:
     return "new" if entry.state == "created" else "existing"
 
 
+def awaits_member(entry: LedgerEntry) -> bool:
+    """The campaign step's candidates (StateStore.ledger_without_member asks this in SQL):
+    created or excluded, linked to a campaign, no CampaignMember recorded."""
+    return (
+        entry.state in ("created", "excluded")
+        and bool(entry.campaign_id)
+        and not entry.campaign_member_id
+    )
+
+
 def needs_campaign_member(entry: LedgerEntry, key: str) -> bool:
     """Linked to a campaign, someone to add (member_ref), not yet a member, and not parked by
     the same error."""

@@ -258,3 +258,32 @@ class Emulator:
 def check(m: Measured, what: str, ok: tuple[int, ...] = (0,)) -> None:
     if m.code not in ok:
         raise SystemExit(f"bench: {what} exited {m.code}\n{m.stdout[-2000:]}\n{m.stderr[-2000:]}")
+
+
+def config_head(*extra: str) -> list[str]:
+    """The opening lines of a bench config (SQLite state, the emulator's Salesforce by access
+    token), then `extra` top-level lines, then `accounts:`."""
+    return [
+        "version: 1",
+        "state: {backend: sqlite, path: state.db}",
+        "salesforce:",
+        "  instance_url: ${SF_INSTANCE_URL}",
+        "  auth:",
+        "    access_token: ${SF_ACCESS_TOKEN}",
+        "  ca_bundle: ${SF_CA_BUNDLE}",
+        '  api_version: "61.0"',
+        *extra,
+        "accounts:",
+    ]
+
+
+def account_head(index: int) -> list[str]:
+    """Account `a<index>` and its Dotdigital connection from DD_A<index>_* (Emulator.env)."""
+    up = f"A{index}"
+    return [
+        f"  a{index}:",
+        "    dotdigital:",
+        f"      endpoint: ${{DD_{up}_ENDPOINT}}",
+        f"      username: ${{DD_{up}_USERNAME}}",
+        f"      password: ${{DD_{up}_PASSWORD}}",
+    ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import Build, Emulator, run_measured
+from harness import Build, Emulator, account_head, config_head, run_measured
 
 BOOK = "Bench book"
 CAMPAIGN = "Bench Campaign"
@@ -70,26 +70,10 @@ def seed(accounts: int) -> dict[str, Any]:
 
 
 def config(accounts: int) -> str:
-    out = [
-        "version: 1",
-        "state: {backend: sqlite, path: state.db}",
-        "salesforce:",
-        "  instance_url: ${SF_INSTANCE_URL}",
-        "  auth:",
-        "    access_token: ${SF_ACCESS_TOKEN}",
-        "  ca_bundle: ${SF_CA_BUNDLE}",
-        '  api_version: "61.0"',
-        "defaults: {lead_status: New, campaign_member_status: Sent}",
-        "accounts:",
-    ]
+    out = config_head("defaults: {lead_status: New, campaign_member_status: Sent}")
     for a in range(accounts):
-        up = f"A{a}"
         out += [
-            f"  a{a}:",
-            "    dotdigital:",
-            f"      endpoint: ${{DD_{up}_ENDPOINT}}",
-            f"      username: ${{DD_{up}_USERNAME}}",
-            f"      password: ${{DD_{up}_PASSWORD}}",
+            *account_head(a),
             "    clear_address_books: false",
             "    create_missing_datafields: false",
             "    lead_mapping:",

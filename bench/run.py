@@ -26,7 +26,17 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Build, Emulator, Measured, check, revision, run_measured, working_tree
+from harness import (
+    Build,
+    Emulator,
+    Measured,
+    account_head,
+    check,
+    config_head,
+    revision,
+    run_measured,
+    working_tree,
+)
 from jobs import JobsRun, run_jobs, supports_jobs
 from push import run_push
 
@@ -356,25 +366,10 @@ def plan_config(accounts: int, books: int) -> str:
         f"      - {{salesforce: Bench{i}__c, datafield: FIELD{i}, direction: two-way}}"
         for i in range(7)
     ]
-    out = [
-        "version: 1",
-        "state: {backend: sqlite, path: state.db}",
-        "salesforce:",
-        "  instance_url: ${SF_INSTANCE_URL}",
-        "  auth:",
-        "    access_token: ${SF_ACCESS_TOKEN}",
-        "  ca_bundle: ${SF_CA_BUNDLE}",
-        '  api_version: "61.0"',
-        "accounts:",
-    ]
+    out = config_head()
     for a in range(accounts):
-        up = f"A{a}"
         out += [
-            f"  a{a}:",
-            "    dotdigital:",
-            f"      endpoint: ${{DD_{up}_ENDPOINT}}",
-            f"      username: ${{DD_{up}_USERNAME}}",
-            f"      password: ${{DD_{up}_PASSWORD}}",
+            *account_head(a),
             "    clear_address_books: false",
             "    lead_mapping:",
             *rows,

@@ -104,17 +104,7 @@ class IngestJob:
     def info(self) -> dict:
         processed = len(self.successful) + len(self.failed)
         out = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.sobject,
-            "createdById": self.created_by,
-            "createdDate": self.created,
-            "systemModstamp": self.created,
-            "state": self.state,
-            "concurrencyMode": "Parallel",
-            "contentType": "CSV",
-            "apiVersion": float(self.version),
-            "jobType": "V2Ingest",
+            **_job_head(self, "V2Ingest"),
             "contentUrl": f"services/data/v{self.version}/jobs/ingest/{self.id}/batches",
             "lineEnding": self.line_ending,
             "columnDelimiter": self.column_delimiter,
@@ -181,17 +171,7 @@ class QueryJob:
 
     def info(self) -> dict:
         return {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.sobject,
-            "createdById": self.created_by,
-            "createdDate": self.created,
-            "systemModstamp": self.created,
-            "state": self.state,
-            "concurrencyMode": "Parallel",
-            "contentType": "CSV",
-            "apiVersion": float(self.version),
-            "jobType": "V2Query",
+            **_job_head(self, "V2Query"),
             "lineEnding": self.line_ending,
             "columnDelimiter": self.column_delimiter,
             "numberRecordsProcessed": len(self.rows),
@@ -221,3 +201,20 @@ def _locator_offset(locator: str | None) -> int:
         return int(base64.urlsafe_b64decode(locator.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         raise ValueError(f"invalid locator: {locator}") from None
+
+
+def _job_head(job: IngestJob | QueryJob, job_type: str) -> dict:
+    """The fields every Bulk API 2.0 job info starts with, ingest or query, in the API's order."""
+    return {
+        "id": job.id,
+        "operation": job.operation,
+        "object": job.sobject,
+        "createdById": job.created_by,
+        "createdDate": job.created,
+        "systemModstamp": job.created,
+        "state": job.state,
+        "concurrencyMode": "Parallel",
+        "contentType": "CSV",
+        "apiVersion": float(job.version),
+        "jobType": job_type,
+    }

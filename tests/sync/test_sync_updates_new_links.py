@@ -1,7 +1,11 @@
 """The first evaluation of the links a sync has just made (its new Leads): most Leads read back
 as they were written, and the update step plans those with one conversion per field
-(sync/updates.py `_agreed`); what Salesforce or Dotdigital changed in between must still be
+(sync/updates.py `_agreed`); the members the Lead step has just read are handed to the update
+step, which then asks Dotdigital only for those modified since that read started
+(sync/update_handover.py). What Salesforce or Dotdigital changed in between must still be
 planned field by field, as for any new link: Salesforce wins where the two differ (no base yet).
+The hand-over needs every mapped datafield in the Lead step's read: with a
+salesforce-to-dotdigital row (the default test mapping) the update step reads as before.
 
 The changes are made while the emulator holds the update step's first Salesforce request (the
 newest-stamp query that sets the Lead update mark on a first run): after the Lead step wrote and
@@ -13,7 +17,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
+import pytest
+
+WRITING = [  # every datafield mapped is one the Lead step reads
+    ("FirstName", "FIRSTNAME", "two-way"),
+    ("LastName", "LASTNAME", "dotdigital-to-salesforce"),
+    ("Company", "COMPANY", "two-way"),
+    ("Region__c", "REGION", "dotdigital-to-salesforce"),
+]
 NEWEST_STAMP = "ORDER BY SystemModstamp DESC LIMIT 1"
 
 
@@ -54,11 +67,28 @@ def _sync_with_changes_before_the_update_step(ws, kit) -> dict[str, Any]:
     return json.loads(out)
 
 
+def _book_reads(ws) -> list[dict[str, list[str]]]:
+    """The query of each read of the book with data fields, in order (Lead step, update step)."""
+    log = ws.emu.requests_log("dotdigital")["requests"]
+    return [
+        parse_qs(r["query"])
+        for r in log
+        if r["method"] == "GET" and r["path"] == "/contacts/v3" and "data-fields" in r["query"]
+    ]
+
+
+def _watermark(ws) -> str:
+    [(value,)] = ws.state_rows("SELECT value FROM watermarks")
+    return value
+
+
+@pytest.mark.parametrize("mapping", ["writing", "default"])
 def test_values_changed_between_the_lead_write_and_the_update_step_are_planned_field_by_field(
-    workspace, kit
+    workspace, kit, mapping
 ) -> None:
-    ws = workspace()
+    ws = workspace(config=kit.config_yaml(mapping=WRITING) if mapping == "writing" else None)
     _people(ws)
+    ws.emu.reset_log()
 
     report = _sync_with_changes_before_the_update_step(ws, kit)
 
@@ -80,6 +110,12 @@ def test_values_changed_between_the_lead_write_and_the_update_step_are_planned_f
         "Turing-Smith",
     )
     assert _contact(ws, "mary@example.com")["COMPANY"] == "Navy"
+    ingest, update = _book_reads(ws)
+    assert "~modified" in ingest  # apply read the book: new members since its watermark
+    if mapping == "writing":  # only what changed since the Lead step's read started
+        assert update["~modified"] == [f"gte::{_watermark(ws)[:19]}Z"]
+    else:  # POSTCODE was not read by the Lead step: every member, as on any first read
+        assert "~modified" not in update
 
     # each pair now agrees: the next run writes nothing and finds nothing to look at
     again = ws.sync(code=(0,))["totals"]
@@ -88,3 +124,50 @@ def test_values_changed_between_the_lead_write_and_the_update_step_are_planned_f
     status = json.loads(ws.run("status", "--json", check=(0,)).stdout)
     [row] = status["updates"]
     assert (row["links"], row["outcomes"]) == ({"Lead": 3}, {})
+
+
+def test_a_later_sync_hands_its_read_over_and_still_sees_changes_made_after_it(
+    workspace, kit
+) -> None:
+    """A scheduled sync: the update step's window is the one the Lead step has just read (both
+    start at the last run's watermark, less the overlap): it asks only for what changed since
+    the Lead step's read started, and a change made after that read is planned as before."""
+    ws = workspace(config=kit.config_yaml(mapping=WRITING))
+    _people(ws)
+    ws.sync(code=(0,))
+    ws.add_member(
+        "ida@example.com",
+        {"FIRSTNAME": "Ida", "LASTNAME": "Rhodes", "COMPANY": "NBS", "REGION": "AMER"},
+    )
+    r = ws.emu.dd_session("uk").patch(
+        f"{ws.emu.dd_endpoint}/contacts/v3/email/ada@example.com",
+        json={"dataFields": {"COMPANY": "Analytical Engines"}},
+    )
+    assert r.status_code == 200, r.text
+    ws.emu.reset_log()
+    # Held: the update step's read of changed Leads, after the Lead step read the book
+    hold = ws.emu.inject_fault(
+        "salesforce", method="GET", query_regex="SystemModstamp >=", delay_ms=600_000, times=1
+    )
+    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json")
+    try:
+        kit.until(lambda: kit.fault_taken(ws.emu, "salesforce", hold), "the held query", (proc,))
+        r = ws.emu.dd_session("uk").patch(
+            f"{ws.emu.dd_endpoint}/contacts/v3/email/alan@example.com",
+            json={"dataFields": {"COMPANY": "GCHQ"}},
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        ws.emu.clear_faults()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    totals = json.loads(out)["totals"]
+
+    assert (totals["created"], totals["updated_in_salesforce"]) == (1, 2)  # Ada's and Alan's
+    assert _lead(ws, "ada@example.com")["Company"] == "Analytical Engines"
+    assert _lead(ws, "alan@example.com")["Company"] == "GCHQ"
+    assert _lead(ws, "ida@example.com")["Company"] == "NBS"
+    ingest, update = _book_reads(ws)
+    assert update["~modified"] == [f"gte::{_watermark(ws)[:19]}Z"] != ingest["~modified"]
+    again = ws.sync(code=(0,))["totals"]
+    assert (again["updated_in_salesforce"], again["updated_in_dotdigital"]) == (0, 0)

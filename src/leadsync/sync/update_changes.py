@@ -39,7 +39,7 @@ class ChangeReads:
         self.links = step.links
         self.marks: dict[str, str | None] = {}
         self.overlap = timedelta(seconds=step.settings.overlap_seconds)
-        self._only_read: bool | None = None  # see _only_links_from_the_read
+        self._only_read = False  # see _only_links_from_the_read
 
     def dotdigital_rounds(self, size: int) -> Iterator[dict[int, Contact]]:
         """Linked contacts of the account's books modified since each book's update mark,
@@ -51,6 +51,7 @@ class ChangeReads:
         several = len(self.step.account.books) > 1
         round_: dict[int, Contact] = {}
         self.tally.read_dotdigital = 0
+        self._only_read = self._only_links_from_the_read()  # before any link is evaluated
         for book in self.step.account.books:
             source = f"dotdigital:{book.id}"
             # Where this read starts next time: the Lead step's mark of this run when it read
@@ -110,14 +111,14 @@ class ChangeReads:
             return None
         if since is not None:
             return read if read.since == since else None
-        return read if read.since is None or self._only_links_from_the_read() else None
+        return read if read.since is None or self._only_read else None
 
     def _only_links_from_the_read(self) -> bool:
-        if self._only_read is None:
-            stored = any(self.step.store.links_count(self.step.name).values())
-            handed = self.step.parent.handover.contact_ids()
-            self._only_read = not stored and set(self.links.fresh) <= handed
-        return self._only_read
+        """Whether every link is a new one, not stored yet, of a member the Lead step read."""
+        handed = self.step.parent.handover.contact_ids()
+        if not handed or any(self.step.store.links_count(self.step.name).values()):
+            return False
+        return set(self.links.fresh) <= handed
 
     def read_salesforce(self, counts: Mapping[str, int]) -> dict[int, dict[str, Any]]:
         """Linked Leads and Contacts whose SystemModstamp moved since the object's update mark

@@ -77,11 +77,13 @@ class ReadHandOver:
 
 def then_the_rest(pages: Iterable[list[Contact]], read: BookRead) -> Iterator[list[Contact]]:
     """The pages of the narrow read (members modified since `read.started`: current values),
-    then the handed-over members it did not bring, in pages."""
-    given: set[int] = set()
+    then the handed-over members it did not bring, in pages. Given out once: each contact is
+    let go as it is given (a narrow read that brings every member holds one copy)."""
+    kept = read.contacts
     for page in pages:
-        given.update(c.id for c in page)
+        for contact in page:
+            kept.pop(contact.id, None)
         yield page
-    rest = [c for cid, c in sorted(read.contacts.items()) if cid not in given]
+    rest = sorted(kept)
     for start in range(0, len(rest), PAGE):
-        yield rest[start : start + PAGE]
+        yield [kept.pop(cid) for cid in rest[start : start + PAGE]]

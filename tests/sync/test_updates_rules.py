@@ -230,3 +230,57 @@ def test_a_value_written_to_dotdigital_reads_back_as_no_change(value, dd_type):
     sf = updates.canonical_salesforce(value, info)
     wire = updates.to_dotdigital(sf, dd_type)
     assert updates.same(updates.canonical(wire, info), sf)
+
+
+def _long_way(rules, base, salesforce, dotdigital):
+    """plan_link spelled out field by field with `decide` (README "Field updates"): what the
+    plan must hold whatever shortcut plan_link takes when both sides hold the same value."""
+    agreed, to_sf, to_dd, notes = {}, {}, {}, []
+    for rule in rules:
+        sf = updates.canonical_salesforce(salesforce.get(rule.salesforce), rule.info)
+        dd = updates.canonical(dotdigital.get(rule.datafield), rule.info)
+        d = decide(
+            rule.direction,
+            has_base=rule.datafield in base,
+            base=base.get(rule.datafield),
+            sf=sf,
+            dd=dd,
+            required=rule.required,
+            updateable=rule.updateable,
+        )
+        if d.kind == AGREE:
+            agreed[rule.datafield] = d.value
+        elif d.kind == TO_SALESFORCE:
+            to_sf[rule.salesforce] = d.value
+        elif d.kind == TO_DOTDIGITAL:
+            to_dd[rule.datafield] = updates.to_dotdigital(d.value, rule.dd_type)
+        if d.conflict or d.kind in (SKIPPED, FAILED):
+            notes.append((rule.salesforce, d.code))
+    return agreed, to_sf, to_dd, notes
+
+
+RAW = st.sampled_from(
+    [None, "", " ", "EMEA", "europe", "Mars", "Acme", "1", "1.0", "yes", 1, 1.0, 1.5, True,
+     False, 0, "2024-03-01", "2024-03-01T00:00:00", "x" * 300, "a\x01b", float("nan")]
+)  # fmt: skip
+
+
+@given(st.lists(st.tuples(RAW, RAW, RAW, st.booleans(), st.booleans()), min_size=7, max_size=7))
+def test_a_pair_holding_the_same_raw_value_plans_as_field_by_field(values):
+    """Both sides holding one raw value (a Lead read back as it was written) is planned with one
+    conversion, not two: the plan is the field-by-field one, also where the value does not
+    convert (a picklist value Salesforce still holds, a text too long), is blank or is NaN."""
+    base, sf, dd = {}, {}, {}
+    for rule, (a, b, c, same_value, has_base) in zip(RULES, values, strict=True):
+        sf[rule.salesforce] = a
+        dd[rule.datafield] = a if same_value else b
+        if has_base:
+            base[rule.datafield] = updates.canonical_salesforce(c, rule.info)
+    plan = plan_link(RULES, base, sf, dd)
+    got = (
+        plan.agreed,
+        plan.to_salesforce,
+        plan.to_dotdigital,
+        [(n.field, n.code) for n in plan.notes],
+    )
+    assert repr(got) == repr(_long_way(RULES, base, sf, dd))  # repr: NaN, 1 vs 1.0 vs True

@@ -27,6 +27,7 @@ from leadsync.sync.push import PushAccount
 from leadsync.sync.recovery import InDoubt
 from leadsync.sync.report import OUTCOME_KEYS
 from leadsync.sync.run import NO_LOCK, Run
+from leadsync.sync.update_handover import ReadHandOver
 from leadsync.sync.update_step import UpdateStep
 from leadsync.sync.writers import LeadWriter, writer_for
 
@@ -65,6 +66,8 @@ class AccountSync:
         self.settled: dict[tuple[int, int], LedgerEntry] | None = None if run.dry_run else {}
         # The mapping of the pending entries this run read, while kept (see `mapped_of`)
         self.mapped: dict[tuple[int, int], tuple[LedgerEntry, LeadMapping, Mapped]] = {}
+        # What the Lead step read, handed to the update step (sync/update_handover.py)
+        self.handover = ReadHandOver(0 if run.dry_run else KEPT_ENTRIES)
         self.in_doubt = InDoubt(self)
         self.reading = Ingest(self)
         self.existing = Existing(self)

@@ -45,14 +45,18 @@ class Ingest:
         """Read members changed since the watermark, page by page, into the ledger."""
         started = self.dd.server_time()  # BEFORE reading: a member added meanwhile is re-read
         since = self.since(book)
+        handover = self.parent.handover  # to the update step: sync/update_handover.py
+        handover.start(book.id, since, started, mapping.datafields)
         for page in self.dd.book_members(
             book.id, modified_since=since, datafields=mapping.datafields
         ):
             self.ingest_page(book, page, mapping, tally)
+            handover.page(book.id, page)
             self.ctx.check_stop()  # cut short: the watermark stays, the next run re-reads
         mark = _iso(started)
         self.held.verify()
         self.store.set_watermark(self.account.name, book.id, mark)
+        handover.done(book.id)
         if not self.ctx.dry_run:  # a dry run moves no watermark (DryLedger), nor reports one
             tally.watermark = mark
         if since is None:  # that was a read of every member: a sweep needs nothing more

@@ -20,6 +20,7 @@ from leadsync.emails import normalise_email
 from leadsync.salesforce.errors import SalesforceError
 from leadsync.state.model import Link
 from leadsync.sync import links, wire
+from leadsync.sync.update_handover import BookRead, then_the_rest
 
 if TYPE_CHECKING:
     from leadsync.sync.update_step import UpdateStep
@@ -38,6 +39,7 @@ class ChangeReads:
         self.links = step.links
         self.marks: dict[str, str | None] = {}
         self.overlap = timedelta(seconds=step.settings.overlap_seconds)
+        self._only_read = False  # see _only_links_from_the_read
 
     def dotdigital_rounds(self, size: int) -> Iterator[dict[int, Contact]]:
         """Linked contacts of the account's books modified since each book's update mark,
@@ -49,6 +51,7 @@ class ChangeReads:
         several = len(self.step.account.books) > 1
         round_: dict[int, Contact] = {}
         self.tally.read_dotdigital = 0
+        self._only_read = self._only_links_from_the_read()  # before any link is evaluated
         for book in self.step.account.books:
             source = f"dotdigital:{book.id}"
             # Where this read starts next time: the Lead step's mark of this run when it read
@@ -63,9 +66,7 @@ class ChangeReads:
                 start = wire.iso(started)
             mark = self.step.store.update_mark(self.step.name, source)
             since = wire.parse(mark) - self.overlap if mark else None
-            for page in self.step.dd.book_members(
-                book.id, modified_since=since, datafields=self.step.fields.datafields()
-            ):
+            for page in self._book_pages(book.id, since):
                 for part in _parts(page, LINKS_AT_ONCE):  # few links decoded at once
                     linked = self.links.get([c.id for c in part])
                     for contact in part:
@@ -85,6 +86,39 @@ class ChangeReads:
         if round_:
             self.tally.read_dotdigital += len(round_)
             yield round_
+
+    def _book_pages(self, book_id: int, since: datetime | None) -> Iterator[list[Contact]]:
+        """The book's members modified since `since` (None: every member). When the Lead step
+        has just read that same window (sync/update_handover.py), only the members modified
+        since its read started are asked for, and the rest are the ones it read."""
+        names = self.step.fields.datafields()
+        read = self._handed_over(book_id, since, names)
+        if read is None:
+            return self.step.dd.book_members(book_id, modified_since=since, datafields=names)
+        pages = self.step.dd.book_members(book_id, modified_since=read.started, datafields=names)
+        return then_the_rest(pages, read)
+
+    def _handed_over(
+        self, book_id: int, since: datetime | None, names: Sequence[str]
+    ) -> BookRead | None:
+        """The Lead step's read of the book, when it covers exactly what this read must see:
+        the same window, every datafield mapped. A first update read (no mark: every member)
+        is covered by a read of every member, or when every link is one this run made from
+        a member the Lead step read (a first sync): then no other linked member can change
+        what is evaluated."""
+        read = self.step.parent.handover.book(book_id)
+        if read is None or self.step.dry or not set(names) <= read.datafields:
+            return None
+        if since is not None:
+            return read if read.since == since else None
+        return read if read.since is None or self._only_read else None
+
+    def _only_links_from_the_read(self) -> bool:
+        """Whether every link is a new one, not stored yet, of a member the Lead step read."""
+        handed = self.step.parent.handover.contact_ids()
+        if not handed or any(self.step.store.links_count(self.step.name).values()):
+            return False
+        return set(self.links.fresh) <= handed
 
     def read_salesforce(self, counts: Mapping[str, int]) -> dict[int, dict[str, Any]]:
         """Linked Leads and Contacts whose SystemModstamp moved since the object's update mark

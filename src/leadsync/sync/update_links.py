@@ -115,11 +115,18 @@ class RunLinks:
         return set(self.pending or ())
 
     def get(self, ids: Sequence[int]) -> dict[int, Link]:
-        found = self.store.links_get(self.name, ids)
-        for cid in ids:
-            if cid in self.fresh and cid not in found:
-                found[cid] = self.fresh[cid]
-        return found
+        fresh = self.fresh
+        if self.step.dry:  # a dry run's links changed in memory may be stored ones too
+            found = self.store.links_get(self.name, ids)
+            for cid in ids:
+                if cid in fresh and cid not in found:
+                    found[cid] = fresh[cid]
+            return found
+        # A real run's new links are not stored until `put`, which takes them out of `fresh`:
+        # the store is asked only for the others (most of a first run's ids are new links)
+        mine = {cid: fresh[cid] for cid in ids if cid in fresh}
+        rest = [cid for cid in ids if cid not in mine] if mine else ids
+        return {**self.store.links_get(self.name, rest), **mine} if rest else mine
 
     def for_records(self, record_ids: Sequence[str]) -> dict[str, Link]:
         found = self.store.links_for_records(self.name, record_ids)

@@ -8,10 +8,12 @@ After push and Lead creation, AccountSync.run hands the account to UpdateStep, w
 2. reads what changed: the Leads and Contacts whose SystemModstamp moved since their update
    mark (queryAll, so deleted and merged-away records come too; one call per object), then
    each book's members modified since its mark (v3 `~modified`, less the overlap window; one
-   call per book when nothing changed). Only linked people are kept (update_changes.py). The
-   Dotdigital changes come in rounds of CHUNK, each evaluated and written (3-5) before the
-   read goes on, then the rest (Salesforce-only changes, new and pending links) in rounds:
-   memory stays bounded however many links a first read brings;
+   call per book when nothing changed; when the Lead step has just read that window, only the
+   members modified since it started, the rest handed over: update_handover.py). Only linked
+   people are kept (update_changes.py). The Dotdigital changes come in rounds of CHUNK, each
+   evaluated and written (3-5) before the read goes on, then the rest (Salesforce-only
+   changes, new and pending links) in rounds: memory stays bounded however many links a
+   first read brings;
 3. per linked pair and mapped field, applies the row's direction against the merge base
    (updates.py, the rows with their describe in update_fields.py), from the values just read
    and, for the side that did not change, the values the link saw last (update_values.py);

@@ -275,8 +275,13 @@ def plan_link(
     whose value changes are written."""
     plan = LinkPlan()
     for rule in rules:
-        sf = canonical_salesforce(salesforce.get(rule.salesforce), rule.info)
-        dd = canonical(dotdigital.get(rule.datafield), rule.info)
+        raw = salesforce.get(rule.salesforce)
+        dd_raw = dotdigital.get(rule.datafield)
+        alike = raw is not None and raw.__class__ is dd_raw.__class__ and raw == dd_raw
+        if alike and _agreed(plan, rule, base, raw):
+            continue  # the common case (a Lead read back as written): converted once
+        sf = canonical_salesforce(raw, rule.info)
+        dd = canonical(dd_raw, rule.info)
         has_base = rule.datafield in base
         if rule.info is None:  # the field is gone from the object: neither side is written
             if not (has_base and same(dd, base.get(rule.datafield))):
@@ -294,6 +299,21 @@ def plan_link(
         )
         _apply(plan, rule, decision, sf, dd)
     return plan
+
+
+def _agreed(plan: LinkPlan, rule: FieldRule, base: Mapping[str, Value], raw: Any) -> bool:
+    """Both sides hold the very same raw value: what `decide` makes of it, from one conversion
+    instead of two (`canonical_salesforce` equals `canonical` whenever the latter converts).
+    False (decide it the long way) when it does not convert, or the field is gone."""
+    if rule.info is None:
+        return False
+    value = canonical(raw, rule.info)
+    if isinstance(value, Bad) or not same(value, value):  # (a NaN is not the same as itself)
+        return False
+    df = rule.datafield
+    if df not in base or not same(base[df], value):
+        plan.agreed[df] = value  # decide: AGREE, the value becomes the base
+    return True  # else decide: NONE, the base stays
 
 
 def _apply(plan: LinkPlan, rule: FieldRule, decision: Decision, sf: Value, dd: Any) -> None:

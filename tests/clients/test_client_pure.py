@@ -134,6 +134,12 @@ def test_alignment_key_lowercases_emails_only():
 
 def test_parse_datetime_is_tolerant_and_always_utc():
     assert parse_datetime("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00.250Z") == datetime(
+        2024, 5, 1, 10, 0, 0, 250000, tzinfo=UTC
+    )
+    assert parse_datetime(" 2024-05-01T10:00:00z ") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00.12345678901Z").microsecond == 123456
+    assert parse_datetime("2024-02-30T10:00:00Z") is None
     assert parse_datetime("2024-05-01T10:00:00.1234567Z") == datetime(
         2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC
     )

@@ -425,7 +425,8 @@ def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerE
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -433,8 +434,6 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
     Datafield values are almost always strings, numbers or None, which survive as they are:
     only other values (dates, lists) take the round trip (one per new member otherwise)."""
-    if all(type(v) in _JSON_SCALARS for v in values.values()) and all(
-        type(k) is str for k in values
-    ):
-        return dict(values)
+    if _JSON_SCALARS.issuperset(map(type, values.values())) and _STR.issuperset(map(type, values)):
+        return dict(values)  # (the type checks run in C: one new member each)
     return json.loads(json.dumps(values, default=str))

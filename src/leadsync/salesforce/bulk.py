@@ -181,7 +181,8 @@ class BulkJobs(Queries):
         name = identifier(sobject)
         identifier(key_field)
         results: list[SaveResult | None] = [None] * len(records)
-        keys = [_key(key_field, r.get(key_field)) for r in records]
+        keyed = _key_of(key_field)
+        keys = [keyed(r.get(key_field)) for r in records]
         pending = list(range(len(records)))
 
         def attempt(_n: int) -> None:
@@ -190,12 +191,7 @@ class BulkJobs(Queries):
                 rows = [records[i] for i in chunk]
                 job_id, info = self._run_job(name, rows, on_job, options)
                 outcome = self._job_outcome(job_id, key_field, info, uploaded=len(rows))
-                by_key: dict[str, deque[SaveResult]] = {}
-                for key, result in outcome.rows:
-                    by_key.setdefault(key, deque()).append(result)
-                for i in chunk:
-                    queue = by_key.get(keys[i])
-                    results[i] = queue.popleft() if queue else outcome.missing
+                _align(outcome, chunk, keys, results)
             pending = [i for i in pending if _locked(results[i])]
             if pending:
                 raise Transient(self._locked_note(name, len(pending)))
@@ -395,6 +391,26 @@ class BulkJobs(Queries):
                 getter(row) if len(row) >= width else _picked(row, picks) for row in reader if row
             ]
         return [_picked(row, picks) for row in reader if row]
+
+
+def _align(
+    outcome: _JobOutcome, chunk: list[int], keys: list[str], results: list[SaveResult | None]
+) -> None:
+    """Each input row of `chunk` gets its key's next result row, in file order (rows with
+    the same key are matched in order), or the outcome's `missing`."""
+    first: dict[str, SaveResult] = {}
+    more: dict[str, deque[SaveResult]] = {}  # the second and later rows of a key
+    for key, result in outcome.rows:
+        if key in first:
+            more.setdefault(key, deque()).append(result)
+        else:
+            first[key] = result
+    for i in chunk:
+        found = first.pop(keys[i], None)
+        if found is None:
+            queue = more.get(keys[i])
+            found = queue.popleft() if queue else outcome.missing
+        results[i] = found
 
 
 def _picked(row: list[str], picks: list[int | None]) -> tuple[str | None, ...]:

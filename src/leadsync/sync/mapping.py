@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from json import encoder as _json_encoder
 from typing import Any
 
 from leadsync.emails import normalise_email as normalise_email  # the sync imports it from here
@@ -410,10 +411,20 @@ def _show(value: Any) -> str:
 
 # Built once (json.dumps would build one per call, twice per member); the same text.
 _HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+# The C encoder behind it, made once too (JSONEncoder.encode makes one per call); the hashed
+# material is built fresh from JSON values, so it has no cycles to check for.
+_HASH_C = (
+    _json_encoder.c_make_encoder(
+        None, str, _json_encoder.encode_basestring, None, ": ", ", ", True, False, True
+    )
+    if _json_encoder.c_make_encoder is not None
+    else None
+)
 
 
 def _sha(material: Any) -> str:
-    return hashlib.sha256(_HASH_ENCODER.encode(material).encode()).hexdigest()
+    text = _HASH_ENCODER.encode(material) if _HASH_C is None else "".join(_HASH_C(material, 0))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def missing_reason(missing: Sequence[str], mapping: LeadMapping) -> str:

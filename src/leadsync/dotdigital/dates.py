@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
 # What Dotdigital sends, read by fromisoformat as it is: a UTC date-time, at most 6 fraction
 # digits (every 3.11 patch level reads those; 7, as .NET writes them, take the tolerant path)
-_WIRE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z\Z")
+_WIRE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z\Z", re.ASCII)
 
 
 def parse_datetime(value: object) -> datetime | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -10,7 +11,7 @@ from leadsync.dotdigital.dates import format_v3_filter, parse_datetime
 from leadsync.emails import normalise_emails
 from leadsync.retry import RetryPolicy
 from leadsync.salesforce.bulk import _bulk_failure, _key, _to_csv
-from leadsync.salesforce.soql import identifier, in_queries, quote
+from leadsync.salesforce.soql import form_quote, identifier, in_queries, quote
 from leadsync.salesforce.wire import _save_result
 
 
@@ -59,6 +60,16 @@ def test_in_queries_respect_char_and_count_budgets_and_cover_every_value():
         assert len(items) <= 150
         seen.extend(items)
     assert len(seen) == 1000
+
+
+def test_form_quote_is_urllibs_quote_plus():
+    every = "".join(chr(i) for i in range(0x250)) + "€😀\u2028中%2B%%+ &="
+    samples = [every, every[::-1], "", "plain", "a b", "%25+", "SELECT Id FROM Lead"]
+    samples += [f"'{c}{every[i::7]}'" for i, c in enumerate("'\"+&% ü")]
+    for text in samples:
+        assert form_quote(text) == quote_plus(text, safe="")
+    with pytest.raises(UnicodeEncodeError):
+        form_quote("lone \ud800 surrogate")
 
 
 def test_in_queries_gives_an_oversized_value_its_own_query():
@@ -123,6 +134,12 @@ def test_alignment_key_lowercases_emails_only():
 
 def test_parse_datetime_is_tolerant_and_always_utc():
     assert parse_datetime("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00.250Z") == datetime(
+        2024, 5, 1, 10, 0, 0, 250000, tzinfo=UTC
+    )
+    assert parse_datetime(" 2024-05-01T10:00:00z ") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_datetime("2024-05-01T10:00:00.12345678901Z").microsecond == 123456
+    assert parse_datetime("2024-02-30T10:00:00Z") is None
     assert parse_datetime("2024-05-01T10:00:00.1234567Z") == datetime(
         2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC
     )

@@ -196,6 +196,29 @@ def test_find_by_emails_checks_10000_people_in_two_calls(emu):
     assert client.calls == 2
 
 
+ODD_EMAILS = ["o'hara+news&more@example.com", "a%2Bb=c@example.com", "x&y=1+2@example.com"]
+
+
+@pytest.mark.parametrize("filler", [0, 1200], ids=["one GET", "composite"])
+def test_find_by_emails_with_quotes_spaces_plus_ampersand_and_non_ascii(emulator_factory, filler):
+    leads = [_lead(n, Email=email) for n, email in enumerate(ODD_EMAILS)]
+    # what the addresses would become if an encoding step lost or doubled a character
+    leads += [_lead(8, Email="a+b=c@example.com"), _lead(9, Email="o'hara+news@example.com")]
+    emu = emulator_factory(_seed(records={"Lead": leads}))
+    client = _client(emu)
+    emails = [f"someone.with.a.long.address.{n}@example-company.com" for n in range(filler)]
+    # the org stores ASCII addresses only: a non-ASCII or spaced one is asked for, found nowhere
+    odd = ["zoë.ünal+1@exämple.com", "jo smith@example.com", "日本@example.com"]
+    asked = [*emails, *odd, *(e.upper() for e in ODD_EMAILS)]
+    found = client.find_by_emails("Lead", asked)
+    # each Lead found by its own address, and none by an address its encoding resembles
+    assert sorted(r["Email"].lower() for r in found) == sorted(e.lower() for e in ODD_EMAILS)
+    paths = [r["path"] for r in _log(emu)]
+    composite = "/services/data/v61.0/composite"
+    assert paths == ([composite] if filler else ["/services/data/v61.0/query/"])
+    assert client.calls == 1
+
+
 def test_query_many_follows_next_records_url_and_retries_subrequests(emulator_factory):
     leads = [_lead(n) for n in range(2300)]
     emu = emulator_factory(_seed(records={"Lead": leads}))

@@ -150,3 +150,23 @@ def test_a_write_ahead_mark_commits_synced_and_other_ledger_writes_do_not(tmp_pa
     assert again.ledger_get("uk", 1, [7])[7].lead_id == "00Q1"
     assert again.watermark("uk", 1) == "2026-01-01T00:00:00Z"
     again.close()
+
+
+def test_none_is_stored_as_sql_null(tmp_path):
+    """None binds as NULL (the backend registers a fast adapter for it): the columns a ledger
+    entry leaves empty are SQL NULL, found by IS NULL, and read back as None."""
+    from leadsync.state.model import LedgerEntry
+
+    store = SqliteStore(tmp_path / "s.db")
+    store.ledger_put([LedgerEntry("uk", 1, 7, "a@example.com", "pending")])
+    row = store._conn.execute(
+        "SELECT typeof(attempt), typeof(lead_id), typeof(attempted_at) FROM ledger "
+        "WHERE attempt IS NULL AND lead_id IS NULL AND contact_id = 7"
+    ).fetchall()
+    assert row == [("null", "null", "null")]
+    entry = store.ledger_get("uk", 1, [7])[7]
+    assert (entry.attempt, entry.lead_id, entry.attempted_at) == (None, None, None)
+    scratch = sqlite3.connect(":memory:")  # any connection of the process binds None alike
+    assert scratch.execute("SELECT ? IS NULL, typeof(?)", (None, None)).fetchone() == (1, "null")
+    scratch.close()
+    store.close()

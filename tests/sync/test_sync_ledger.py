@@ -282,3 +282,34 @@ def test_a_transient_save_error_keeps_the_member_pending_with_its_last_error() -
     created = ledger.after_save(locked, SaveResult(True, "00Q1"), None, "r2", "t2")
     assert created.state == "created"
     assert ledger.back_to_pending(pending, "r1", "t").extra.get("last_error") is None
+
+
+def test_evolve_copies_every_field_and_applies_changes_like_replace():
+    from dataclasses import fields
+
+    full = LedgerEntry(
+        *(f"v-{f.name}" for f in fields(LedgerEntry)[:5]),
+        attempt="bulkjob:750x",
+        lead_id="00Q1",
+        matched_id="003x",
+        reason_code="R",
+        reason="why",
+        fields=("A", "B"),
+        data_hash="h",
+        campaign_id="701x",
+        campaign_member_id="00v1",
+        origin="salesforce",
+        tries=3,
+        first_run="r1",
+        last_run="r2",
+        updated_at="t",
+        extra={"values": {"X": 1}},
+        attempted_at="t0",
+    )
+    copy = ledger.evolve(full)
+    assert copy == full and copy is not full and type(copy) is LedgerEntry
+    changed = ledger.evolve(full, state="created", attempt=None, tries=4)
+    assert changed == replace(full, state="created", attempt=None, tries=4)
+    assert full.attempt == "bulkjob:750x"  # the original is untouched
+    with pytest.raises(AttributeError):
+        ledger.evolve(full, no_such_field=1)

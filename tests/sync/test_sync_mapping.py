@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -223,6 +225,19 @@ def test_data_hash_changes_with_values_or_mapping_not_with_unmapped_fields() -> 
     assert h != data_hash("a@b.c", {**FULL, "COMPANY": "New Co"}, MAPPING)
     other = LeadMapping(MAPPING.rows[:-1], FIELDS, "New")
     assert h != data_hash("a@b.c", FULL, other)
+
+
+def test_data_hash_is_a_stored_format() -> None:
+    """Hashes are stored in the ledger: the text hashed stays json.dumps' (sorted keys, no
+    ASCII escaping, other values as str), or every skipped member would be retried."""
+    values = {**FULL, "COMPANY": 'Zoë \u2028 "Co"', "EXTRA": date(2024, 1, 2)}
+    material = {
+        "email": "a@b.c",
+        "values": {df: values.get(df) for df in MAPPING.datafields},
+        "mapping": MAPPING.fingerprint(),
+    }
+    text = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
+    assert data_hash(" a@b.c ", values, MAPPING) == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_unknown_salesforce_field_fails_the_record() -> None:

@@ -45,6 +45,8 @@ def _datafield(item: Any, client: Transport) -> DataField:
 def _fields(raw: Any) -> dict[str, Any]:
     """Data fields as a dict whatever the wire shape: v3 object, or v2 list of {key, value}."""
     if isinstance(raw, dict):
+        if all(type(k) is str for k in raw):  # always, from JSON: no copy key by key
+            return dict(raw)
         return {str(k): v for k, v in raw.items()}
     if isinstance(raw, list):
         return {
@@ -69,20 +71,22 @@ def _v2_contact(item: dict[str, Any], client: Transport) -> Contact:
 def _v3_contact(item: Any, client: Transport) -> Contact:
     if not isinstance(item, dict):
         raise client._unexpected("GET /contacts/v3", 200, item)
-    identifiers = item.get("identifiers") or {}
+    get = item.get
+    identifiers = get("identifiers")
     email_addr = identifiers.get("email") if isinstance(identifiers, dict) else None
-    status = item.get("status")
+    status = get("status")
     if not status:
-        channels = item.get("channelProperties")
+        channels = get("channelProperties")
         channel = channels.get("email") if isinstance(channels, dict) else None
         status = channel.get("status") if isinstance(channel, dict) else None
+    contact_id = get("contactId")
     return Contact(
-        id=_int(item.get("contactId", item.get("id"))),
-        email=str(email_addr or item.get("email") or ""),
-        datafields=_fields(item.get("dataFields")),
+        id=_int(get("id") if contact_id is None and "contactId" not in item else contact_id),
+        email=str(email_addr or get("email") or ""),
+        datafields=_fields(get("dataFields")),
         status=str(status or ""),
-        created=parse_datetime(item.get("created")),
-        updated=parse_datetime(item.get("updated")),
+        created=parse_datetime(get("created")),
+        updated=parse_datetime(get("updated")),
     )
 
 
@@ -155,6 +159,8 @@ def _next_marker(body: dict[str, Any]) -> str | None:
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:  # nearly always (a bool is not an id)
+        return value
     try:
         return int(value)
     except (TypeError, ValueError):

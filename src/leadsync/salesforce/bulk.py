@@ -16,6 +16,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from simple_salesforce import Salesforce
@@ -180,7 +181,8 @@ class BulkJobs(Queries):
         name = identifier(sobject)
         identifier(key_field)
         results: list[SaveResult | None] = [None] * len(records)
-        keys = [_key(key_field, r.get(key_field)) for r in records]
+        keyed = _key_of(key_field)
+        keys = [keyed(r.get(key_field)) for r in records]
         pending = list(range(len(records)))
 
         def attempt(_n: int) -> None:
@@ -189,12 +191,7 @@ class BulkJobs(Queries):
                 rows = [records[i] for i in chunk]
                 job_id, info = self._run_job(name, rows, on_job, options)
                 outcome = self._job_outcome(job_id, key_field, info, uploaded=len(rows))
-                by_key: dict[str, deque[SaveResult]] = {}
-                for key, result in outcome.rows:
-                    by_key.setdefault(key, deque()).append(result)
-                for i in chunk:
-                    queue = by_key.get(keys[i])
-                    results[i] = queue.popleft() if queue else outcome.missing
+                _align(outcome, chunk, keys, results)
             pending = [i for i in pending if _locked(results[i])]
             if pending:
                 raise Transient(self._locked_note(name, len(pending)))
@@ -342,17 +339,16 @@ class BulkJobs(Queries):
             if state == JobState.aborted and not exc.transient:
                 return _JobOutcome([], _failure(NOT_PROCESSED, f"bulk job {job_id} was aborted"))
             raise
+        keyed = _key_of(key_field)
         for flag, record_id, key in successful:
-            created = str(flag or "").strip().lower() == "true"
-            rows.append(
-                (_key(key_field, key), SaveResult(True, record_id or None, created=created))
-            )
+            created = flag == "true" or str(flag or "").strip().lower() == "true"
+            rows.append((keyed(key), SaveResult(True, record_id or None, created=created)))
         for error, key in failed:
-            rows.append((_key(key_field, key), _bulk_failure(error)))
+            rows.append((keyed(key), _bulk_failure(error)))
         for (key,) in unprocessed:
             rows.append(
                 (
-                    _key(key_field, key),
+                    keyed(key),
                     _failure(NOT_PROCESSED, f"bulk job {job_id} did not process this record"),
                 )
             )
@@ -388,11 +384,37 @@ class BulkJobs(Queries):
         header = next(reader, [])
         where = {name: i for i, name in enumerate(header)}  # a repeated name: the last, as
         picks = [where.get(name) for name in names]  # csv.DictReader would take
-        return [
-            tuple(row[i] if i is not None and i < len(row) else None for i in picks)
-            for row in reader
-            if row
-        ]
+        if None not in picks:  # every column there: rows as long as the header take a getter
+            width = max(picks) + 1
+            getter = itemgetter(*picks) if len(picks) > 1 else lambda r, i=picks[0]: (r[i],)
+            return [
+                getter(row) if len(row) >= width else _picked(row, picks) for row in reader if row
+            ]
+        return [_picked(row, picks) for row in reader if row]
+
+
+def _align(
+    outcome: _JobOutcome, chunk: list[int], keys: list[str], results: list[SaveResult | None]
+) -> None:
+    """Each input row of `chunk` gets its key's next result row, in file order (rows with
+    the same key are matched in order), or the outcome's `missing`."""
+    first: dict[str, SaveResult] = {}
+    more: dict[str, deque[SaveResult]] = {}  # the second and later rows of a key
+    for key, result in outcome.rows:
+        if key in first:
+            more.setdefault(key, deque()).append(result)
+        else:
+            first[key] = result
+    for i in chunk:
+        found = first.pop(keys[i], None)
+        if found is None:
+            queue = more.get(keys[i])
+            found = queue.popleft() if queue else outcome.missing
+        results[i] = found
+
+
+def _picked(row: list[str], picks: list[int | None]) -> tuple[str | None, ...]:
+    return tuple(row[i] if i is not None and i < len(row) else None for i in picks)
 
 
 class _JobOutcome:
@@ -469,12 +491,23 @@ def _results_to_read(info: Mapping[str, Any], uploaded: int | None) -> set[Resul
 
 def _key(key_field: str, value: Any) -> str:
     """Alignment key: trimmed; email fields also lower-cased (ids stay case-sensitive)."""
+    return _key_of(key_field)(value)
+
+
+def _key_of(key_field: str) -> Callable[[Any], str]:
+    """`_key` for one key field, chosen once for a whole result file."""
     if key_field.lower().endswith("email"):
-        return normalise_email(value)
+        return normalise_email
+    return _trimmed
+
+
+def _trimmed(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
 def _cell(value: Any) -> str:
+    if type(value) is str:  # most cells
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -490,8 +523,7 @@ def _to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+    writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
     return out.getvalue()
 
 
@@ -500,7 +532,9 @@ def _byte_chunks(indexes: list[int], records: Sequence[Mapping[str, Any]]) -> li
     chunks: list[list[int]] = [[]]
     size = 0
     for i in indexes:
-        approx = sum(len(_cell(v).encode()) + 3 for v in records[i].values()) + 1
+        values = records[i].values()
+        text = "".join([_cell(v) for v in values])  # one encode per row, not per cell
+        approx = (len(text) if text.isascii() else len(text.encode())) + 3 * len(values) + 1
         if chunks[-1] and size + approx > MAX_JOB_BYTES:
             chunks.append([])
             size = 0

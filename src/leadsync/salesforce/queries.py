@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote_plus
 
 from simple_salesforce.exceptions import SalesforceGeneralError
 
@@ -23,6 +22,7 @@ from leadsync.salesforce.soql import (
     MAX_GET_QUERY_CHARS,
     encoded_length,
     field_list,
+    form_quote,
     identifier,
     in_queries,
     looks_like_id,
@@ -144,7 +144,7 @@ class Queries(Transport):
         if len(soqls) == 1 and encoded_length(soqls[0]) <= MAX_GET_QUERY_CHARS:
             return list(self.query(soqls[0]))
         base = f"/services/data/v{self._connect().sf_version}"
-        todo = deque(f"{base}/query?q={quote_plus(soql, safe='')}" for soql in soqls)
+        todo = deque(f"{base}/query?q={form_quote(soql)}" for soql in soqls)
         rows: list[dict[str, Any]] = []
         self.retry.run(lambda n: self._composite_rounds(todo, rows, n))
         return rows

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from urllib.parse import quote_plus
+from urllib.parse import quote_from_bytes
 
 from simple_salesforce.format import quote_soql_value
 
@@ -56,8 +56,30 @@ def looks_like_id(value: str, prefix: str | None = None) -> bool:
     return prefix is None or value.startswith(prefix)
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def form_quote(text: str) -> str:
+    """`quote_plus(text, safe="")`, the same string, without urllib's per-byte Python loop.
+
+    Why: an IN-list query is up to 90,000 characters, and urllib quotes it byte by byte in a
+    Python loop. Here each distinct character that needs escaping is replaced throughout in
+    one `str.replace` (C): "%" first (the escapes written after it contain "%"), " " last
+    (it becomes "+", which is escaped before). A character's escape is urllib's own: its UTF-8
+    bytes, each as %XX in upper-case hex (a lone surrogate still raises UnicodeEncodeError).
+    """
+    special = set(text).difference(_UNRESERVED)
+    if not special:
+        return text
+    quoted = text.replace("%", "%25") if "%" in special else text
+    for char in special.difference("% "):
+        quoted = quoted.replace(char, quote_from_bytes(char.encode("utf-8"), safe=""))
+    return quoted.replace(" ", "+") if " " in special else quoted
+
+
 def encoded_length(soql: str) -> int:
-    return len(quote_plus(soql, safe=""))
+    """Length of the query as it travels in a URL (form-encoded)."""
+    return len(form_quote(soql))
 
 
 def in_queries(

@@ -23,8 +23,17 @@ from leadsync.salesforce.model import (
 _EXCERPT = 200
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
-    """OrderedDicts to dicts, top-level `attributes` dropped (callers want field values)."""
+    """OrderedDicts to dicts, `attributes` dropped (callers want field values)."""
+    if isinstance(value, dict):  # what JSON gives (dict or OrderedDict): no ABC check
+        return {
+            k: v if type(v) in _SCALARS else _plain(v)
+            for k, v in value.items()
+            if k != "attributes"
+        }
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items() if k != "attributes"}
     if isinstance(value, list):

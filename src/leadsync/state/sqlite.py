@@ -33,6 +33,14 @@ from leadsync.state.sqlstore import SqlStore
 
 BUSY_TIMEOUT_SECONDS = 60.0  # short row-level contention only; long waits are the named locks
 
+# None binds as NULL either way; registered, it is found in the adapter table at once. Why:
+# sqlite3 binds str, int and float directly but "adapts" every other value, and for None
+# without an entry that is a failed registry look-up and two attribute probes: about 0.3 us per
+# None, and a ledger row binds six to nine (a sixth of the CPU of a ledger write). `{}.get` is a
+# C callable that returns None for None. Process-wide, like every sqlite3 adapter; it changes
+# no value anyone binds.
+sqlite3.register_adapter(type(None), {}.get)
+
 
 def _create_private(path: Path) -> None:
     """Create the db file as 0600 before SQLite writes a byte to it (and tighten an old one)."""

@@ -25,7 +25,7 @@ from leadsync.sync.ingest import Ingest
 from leadsync.sync.mapping import LeadMapping, Mapped
 from leadsync.sync.push import PushAccount
 from leadsync.sync.recovery import InDoubt
-from leadsync.sync.report import OUTCOME_KEYS
+from leadsync.sync.report import OUTCOME_KEYS, BookTally
 from leadsync.sync.run import NO_LOCK, Run
 from leadsync.sync.update_handover import ReadHandOver
 from leadsync.sync.update_step import UpdateStep
@@ -165,18 +165,23 @@ class AccountSync:
         if store:
             self.store.ledger_put(updates)
             self.remember(updates)
+        run_id, dry_run = self.run_id, self.ctx.dry_run
+        tallies: dict[int, BookTally] = {}
         for entry in updates:
             old = stored.get(entry.contact_id)
             counted = (
                 old.state
-                if old is not None and old.last_run == self.run_id and old.state in OUTCOME_KEYS
+                if old is not None and old.last_run == run_id and old.state in OUTCOME_KEYS
                 else None
             )
-            tally = self.ctx.tally(self.account, entry.book_id)
+            tally = tallies.get(entry.book_id)
+            if tally is None:
+                tally = tallies[entry.book_id] = self.ctx.tally(self.account, entry.book_id)
             tally.move(counted, entry.state, entry.reason_code)
-            if self.ctx.dry_run and counted != entry.state:
+            if dry_run and counted != entry.state:
                 dryrun.sample(self, entry)
-            tally.note_error(entry.contact_id, entry.email, self._error_of_this_run(entry))
+            error = self._error_of_this_run(entry) if entry.state == "pending" else None
+            tally.note_error(entry.contact_id, entry.email, error)
 
     def remember(self, stored: Sequence[LedgerEntry]) -> None:
         """Keep the entries this run stores (last_run this run), for the steps that read them

@@ -15,8 +15,8 @@ one, so that tests can check each rule without a database or a network:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields as dataclass_fields
-from operator import attrgetter
 from typing import Any
 
 from leadsync.dotdigital.model import Contact
@@ -404,7 +404,20 @@ def needs_campaign_member(entry: LedgerEntry, key: str) -> bool:
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclass_fields(LedgerEntry))
-_field_values = attrgetter(*_FIELD_NAMES)
+
+
+def _field_copier() -> Callable[[LedgerEntry], LedgerEntry]:
+    """A function that copies an entry slot by slot, written out from the dataclass's fields
+    (as dataclasses writes __init__): a third of the time of calling __init__ with every
+    field (1.0 us instead of 3.3), and a field added to LedgerEntry is copied too."""
+    body = "".join(f"    new.{name} = entry.{name}\n" for name in _FIELD_NAMES)
+    source = f"def copy(entry):\n    new = _new(_cls)\n{body}    return new\n"
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": LedgerEntry}
+    exec(source, scope)  # our own field names (identifiers): no outside input
+    return scope["copy"]  # type: ignore[no-any-return]
+
+
+_copy_entry = _field_copier()
 
 
 def evolve(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
@@ -413,7 +426,7 @@ def evolve(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
     Why: a sync makes several transitions per member (tens of thousands per run), and
     replace() was the largest single CPU cost of a run. Unknown field names still fail
     (AttributeError: the entry has __slots__)."""
-    new = LedgerEntry(*_field_values(entry))
+    new = _copy_entry(entry)
     for name, value in changes.items():
         setattr(new, name, value)
     return new
@@ -425,7 +438,8 @@ def _touch(entry: LedgerEntry, run_id: str, now: str, **changes: Any) -> LedgerE
     return evolve(entry, last_run=run_id, updated_at=now, **changes)
 
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -433,8 +447,6 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
     Datafield values are almost always strings, numbers or None, which survive as they are:
     only other values (dates, lists) take the round trip (one per new member otherwise)."""
-    if all(type(v) in _JSON_SCALARS for v in values.values()) and all(
-        type(k) is str for k in values
-    ):
-        return dict(values)
+    if _JSON_SCALARS.issuperset(map(type, values.values())) and _STR.issuperset(map(type, values)):
+        return dict(values)  # (the type checks run in C: one new member each)
     return json.loads(json.dumps(values, default=str))

@@ -13,10 +13,11 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from json import encoder as _json_encoder
 from typing import Any
 
 from leadsync.emails import normalise_email as normalise_email  # the sync imports it from here
@@ -93,6 +94,10 @@ class LeadMapping:
     _datafields: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _required: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _fingerprint: str = field(init=False, repr=False, compare=False, default="")
+    # (row, its Lead field's describe or None) for each writing row: map_member's loop
+    _plan: tuple[tuple[Row, FieldInfo | None], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         writing = tuple(r for r in self.rows if r.writes)
@@ -103,6 +108,9 @@ class LeadMapping:
         )
         material = [[r.salesforce, r.datafield, r.direction] for r in self.rows]
         object.__setattr__(self, "_writing_rows", writing)
+        object.__setattr__(
+            self, "_plan", tuple((r, self.fields.get(r.salesforce)) for r in writing)
+        )
         object.__setattr__(self, "_datafields", tuple(dict.fromkeys(r.datafield for r in writing)))
         object.__setattr__(self, "_required", tuple(sorted(set(ALWAYS_REQUIRED) | set(org))))
         basis: dict[str, Any] = {"rows": material, "status": self.lead_status}
@@ -139,11 +147,10 @@ def map_member(email: str, values: Mapping[str, Any], mapping: LeadMapping) -> M
     record: dict[str, Any] = {}
     problems: list[FieldProblem] = []
     present: set[str] = set()
-    for row in mapping.writing_rows:
+    for row, info in mapping._plan:
         raw = values.get(row.datafield)
-        if _is_blank(raw):
+        if raw is None or (isinstance(raw, str) and (not raw or raw.isspace())):  # _is_blank
             continue
-        info = mapping.fields.get(row.salesforce)
         if info is None:
             problems.append(
                 FieldProblem(
@@ -184,36 +191,38 @@ class ConversionError(ValueError):
 
 def convert(value: Any, info: FieldInfo) -> Any:
     """One value to what Salesforce expects for `info.type` (JSON-able; bulk writes it as text)."""
-    kind = info.type
-    if kind == "boolean":
-        return _to_bool(value)
-    if kind == "int":
-        return _to_int(value)
-    if kind in ("double", "currency", "percent"):
-        return _to_number(value)
-    if kind == "date":
-        return _in_range(_to_date(value), value).isoformat()
-    if kind == "datetime":
-        moment = _to_datetime(value)
-        _in_range(moment.date(), value)
-        return (
-            f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.000Z"
-        )
-    if kind == "picklist":
-        return _to_picklist(_to_text(value, info), info)
-    if kind == "multipicklist":
-        parts = [p.strip() for p in _to_text(value, info).split(";")]
-        return ";".join(_to_picklist(p, info) for p in parts if p)
-    return _to_text(value, info)
+    typed = _TYPED.get(info.type)
+    if typed is None:  # text fields: most of them
+        return _to_text(value, info)
+    return typed(value, info)
+
+
+def _to_date_text(value: Any, info: FieldInfo) -> str:
+    return _in_range(_to_date(value), value).isoformat()
+
+
+def _to_datetime_text(value: Any, info: FieldInfo) -> str:
+    moment = _to_datetime(value)
+    _in_range(moment.date(), value)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.000Z"
+    )
+
+
+def _to_multipicklist(value: Any, info: FieldInfo) -> str:
+    parts = [p.strip() for p in _to_text(value, info).split(";")]
+    return ";".join(_to_picklist(p, info) for p in parts if p)
 
 
 def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
 def _to_text(value: Any, info: FieldInfo) -> str:
-    if isinstance(value, bool):
+    if type(value) is str:  # nearly every datafield value
+        text = value
+    elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float) and value.is_integer():
         text = str(int(value))
@@ -293,6 +302,20 @@ def _to_number(value: Any) -> int | float:
     if not math.isfinite(result):
         raise ConversionError("INVALID_TYPE", f"{_show(value)} is out of range")
     return result
+
+
+# Field types with a conversion of their own (convert); every other type is text.
+_TYPED: dict[str, Callable[[Any, FieldInfo], Any]] = {
+    "boolean": lambda value, info: _to_bool(value),
+    "int": lambda value, info: _to_int(value),
+    "double": lambda value, info: _to_number(value),
+    "currency": lambda value, info: _to_number(value),
+    "percent": lambda value, info: _to_number(value),
+    "date": _to_date_text,
+    "datetime": _to_datetime_text,
+    "picklist": lambda value, info: _to_picklist(_to_text(value, info), info),
+    "multipicklist": _to_multipicklist,
+}
 
 
 def _in_range(day: date, value: Any) -> date:
@@ -388,10 +411,20 @@ def _show(value: Any) -> str:
 
 # Built once (json.dumps would build one per call, twice per member); the same text.
 _HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+# The C encoder behind it, made once too (JSONEncoder.encode makes one per call); the hashed
+# material is built fresh from JSON values, so it has no cycles to check for.
+_HASH_C = (
+    _json_encoder.c_make_encoder(
+        None, str, _json_encoder.encode_basestring, None, ": ", ", ", True, False, True
+    )
+    if _json_encoder.c_make_encoder is not None
+    else None
+)
 
 
 def _sha(material: Any) -> str:
-    return hashlib.sha256(_HASH_ENCODER.encode(material).encode()).hexdigest()
+    text = _HASH_ENCODER.encode(material) if _HASH_C is None else "".join(_HASH_C(material, 0))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def missing_reason(missing: Sequence[str], mapping: LeadMapping) -> str:

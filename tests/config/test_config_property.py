@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsync.applied import snapshot
-from leadsync.config import load_bytes, load_text
+from leadsync.config import load_bytes, load_text, schema
+from leadsync.config.source import parse
 from leadsync.config.validate import exit_code
 from leadsync.views.diagnostics import render_json, render_text
 
@@ -208,3 +209,27 @@ def test_broken_yaml_text(text):
 )
 def test_arbitrary_bytes(raw):
     _check(load_bytes(raw, "fuzz.yaml", env=ENV))
+
+
+@st.composite
+def envs(draw):
+    """The test env with some variables unset, as a pre-commit hook (no secrets) has it."""
+    unset = draw(st.sets(st.sampled_from(sorted(ENV))))
+    return {k: v for k, v in ENV.items() if k not in unset}
+
+
+def _schema_diagnostics(text: str, env: dict[str, str], *, quick: bool) -> list:
+    tree = parse(text.encode("utf-8", "surrogatepass"), "fuzz.yaml", env)
+    if tree.ok:
+        schema.check(tree, quick=quick)
+    return sorted(set(tree.diagnostics), key=lambda d: (d.path, d.code, d.message, d.line))
+
+
+@settings(max_examples=600, **FAST)
+@given(doc=mutated_docs(), env=envs())
+def test_the_quick_conformance_check_agrees_with_jsonschema(doc, env):
+    """The loader skips jsonschema when conformance.conforms says a file conforms (start-up,
+    issue 17); it must never say so where jsonschema's diagnostics would remain."""
+    text = yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=10_000)
+    quick = _schema_diagnostics(text, env, quick=True)
+    assert quick == _schema_diagnostics(text, env, quick=False)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
-from leadsync.config import codes
+from leadsync.config import codes, conformance
 from leadsync.config.source import ROOT, Tree, child_path, has_url_credentials, index_path
 from leadsync.wording import join_and
+
+if TYPE_CHECKING:  # imported only for a file that does not conform (see check)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_NAME = "leadsync.schema.json"
 
@@ -65,11 +66,15 @@ _PATTERN_HINTS = {
 
 
 def schema_file(name: str = SCHEMA_NAME) -> Path:
-    """Find a shipped schema: inside the wheel (leadsync/_schema/) or in the repo checkout."""
-    packaged = resources.files("leadsync").joinpath("_schema", name)
+    """Find a shipped schema: inside the wheel (leadsync/_schema/) or in the repo checkout.
+
+    The package directory is found from this file: importlib.resources gave the same path
+    (the answer is a Path, so the package is on the file system) for a start-up import."""
+    here = Path(__file__).resolve()
+    packaged = here.parents[1] / "_schema" / name
     if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[3] / "schema" / name
+        return packaged
+    return here.parents[3] / "schema" / name
 
 
 ENV_REF = {"$ref": "#/$defs/env_ref"}
@@ -103,10 +108,23 @@ def _strict(node: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
+def inlined_schema() -> dict[str, Any]:
+    """The config schema with its local $refs inlined: same rules, but validation skips the
+    reference lookups, which are most of its cost (the property test validates thousands of
+    files); and conformance.conforms needs no reference resolution."""
+    return _inline(config_schema(), config_schema())
+
+
+@lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    # Local $refs inlined once: same rules, but validation skips the reference lookups, which
-    # are most of its cost (the property test validates thousands of files).
-    return Draft202012Validator(_inline(config_schema(), config_schema()))
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(inlined_schema())
+
+
+@lru_cache(maxsize=1)
+def _quick_check_applies() -> bool:
+    return conformance.supported(inlined_schema())
 
 
 def _inline(node: Any, root: dict[str, Any]) -> Any:
@@ -119,15 +137,30 @@ def _inline(node: Any, root: dict[str, Any]) -> Any:
     return node
 
 
-def check(tree: Tree) -> None:
-    """Coerce env-derived scalars to their schema types, then add schema diagnostics to `tree`."""
+# _auth_form reports a violation of the auth oneOf as the errors of the form its keys name.
+_KEYED_ONE_OF = {"salesforce.auth": _AUTH_DISCRIMINATORS}
+
+
+def check(tree: Tree, *, quick: bool = True) -> None:
+    """Coerce env-derived scalars to their schema types, then add schema diagnostics to `tree`.
+
+    A file that conforms (conformance.py) has none, and then jsonschema is not imported: about
+    0.05 s of CPU on every sync and validate. That includes a file whose unset ${VAR}s
+    `validate --allow-unset-env` reads as "" (their errors are dropped below). `quick=False`
+    always asks jsonschema (the property test compares both)."""
     schema = config_schema()
     _coerce(tree.data, schema, "", tree, schema)
     # A value whose ${VAR} is unset or malformed already has its diagnostic; the empty text it
     # became would only add noise ("must not be empty") at the same place.
-    env_problems = {
+    env_problems = frozenset(
         d.path for d in tree.diagnostics if d.code in (codes.ENV_UNSET, codes.ENV_MALFORMED)
-    }
+    )
+    if (
+        quick
+        and _quick_check_applies()
+        and conformance.conforms(tree.data, inlined_schema(), env_problems, _KEYED_ONE_OF)
+    ):
+        return
     found = Tree(
         file=tree.file,
         positions=tree.positions,

@@ -7,13 +7,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Any
 
 from leadsync import logs
 from leadsync.dotdigital.client import DotdigitalClient
 from leadsync.state.model import HeldLock, LockHeld, LockInfo, StateStore
 from leadsync.sync.account import AccountSync, has_push
-from leadsync.sync.pool import Halt, Pool
+from leadsync.sync.pool import Halt, Pool, PoolFailures
 from leadsync.sync.report import totals
 from leadsync.sync.run import NO_LOCK, Run, StopRequested
 from leadsync.sync.worker_wire import AccountResult, WorkerSpec
@@ -59,38 +58,38 @@ class AccountLoop:
         run.stop = lambda: (outer() if outer is not None else None) or halt()
         if jobs > 1 and len(self.names) > 1:
             run.sf.describe("Lead")  # log in and describe once, for every worker (shared)
-        pool: Pool[Any]
         if self.worker_spec is not None and jobs > 1 and len(self.names) > 1:
-            pool = self._process_pool(jobs, halt)
-            work: Callable[[str, Any], None] = self._sync_in_worker
+            outcome = self._run_in_processes(jobs, halt)
         else:
-            pool = Pool(
+            pool: Pool[Run] = Pool(
                 jobs=jobs,
                 open_worker=self._open_worker,
                 close_worker=self._close_worker,
                 inline=run,
                 halt=halt,
             )
-            work = self.sync_one
-        failure = pool.run(self.names, work).first(stop_types=(StopRequested,))
+            outcome = pool.run(self.names, self.sync_one)
+        failure = outcome.first(stop_types=(StopRequested,))
         if failure is not None:
             raise failure
 
-    def _process_pool(self, jobs: int, halt: Halt) -> Pool[Any]:
-        from leadsync.sync.workers import WorkerProcess
+    def _run_in_processes(self, jobs: int, halt: Halt) -> PoolFailures:
+        """Each job a worker process (sync/workers.py), scheduled by the same thread pool."""
+        from leadsync.sync.workers import WorkerProcess, end_forkserver
 
         assert self.worker_spec is not None
         spec = self.worker_spec()  # once: every worker gets the same
-        return Pool(
+        pool: Pool[WorkerProcess] = Pool(
             jobs=jobs,
             open_worker=lambda: WorkerProcess(spec),
             close_worker=lambda worker: worker.close(),
-            inline=None,
+            inline=None,  # type: ignore[arg-type]  # never inline: jobs > 1, accounts > 1
             halt=halt,
         )
-
-    def _sync_in_worker(self, name: str, worker: Any) -> None:
-        worker.sync(name, self.ctx, self._merge)
+        try:
+            return pool.run(self.names, lambda name, w: w.sync(name, self.ctx, self._merge))
+        finally:
+            end_forkserver()
 
     def _merge(self, result: AccountResult) -> None:
         """One account's result from a worker process, into this run's records (the report

@@ -122,3 +122,15 @@ class WorkerProcess:
             self.conn.send(("exit",))
         self.process.join()
         self.conn.close()
+
+
+def end_forkserver() -> None:
+    """Stop the run's forkserver once its workers are reaped: nothing of a run outlives it
+    (a `--every` loop starts a fresh one per run), and the forkserver, reaped here, hands its
+    workers' CPU time to this process's accounting (wait4, `time`, the benchmarks). Uses
+    multiprocessing's own stop (private, hence guarded): there is no public one."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()

@@ -115,12 +115,7 @@ def run_sync(
     `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every`
     passed).
     """
-    applied = store.read_applied()
-    if applied is None:
-        raise NotApplied(
-            "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
-            "(sync only uses the applied integration)"
-        )
+    applied = _applied(store)
     view = read_view(applied)
     names = select_accounts(view.accounts, accounts=accounts, shard=shard)
     warnings = _differences_warning(config, applied)
@@ -140,16 +135,24 @@ def run_sync(
     )
     report = _new_report(run, view, warnings, shard, 1 if dry_run else jobs)
     dd_for = _dotdigital_clients(config, dotdigital, dd_clients)
-    spec = None
-    if processes and open_store is not None and salesforce is None and dotdigital is None:
-        spec = _worker_spec(config, run, open_store, lock_timeout)
-    loop = AccountLoop(
-        run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store, worker_spec=spec
-    )
+    own_clients = processes and salesforce is None and dotdigital is None  # rebuildable
+    spec = _worker_spec(config, run, open_store if own_clients else None, lock_timeout)
+    loop = AccountLoop(run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store)
+    loop.worker_spec = spec
     with logs.context(run_id=run.run_id):
         _log_start(run, names, shard, report["jobs"])
         _run_accounts(loop, run, report, dd_clients)
     return SyncResult(report, exit_code(report), warnings)
+
+
+def _applied(store: StateStore) -> Any:
+    applied = store.read_applied()
+    if applied is None:
+        raise NotApplied(
+            "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
+            "(sync only uses the applied integration)"
+        )
+    return applied
 
 
 def _differences_warning(config: Config, applied: Any) -> list[str]:
@@ -192,10 +195,13 @@ def _dotdigital_clients(
 def _worker_spec(
     config: Config,
     run: Run,
-    open_store: Callable[[], StateStore],
+    open_store: Callable[[], StateStore] | None,
     lock_timeout: float | None,
-) -> Callable[[], WorkerSpec]:
-    """What a worker process of this run is given (made once the Lead describe is cached)."""
+) -> Callable[[], WorkerSpec] | None:
+    """What a worker process of this run is given (made once the Lead describe is cached);
+    None without a picklable `open_store`: the jobs then run on threads."""
+    if open_store is None:
+        return None
 
     def spec() -> WorkerSpec:
         return WorkerSpec(

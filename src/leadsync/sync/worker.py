@@ -23,10 +23,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from leadsync import logs
+from leadsync.errors import LeadsyncError
 from leadsync.state import holder
 from leadsync.sync.worker_wire import AccountResult, WorkerSpec, pack_error
 
 _PR_SET_PDEATHSIG = 1
+log = logs.get("sync")
 
 
 def serve(conn: Connection, spec: WorkerSpec) -> None:
@@ -98,6 +100,8 @@ class _Worker:
             try:
                 self.loop.sync_one(name, self.run)
             except Exception as exc:
+                if not isinstance(exc, LeadsyncError):  # a bug: its traceback stays here
+                    log.debug("account %s: unexpected error in its worker", name, exc_info=True)
                 self.conn.send(("failed", pack_error(exc), self._result(name)))
             else:
                 self.conn.send(("done", self._result(name)))

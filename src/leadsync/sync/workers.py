@@ -35,7 +35,9 @@ from leadsync.sync.run import Run
 from leadsync.sync.worker_wire import AccountResult, WorkerSpec, unpack_error
 
 POLL_SECONDS = 0.1  # how soon a stop request reaches a busy worker
-PRELOAD = ["leadsync.sync.worker", "leadsync.sync.engine", "leadsync.state"]
+# imported once by the forkserver, so a worker forks with them loaded; "__main__" (the CLI
+# script) too, or each worker would run it again to rebuild its __main__
+PRELOAD = ["__main__", "leadsync.sync.worker", "leadsync.sync.engine", "leadsync.state"]
 
 
 class WorkerLost(LeadsyncError):

@@ -6,6 +6,7 @@ the next run converges. Real emulators, SQLite and PostgreSQL states."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -35,25 +36,23 @@ def _workspace(kit: Any, root: Path, emu: Any, pg: Any = None, **options: Any) -
     return ws
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if stat.rsplit(")", 1)[1].split()[0] == "Z":
-                continue  # a zombie: ended, not yet reaped
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            out.setdefault(ppid, []).append(int(entry))
-    return out
-
-
 def _workers(runner: int) -> list[int]:
-    """The runner's worker processes: its grandchildren (runner -> forkserver -> workers)."""
-    tree = _children()
-    return sorted(w for child in tree.get(runner, []) for w in tree.get(child, []))
+    """The runner's worker processes, as `ps` shows them: descendants named leadsync-worker
+    (its children, or a forkserver's when a thread ran at start)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _alive(int(entry)):
+            with contextlib.suppress(OSError):
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(runner, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "leadsync-worker":
+                found.append(pid)
+    return sorted(found)
 
 
 def _alive(pid: int) -> bool:

@@ -74,14 +74,18 @@ class AccountLoop:
             raise failure
 
     def _run_in_processes(self, jobs: int, halt: Halt) -> PoolFailures:
-        """Each job a worker process (sync/workers.py), scheduled by the same thread pool."""
-        from leadsync.sync.workers import WorkerProcess, end_forkserver
+        """Each job a worker process (sync/workers.py), scheduled by the same thread pool.
+        Forked workers are all started here, before the pool's threads (see start_method)."""
+        from leadsync.sync.workers import WorkerProcess, end_forkserver, start_method
 
         assert self.worker_spec is not None
         spec = self.worker_spec()  # once: every worker gets the same
+        method = start_method()
+        count = min(jobs, len(self.names)) if method == "fork" else 0
+        forked = [WorkerProcess(spec, method) for _ in range(count)]
         pool: Pool[WorkerProcess] = Pool(
             jobs=jobs,
-            open_worker=lambda: WorkerProcess(spec),
+            open_worker=lambda: (forked.pop() if forked else WorkerProcess(spec, method)).ready(),
             close_worker=lambda worker: worker.close(),
             inline=None,  # type: ignore[arg-type]  # never inline: jobs > 1, accounts > 1
             halt=halt,
@@ -89,7 +93,10 @@ class AccountLoop:
         try:
             return pool.run(self.names, lambda name, w: w.sync(name, self.ctx, self._merge))
         finally:
-            end_forkserver()
+            for worker in forked:  # none unless the pool failed to start a thread
+                worker.close()
+            if method == "forkserver":
+                end_forkserver()
 
     def _merge(self, result: AccountResult) -> None:
         """One account's result from a worker process, into this run's records (the report

@@ -6,10 +6,10 @@ one Dotdigital client per account. Nothing of the parent's is used but the spec'
 Stopping: a stop request reaches the worker from its parent (("stop", reason), read at each
 checkpoint, where the Halt of a failed account and the parent's SIGTERM/SIGINT arrive) or as a
 signal of its own (Ctrl-C reaches the whole process group); either way the account ends at the
-next checkpoint with the batch in flight recorded. Should the parent die abruptly (SIGKILL, or
-its second signal), the worker is killed with it (PR_SET_PDEATHSIG; its forkserver parent ends
-with the runner), like the threads of one process would be: the next run settles what was in
-flight, as after any kill.
+next checkpoint with the batch in flight recorded. Should the runner die abruptly (SIGKILL, or
+its second signal), the worker is killed with it (PR_SET_PDEATHSIG: its parent is the runner,
+or the forkserver, which ends with the runner), as the threads of one process would be: the
+next run settles what was in flight, as after any kill.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from leadsync.state import holder
 from leadsync.sync.worker_wire import AccountResult, WorkerSpec, pack_error
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
+PROCESS_NAME = b"leadsync-worker"  # at most 15 bytes: the kernel's limit
 log = logs.get("sync")
 
 
 def serve(conn: Connection, spec: WorkerSpec) -> None:
     """The worker's life: open, answer ("ready",), sync each account asked for, close."""
-    _die_with_parent()
+    _linux_process()
     holder.RUNNER_PID = spec.runner_pid
     logs.configure(
         verbose=spec.log_level <= logging.DEBUG,
@@ -141,10 +143,13 @@ class _Worker:
             self.run.store.close()
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this worker when its parent process ends (the forkserver, which ends
-    with the runner). Elsewhere a no-op: the worker then stops at its next checkpoint."""
+def _linux_process() -> None:
+    """Linux: name this process `leadsync-worker` (what `ps -o comm`, top and /proc show), and
+    SIGKILL it when its parent process ends (the runner, or the forkserver, which ends with the
+    runner). Elsewhere a no-op: a worker then stops at its next checkpoint."""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, PROCESS_NAME)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -11,14 +11,18 @@ while the account runs, and merges the account's result into the parent's Run, s
 is the one a run on threads gives. A worker that dies without answering ends the run like a
 failed account (WorkerLost); its writes in doubt are settled by the next run (sync/recovery.py).
 
-Start method: forkserver. `fork` would copy a parent that has threads (these supervising
-threads start workers; on a terminal the progress bar refreshes on a thread of its own) and
-open connections (the state store, HTTPS sessions); a forked child may inherit a lock some
-thread held at that moment, and must never touch the copies of those connections. `spawn`
-would start a fresh interpreter, and import leadsync again, per worker. The forkserver is one
-fresh interpreter, started once per run with no connection open; it imports the worker's
-modules once and forks each worker from a single thread, so a worker starts in milliseconds
-and opens its own store, Salesforce session and Dotdigital clients (sync/worker.py).
+Start method: `fork` when no other thread runs (the usual case: `--json`, logs, CI, a
+container), else `forkserver`. Fork is nearly free (no interpreter start, no import: a worker
+is ready in milliseconds) and safe only single-threaded: a thread running at fork time may hold
+a lock (logging's, an allocator's) that the child inherits held forever. So the workers are
+forked from the main thread before any supervising thread starts. What a forked child
+inherits it never uses: it opens its own store, Salesforce session and Dotdigital clients
+(sync/worker.py), and multiprocessing ends it with os._exit, so no inherited connection is
+closed or finalised from the child (a PostgreSQL connection closed there would end the
+runner's session). With a thread running (on a terminal the progress bar refreshes on one),
+the forkserver: one fresh interpreter per run, started with nothing open, that imports what
+the runner has imported (`preload`) and forks the workers from its single thread. `spawn`
+would start and import a whole interpreter per worker.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
@@ -35,23 +41,41 @@ from leadsync.sync.run import Run
 from leadsync.sync.worker_wire import AccountResult, WorkerSpec, unpack_error
 
 POLL_SECONDS = 0.1  # how soon a stop request reaches a busy worker
-# imported once by the forkserver, so a worker forks with them loaded; "__main__" (the CLI
-# script) too, or each worker would run it again to rebuild its __main__
-PRELOAD = ["__main__", "leadsync.sync.worker", "leadsync.sync.engine", "leadsync.state"]
+
+
+def preload() -> list[str]:
+    """What the forkserver imports once, so that every worker forks with it loaded: each
+    module this runner has imported by now (leadsync's, the clients' libraries), and
+    "__main__" (the CLI script, which a worker would otherwise run again). A name that fails
+    to import there is skipped by the forkserver itself."""
+    loaded = [
+        name
+        for name, module in list(sys.modules.items())
+        if not name.startswith(("_", "__")) and getattr(module, "__file__", None)
+    ]
+    return ["__main__", *sorted(loaded)]
 
 
 class WorkerLost(LeadsyncError):
     """A worker process ended without answering (killed, out of memory, a crash)."""
 
 
-class WorkerProcess:
-    """One worker process and the parent's end of its pipe."""
+def start_method() -> str:
+    """`fork` on Linux with no other thread running, else `forkserver` (module docstring)."""
+    alone = threading.active_count() == 1
+    return "fork" if alone and sys.platform.startswith("linux") else "forkserver"
 
-    def __init__(self, spec: WorkerSpec) -> None:
+
+class WorkerProcess:
+    """One worker process and the runner's end of its pipe. `ready()` waits for it to have
+    opened its connections (started first, so that forks all happen before any thread)."""
+
+    def __init__(self, spec: WorkerSpec, method: str) -> None:
         from leadsync.sync import worker
 
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
+        ctx = multiprocessing.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(preload())
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=worker.serve, args=(child, spec), name="leadsync-sync-worker", daemon=True
@@ -59,10 +83,13 @@ class WorkerProcess:
         self.process.start()
         child.close()
         self.account = "(starting)"
+
+    def ready(self) -> WorkerProcess:
         error, _ = self._answer(None)  # ("ready",), or the error opening the worker raised
         if error is not None:
             self.close()
             raise error
+        return self
 
     def sync(self, name: str, run: Run, merge: Callable[[AccountResult], None]) -> None:
         """Have the worker sync account `name`; merge what it did; raise what it raised."""

@@ -63,11 +63,14 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _hold_in_flight(kit: Any, ws: Any, service: str, method: str, regex: str) -> tuple[Any, Any]:
+def _hold_in_flight(
+    kit: Any, ws: Any, service: str, method: str, regex: str, *, as_json: bool = True
+) -> tuple[Any, Any]:
     """Start `sync --jobs 4` and return once four accounts are each inside the held request
     (the emulator holds each until clear_faults)."""
     hold = ws.emu.inject_fault(service, method=method, path_regex=regex, delay_ms=600_000, times=4)
-    proc = ws.popen("sync", "-c", "leadsync.yaml", "--json", "--jobs", str(JOBS))
+    json_flag = ["--json"] if as_json else []
+    proc = ws.popen("sync", "-c", "leadsync.yaml", *json_flag, "--jobs", str(JOBS))
     try:
         kit.until(lambda: kit.fault_taken(ws.emu, service, hold), "four accounts at once", (proc,))
     except BaseException:
@@ -231,3 +234,31 @@ def test_a_worker_killed_9_fails_the_run_without_hanging_and_the_rerun_converges
     rerun = ws.sync("--jobs", str(JOBS), code=(0,))
     assert rerun["status"] == "done"
     _assert_converged(ws, rows)
+
+
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_with_a_thread_running_the_workers_come_from_a_forkserver_that_ends_with_the_run(
+    tmp_path, emulator_factory, kit
+) -> None:
+    """At a terminal the progress bar refreshes on a thread of its own, so the runner must
+    not fork itself: its workers are forked by a forkserver (their parent), which ends with
+    the run. The run is the same: every Lead once, exit 0."""
+    ws = _workspace(kit, tmp_path, emulator_factory(kit.accounts_seed(NAMES)))
+    ws.env["FORCE_COLOR"] = "1"  # a terminal as rich sees one: the progress bar runs
+    proc, _ = _hold_in_flight(kit, ws, "dotdigital", "GET", r"^/contacts/v3", as_json=False)
+    try:
+        workers = _workers(proc.pid)
+        assert len(workers) == JOBS, workers
+        (server,) = {_ppid(w) for w in workers}
+        assert server != proc.pid and _ppid(server) == proc.pid
+        ws.emu.clear_faults("dotdigital")
+        out, err = proc.communicate(timeout=300)
+    finally:
+        kit.kill_running(proc)
+    assert proc.returncode == 0, err
+    assert not any(_alive(p) for p in [*workers, server])
+    assert "API calls: Salesforce" in out  # the text report
+    _assert_converged(ws, ws.state_rows)

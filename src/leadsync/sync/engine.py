@@ -134,7 +134,7 @@ def run_sync(
         force_sweep=sweep,
     )
     report = _new_report(run, view, warnings, shard, 1 if dry_run else jobs)
-    dd_for = _dotdigital_clients(config, dotdigital, dd_clients)
+    dd_for = dotdigital_clients(config, dotdigital, dd_clients)
     own_clients = processes and salesforce is None and dotdigital is None  # rebuildable
     spec = _worker_spec(config, run, open_store if own_clients else None, lock_timeout)
     loop = AccountLoop(run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store)
@@ -168,7 +168,7 @@ def _differences_warning(config: Config, applied: Any) -> list[str]:
     ]
 
 
-def _dotdigital_clients(
+def dotdigital_clients(
     config: Config,
     dotdigital: Callable[[str], DotdigitalClient] | None,
     dd_clients: dict[str, DotdigitalClient],

@@ -62,7 +62,7 @@ class _Worker:
 
     def __init__(self, conn: Connection, spec: WorkerSpec, flag: Any) -> None:
         from leadsync.sync.account_loop import AccountLoop
-        from leadsync.sync.engine import _dotdigital_clients
+        from leadsync.sync.engine import dotdigital_clients
         from leadsync.sync.run import Run
 
         self.conn = conn
@@ -81,7 +81,7 @@ class _Worker:
             force_sweep=spec.force_sweep,
             started=spec.started,
         )
-        dd_for = _dotdigital_clients(spec.config, None, self.dd_clients)
+        dd_for = dotdigital_clients(spec.config, None, self.dd_clients)
         self.loop = AccountLoop(
             self.run, [], dd_for, lock_timeout=spec.lock_timeout, open_store=None
         )

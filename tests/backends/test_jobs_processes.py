@@ -262,3 +262,35 @@ def test_with_a_thread_running_the_workers_come_from_a_forkserver_that_ends_with
     assert not any(_alive(p) for p in [*workers, server])
     assert "API calls: Salesforce" in out  # the text report
     _assert_converged(ws, ws.state_rows)
+
+
+def test_the_runner_killed_9_takes_its_workers_with_it_and_the_rerun_converges(
+    tmp_path, emulator_factory, kit
+) -> None:
+    """SIGKILL to the runner (no chance to tell anyone) while four workers wait on their Lead
+    writes: the workers die with it (no orphan keeps writing or holding a lock), the server
+    still completes the writes; the next run settles them from Salesforce: every Lead once."""
+    ws = _workspace(kit, tmp_path, emulator_factory(kit.accounts_seed(NAMES)), books=NO_CAMPAIGN)
+    proc, _ = _hold_in_flight(kit, ws, "salesforce", "POST", WRITE)
+    try:
+        workers = _workers(proc.pid)
+        assert len(workers) == JOBS, workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=300)
+        kit.until(lambda: not any(_alive(w) for w in workers), "the workers to die with it")
+    finally:
+        kit.kill_running(proc)
+    ws.emu.clear_faults("salesforce")
+    kit.until(
+        lambda: (
+            sum(
+                r["method"] == "POST" and r["path"].endswith("composite/sobjects")
+                for r in ws.emu.requests_log("salesforce")["requests"]
+            )
+            >= JOBS
+        ),
+        "the held writes to complete",
+    )
+    rerun = ws.sync("--jobs", str(JOBS), code=(0,))
+    assert rerun["status"] == "done"
+    _assert_converged(ws, ws.state_rows)

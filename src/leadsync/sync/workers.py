@@ -44,15 +44,10 @@ POLL_SECONDS = 0.1  # how soon a stop request reaches a busy worker
 
 
 def preload() -> list[str]:
-    """What the forkserver imports once, so that every worker forks with it loaded: each
-    module this runner has imported by now (leadsync's, the clients' libraries), and
-    "__main__" (the CLI script, which a worker would otherwise run again). A name that fails
-    to import there is skipped by the forkserver itself."""
-    loaded = [
-        name
-        for name, module in list(sys.modules.items())
-        if not name.startswith(("_", "__")) and getattr(module, "__file__", None)
-    ]
+    """What the forkserver imports once, so that every worker forks with it loaded: each of
+    leadsync's modules this runner has imported by now (they import the clients' libraries),
+    and "__main__" (the CLI script, which a worker would otherwise run again)."""
+    loaded = [name for name in list(sys.modules) if name.startswith("leadsync.")]
     return ["__main__", *sorted(loaded)]
 
 

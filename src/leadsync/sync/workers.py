@@ -20,9 +20,9 @@ inherits it never uses: it opens its own store, Salesforce session and Dotdigita
 (sync/worker.py), and multiprocessing ends it with os._exit, so no inherited connection is
 closed or finalised from the child (a PostgreSQL connection closed there would end the
 runner's session). With a thread running (on a terminal the progress bar refreshes on one),
-the forkserver: one fresh interpreter per run, started with nothing open, that imports
-leadsync's modules the runner has loaded (`preload`) and forks the workers from its single thread. `spawn`
-would start and import a whole interpreter per worker.
+the forkserver: one fresh interpreter per run, started with nothing open, that imports the
+leadsync modules the runner has loaded (`preload`) and forks the workers from its single
+thread. `spawn` would start and import a whole interpreter per worker.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class JobsRun:
     dd_calls: int
     sf_calls: int
     wall_s: float
-    cpu_s: float
+    cpu_s: float  # the runner's and, with --jobs N, its worker processes' (reaped by it)
     emulator_cpu_s: float = 0.0  # the emulator's CPU during the sync (it shares the cores)
 
     @property

@@ -21,11 +21,16 @@ def os_user() -> str:
         return f"uid:{os.getuid()}"
 
 
+# The pid a lock names: this process's, except in a `sync --jobs N` worker process, which names
+# its runner (the process an operator started, sees in `ps` and signals; sync/worker.py).
+RUNNER_PID: int | None = None
+
+
 def this_holder(name: str, purpose: str) -> LockInfo:
     return LockInfo(
         name=name,
         purpose=purpose,
-        pid=os.getpid(),
+        pid=RUNNER_PID or os.getpid(),
         host=socket.gethostname(),
         user=os_user(),
         since=utc_now(),

@@ -46,7 +46,9 @@ a book whose reading was cut short does not move, so the next run re-reads them 
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,7 @@ from leadsync.sync.shard import Shard
 from leadsync.sync.shard import select as select_accounts
 from leadsync.sync.update_report import update_errors, update_totals
 from leadsync.sync.wire import now as _now
+from leadsync.sync.worker_wire import WorkerSpec
 
 log = logs.get("sync")
 
@@ -96,6 +99,7 @@ def run_sync(
     shard: Shard | None = None,
     jobs: int = 1,
     open_store: Callable[[], StateStore] | None = None,
+    processes: bool = False,
 ) -> SyncResult:
     """One sync of the create_leads books of the selected accounts of the applied state.
 
@@ -104,17 +108,14 @@ def run_sync(
     checkpoint, reported as "interrupted". `accounts`/`shard` select accounts (sync/shard.py);
     `jobs` syncs up to that many at once (sync/pool.py), each worker on a store of its own from
     `open_store` (without it the workers share `store`, whose connection is guarded by a lock).
+    With `processes` (the CLI) the jobs are worker processes (sync/workers.py; `open_store`
+    must then pickle and the clients be leadsync's own, made from `config`), else threads.
     An account whose lock another runner holds is skipped (`skipped_locked`) when
     `lock_timeout` is None; with a number, the run waits that long for it, then fails.
     `sweep` forces a membership sweep of every book (else each sweeps once `sweep_every`
     passed).
     """
-    applied = store.read_applied()
-    if applied is None:
-        raise NotApplied(
-            "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
-            "(sync only uses the applied integration)"
-        )
+    applied = _applied(store)
     view = read_view(applied)
     names = select_accounts(view.accounts, accounts=accounts, shard=shard)
     warnings = _differences_warning(config, applied)
@@ -133,12 +134,25 @@ def run_sync(
         force_sweep=sweep,
     )
     report = _new_report(run, view, warnings, shard, 1 if dry_run else jobs)
-    dd_for = _dotdigital_clients(config, dotdigital, dd_clients)
+    dd_for = dotdigital_clients(config, dotdigital, dd_clients)
+    own_clients = processes and salesforce is None and dotdigital is None  # rebuildable
+    spec = _worker_spec(config, run, open_store if own_clients else None, lock_timeout)
     loop = AccountLoop(run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store)
+    loop.worker_spec = spec
     with logs.context(run_id=run.run_id):
         _log_start(run, names, shard, report["jobs"])
         _run_accounts(loop, run, report, dd_clients)
     return SyncResult(report, exit_code(report), warnings)
+
+
+def _applied(store: StateStore) -> Any:
+    applied = store.read_applied()
+    if applied is None:
+        raise NotApplied(
+            "nothing has been applied yet: run `leadsync plan` and `leadsync apply` first "
+            "(sync only uses the applied integration)"
+        )
+    return applied
 
 
 def _differences_warning(config: Config, applied: Any) -> list[str]:
@@ -154,7 +168,7 @@ def _differences_warning(config: Config, applied: Any) -> list[str]:
     ]
 
 
-def _dotdigital_clients(
+def dotdigital_clients(
     config: Config,
     dotdigital: Callable[[str], DotdigitalClient] | None,
     dd_clients: dict[str, DotdigitalClient],
@@ -176,6 +190,36 @@ def _dotdigital_clients(
         return dd_clients[account]
 
     return dd_for
+
+
+def _worker_spec(
+    config: Config,
+    run: Run,
+    open_store: Callable[[], StateStore] | None,
+    lock_timeout: float | None,
+) -> Callable[[], WorkerSpec] | None:
+    """What a worker process of this run is given (made once the Lead describe is cached);
+    None without a picklable `open_store`: the jobs then run on threads."""
+    if open_store is None:
+        return None
+
+    def spec() -> WorkerSpec:
+        return WorkerSpec(
+            run_id=run.run_id,
+            started=run.started,
+            force_sweep=run.force_sweep,
+            view=run.view,
+            config=config,
+            open_store=open_store,
+            salesforce=run.sf.worker(),
+            lock_timeout=lock_timeout,
+            runner_pid=os.getpid(),
+            log_level=logging.getLogger(logs.LOGGER_NAME).getEffectiveLevel(),
+            log_format="json" if logs.json_lines() else "text",
+            progress=run.progress is not None,
+        )
+
+    return spec
 
 
 def _new_report(
@@ -280,8 +324,10 @@ def _finish(report: dict[str, Any], run: Run, dd_clients: dict[str, DotdigitalCl
     )
     report["ended_at"] = _now()
     report["api_calls"] = {
-        "salesforce": run.sf.calls + sum(w.calls for w in run.sf_workers),
-        "dotdigital": sum(c.calls for c in dd_clients.values()),
+        "salesforce": run.sf.calls
+        + sum(w.calls for w in run.sf_workers)
+        + run.worker_calls["salesforce"],
+        "dotdigital": sum(c.calls for c in dd_clients.values()) + run.worker_calls["dotdigital"],
     }
     report["exit_code"] = exit_code(report)
 
@@ -308,7 +354,7 @@ def open_and_sync(
     jobs: int = 1,
 ) -> SyncResult:
     """The CLI's one call: load leadsync.yaml (for connections and the state), then sync.
-    With `jobs` > 1 every worker opens the state store anew: a connection of its own."""
+    With `jobs` > 1 every worker process opens the state store anew: a connection of its own."""
     from leadsync.config import config_dir, load_or_raise
     from leadsync.state import open_store
 
@@ -328,7 +374,8 @@ def open_and_sync(
             accounts=accounts,
             shard=shard,
             jobs=jobs,
-            open_store=lambda: open_store(config.state, base),
+            open_store=functools.partial(open_store, config.state, base),  # pickles: processes
+            processes=True,
         )
     finally:
         store.close()

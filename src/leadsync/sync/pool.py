@@ -1,13 +1,12 @@
-"""`sync --jobs N`: up to N accounts at once in one process, on worker threads.
+"""`sync --jobs N`: up to N accounts at once; this module schedules them on threads.
 
-Why threads and not processes: a sync spends its time waiting on HTTP answers and on the state
-store, which release the GIL; threads share the run's report and stop flag without pickling,
-and a signal handler (main thread) reaches every worker through the stop hook.
-
-What must not be shared between threads, each worker gets its own (see `Worker`): a state
-store connection (opened by the caller's factory; the account locks live on their own
-connections anyway) and a Salesforce client (a requests session, its call count and last
-exchange). Dotdigital clients are per account already. Each account keeps its own lock.
+What a thread runs: for the CLI, each thread supervises one worker process (sync/workers.py:
+the account is synced there, so leadsync's CPU uses every core; the thread hands it accounts,
+forwards stop requests and merges results). An embedding that passes its own client objects to
+`run_sync` (which a process cannot rebuild) gets the account synced on the thread itself; then
+what must not be shared between threads, each gets its own (AccountLoop._open_worker):
+a state store connection and a Salesforce client (a requests session, its call count and last
+exchange). Either way each account keeps its own lock.
 
 One account's failure ends the run for all, as in a run of one account after another: the
 first worker that fails sets the `Halt`, which the others see at their next checkpoint (they

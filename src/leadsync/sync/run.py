@@ -65,6 +65,8 @@ class Run:
     synced: list[str] = field(default_factory=list)
     skipped_locked: list[dict[str, str]] = field(default_factory=list)
     sf_workers: list[SalesforceClient] = field(default_factory=list)
+    # the API calls of --jobs worker processes, per system (sync/workers.py merges them)
+    worker_calls: dict[str, int] = field(default_factory=lambda: {"salesforce": 0, "dotdigital": 0})
     update_tallies: dict[str, UpdateTally] = field(default_factory=dict)  # account -> counts
 
     def for_worker(self, sf: SalesforceClient, store: StateStore) -> Run:

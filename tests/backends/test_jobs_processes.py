@@ -219,16 +219,7 @@ def test_a_worker_killed_9_fails_the_run_without_hanging_and_the_rerun_converges
     doc = json.loads(out)
     assert doc["status"] == "error" and "its worker process" in doc["message"], doc
     assert f"(pid {workers[0]})" in doc["message"] and "killed by SIGKILL" in doc["message"]
-    kit.until(  # the server finishes the write its client never saw
-        lambda: (
-            sum(
-                r["method"] == "POST" and r["path"].endswith("composite/sobjects")
-                for r in ws.emu.requests_log("salesforce")["requests"]
-            )
-            >= JOBS
-        ),
-        "the held writes to complete",
-    )
+    _await_held_writes(ws, kit)  # the server finishes the writes its client never saw
     assert rows("SELECT COUNT(*) FROM ledger WHERE attempt IS NOT NULL") != [(0,)]  # in doubt
 
     rerun = ws.sync("--jobs", str(JOBS), code=(0,))
@@ -281,16 +272,18 @@ def test_the_runner_killed_9_takes_its_workers_with_it_and_the_rerun_converges(
     finally:
         kit.kill_running(proc)
     ws.emu.clear_faults("salesforce")
-    kit.until(
-        lambda: (
-            sum(
-                r["method"] == "POST" and r["path"].endswith("composite/sobjects")
-                for r in ws.emu.requests_log("salesforce")["requests"]
-            )
-            >= JOBS
-        ),
-        "the held writes to complete",
-    )
+    _await_held_writes(ws, kit)
     rerun = ws.sync("--jobs", str(JOBS), code=(0,))
     assert rerun["status"] == "done"
     _assert_converged(ws, ws.state_rows)
+
+
+def _await_held_writes(ws: Any, kit: Any) -> None:
+    """Until the emulator has taken every worker's held Lead write (one per job)."""
+
+    def taken() -> bool:
+        log = ws.emu.requests_log("salesforce")["requests"]
+        posts = [r for r in log if r["method"] == "POST"]
+        return sum(r["path"].endswith("composite/sobjects") for r in posts) >= JOBS
+
+    kit.until(taken, "the held writes to complete")

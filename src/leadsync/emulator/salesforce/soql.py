@@ -493,6 +493,18 @@ def index_candidates(
     return None
 
 
+def value_keys(values: list, ftype: str) -> list:
+    """[value_key(v, ftype) for v in values] for values none of which is None, in C loops
+    (a sort or a top-N pick over every Lead of the org keys each row)."""
+    if ftype in STRINGY:
+        return list(map(str.casefold, map(str, values)))
+    if ftype in NUMERIC:
+        return list(map(float, values))
+    if ftype == "datetime":
+        return list(map(parse_datetime, map(str, values)))
+    return values
+
+
 def sort_rows(
     rows: list[dict],
     order: list[tuple[str, bool, bool]],
@@ -503,32 +515,43 @@ def sort_rows(
 
     `top` (OFFSET + LIMIT): only that many first rows are wanted; with one sort key they are
     picked without sorting the rest (`ORDER BY SystemModstamp DESC LIMIT 1` over every Lead).
+    Each key sorts the positions of the rows that have a value (each row's field read once):
+    the same stable order as sorting the rows themselves by value_key.
     """
     if top is not None and len(order) == 1 and top < len(rows):
         rows[:] = _first_rows(rows, order[0], resolve, top)
         return
     for path, desc, nulls_first in reversed(order):
-        getter, ftype = resolve(path)
-        present = [r for r in rows if getter(r) is not None]
-        absent = [r for r in rows if getter(r) is None]
-        present.sort(key=lambda r, g=getter, t=ftype: value_key(g(r), t), reverse=desc)  # type: ignore[misc]
+        present, absent, keys = _split(rows, resolve(path))
+        ranked = sorted(range(len(keys)), key=keys.__getitem__, reverse=desc)
+        present = [present[i] for i in ranked]
         rows[:] = absent + present if nulls_first else present + absent
+
+
+def _split(
+    rows: list[dict], resolved: tuple[Callable[[dict], object], str]
+) -> tuple[list[dict], list[dict], list]:
+    """The rows with a value (in order), the rows without, and the former's sort keys."""
+    getter, ftype = resolved
+    values = list(map(getter, rows))
+    if None not in values:
+        return list(rows), [], value_keys(values, ftype)
+    present = [r for r, v in zip(rows, values, strict=True) if v is not None]
+    absent = [r for r, v in zip(rows, values, strict=True) if v is None]
+    return present, absent, value_keys([v for v in values if v is not None], ftype)
 
 
 def _first_rows(
     rows: list[dict], order: tuple[str, bool, bool], resolve: Resolver, top: int
 ) -> list[dict]:
     """The first `top` rows of sort_rows' order by one key: heapq's nsmallest/nlargest equal
-    sorted(...)[:top] (reverse=True for nlargest), ties in their original order, as the sort."""
+    sorted(...)[:top] (reverse=True for nlargest), ties in their original order, as the sort.
+    The heap holds positions keyed by their row's key: the same pick as on the rows."""
     path, desc, nulls_first = order
-    getter, ftype = resolve(path)
-    present = [r for r in rows if getter(r) is not None]
-    absent = [r for r in rows if getter(r) is None]
+    present, absent, keys = _split(rows, resolve(path))
     pick = heapq.nlargest if desc else heapq.nsmallest
-
-    def key(r: dict) -> object:
-        return value_key(getter(r), ftype)
-
     if nulls_first:
-        return absent[:top] + pick(max(top - len(absent), 0), present, key=key)
-    return pick(top, present, key=key) + absent[: max(top - len(present), 0)]
+        wanted = pick(max(top - len(absent), 0), range(len(keys)), key=keys.__getitem__)
+        return absent[:top] + [present[i] for i in wanted]
+    wanted = pick(top, range(len(keys)), key=keys.__getitem__)
+    return [present[i] for i in wanted] + absent[: max(top - len(present), 0)]

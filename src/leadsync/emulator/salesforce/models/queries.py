@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from itertools import compress
+from operator import itemgetter, methodcaller, not_
 
 from leadsync.emulator.salesforce import soql
 from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
@@ -13,6 +15,7 @@ from leadsync.emulator.salesforce.sobjects import ObjectDef
 PAGE_SIZE = 2000
 MAX_SOQL_CHARS = 100_000  # a SOQL statement, however it arrives (GET, Composite, Bulk query job)
 MAX_OPEN_LOCATORS = 50
+_IS_DELETED = itemgetter("IsDeleted")
 
 
 class Queries(OrgState):
@@ -32,8 +35,8 @@ class Queries(OrgState):
                         "field, be sure to append the '__c' after the custom field name. Please reference your "
                         "WSDL or the describe call for the appropriate names.",
                     )  # fmt: skip
-                name = f.name
-                return (lambda r: r.get(name)), f.type
+                # r.get(name) as a C callable: a scan or sort calls it once per row
+                return methodcaller("get", f.name), f.type
             if len(parts) == 2:
                 ref = obj.relationships.get(parts[0].lower())
                 target = self.objects.get(ref.reference_to[0]) if ref and ref.reference_to else None
@@ -120,17 +123,12 @@ class Queries(OrgState):
                 else soql.index_candidates(query.where, lambda p, lits: self._lookup(obj, p, lits))
             )
             if candidates is None:
-                rows: Iterable[dict] = list(table.values())
+                rows: list[dict] = list(table.values())
             else:
                 rows = [table[i] for i in sorted(candidates) if i in table]
-            rows = [
-                r
-                for r in rows
-                if not r["IsDeleted"] or (include_deleted and self.in_recycle_bin(r))
-            ]
+            rows = self._visible(rows, include_deleted)
             if predicate is not None:
-                rows = [r for r in rows if predicate(r)]
-            rows = list(rows)
+                rows = list(filter(predicate, rows))
             if query.order:
                 top = None if query.limit is None else (query.offset or 0) + query.limit
                 soql.sort_rows(rows, query.order, resolve, top)
@@ -144,6 +142,13 @@ class Queries(OrgState):
         if not page:
             return {"totalSize": len(records), "done": True, "records": records}
         return self._page(records, 0, version, None)
+
+    def _visible(self, rows: list[dict], include_deleted: bool) -> list[dict]:
+        """Live rows, and with include_deleted (queryAll) those still in the recycle bin too.
+        Live rows are picked in a C loop: a query without an index reads every row."""
+        if include_deleted:
+            return [r for r in rows if not r["IsDeleted"] or self.in_recycle_bin(r)]
+        return list(compress(rows, map(not_, map(_IS_DELETED, rows))))
 
     def _lookup(self, obj: ObjectDef, path: str, lits: list[soql.Lit]) -> set[str] | None:
         if any(lit.kind != "str" for lit in lits):

@@ -21,7 +21,7 @@ from leadsync.emulator.salesforce.ids import to18
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<str>'(?:[^'\\]|\\.)*')
+  | (?P<str>'[^'\\]*(?:\\.[^'\\]*)*')  # unrolled: a char class run, not an alternation per char
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2}(?![\dT]))
   | (?P<num>[+-]?\d+(?:\.\d+)?)
@@ -82,17 +82,23 @@ class Query:
 
 
 def tokenize(text: str) -> list[Tok]:
+    """The tokens, whitespace dropped. One finditer pass (an IN list of 800 emails is 1,600
+    tokens); a match that does not start where the last one ended means the text between
+    them is no token: the error names it as a match at that position would."""
     toks: list[Tok] = []
+    append = toks.append
     pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            snippet = text[pos : pos + 20]
-            raise malformed_query(f"unexpected token: '{snippet}'")
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            toks.append(Tok(kind, m.group(), pos))
+    for m in _TOKEN.finditer(text):
+        start = m.start()
+        if start != pos:
+            break
+        kind = m.lastgroup
         pos = m.end()
+        if kind != "ws":
+            append(Tok(kind, m.group(), start))  # type: ignore[arg-type]
+    if pos < len(text):
+        snippet = text[pos : pos + 20]
+        raise malformed_query(f"unexpected token: '{snippet}'")
     return toks
 
 
@@ -280,6 +286,13 @@ class _Parser:
     def literal_list(self) -> list[Lit]:
         self.expect("(")
         items = [self.literal()]
+        # `, 'text'` pairs (an IN list of emails or ids) in one loop: what literal() makes of them
+        toks, i, end = self.toks, self.i, len(self.toks) - 1
+        while i < end and toks[i].text == "," and toks[i + 1].kind == "str":
+            raw = toks[i + 1].text[1:-1]
+            items.append(Lit("str", decode_string(raw), raw))
+            i += 2
+        self.i = i
         while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
             self.next()
             items.append(self.literal())

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 
 from leadsync.emulator.salesforce import dates
 from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
@@ -541,12 +542,24 @@ def sort_rows(
         rows[:] = absent + present if nulls_first else present + absent
 
 
+def field_getter(name: str) -> Callable[[dict], object]:
+    """A record's field `name` (None when absent), marked with the name: a sort reads that
+    field of every row in one C loop instead of a call per row."""
+
+    def get(r: dict) -> object:
+        return r.get(name)
+
+    get.field_name = name  # type: ignore[attr-defined]
+    return get
+
+
 def _split(
     rows: list[dict], resolved: tuple[Callable[[dict], object], str]
 ) -> tuple[list[dict], list[dict], list]:
     """The rows with a value (in order), the rows without, and the former's sort keys."""
     getter, ftype = resolved
-    values = list(map(getter, rows))
+    name = getattr(getter, "field_name", None)
+    values = list(map(getter, rows) if name is None else map(dict.get, rows, repeat(name)))
     if None not in values:
         return list(rows), [], value_keys(values, ftype)
     present = [r for r, v in zip(rows, values, strict=True) if v is not None]

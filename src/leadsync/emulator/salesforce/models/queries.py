@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import compress
-from operator import itemgetter, methodcaller, not_
 
 from leadsync.emulator.salesforce import soql
 from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
@@ -15,7 +13,6 @@ from leadsync.emulator.salesforce.sobjects import ObjectDef
 PAGE_SIZE = 2000
 MAX_SOQL_CHARS = 100_000  # a SOQL statement, however it arrives (GET, Composite, Bulk query job)
 MAX_OPEN_LOCATORS = 50
-_IS_DELETED = itemgetter("IsDeleted")
 
 
 class Queries(OrgState):
@@ -35,8 +32,7 @@ class Queries(OrgState):
                         "field, be sure to append the '__c' after the custom field name. Please reference your "
                         "WSDL or the describe call for the appropriate names.",
                     )  # fmt: skip
-                # r.get(name) as a C callable: a scan or sort calls it once per row
-                return methodcaller("get", f.name), f.type
+                return soql.field_getter(f.name), f.type
             if len(parts) == 2:
                 ref = obj.relationships.get(parts[0].lower())
                 target = self.objects.get(ref.reference_to[0]) if ref and ref.reference_to else None
@@ -145,10 +141,10 @@ class Queries(OrgState):
 
     def _visible(self, rows: list[dict], include_deleted: bool) -> list[dict]:
         """Live rows, and with include_deleted (queryAll) those still in the recycle bin too.
-        Live rows are picked in a C loop: a query without an index reads every row."""
+        A query without an index reads every row: the common case tests one key per row."""
         if include_deleted:
             return [r for r in rows if not r["IsDeleted"] or self.in_recycle_bin(r)]
-        return list(compress(rows, map(not_, map(_IS_DELETED, rows))))
+        return [r for r in rows if not r["IsDeleted"]]
 
     def _lookup(self, obj: ObjectDef, path: str, lits: list[soql.Lit]) -> set[str] | None:
         if any(lit.kind != "str" for lit in lits):

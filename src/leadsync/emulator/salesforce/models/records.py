@@ -207,10 +207,15 @@ class Records(OrgState):
             value = record.get(f)
             if value is None:
                 continue
-            bucket = self.indexes[(sobject, f)].setdefault(str(value).casefold(), set())
+            index = self.indexes[(sobject, f)]
+            key = str(value).casefold()
+            bucket = index.get(key)  # lookups read a missing key as an empty bucket
             if add:
-                bucket.add(record["Id"])
-            else:
+                if bucket is None:
+                    index[key] = {record["Id"]}
+                else:
+                    bucket.add(record["Id"])
+            elif bucket is not None:
                 bucket.discard(record["Id"])
 
     # --- update, delete, read ------------------------------------------------------------------

@@ -84,3 +84,23 @@ def test_default_nulls_and_datetime_desc_ties(sf):
     tied = [r["LastName"] for r in stamps["records"] if r["CreatedDate"] == newest]
     top = sf.query("SELECT LastName FROM Lead ORDER BY CreatedDate DESC LIMIT 1")["records"]
     assert [r["LastName"] for r in top] == tied[:1]
+
+
+def test_newest_stamp_skips_the_recycle_bin_and_rolled_back_deletes(sf):
+    """A delete stamps SystemModstamp, yet the deleted row is not the newest live one; an
+    allOrNone delete that fails rolls back and leaves its rows live."""
+    newest = "SELECT LastName FROM Lead ORDER BY SystemModstamp DESC LIMIT 1"
+    ids = {r["LastName"]: r["Id"] for r in sf.query("SELECT Id, LastName FROM Lead")["records"]}
+    sf.Lead.update(ids["C"], {"Title": "touched"})
+    assert [r["LastName"] for r in sf.query(newest)["records"]] == ["C"]
+    sf.Lead.delete(ids["C"])
+    top = sf.query(newest)["records"][0]["LastName"]
+    assert top != "C"
+    everything = sf.query_all(newest, include_deleted=True)["records"]
+    assert [r["LastName"] for r in everything] == ["C"]
+    failed = sf.restful(
+        f"composite/sobjects?ids={ids['D']},{ids['C']}&allOrNone=true", method="DELETE"
+    )
+    assert [r["success"] for r in failed] == [False, False]  # C is already deleted
+    assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == len(ROWS) - 1
+    assert sf.query("SELECT COUNT() FROM Lead WHERE LastName = 'D'")["totalSize"] == 1

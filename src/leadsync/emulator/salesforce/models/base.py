@@ -70,6 +70,8 @@ class OrgState:
     records: dict[str, dict[str, dict]]
     indexed: dict[str, tuple[str, ...]]
     indexes: dict[tuple[str, str], dict[str, set[str]]]
+    # sObjects a record of which has gone to the recycle bin (it stays in its table for good)
+    ever_deleted: set[str]
 
     def object(self, name: str) -> ObjectDef:
         obj = self._objects_lower.get(name.lower())

@@ -122,7 +122,7 @@ class Queries(OrgState):
                 rows: list[dict] = list(table.values())
             else:
                 rows = [table[i] for i in sorted(candidates) if i in table]
-            rows = self._visible(rows, include_deleted)
+            rows = self._visible(obj.name, rows, include_deleted)
             if predicate is not None:
                 rows = list(filter(predicate, rows))
             if query.order:
@@ -139,11 +139,14 @@ class Queries(OrgState):
             return {"totalSize": len(records), "done": True, "records": records}
         return self._page(records, 0, version, None)
 
-    def _visible(self, rows: list[dict], include_deleted: bool) -> list[dict]:
+    def _visible(self, sobject: str, rows: list[dict], include_deleted: bool) -> list[dict]:
         """Live rows, and with include_deleted (queryAll) those still in the recycle bin too.
-        A query without an index reads every row: the common case tests one key per row."""
+        A table none of whose records was ever deleted holds live rows only (a query without
+        an index would otherwise test every row of the org)."""
         if include_deleted:
             return [r for r in rows if not r["IsDeleted"] or self.in_recycle_bin(r)]
+        if sobject not in self.ever_deleted:
+            return rows
         return [r for r in rows if not r["IsDeleted"]]
 
     def _lookup(self, obj: ObjectDef, path: str, lits: list[soql.Lit]) -> set[str] | None:

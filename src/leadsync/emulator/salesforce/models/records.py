@@ -301,6 +301,7 @@ class Records(OrgState):
                     self._to_recycle_bin(child, kid)
         self._touch(sobject, record["Id"])
         self._index(sobject, record, add=False)
+        self.ever_deleted.add(sobject)  # the only write that makes IsDeleted true
         now = self.now()
         record.update(IsDeleted=True, SystemModstamp=now)
         record[DELETED_AT] = self.clock.now()

@@ -40,9 +40,14 @@ V3_PATCH_MERGE = {"overwrite": "overwrite", "overwrite-if-not-empty": "overwrite
 V3_PATCH_MERGE["overwrite-if-empty"] = "overwriteIfEmpty"
 
 
+# json.dumps(body, ensure_ascii=False)'s text; answers are trees built per request, never
+# circular, so the encoder skips the per-container cycle bookkeeping
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        _ENCODE(body),
         status=status,
         headers=headers or {},
         content_type="application/json; charset=utf-8",

@@ -63,6 +63,7 @@ class ObjectDef:
     createable: bool = True
     updateable: bool = True
     by_lower: dict[str, FieldDef] = field(default_factory=dict)
+    by_name: dict[str, FieldDef] = field(default_factory=dict)  # get() of each exact name
     template: dict[str, object] = field(default_factory=dict)  # a new row before values
     create_defaults: list[tuple[str, object]] = field(default_factory=list)
     required_fields: list[str] = field(default_factory=list)
@@ -74,6 +75,7 @@ class ObjectDef:
     def reindex(self) -> None:
         """Recompute lookups after fields change (seeded custom fields); writes use them per row."""
         self.by_lower = {name.lower(): f for name, f in self.fields.items()}
+        self.by_name = {name: self.by_lower[name.lower()] for name in self.fields}
         self.template = {
             f.name: (f.default if f.type == "boolean" else None) for f in self.fields.values()
         }
@@ -96,7 +98,10 @@ class ObjectDef:
         return KEY_PREFIXES[self.name]
 
     def get(self, name: str) -> FieldDef | None:
-        return self.by_lower.get(name.lower())
+        """The field `name` names, in any case; a write names each field as described, so
+        that spelling is looked up first (no lower() per field per record)."""
+        f = self.by_name.get(name)
+        return f if f is not None else self.by_lower.get(name.lower())
 
 
 def _sys(name: str, label: str, type_: str, **kw: object) -> FieldDef:

@@ -135,6 +135,7 @@ class SalesforceBackend(
             lead.fields[f.name] = f
         lead.reindex()
         self.records: dict[str, dict[str, dict]] = {name: {} for name in self.objects}
+        self.ever_deleted: set[str] = set()
         # Unique and External ID fields are indexed (as Salesforce indexes them): the unique
         # rule, upsert matching and SOQL lookups by key all read the index.
         self.indexed: dict[str, tuple[str, ...]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from leadsync.emulator.salesforce.exceptions import ApiError
@@ -32,10 +33,28 @@ class Clock:
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self._last: tuple[int, timedelta, str] = (-1, self.offset, "")
 
     def now(self) -> datetime:
         t = datetime.now(UTC) + self.offset
         return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+    def stamp(self) -> str:
+        """now() in Salesforce's datetime form. Every record written gets one (CreatedDate,
+        SystemModstamp): the text is made once per millisecond (datetime.now reads the same
+        system clock as time.time_ns)."""
+        offset = self.offset
+        ms = (time.time_ns() // 1000 + offset // _MICROSECOND) // 1000
+        last = self._last
+        if last[0] == ms and last[1] == offset:
+            return last[2]
+        text = sf_datetime(_EPOCH + timedelta(milliseconds=ms))
+        self._last = (ms, offset, text)
+        return text
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class OrgState:
@@ -51,6 +70,8 @@ class OrgState:
     records: dict[str, dict[str, dict]]
     indexed: dict[str, tuple[str, ...]]
     indexes: dict[tuple[str, str], dict[str, set[str]]]
+    # sObjects a record of which has gone to the recycle bin (it stays in its table for good)
+    ever_deleted: set[str]
 
     def object(self, name: str) -> ObjectDef:
         obj = self._objects_lower.get(name.lower())
@@ -73,4 +94,4 @@ class OrgState:
 
     def now(self) -> str:
         """The org's current time in Salesforce's datetime form."""
-        return sf_datetime(self.clock.now())
+        return self.clock.stamp()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from leadsync.emulator.salesforce import soql
 from leadsync.emulator.salesforce.exceptions import ApiError, malformed_query
@@ -32,8 +32,7 @@ class Queries(OrgState):
                         "field, be sure to append the '__c' after the custom field name. Please reference your "
                         "WSDL or the describe call for the appropriate names.",
                     )  # fmt: skip
-                name = f.name
-                return (lambda r: r.get(name)), f.type
+                return soql.field_getter(f.name), f.type
             if len(parts) == 2:
                 ref = obj.relationships.get(parts[0].lower())
                 target = self.objects.get(ref.reference_to[0]) if ref and ref.reference_to else None
@@ -120,17 +119,12 @@ class Queries(OrgState):
                 else soql.index_candidates(query.where, lambda p, lits: self._lookup(obj, p, lits))
             )
             if candidates is None:
-                rows: Iterable[dict] = list(table.values())
+                rows: list[dict] = list(table.values())
             else:
                 rows = [table[i] for i in sorted(candidates) if i in table]
-            rows = [
-                r
-                for r in rows
-                if not r["IsDeleted"] or (include_deleted and self.in_recycle_bin(r))
-            ]
+            rows = self._visible(obj.name, rows, include_deleted)
             if predicate is not None:
-                rows = [r for r in rows if predicate(r)]
-            rows = list(rows)
+                rows = list(filter(predicate, rows))
             if query.order:
                 top = None if query.limit is None else (query.offset or 0) + query.limit
                 soql.sort_rows(rows, query.order, resolve, top)
@@ -144,6 +138,16 @@ class Queries(OrgState):
         if not page:
             return {"totalSize": len(records), "done": True, "records": records}
         return self._page(records, 0, version, None)
+
+    def _visible(self, sobject: str, rows: list[dict], include_deleted: bool) -> list[dict]:
+        """Live rows, and with include_deleted (queryAll) those still in the recycle bin too.
+        A table none of whose records was ever deleted holds live rows only (a query without
+        an index would otherwise test every row of the org)."""
+        if include_deleted:
+            return [r for r in rows if not r["IsDeleted"] or self.in_recycle_bin(r)]
+        if sobject not in self.ever_deleted:
+            return rows
+        return [r for r in rows if not r["IsDeleted"]]
 
     def _lookup(self, obj: ObjectDef, path: str, lits: list[soql.Lit]) -> set[str] | None:
         if any(lit.kind != "str" for lit in lits):

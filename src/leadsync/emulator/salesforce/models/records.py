@@ -207,10 +207,15 @@ class Records(OrgState):
             value = record.get(f)
             if value is None:
                 continue
-            bucket = self.indexes[(sobject, f)].setdefault(str(value).casefold(), set())
+            index = self.indexes[(sobject, f)]
+            key = str(value).casefold()
+            bucket = index.get(key)  # lookups read a missing key as an empty bucket
             if add:
-                bucket.add(record["Id"])
-            else:
+                if bucket is None:
+                    index[key] = {record["Id"]}
+                else:
+                    bucket.add(record["Id"])
+            elif bucket is not None:
                 bucket.discard(record["Id"])
 
     # --- update, delete, read ------------------------------------------------------------------
@@ -296,6 +301,7 @@ class Records(OrgState):
                     self._to_recycle_bin(child, kid)
         self._touch(sobject, record["Id"])
         self._index(sobject, record, add=False)
+        self.ever_deleted.add(sobject)  # the only write that makes IsDeleted true
         now = self.now()
         record.update(IsDeleted=True, SystemModstamp=now)
         record[DELETED_AT] = self.clock.now()

@@ -218,3 +218,15 @@ def test_a_state_a_newer_leadsync_applied_is_refused_not_misread():
         read_view(broken)
     with pytest.raises(AppliedFormatError):
         diff(case.config("password"), newer, case.observed(), salt=case.SALT)
+
+
+def test_a_mapped_contact_field_removed_since_apply_is_drift():
+    from leadsync.salesforce.model import ObjectDescribe
+
+    stored = _stored(case.AUTH_KINDS[0])
+    obs = replace(case.observed(), contact=ObjectDescribe("Contact", {}))
+    plan = diff(case.config(case.AUTH_KINDS[0]), stored, obs, salt=case.SALT)
+    removed = [d for d in plan.drift if "was removed from Salesforce" in d.message]
+    assert [(d.address, d.message) for d in removed] == [
+        ('account.uk.contact_mapping["Title"]', "Contact field 'Title' was removed from Salesforce")
+    ]

@@ -7,7 +7,9 @@ part of the refresh query, so a missing one really is gone.
 
 from __future__ import annotations
 
-from leadsync.applied import AppliedAccount, AppliedBook, AppliedIntegration
+from collections.abc import Iterable, Sequence
+
+from leadsync.applied import AppliedAccount, AppliedBook, AppliedIntegration, MappingRow
 from leadsync.reconcile.checks import org_required
 from leadsync.reconcile.model import Drift, quoted
 from leadsync.reconcile.observed import Observed, ObservedAccount
@@ -87,29 +89,28 @@ def mapping_drift(name: str, acct: AppliedAccount, observed: Observed) -> list[D
     """A mapped Contact or Lead field was removed from Salesforce."""
     out: list[Drift] = []
     if observed.contact is not None:
-        contact = {n.lower() for n in observed.contact.fields}
-        for row in acct.contact_mapping:
-            if row.salesforce.lower() not in contact:
-                out.append(
-                    Drift(
-                        f"account.{name}.contact_mapping[{quoted(row.salesforce)}]",
-                        f"Contact field {row.salesforce!r} was removed from Salesforce",
-                        row.salesforce,
-                        None,
-                    )
-                )
-    lead = {n.lower() for n in observed.lead.fields}
-    for row in acct.lead_mapping:
-        if row.salesforce.lower() not in lead:
-            out.append(
-                Drift(
-                    f"account.{name}.lead_mapping[{quoted(row.salesforce)}]",
-                    f"Lead field {row.salesforce!r} was removed from Salesforce",
-                    row.salesforce,
-                    None,
-                )
-            )
+        out += _removed_fields(
+            name, "contact_mapping", "Contact", acct.contact_mapping, observed.contact.fields
+        )
+    out += _removed_fields(name, "lead_mapping", "Lead", acct.lead_mapping, observed.lead.fields)
     return out
+
+
+def _removed_fields(
+    name: str, section: str, sobject: str, rows: Sequence[MappingRow], fields: Iterable[str]
+) -> list[Drift]:
+    """The rows of one mapping whose Salesforce field the object no longer has."""
+    present = {n.lower() for n in fields}
+    return [
+        Drift(
+            f"account.{name}.{section}[{quoted(row.salesforce)}]",
+            f"{sobject} field {row.salesforce!r} was removed from Salesforce",
+            row.salesforce,
+            None,
+        )
+        for row in rows
+        if row.salesforce.lower() not in present
+    ]
 
 
 def required_drift(applied: AppliedIntegration, observed: Observed) -> list[Drift]:

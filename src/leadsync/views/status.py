@@ -56,10 +56,7 @@ def _book_line(book: dict) -> str:
         what += ", cleared" if book.get("clear_address_books") else ""
     parts = [f"book {book['account']}/{book['book']!r} (id {book['book_id']}, {what})"]
     if book["ledger"]:
-        parts.append(
-            "Dotdigital -> Salesforce ledger: "
-            + ", ".join(f"{state} {n}" for state, n in sorted(book["ledger"].items()))
-        )
+        parts.append(_counts("Dotdigital -> Salesforce ledger", book["ledger"]))
     run = book.get("last_run")
     if run:
         parts.append(
@@ -69,10 +66,7 @@ def _book_line(book: dict) -> str:
             f"pending {run['pending']}"
         )
     if book.get("pushed"):
-        parts.append(
-            "Salesforce -> Dotdigital: "
-            + ", ".join(f"{state} {n}" for state, n in sorted(book["pushed"].items()))
-        )
+        parts.append(_counts("Salesforce -> Dotdigital", book["pushed"]))
     push = book.get("last_push")
     if push:
         parts.append(
@@ -127,3 +121,8 @@ def history_outcome(rows: list[dict], *, as_json: bool = False) -> Outcome:
             line += f"  ci {who}"
         lines.append(line)
     return Outcome("\n".join(lines) + "\n")
+
+
+def _counts(label: str, by_state: dict[str, int]) -> str:
+    """One direction's people by state, states in name order."""
+    return f"{label}: " + ", ".join(f"{state} {n}" for state, n in sorted(by_state.items()))

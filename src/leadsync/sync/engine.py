@@ -137,9 +137,8 @@ def run_sync(
     dd_for = dotdigital_clients(config, dotdigital, dd_clients)
     own_clients = processes and salesforce is None and dotdigital is None  # rebuildable
     spec = _worker_spec(config, run, open_store if own_clients else None, lock_timeout)
-    loop = AccountLoop(
-        run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store, worker_spec=spec
-    )
+    loop = AccountLoop(run, names, dd_for, lock_timeout=lock_timeout, open_store=open_store,
+                       worker_spec=spec)  # fmt: skip
     with logs.context(run_id=run.run_id):
         _log_start(run, names, shard, report["jobs"])
         _run_accounts(loop, run, report, dd_clients)
